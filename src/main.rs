@@ -1,1 +1,45 @@
-fn main(){}
+//! warden: a boot-time supervisor for a Raspberry Pi that serves thousands
+//! of TCP connections and keeps the board from cooking itself.
+//!
+//! `main` stays thin: parse the command line, run it, map the outcome to the
+//! documented exit code (see `warden::exit`).
+
+use std::process::ExitCode;
+
+use warden::cli::{self, Command};
+use warden::exit::Failure;
+use warden::{config, daemon};
+
+fn main() -> ExitCode {
+    match run(std::env::args().skip(1)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("warden: {failure}");
+            failure.exit_code()
+        }
+    }
+}
+
+fn run(args: impl Iterator<Item = String>) -> Result<(), Failure> {
+    match cli::parse(args)? {
+        Command::Help => {
+            print!("{}", cli::HELP);
+            Ok(())
+        }
+        Command::Version => {
+            println!("warden {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::CheckConfig { path } => {
+            config::check_file(&path)?;
+            println!("{}: ok", path.display());
+            Ok(())
+        }
+        Command::Run { config, simulate } => daemon::run(config.as_deref(), simulate),
+        Command::Status { .. } | Command::Restore { .. } => todo_commands(),
+    }
+}
+
+fn todo_commands() -> Result<(), Failure> {
+    Err(Failure::Runtime(anyhow::anyhow!("TEMPORARY")))
+}

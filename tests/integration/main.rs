@@ -1,1 +1,11 @@
+//! Integration tests: the real warden binary on loopback.
 
+mod util;
+
+mod capacity;
+mod config_errors;
+mod echo;
+mod emfile;
+mod lifecycle;
+mod scale;
+mod stale_tokens;

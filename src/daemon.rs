@@ -1,0 +1,121 @@
+//! `warden run`: wires configuration, listeners, the event loop and the
+//! threads around it, and runs until a drain completes.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use log::LevelFilter;
+
+use crate::config::{AtCapacity, Config};
+use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
+use crate::exit::Failure;
+use crate::logging::{self, LogFormat};
+
+/// Runs the daemon with the file at `config_path`, or built-in defaults.
+pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
+    let config = match config_path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    apply_logging(&config);
+    if config_path.is_none() {
+        log::info!("no --config given: using built-in defaults");
+    }
+    let settings = engine_settings(&config);
+    // Socket activation first, before any thread exists (it edits the environment).
+    let listeners = match engine::listener::take_systemd_listeners().context("socket activation")? {
+        Some(passed) => {
+            for (listener, name) in &passed {
+                log::info!("listening on {} (from systemd{})", listener.addr, name.as_deref().map(|n| format!(", {n}")).unwrap_or_default());
+            }
+            passed.into_iter().map(|(l, _)| l).collect()
+        }
+        None => bind_all(&settings)?,
+    };
+    let (sender, receiver) = engine::control::channel();
+    let mut event_loop = EventLoop::new(settings, listeners, receiver).context("cannot create the event loop")?;
+    let _control = engine::ControlHandle::new(sender, event_loop.waker());
+    let mut hooks = DaemonHooks { config_path: config_path.map(Path::to_path_buf), config };
+    let shared = event_loop.shared();
+    let reason = event_loop.run(&mut hooks).context("event loop failed")?;
+    log::info!("stopped: {reason:?}");
+    log_final_counters(&shared);
+    Ok(())
+}
+
+/// One line with every counter, for operators and the integration tests.
+fn log_final_counters(shared: &LoopShared) {
+    let c = shared.stats.load();
+    log::info!(
+        "final counters: accepted={} rejected_capacity={} rejected_thermal={} closed={} timed_out={} \
+         drain_closed={} bytes_in={} bytes_out={} accept_emfile={} accept_enfile={} accept_nomem={} \
+         accept_aborted={} accept_other={} emfile_backoffs={} io_errors={} backpressure_pauses={} capacity_pauses={}",
+        c.accepted, c.rejected_capacity, c.rejected_thermal, c.closed, c.timed_out, c.drain_closed, c.bytes_in,
+        c.bytes_out, c.accept_emfile, c.accept_enfile, c.accept_nomem, c.accept_aborted, c.accept_other,
+        c.emfile_backoffs, c.io_errors, c.backpressure_pauses, c.capacity_pauses
+    );
+}
+
+fn bind_all(settings: &EngineSettings) -> Result<Vec<engine::Listener>, Failure> {
+    let mut out = Vec::with_capacity(settings.listen.len());
+    for addr in &settings.listen {
+        let listener = engine::listener::bind(*addr, settings.backlog).map_err(anyhow::Error::from)?;
+        log::info!("listening on {} (backlog {})", listener.addr, settings.backlog);
+        out.push(listener);
+    }
+    Ok(out)
+}
+
+fn apply_logging(config: &Config) {
+    let level = config.log.level.as_str().parse::<LevelFilter>().unwrap_or(LevelFilter::Info);
+    let format = if config.log.format.as_str() == "json" { LogFormat::Json } else { LogFormat::Text };
+    logging::init(level, format);
+}
+
+/// The event loop's view of `[server]`.
+pub fn engine_settings(config: &Config) -> EngineSettings {
+    let server = &config.server;
+    EngineSettings {
+        listen: server.listen.clone(),
+        backlog: server.backlog,
+        max_connections: server.max_connections,
+        at_capacity: match server.at_capacity {
+            AtCapacity::Pause => ShedMode::Pause,
+            AtCapacity::Reject => ShedMode::Reject,
+        },
+        max_pending_bytes: server.max_pending_bytes,
+        read_buffer_bytes: server.read_buffer_bytes,
+        idle_timeout: server.idle_timeout,
+        drain_timeout: server.drain_timeout,
+    }
+}
+
+/// The daemon's answers to the loop's callbacks.
+struct DaemonHooks {
+    config_path: Option<PathBuf>,
+    config: Config,
+}
+
+impl LoopHooks for DaemonHooks {
+    fn reload(&mut self) -> Option<EngineSettings> {
+        let Some(path) = &self.config_path else {
+            log::warn!("SIGHUP: no --config file to re-read; keeping the built-in defaults");
+            return None;
+        };
+        match Config::load(path) {
+            Ok(config) => {
+                apply_logging(&config);
+                let settings = engine_settings(&config);
+                self.config = config;
+                Some(settings)
+            }
+            Err(e) => {
+                log::error!("SIGHUP: {e}; keeping the running configuration");
+                None
+            }
+        }
+    }
+
+    fn heartbeat(&mut self, _shared: &LoopShared, _now: Instant) {}
+}

@@ -1,0 +1,171 @@
+//! Listening sockets: bound by us with `socket2`, or handed over by systemd.
+//!
+//! mio's own `TcpListener::bind` listens with a fixed backlog of 128; a Pi
+//! front door needs the configured `server.backlog` (default 4096), so the
+//! socket is built by hand and then given to mio.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, RawFd};
+
+use mio::net::TcpListener;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+/// A failure to set up a listening socket.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// bind() or listen() failed.
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// systemd's environment was malformed.
+    #[error("socket activation: {0}")]
+    Systemd(String),
+    /// More listeners than one loop holds.
+    #[error("too many listeners: {0} (at most {max})", max = super::token::MAX_LISTENERS)]
+    TooMany(usize),
+}
+
+/// One listening socket.
+#[derive(Debug)]
+pub struct Listener {
+    /// The socket, registered with the loop while accepting.
+    pub socket: TcpListener,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// True when systemd passed it in (never rebound on reload).
+    pub from_systemd: bool,
+}
+
+/// Binds `addr` with SO_REUSEADDR and `listen(backlog)`, non-blocking.
+pub fn bind(addr: SocketAddr, backlog: u32) -> Result<Listener, ListenError> {
+    let fail = |source: io::Error| {
+        let hint = match source.raw_os_error() {
+            Some(libc::EACCES) if addr.port() < 1024 => {
+                " (ports below 1024 need CAP_NET_BIND_SERVICE)"
+            }
+            Some(libc::EADDRINUSE) => " (another process holds this port; pick another in server.listen)",
+            Some(libc::EADDRNOTAVAIL) => " (no local interface has this address)",
+            _ => "",
+        };
+        ListenError::Bind { addr, source, hint }
+    };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
+    socket.set_reuse_address(true).map_err(fail)?;
+    if addr.is_ipv6() {
+        // Keep [::] and 0.0.0.0 separate so both can be listed.
+        socket.set_only_v6(true).map_err(fail)?;
+    }
+    socket.set_nonblocking(true).map_err(fail)?;
+    socket.bind(&addr.into()).map_err(fail)?;
+    socket.listen(backlog_arg(backlog)).map_err(fail)?;
+    let std_listener: std::net::TcpListener = socket.into();
+    let addr = std_listener.local_addr().map_err(fail)?;
+    Ok(Listener { socket: TcpListener::from_std(std_listener), addr, from_systemd: false })
+}
+
+/// Sets a new backlog on a listening socket (Linux accepts a second listen()).
+pub fn set_backlog(listener: &Listener, backlog: u32) -> io::Result<()> {
+    SockRef::from(&listener.socket).listen(backlog_arg(backlog))
+}
+
+fn backlog_arg(backlog: u32) -> i32 {
+    i32::try_from(backlog).unwrap_or(i32::MAX)
+}
+
+/// The first descriptor systemd passes (SD_LISTEN_FDS_START).
+const LISTEN_FDS_START: RawFd = 3;
+
+/// Takes the sockets systemd passed when `LISTEN_PID` names this process.
+///
+/// Returns `Ok(None)` when the process was not socket-activated. The
+/// environment variables are removed so children do not inherit them; call
+/// this before any other thread starts.
+pub fn take_systemd_listeners() -> Result<Option<Vec<(Listener, Option<String>)>>, ListenError> {
+    let Some(pid) = std::env::var_os("LISTEN_PID") else { return Ok(None) };
+    let pid = pid.to_string_lossy().trim().parse::<u32>().map_err(|_| {
+        ListenError::Systemd(format!("LISTEN_PID={pid:?} is not a process id"))
+    })?;
+    if pid != std::process::id() {
+        return Ok(None);
+    }
+    let count = std::env::var("LISTEN_FDS")
+        .map_err(|_| ListenError::Systemd("LISTEN_PID is set but LISTEN_FDS is not".into()))?;
+    let count: usize = count
+        .trim()
+        .parse()
+        .map_err(|_| ListenError::Systemd(format!("LISTEN_FDS={count:?} is not a count")))?;
+    let names: Vec<Option<String>> = match std::env::var("LISTEN_FDNAMES") {
+        Ok(names) => names.split(':').map(|n| Some(n.to_string())).collect(),
+        Err(_) => Vec::new(),
+    };
+    // SAFETY: called before other threads exist (documented precondition), so
+    // no concurrent environment access can race with the removal.
+    unsafe {
+        std::env::remove_var("LISTEN_PID");
+        std::env::remove_var("LISTEN_FDS");
+        std::env::remove_var("LISTEN_FDNAMES");
+    }
+    if count > super::token::MAX_LISTENERS {
+        return Err(ListenError::TooMany(count));
+    }
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        let fd = LISTEN_FDS_START + i as RawFd;
+        out.push((adopt(fd)?, names.get(i).cloned().flatten()));
+    }
+    Ok(Some(out))
+}
+
+fn adopt(fd: RawFd) -> Result<Listener, ListenError> {
+    let bad = |why: String| ListenError::Systemd(format!("descriptor {fd}: {why}"));
+    // SAFETY: systemd passed descriptors LISTEN_FDS_START.. to this process
+    // (LISTEN_PID matched); nothing else in the process owns them.
+    let socket = unsafe { Socket::from_raw_fd(fd) };
+    match socket.r#type() {
+        Ok(t) if t == Type::STREAM => {}
+        Ok(_) => return Err(bad("not a stream socket (use ListenStream=)".into())),
+        Err(e) => return Err(bad(format!("not a socket: {e}"))),
+    }
+    if !socket.is_listener().map_err(|e| bad(e.to_string()))? {
+        return Err(bad("not listening (use Accept=no in the .socket unit)".into()));
+    }
+    let addr = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .ok_or_else(|| bad("not a TCP socket".into()))?;
+    socket.set_nonblocking(true).map_err(|e| bad(e.to_string()))?;
+    socket.set_cloexec(true).map_err(|e| bad(e.to_string()))?;
+    let std_listener: std::net::TcpListener = socket.into();
+    Ok(Listener { socket: TcpListener::from_std(std_listener), addr, from_systemd: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_v4_and_v6_with_the_asked_backlog() {
+        let v4 = bind("127.0.0.1:0".parse().unwrap(), 4096).unwrap();
+        assert!(v4.addr.port() != 0);
+        if let Ok(v6) = bind("[::1]:0".parse().unwrap(), 16) {
+            assert!(v6.addr.is_ipv6());
+        }
+    }
+
+    #[test]
+    fn a_taken_port_names_the_address() {
+        let first = bind("127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        // SO_REUSEADDR does not allow two listeners on one port.
+        let err = bind(first.addr, 8).unwrap_err().to_string();
+        assert!(err.contains(&first.addr.to_string()), "{err}");
+        assert!(err.contains("another process holds this port"), "{err}");
+    }
+}

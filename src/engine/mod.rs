@@ -1,0 +1,468 @@
+//! The connection engine: one `mio` event loop, every client in a slab.
+//!
+//! Everything that enters the loop arrives as a readiness event: client and
+//! listening sockets, signals (through signal-hook's mio integration) and
+//! commands from other threads (a channel plus a `mio::Waker`). The loop never
+//! blocks except in `poll`, whose timeout is the next timer deadline.
+
+mod accept_errors;
+pub mod backlog;
+pub mod control;
+mod gate;
+pub mod idle;
+pub mod listener;
+pub mod session;
+pub mod sessions;
+pub mod settings;
+pub mod shared;
+pub mod stats;
+pub mod token;
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::{Events, Interest, Poll, Waker};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+pub use control::{Admission, Command, ControlHandle, ShedMode};
+pub use listener::{ListenError, Listener};
+pub use settings::EngineSettings;
+pub use shared::{GateState, LoopShared};
+
+use gate::Gate;
+use session::{CloseReason, IoContext, Readiness, Session, Verdict};
+use sessions::SessionTable;
+use stats::LocalStats;
+use token::TokenKind;
+
+/// How often the loop beats (and calls [`LoopHooks::heartbeat`]) at the latest.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+/// Readiness events taken per `poll`.
+const EVENTS_PER_POLL: usize = 1024;
+
+/// Callbacks from the loop into the daemon around it.
+pub trait LoopHooks {
+    /// SIGHUP: re-read the configuration. `None` keeps the running settings
+    /// (the hook has logged why).
+    fn reload(&mut self) -> Option<EngineSettings>;
+    /// Called from the loop at least every [`HEARTBEAT_INTERVAL`].
+    fn heartbeat(&mut self, shared: &LoopShared, now: Instant);
+    /// Draining has begun (first SIGTERM/SIGINT or a `Drain` command).
+    fn draining(&mut self) {}
+}
+
+/// Why [`EventLoop::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    /// Every connection finished during the drain.
+    Drained,
+    /// The drain deadline closed the remaining connections.
+    DrainDeadline,
+    /// A second SIGTERM/SIGINT arrived while draining.
+    Forced,
+}
+
+/// The single-threaded connection engine.
+pub struct EventLoop {
+    poll: Poll,
+    signals: Signals,
+    commands: Receiver<Command>,
+    waker: Arc<Waker>,
+    listeners: Vec<Option<Listener>>,
+    sessions: SessionTable,
+    buf: Box<[u8]>,
+    settings: EngineSettings,
+    gate: Gate,
+    shared: Arc<LoopShared>,
+    local: LocalStats,
+    started: Instant,
+    next_beat: Instant,
+    drain_deadline: Option<Instant>,
+    exit: Option<ExitReason>,
+    log_limit: crate::logging::RateLimit,
+}
+
+impl EventLoop {
+    /// Builds the loop around already-bound listeners.
+    pub fn new(
+        settings: EngineSettings,
+        listeners: Vec<Listener>,
+        commands: Receiver<Command>,
+    ) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
+        let started = Instant::now();
+        let shared = Arc::new(LoopShared::new(settings.max_connections));
+        let mut this = EventLoop {
+            poll,
+            signals,
+            commands,
+            waker,
+            listeners: listeners.into_iter().map(Some).collect(),
+            sessions: SessionTable::with_capacity(settings.max_connections.min(1 << 16)),
+            buf: vec![0u8; settings.read_buffer_bytes].into_boxed_slice(),
+            gate: Gate::new(settings.at_capacity),
+            settings,
+            shared,
+            local: LocalStats::default(),
+            started,
+            next_beat: started,
+            drain_deadline: None,
+            exit: None,
+            log_limit: crate::logging::RateLimit::new(Duration::from_secs(10)),
+        };
+        this.sync_listeners();
+        Ok(this)
+    }
+
+    /// The waker other threads use with the command channel.
+    pub fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// State shared with other threads.
+    pub fn shared(&self) -> Arc<LoopShared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// Addresses the loop listens on now.
+    pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.listeners.iter().flatten().map(|l| l.addr).collect()
+    }
+
+    /// Runs until the drain after SIGTERM/SIGINT (or a `Drain` command) ends.
+    pub fn run(&mut self, hooks: &mut dyn LoopHooks) -> io::Result<ExitReason> {
+        let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        loop {
+            let timeout = self.next_timeout(Instant::now());
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            let tick = self.tick(now);
+            for event in events.iter() {
+                match token::classify(event.token()) {
+                    TokenKind::Session(key) => {
+                        let ready = Readiness {
+                            readable: event.is_readable() || event.is_error(),
+                            writable: event.is_writable(),
+                            read_closed: event.is_read_closed(),
+                        };
+                        self.on_session(key, ready, tick);
+                    }
+                    TokenKind::Listener(index) => self.accept_from(index, tick, now),
+                    TokenKind::Waker => self.take_commands(hooks, now),
+                    TokenKind::Signals => self.take_signals(hooks, now),
+                    TokenKind::Unknown(value) => {
+                        if self.log_limit.allow(now) {
+                            log::warn!("event for unknown token {value} ignored");
+                        }
+                    }
+                }
+            }
+            self.sessions.end_batch();
+            self.after_batch(now, tick);
+            self.shared.stats.publish(&self.local);
+            if now >= self.next_beat {
+                self.shared.beat(now);
+                hooks.heartbeat(&self.shared, now);
+                self.next_beat = now + HEARTBEAT_INTERVAL;
+            }
+            if let Some(reason) = self.exit {
+                self.shared.stats.publish(&self.local);
+                return Ok(reason);
+            }
+        }
+    }
+
+    /// Seconds since start: the idle list's coarse clock.
+    fn tick(&self, now: Instant) -> u32 {
+        now.saturating_duration_since(self.started).as_secs() as u32
+    }
+
+    fn next_timeout(&mut self, now: Instant) -> Duration {
+        let mut deadline = self.next_beat;
+        if let Some(until) = self.gate.backoff_until() {
+            deadline = deadline.min(until);
+        }
+        if let Some(until) = self.drain_deadline {
+            deadline = deadline.min(until);
+        }
+        if let (Some(limit), Some((_, stamp))) = (self.settings.idle_timeout, self.sessions.idlest()) {
+            let due = self.started + Duration::from_secs(u64::from(stamp)) + limit;
+            deadline = deadline.min(due);
+        }
+        deadline.saturating_duration_since(now)
+    }
+
+    #[inline]
+    fn on_session(&mut self, key: usize, ready: Readiness, tick: u32) {
+        let Some(Session::Echo(echo)) = self.sessions.get_mut(key) else {
+            return; // closed earlier in this batch: a stale event
+        };
+        let mut ctx = IoContext {
+            buf: &mut self.buf,
+            max_pending: self.settings.max_pending_bytes,
+            stats: &mut self.local,
+        };
+        match echo.on_ready(ready, &mut ctx) {
+            Verdict::Keep => self.sessions.touch(key, tick),
+            Verdict::Close(reason) => self.close(key, reason),
+        }
+    }
+
+    fn close(&mut self, key: usize, reason: CloseReason) {
+        self.sessions.close(key);
+        self.local.closed += 1;
+        self.local.active = self.sessions.open() as u64;
+        match reason {
+            CloseReason::PeerClosed => {}
+            CloseReason::IoError => self.local.io_errors += 1,
+            CloseReason::TimedOut => self.local.timed_out += 1,
+            CloseReason::DrainDeadline => self.local.drain_closed += 1,
+        }
+    }
+
+    fn accept_from(&mut self, index: usize, tick: u32, now: Instant) {
+        loop {
+            if !self.gate.listening() {
+                return; // parked earlier in this batch
+            }
+            let Some(Some(listener)) = self.listeners.get(index) else { return };
+            match listener.socket.accept() {
+                Ok((stream, _peer)) => {
+                    self.gate.accepted_ok();
+                    self.admit(stream, tick);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let kind = accept_errors::classify(&e);
+                    self.local.count_accept_error(kind);
+                    if accept_errors::needs_backoff(kind) {
+                        let delay = self.gate.start_backoff(now);
+                        self.local.emfile_backoffs += 1;
+                        if self.log_limit.allow(now) {
+                            log::warn!("accept failed: {e}; not accepting for {} ms", delay.as_millis());
+                        }
+                        self.sync_listeners();
+                        return;
+                    }
+                    if !matches!(kind, stats::AcceptErrorKind::Aborted) {
+                        if self.log_limit.allow(now) {
+                            log::warn!("accept failed: {e}");
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: mio::net::TcpStream, tick: u32) {
+        if let Some(reason) = self.gate.reject_reason() {
+            self.local.count_reject(reason);
+            return; // dropping the stream closes it at once
+        }
+        // Latency matters more than packet count for an echo or a proxy.
+        let _ = stream.set_nodelay(true);
+        let key = self.sessions.vacant_key();
+        if let Err(e) = self.poll.registry().register(
+            &mut stream,
+            token::session(key),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            self.local.accept_other += 1;
+            if self.log_limit.allow(Instant::now()) {
+                log::warn!("cannot register a new connection: {e}");
+            }
+            return;
+        }
+        let inserted = self.sessions.insert_echo(stream, tick);
+        debug_assert_eq!(inserted, key);
+        self.local.accepted += 1;
+        self.local.active = self.sessions.open() as u64;
+        if self.gate.update_capacity(self.sessions.open(), &self.settings) {
+            self.local.capacity_pauses += 1;
+            self.sync_listeners();
+        }
+    }
+
+    fn after_batch(&mut self, now: Instant, tick: u32) {
+        if let Some(limit) = self.settings.idle_timeout {
+            let limit = limit.as_secs().min(u64::from(u32::MAX)) as u32;
+            while let Some((key, stamp)) = self.sessions.idlest() {
+                if tick.saturating_sub(stamp) < limit.max(1) {
+                    break;
+                }
+                self.close(key, CloseReason::TimedOut);
+            }
+            self.sessions.end_batch();
+        }
+        self.gate.end_backoff_if_due(now);
+        self.gate.update_capacity(self.sessions.open(), &self.settings);
+        if self.drain_deadline.is_some() {
+            if self.sessions.open() == 0 {
+                self.exit.get_or_insert(ExitReason::Drained);
+            } else if self.drain_deadline.is_some_and(|d| now >= d) {
+                for key in self.sessions.open_keys() {
+                    self.close(key, CloseReason::DrainDeadline);
+                }
+                self.sessions.end_batch();
+                self.exit.get_or_insert(ExitReason::DrainDeadline);
+            }
+        }
+        self.sync_listeners();
+        self.local.active = self.sessions.open() as u64;
+    }
+
+    /// Registers or deregisters the listeners to match the gate.
+    fn sync_listeners(&mut self) {
+        let want = self.gate.listening();
+        if want == self.gate.registered() {
+            self.shared.set_gate(self.gate.state());
+            return;
+        }
+        for (index, slot) in self.listeners.iter_mut().enumerate() {
+            let Some(listener) = slot else { continue };
+            let result = if want {
+                self.poll.registry().register(&mut listener.socket, token::listener(index), Interest::READABLE)
+            } else {
+                self.poll.registry().deregister(&mut listener.socket)
+            };
+            if let Err(e) = result {
+                log::error!("listener {}: cannot change registration: {e}", listener.addr);
+            }
+        }
+        self.gate.set_registered(want);
+        self.shared.set_gate(self.gate.state());
+    }
+
+    fn take_commands(&mut self, hooks: &mut dyn LoopHooks, now: Instant) {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::SetAdmission(admission) => {
+                    if self.gate.admission() != admission {
+                        log::info!("admission: {admission:?}");
+                        self.gate.set_admission(admission);
+                        self.sync_listeners();
+                    }
+                }
+                Command::Drain => self.begin_drain(hooks, now),
+            }
+        }
+    }
+
+    fn take_signals(&mut self, hooks: &mut dyn LoopHooks, now: Instant) {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for signal in pending {
+            match signal {
+                SIGTERM | SIGINT if self.drain_deadline.is_some() => {
+                    log::warn!("second stop signal: exiting now");
+                    self.exit = Some(ExitReason::Forced);
+                }
+                SIGTERM | SIGINT => self.begin_drain(hooks, now),
+                SIGHUP => {
+                    if let Some(settings) = hooks.reload() {
+                        self.apply(settings);
+                    }
+                }
+                other => log::warn!("unexpected signal {other} ignored"),
+            }
+        }
+    }
+
+    fn begin_drain(&mut self, hooks: &mut dyn LoopHooks, now: Instant) {
+        if self.drain_deadline.is_some() {
+            return;
+        }
+        log::info!(
+            "draining: {} connection(s) open, waiting up to {} s",
+            self.sessions.open(),
+            self.settings.drain_timeout.as_secs()
+        );
+        self.drain_deadline = Some(now + self.settings.drain_timeout);
+        self.gate.set_draining();
+        self.sync_listeners();
+        // Closing the listeners makes new connects fail at once.
+        self.listeners.clear();
+        hooks.draining();
+    }
+
+    /// Applies reloaded settings without dropping a connection.
+    fn apply(&mut self, new: EngineSettings) {
+        if new.read_buffer_bytes != self.buf.len() {
+            self.buf = vec![0u8; new.read_buffer_bytes].into_boxed_slice();
+        }
+        if self.drain_deadline.is_none() {
+            self.rebind(&new);
+        }
+        self.gate.set_capacity_mode(new.at_capacity);
+        self.shared.set_max_connections(new.max_connections);
+        self.settings = new;
+        self.gate.update_capacity(self.sessions.open(), &self.settings);
+        self.sync_listeners();
+        log::info!("configuration reloaded");
+    }
+
+    fn rebind(&mut self, new: &EngineSettings) {
+        if self.listeners.iter().flatten().any(|l| l.from_systemd) {
+            if new.listen != self.settings.listen {
+                log::warn!("server.listen changed but the sockets come from systemd; edit the .socket unit instead");
+            }
+            return;
+        }
+        let registered = self.gate.registered();
+        for wanted in &new.listen {
+            if self.listeners.iter().flatten().any(|l| &l.addr == wanted || self.settings.listen.contains(wanted)) {
+                continue;
+            }
+            match listener::bind(*wanted, new.backlog) {
+                Ok(mut fresh) => {
+                    let slot = match self.listeners.iter().position(Option::is_none) {
+                        Some(free) => free,
+                        None if self.listeners.len() < token::MAX_LISTENERS => {
+                            self.listeners.push(None);
+                            self.listeners.len() - 1
+                        }
+                        None => {
+                            log::error!("cannot add listener {wanted}: too many listeners");
+                            continue;
+                        }
+                    };
+                    if registered {
+                        if let Err(e) = self.poll.registry().register(&mut fresh.socket, token::listener(slot), Interest::READABLE) {
+                            log::error!("listener {wanted}: {e}");
+                            continue;
+                        }
+                    }
+                    log::info!("listening on {}", fresh.addr);
+                    self.listeners[slot] = Some(fresh);
+                }
+                Err(e) => log::error!("{e}; keeping the old listeners"),
+            }
+        }
+        let old_wanted: Vec<_> = self.settings.listen.clone();
+        for slot in self.listeners.iter_mut() {
+            let Some(listener) = slot else { continue };
+            let configured_as = old_wanted.iter().find(|a| **a == listener.addr || (a.port() == 0 && a.ip() == listener.addr.ip()));
+            let still_wanted = new.listen.contains(&listener.addr)
+                || configured_as.is_some_and(|a| new.listen.contains(a));
+            if !still_wanted {
+                log::info!("no longer listening on {}", listener.addr);
+                *slot = None; // dropping closes and deregisters
+            } else if new.backlog != self.settings.backlog {
+                if let Err(e) = listener::set_backlog(listener, new.backlog) {
+                    log::warn!("listener {}: cannot change the backlog: {e}", listener.addr);
+                }
+            }
+        }
+    }
+}

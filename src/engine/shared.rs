@@ -1,0 +1,110 @@
+//! What the event loop shares with other threads: counters, gate state and a
+//! heartbeat, all atomics.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::time::Instant;
+
+use super::stats::Stats;
+
+/// Why new connections are (not) being admitted, as seen from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum GateState {
+    /// Admitting.
+    Open = 0,
+    /// Thermal shedding, newcomers left in the kernel backlog.
+    ShedPause = 1,
+    /// Thermal shedding, newcomers accepted and closed.
+    ShedReject = 2,
+    /// At `server.max_connections`.
+    AtCapacity = 3,
+    /// Out of descriptors; accepting again after a back-off.
+    FdBackoff = 4,
+    /// Draining for shutdown.
+    Draining = 5,
+}
+
+impl GateState {
+    fn from_u8(v: u8) -> GateState {
+        match v {
+            1 => GateState::ShedPause,
+            2 => GateState::ShedReject,
+            3 => GateState::AtCapacity,
+            4 => GateState::FdBackoff,
+            5 => GateState::Draining,
+            _ => GateState::Open,
+        }
+    }
+
+    /// Short name used in status output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateState::Open => "open",
+            GateState::ShedPause | GateState::ShedReject => "shedding",
+            GateState::AtCapacity => "at_capacity",
+            GateState::FdBackoff => "fd_backoff",
+            GateState::Draining => "draining",
+        }
+    }
+}
+
+/// State the loop publishes for the status page and the service manager.
+#[derive(Debug)]
+pub struct LoopShared {
+    /// Connection and traffic counters.
+    pub stats: Stats,
+    gate: AtomicU8,
+    heartbeat_ms: AtomicU64,
+    max_connections: AtomicU64,
+    started: Instant,
+}
+
+impl LoopShared {
+    /// Fresh state, with the clock starting now.
+    pub fn new(max_connections: usize) -> Self {
+        LoopShared {
+            stats: Stats::default(),
+            gate: AtomicU8::new(GateState::Open as u8),
+            heartbeat_ms: AtomicU64::new(0),
+            max_connections: AtomicU64::new(max_connections as u64),
+            started: Instant::now(),
+        }
+    }
+
+    /// When the loop was created.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The admission gate as last published.
+    pub fn gate(&self) -> GateState {
+        GateState::from_u8(self.gate.load(Relaxed))
+    }
+
+    /// Publishes the gate state.
+    pub fn set_gate(&self, gate: GateState) {
+        self.gate.store(gate as u8, Relaxed);
+    }
+
+    /// The configured connection cap.
+    pub fn max_connections(&self) -> u64 {
+        self.max_connections.load(Relaxed)
+    }
+
+    /// Publishes the connection cap (it can change on reload).
+    pub fn set_max_connections(&self, max: usize) {
+        self.max_connections.store(max as u64, Relaxed);
+    }
+
+    /// Records that the loop is alive at `now`.
+    pub fn beat(&self, now: Instant) {
+        let ms = now.saturating_duration_since(self.started).as_millis() as u64;
+        self.heartbeat_ms.store(ms, Relaxed);
+    }
+
+    /// Time since the loop last beat.
+    pub fn heartbeat_age(&self, now: Instant) -> std::time::Duration {
+        let last = self.started + std::time::Duration::from_millis(self.heartbeat_ms.load(Relaxed));
+        now.saturating_duration_since(last)
+    }
+}

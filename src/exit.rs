@@ -1,0 +1,36 @@
+//! The top-level failures and the exit codes they map to, in one place.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success, including a clean drain after SIGTERM/SIGINT |
+//! | 1 | runtime failure: cannot listen, lost event loop, I/O |
+//! | 2 | bad configuration or usage, including hardware the config asks for that is not there |
+
+use std::process::ExitCode;
+
+/// Every way the program can fail, by what the user must do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The command line was wrong.
+    #[error(transparent)]
+    Usage(#[from] crate::cli::UsageError),
+    /// The configuration was wrong.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The configuration asks for hardware this machine does not have.
+    #[error("{0:#}")]
+    HardwareConfig(anyhow::Error),
+    /// Something failed while running.
+    #[error("{0:#}")]
+    Runtime(#[from] anyhow::Error),
+}
+
+impl Failure {
+    /// The documented exit code.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Failure::Usage(_) | Failure::Config(_) | Failure::HardwareConfig(_) => ExitCode::from(2),
+            Failure::Runtime(_) => ExitCode::from(1),
+        }
+    }
+}

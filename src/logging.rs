@@ -1,0 +1,182 @@
+//! A small stderr logger for the `log` facade.
+//!
+//! Under journald (`JOURNAL_STREAM` set) each line carries a `<N>` syslog
+//! priority prefix and no timestamp, since the journal adds its own. With
+//! `log.format = "json"` each line is one JSON object (for Logstash or Loki).
+//! `WARDEN_LOG` overrides the configured level.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// How each line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+struct StderrLogger {
+    journald: bool,
+    json: AtomicBool,
+}
+
+static LOGGER: std::sync::OnceLock<StderrLogger> = std::sync::OnceLock::new();
+
+/// Installs the logger (once) and sets the level and format (any time).
+///
+/// `WARDEN_LOG` (error, warn, info, debug, trace), when set and valid, wins
+/// over `level`.
+pub fn init(level: LevelFilter, format: LogFormat) {
+    let logger = LOGGER.get_or_init(|| StderrLogger {
+        journald: std::env::var_os("JOURNAL_STREAM").is_some(),
+        json: AtomicBool::new(false),
+    });
+    logger.json.store(format == LogFormat::Json, Relaxed);
+    let _ = log::set_logger(logger);
+    let level = std::env::var("WARDEN_LOG").ok().and_then(|v| v.parse().ok()).unwrap_or(level);
+    log::set_max_level(level);
+}
+
+impl Log for StderrLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let line = if self.json.load(Relaxed) {
+            json_line(record)
+        } else if self.journald {
+            format!("<{}>{}\n", syslog_priority(record.level()), record.args())
+        } else {
+            format!("{} {:5} {}\n", rfc3339_now(), record.level(), record.args())
+        };
+        // One write per line keeps lines from different threads whole.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    fn flush(&self) {
+        let _ = std::io::stderr().flush();
+    }
+}
+
+fn syslog_priority(level: Level) -> u8 {
+    match level {
+        Level::Error => 3,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug | Level::Trace => 7,
+    }
+}
+
+fn json_line(record: &Record<'_>) -> String {
+    let object = serde_json::json!({
+        "time": rfc3339_now(),
+        "level": record.level().as_str().to_ascii_lowercase(),
+        "target": record.target(),
+        "message": record.args().to_string(),
+        "fields": {
+            "module": record.module_path(),
+            "line": record.line(),
+        },
+    });
+    format!("{object}\n")
+}
+
+/// The current UTC time as RFC 3339 with milliseconds.
+pub fn rfc3339_now() -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339(since)
+}
+
+/// Formats a time since the Unix epoch as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(since_epoch: Duration) -> String {
+    let secs = since_epoch.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since_epoch.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Allows one log line per window; for lines a remote peer can trigger.
+#[derive(Debug)]
+pub struct RateLimit {
+    window: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimit {
+    /// At most one line per `window`.
+    pub fn new(window: Duration) -> Self {
+        RateLimit { window, last: None, suppressed: 0 }
+    }
+
+    /// True when a line may be written now; otherwise counts it as suppressed.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < self.window => {
+                self.suppressed += 1;
+                false
+            }
+            _ => {
+                if self.suppressed > 0 {
+                    log::warn!("({} similar line(s) suppressed)", self.suppressed);
+                    self.suppressed = 0;
+                }
+                self.last = Some(now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_dates() {
+        assert_eq!(rfc3339(Duration::from_millis(0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(Duration::from_millis(951_782_400_123)), "2000-02-29T00:00:00.123Z");
+        assert_eq!(rfc3339(Duration::from_secs(1_795_478_400)), "2026-11-24T00:00:00.000Z");
+    }
+
+    #[test]
+    fn rate_limit_allows_one_per_window() {
+        let mut limit = RateLimit::new(Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert!(limit.allow(t0));
+        assert!(!limit.allow(t0 + Duration::from_secs(1)));
+        assert!(!limit.allow(t0 + Duration::from_secs(9)));
+        assert_eq!(limit.suppressed, 2);
+        assert!(limit.allow(t0 + Duration::from_secs(10)));
+        assert_eq!(limit.suppressed, 0);
+    }
+}

@@ -1,0 +1,76 @@
+//! `max_connections = 100` with 150 clients, in `pause` and `reject` modes.
+
+use std::time::Duration;
+
+use crate::util::{config_with, counters, echo, Warden};
+
+fn start(mode: &str) -> Warden {
+    Warden::start(&config_with(
+        &format!("max_connections = 100\nat_capacity = \"{mode}\"\ndrain_timeout_s = 2"),
+        "",
+    ))
+}
+
+#[test]
+fn reject_mode_closes_the_extra_fifty_and_counts_them() {
+    let mut w = start("reject");
+    let mut held: Vec<_> = (0..100).map(|_| echo::connect(w.addr())).collect();
+    for (i, s) in held.iter_mut().enumerate() {
+        echo::roundtrip(s, format!("hello {i}").as_bytes());
+    }
+    let mut refused = 0;
+    for _ in 0..50 {
+        let mut s = echo::connect(w.addr());
+        if echo::closed_by_peer(&mut s, Duration::from_secs(5)) {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 50, "every connection over the cap is closed at once");
+    for (i, s) in held.iter_mut().enumerate() {
+        echo::roundtrip(s, format!("still here {i}").as_bytes());
+    }
+    // Below 90 % again: admitted.
+    held.truncate(89);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut s = echo::connect(w.addr());
+    echo::roundtrip(&mut s, b"room again");
+    drop(s);
+    drop(held);
+    let c = counters(&mut w);
+    assert_eq!(c["rejected_capacity"], 50, "{c:?}");
+    assert_eq!(c["accepted"], 101, "{c:?}");
+}
+
+#[test]
+fn pause_mode_leaves_the_extra_fifty_waiting_then_serves_them() {
+    let mut w = start("pause");
+    let mut held: Vec<_> = (0..100).map(|_| echo::connect(w.addr())).collect();
+    for s in held.iter_mut() {
+        echo::roundtrip(s, b"in");
+    }
+    // The kernel completes these handshakes; warden does not accept them yet.
+    let mut waiting: Vec<_> = (0..50).map(|_| echo::connect(w.addr())).collect();
+    for s in waiting.iter_mut() {
+        std::io::Write::write_all(s, b"queued").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for s in waiting.iter_mut().take(5) {
+        s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let mut b = [0u8; 1];
+        assert!(std::io::Read::read(s, &mut b).is_err(), "a paused newcomer must not be served yet");
+    }
+    // Drop to 50 open: below 90 %, so warden resumes and serves the queue.
+    held.truncate(50);
+    for s in waiting.iter_mut() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = [0u8; 6];
+        std::io::Read::read_exact(s, &mut got).expect("queued client served after resume");
+        assert_eq!(&got, b"queued");
+    }
+    drop(waiting);
+    drop(held);
+    let c = counters(&mut w);
+    assert_eq!(c["rejected_capacity"], 0, "{c:?}");
+    assert_eq!(c["accepted"], 150, "{c:?}");
+    assert!(c["capacity_pauses"] >= 1, "{c:?}");
+}

@@ -1,0 +1,104 @@
+//! Signals: SIGTERM drains, a second SIGTERM exits at once, SIGHUP re-reads
+//! the configuration (valid: applied without dropping a connection; invalid:
+//! refused with the key named, old config kept).
+
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::util::{config_with, echo, free_port, Warden};
+
+fn refused(addr: std::net::SocketAddr) -> bool {
+    matches!(
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.kind()),
+        Err(ErrorKind::ConnectionRefused)
+    )
+}
+
+#[test]
+fn sigterm_drains_finishes_the_echo_in_progress_and_exits_zero() {
+    let mut w = Warden::start(&config_with("drain_timeout_s = 10", ""));
+    let addr = w.addr();
+    let mut s = echo::connect(addr);
+    echo::roundtrip(&mut s, b"before");
+    // Half a message is in flight when the signal lands.
+    s.write_all(b"in progress: ").unwrap();
+    w.signal(libc::SIGTERM);
+    w.wait_log("draining", Duration::from_secs(5));
+    assert!(refused(addr), "new connections are refused while draining");
+    s.write_all(b"done").unwrap();
+    let mut got = [0u8; 17];
+    std::io::Read::read_exact(&mut s, &mut got).unwrap();
+    assert_eq!(&got, b"in progress: done");
+    echo::roundtrip(&mut s, b"still served while draining");
+    let closed_at = Instant::now();
+    drop(s);
+    let status = w.wait_exit(Duration::from_secs(5)).expect("exits once the last connection closes");
+    assert!(status.success(), "{status:?}");
+    assert!(closed_at.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn the_drain_deadline_closes_stragglers_and_exits_zero() {
+    let mut w = Warden::start(&config_with("drain_timeout_s = 1", ""));
+    let mut s = echo::connect(w.addr());
+    echo::roundtrip(&mut s, b"x");
+    let t0 = Instant::now();
+    w.signal(libc::SIGTERM);
+    assert!(echo::closed_by_peer(&mut s, Duration::from_secs(5)), "straggler closed at the deadline");
+    let status = w.wait_exit(Duration::from_secs(5)).unwrap();
+    assert!(status.success());
+    let took = t0.elapsed();
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(4), "{took:?}");
+}
+
+#[test]
+fn a_second_sigterm_exits_at_once() {
+    let mut w = Warden::start(&config_with("drain_timeout_s = 60", ""));
+    let mut s = echo::connect(w.addr());
+    echo::roundtrip(&mut s, b"x");
+    w.signal(libc::SIGTERM);
+    w.wait_log("draining", Duration::from_secs(5));
+    w.signal(libc::SIGTERM);
+    let status = w.wait_exit(Duration::from_secs(3)).expect("second SIGTERM exits at once");
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn sighup_applies_a_valid_file_without_dropping_connections() {
+
+    let first = free_port();
+    let w = Warden::start(&config_with(&format!("listen = [\"127.0.0.1:{first}\"]"), ""));
+    let old: std::net::SocketAddr = format!("127.0.0.1:{first}").parse().unwrap();
+    let mut s = echo::connect(old);
+    echo::roundtrip(&mut s, b"before reload");
+    let second = free_port();
+    let lines = w.log_len();
+    w.rewrite_config(&config_with(
+        &format!("listen = [\"127.0.0.1:{second}\"]\nmax_connections = 500\nidle_timeout_s = 100"),
+        "",
+    ));
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(lines, "configuration reloaded", Duration::from_secs(5));
+    let new: std::net::SocketAddr = format!("127.0.0.1:{second}").parse().unwrap();
+    let mut fresh = echo::connect(new);
+    echo::roundtrip(&mut fresh, b"on the new address");
+    assert!(refused(old), "the old address is closed after the reload");
+    echo::roundtrip(&mut s, b"the old connection survived");
+}
+
+#[test]
+fn sighup_refuses_an_invalid_file_naming_the_key_and_keeps_running() {
+
+    let w = Warden::start(&config_with("", ""));
+    let mut s = echo::connect(w.addr());
+    echo::roundtrip(&mut s, b"before");
+    let lines = w.log_len();
+    w.rewrite_config("[server]\nmax_connections = 0\n");
+    w.signal(libc::SIGHUP);
+    let line = w.wait_log_after(lines, "SIGHUP", Duration::from_secs(5));
+    assert!(line.contains("server.max_connections"), "{line}");
+    echo::roundtrip(&mut s, b"after");
+    let mut again = echo::connect(w.addr());
+    echo::roundtrip(&mut again, b"still accepting on the old address");
+}

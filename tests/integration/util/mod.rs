@@ -1,0 +1,262 @@
+//! Shared helpers for the integration tests: start the real `warden` binary
+//! on loopback with a config, learn its port from its log, talk to it.
+
+#![allow(dead_code)]
+
+pub mod echo;
+pub mod proc;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The warden binary under test.
+pub fn warden_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_warden"))
+}
+
+/// The load generator, built beside warden by `cargo build --workspace`.
+pub fn loadgen_bin() -> PathBuf {
+    let path = warden_bin().with_file_name("warden-loadgen");
+    assert!(
+        path.exists(),
+        "{} is missing: build it first with `cargo build --workspace` (the README's test command does)",
+        path.display()
+    );
+    path
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory under the system temp dir.
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("warden-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `text` to `name` inside it and returns the path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Options for starting warden.
+#[derive(Default)]
+pub struct Launch {
+    /// Soft and hard RLIMIT_NOFILE to set in the child before exec.
+    pub nofile: Option<u64>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// A running warden, killed on drop.
+pub struct Warden {
+    pub child: Child,
+    pub dir: TempDir,
+    pub config: PathBuf,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// A config with test-friendly defaults: `server_extra` goes into
+/// `[server]` (which listens on 127.0.0.1:0 unless it sets `listen`), `rest`
+/// adds whole sections. State and sysfs live in the test's own directory
+/// (`@DIR@`), and the status server takes a free port unless `rest` has a
+/// `[status]` table.
+pub fn config_with(server_extra: &str, rest: &str) -> String {
+    let listen = if server_extra.contains("listen") { "" } else { "listen = [\"127.0.0.1:0\"]\n" };
+    let status = if rest.contains("[status]") { "" } else { "[status]\nlisten = \"127.0.0.1:0\"\n" };
+    format!(
+        "[server]\n{listen}{server_extra}\n\n[hardware]\nstate_dir = \"@DIR@/run\"\nsysfs_root = \"@DIR@/sysfs\"\n\n{status}{rest}\n"
+    )
+}
+
+impl Warden {
+    /// Starts warden with `config` (TOML text) and waits until it listens.
+    pub fn start(config: &str) -> Warden {
+        Self::start_with(config, Launch::default())
+    }
+
+    /// Starts warden with launch options.
+    pub fn start_with(config: &str, launch: Launch) -> Warden {
+        let dir = TempDir::new("warden");
+        let config = config.replace("@DIR@", &dir.path().display().to_string());
+        let path = dir.write("warden.toml", &config);
+        let mut cmd = Command::new(warden_bin());
+        cmd.arg("run").arg("--config").arg(&path);
+        cmd.env("WARDEN_LOG", "info").env_remove("JOURNAL_STREAM");
+        for (k, v) in &launch.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        if let Some(limit) = launch.nofile {
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs in the
+            // child between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().expect("spawn warden");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var_os("WARDEN_TEST_ECHO_LOG").is_some() {
+                    eprintln!("[warden] {line}");
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let warden = Warden { child, dir, config: path, log };
+        warden.wait_log("listening on", Duration::from_secs(10));
+        warden
+    }
+
+    /// Every log line so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until a log line contains `needle`; returns it.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> String {
+        self.wait_log_after(0, needle, timeout)
+    }
+
+    /// Like [`wait_log`](Self::wait_log), looking only at lines from index `from` on.
+    pub fn wait_log_after(&self, from: usize, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.log.lock().unwrap().iter().skip(from).find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "no log line containing {needle:?} within {timeout:?}; log:\n{}", self.log().join("\n"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Number of log lines so far.
+    pub fn log_len(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// The addresses warden logged it listens on, in order.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.log()
+            .iter()
+            .filter_map(|l| l.split("listening on ").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    }
+
+    /// The first listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs()[0]
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for exit up to `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Rewrites the config file (for SIGHUP tests).
+    pub fn rewrite_config(&self, text: &str) {
+        let text = text.replace("@DIR@", &self.dir.path().display().to_string());
+        std::fs::write(&self.config, text).unwrap();
+    }
+}
+
+impl Drop for Warden {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs warden with arguments to completion (for check-config and friends).
+pub fn run_warden(args: &[&str]) -> std::process::Output {
+    Command::new(warden_bin()).args(args).env_remove("WARDEN_LOG").output().expect("run warden")
+}
+
+/// Runs the load generator with `args` plus `--json`, returning its exit
+/// status and parsed JSON report.
+pub fn loadgen(args: &[&str]) -> (ExitStatus, serde_json::Value) {
+    let out = Command::new(loadgen_bin()).args(args).arg("--json").output().expect("run warden-loadgen");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!("loadgen printed no JSON ({e}): stdout {text:?} stderr {}", String::from_utf8_lossy(&out.stderr))
+    });
+    (out.status, json)
+}
+
+/// Stops warden with SIGTERM and returns the counters from its final log
+/// line (`final counters: key=value ...`).
+pub fn counters(w: &mut Warden) -> std::collections::HashMap<String, u64> {
+    w.signal(libc::SIGTERM);
+    let status = w.wait_exit(Duration::from_secs(15)).expect("warden exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}; log:\n{}", w.log().join("\n"));
+    let line = w.wait_log("final counters:", Duration::from_secs(2));
+    line.split("final counters:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+        .collect()
+}
