@@ -23,6 +23,7 @@ pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
         log::info!("no --config given: using built-in defaults");
     }
     let settings = engine_settings(&config);
+    crate::rlimit::check_against(settings.max_connections);
     // Socket activation first, before any thread exists (it edits the environment).
     let listeners = match engine::listener::take_systemd_listeners().context("socket activation")? {
         Some(passed) => {

@@ -12,3 +12,4 @@ pub mod daemon;
 pub mod engine;
 pub mod exit;
 pub mod logging;
+pub mod rlimit;

@@ -18,13 +18,16 @@ pub mod shared;
 pub mod stats;
 pub mod token;
 
+#[cfg(test)]
+mod tests;
+
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Interest, Poll, Waker};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 
 pub use control::{Admission, Command, ControlHandle, ShedMode};
@@ -40,6 +43,10 @@ use token::TokenKind;
 
 /// How often the loop beats (and calls [`LoopHooks::heartbeat`]) at the latest.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+/// Environment variable that arms the wedge test hook: with it set to 1,
+/// SIGUSR2 blocks the loop thread forever, so tests can check that a stuck
+/// loop stops the systemd watchdog pings and fails `/healthz`.
+pub const WEDGE_HOOK_ENV: &str = "WARDEN_TEST_WEDGE";
 /// Readiness events taken per `poll`.
 const EVENTS_PER_POLL: usize = 1024;
 
@@ -48,8 +55,12 @@ pub trait LoopHooks {
     /// SIGHUP: re-read the configuration. `None` keeps the running settings
     /// (the hook has logged why).
     fn reload(&mut self) -> Option<EngineSettings>;
-    /// Called from the loop at least every [`HEARTBEAT_INTERVAL`].
+    /// Called from the loop at least every [`heartbeat_interval`](Self::heartbeat_interval).
     fn heartbeat(&mut self, shared: &LoopShared, now: Instant);
+    /// Longest gap between heartbeats (a watchdog may want it shorter).
+    fn heartbeat_interval(&self) -> Duration {
+        HEARTBEAT_INTERVAL
+    }
     /// Draining has begun (first SIGTERM/SIGINT or a `Drain` command).
     fn draining(&mut self) {}
 }
@@ -94,7 +105,13 @@ impl EventLoop {
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        let wedge_hook = std::env::var_os(WEDGE_HOOK_ENV).is_some_and(|v| v == "1");
+        let mut signals = if wedge_hook {
+            log::warn!("{WEDGE_HOOK_ENV}=1: SIGUSR2 will wedge the event loop (test hook)");
+            Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR2])?
+        } else {
+            Signals::new([SIGTERM, SIGINT, SIGHUP])?
+        };
         poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
         let started = Instant::now();
         let shared = Arc::new(LoopShared::new(settings.max_connections));
@@ -173,7 +190,7 @@ impl EventLoop {
             if now >= self.next_beat {
                 self.shared.beat(now);
                 hooks.heartbeat(&self.shared, now);
-                self.next_beat = now + HEARTBEAT_INTERVAL;
+                self.next_beat = now + hooks.heartbeat_interval();
             }
             if let Some(reason) = self.exit {
                 self.shared.stats.publish(&self.local);
@@ -196,7 +213,9 @@ impl EventLoop {
             deadline = deadline.min(until);
         }
         if let (Some(limit), Some((_, stamp))) = (self.settings.idle_timeout, self.sessions.idlest()) {
-            let due = self.started + Duration::from_secs(u64::from(stamp)) + limit;
+            // The stamp is a whole tick; activity may have happened up to one
+            // tick after it, so a session is due one tick later than `limit`.
+            let due = self.started + Duration::from_secs(u64::from(stamp) + 1) + limit;
             deadline = deadline.min(due);
         }
         deadline.saturating_duration_since(now)
@@ -299,7 +318,8 @@ impl EventLoop {
         if let Some(limit) = self.settings.idle_timeout {
             let limit = limit.as_secs().min(u64::from(u32::MAX)) as u32;
             while let Some((key, stamp)) = self.sessions.idlest() {
-                if tick.saturating_sub(stamp) < limit.max(1) {
+                // Idle for at least `limit` whole seconds (see next_timeout).
+                if tick.saturating_sub(stamp) <= limit {
                     break;
                 }
                 self.close(key, CloseReason::TimedOut);
@@ -372,6 +392,12 @@ impl EventLoop {
                 SIGHUP => {
                     if let Some(settings) = hooks.reload() {
                         self.apply(settings);
+                    }
+                }
+                SIGUSR2 => {
+                    log::warn!("SIGUSR2 with {WEDGE_HOOK_ENV}=1: wedging the event loop");
+                    loop {
+                        std::thread::sleep(Duration::from_secs(3600));
                     }
                 }
                 other => log::warn!("unexpected signal {other} ignored"),

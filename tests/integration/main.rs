@@ -6,6 +6,7 @@ mod capacity;
 mod config_errors;
 mod echo;
 mod emfile;
+mod idle;
 mod lifecycle;
 mod scale;
 mod stale_tokens;

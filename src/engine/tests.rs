@@ -1,0 +1,99 @@
+//! In-process tests of the loop: the admission gate driven from another
+//! thread through the command channel, as the thermal controller drives it.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+struct NoHooks;
+impl LoopHooks for NoHooks {
+    fn reload(&mut self) -> Option<EngineSettings> {
+        None
+    }
+    fn heartbeat(&mut self, _: &LoopShared, _: Instant) {}
+}
+
+fn settings() -> EngineSettings {
+    EngineSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        backlog: 128,
+        max_connections: 1000,
+        at_capacity: ShedMode::Pause,
+        max_pending_bytes: 65536,
+        read_buffer_bytes: 65536,
+        idle_timeout: None,
+        drain_timeout: Duration::from_secs(1),
+    }
+}
+
+fn roundtrip(s: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
+    s.write_all(msg)?;
+    let mut got = vec![0u8; msg.len()];
+    s.read_exact(&mut got)?;
+    assert_eq!(got, msg);
+    Ok(())
+}
+
+fn wait_gate(shared: &LoopShared, want: GateState) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shared.gate() != want {
+        assert!(Instant::now() < deadline, "gate stuck at {:?}, wanted {want:?}", shared.gate());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn admission_commands_shed_new_connections_only() {
+    let listener = listener::bind("127.0.0.1:0".parse().unwrap(), 128).unwrap();
+    let addr = listener.addr;
+    let (sender, receiver) = control::channel();
+    let mut event_loop = EventLoop::new(settings(), vec![listener], receiver).unwrap();
+    let control = ControlHandle::new(sender, event_loop.waker());
+    let shared = event_loop.shared();
+    let thread = std::thread::spawn(move || event_loop.run(&mut NoHooks).unwrap());
+
+    let mut established = TcpStream::connect(addr).unwrap();
+    established.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    roundtrip(&mut established, b"open").unwrap();
+
+    control.send(Command::SetAdmission(Admission::Shed { mode: ShedMode::Reject })).unwrap();
+    wait_gate(&shared, GateState::ShedReject);
+    let mut newcomer = TcpStream::connect(addr).unwrap();
+    newcomer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(newcomer.read(&mut byte).unwrap_or(0), 0, "rejected: closed at once");
+    roundtrip(&mut established, b"established connections keep being served").unwrap();
+
+    control.send(Command::SetAdmission(Admission::Shed { mode: ShedMode::Pause })).unwrap();
+    wait_gate(&shared, GateState::ShedPause);
+    let mut waiting = TcpStream::connect(addr).unwrap();
+    waiting.write_all(b"queued").unwrap();
+    waiting.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    assert!(waiting.read(&mut byte).is_err(), "paused: left in the backlog");
+    roundtrip(&mut established, b"still served").unwrap();
+
+    control.send(Command::SetAdmission(Admission::Open)).unwrap();
+    wait_gate(&shared, GateState::Open);
+    waiting.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = [0u8; 6];
+    waiting.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"queued", "the backlog is served once admission opens");
+
+    let stats = shared.stats.load();
+    assert_eq!(stats.rejected_thermal, 1);
+    drop((established, waiting, newcomer));
+    control.send(Command::Drain).unwrap();
+    let reason = thread.join().unwrap();
+    assert!(matches!(reason, ExitReason::Drained | ExitReason::DrainDeadline));
+}
+
+#[test]
+fn an_idle_session_costs_a_few_dozen_bytes_in_the_slab() {
+    // The slab entry is the whole user-space cost of an idle connection
+    // (the write backlog exists only while a peer is slow).
+    let size = std::mem::size_of::<slab::Slab<Session>>() / 8 + std::mem::size_of::<Session>();
+    assert!(std::mem::size_of::<Session>() <= 48, "Session grew to {} bytes", std::mem::size_of::<Session>());
+    assert!(size <= 64, "{size}");
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# warden's whole test suite, from a fresh Debian/Ubuntu machine with Rust:
+# installs the system packages the tests use, builds every crate, checks
+# formatting and lints, and runs every test. A missing tool fails a test; it
+# is never skipped. Exit 0 only when everything passed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real peers the tests talk to: systemd's tools, HAProxy, Prometheus'
+# promtool, headless Chromium, strace, Python for the benchmark peers.
+APT_PACKAGES=(systemd haproxy prometheus chromium strace python3 python3-venv curl)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== build (the integration tests run the real binaries)"
+cargo build --workspace --all-targets
+
+echo "== tests"
+cargo test --workspace
