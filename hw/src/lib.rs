@@ -1,1 +1,93 @@
-//! warden-hw
+//! warden's hardware layer: the only code in warden that touches `/sys`, `/dev` or rppal.
+//!
+//! Everything above this crate sees four small traits — [`TempSensor`], [`Fan`], [`CpuFreq`]
+//! and [`ThrottleReader`] — and one factory, [`build`], that turns a plain [`HardwareSpec`]
+//! into boxed backends plus human notes for the daemon to log once. The crate knows nothing
+//! of policy, config files, mio or HTTP.
+//!
+//! # Paths
+//! `sysfs_root` is the filesystem root under which every sysfs path is resolved (default
+//! `/`, so the real files are `/sys/class/thermal/...`). Tests point it at a temp dir laid
+//! out like `<root>/sys/class/thermal/thermal_zone0/temp`; [`fake_sysfs::FakeSysfsTree`]
+//! builds such a tree. See [`resolve_under_root`] for how explicit paths are mapped.
+//!
+//! # Test doubles
+//! [`fake`] holds always-compiled fakes that record every call and fail on demand, for the
+//! thermal controller's tests.
+
+pub mod cpufreq;
+pub mod error;
+pub mod factory;
+pub mod fake;
+pub mod fake_sysfs;
+pub mod fan;
+pub mod restore;
+pub mod sensor;
+pub mod spec;
+mod sysfs_io;
+pub mod throttle;
+
+pub use cpufreq::SysfsCpuFreq;
+pub use error::{Access, HwError};
+pub use factory::{build, Backends};
+pub use fan::{FileFan, GpioFan, HwmonFan, NoFan, PwmFan, SoftPwmFan};
+pub use restore::{restore_from_state, RestoreEntry, RestoreReport, RestoreState};
+pub use sensor::SysfsThermalZone;
+pub use spec::{FanSpec, HardwareSpec, SensorSpec};
+pub use sysfs_io::resolve_under_root;
+pub use throttle::{SysfsThrottleReader, ThrottleFlags};
+
+/// Reads the SoC temperature.
+pub trait TempSensor: Send {
+    /// One reading in degrees Celsius.
+    fn read_celsius(&mut self) -> Result<f64, HwError>;
+    /// Human description, e.g. "thermal_zone0 (cpu-thermal)".
+    fn describe(&self) -> String;
+}
+
+/// Drives a fan.
+pub trait Fan: Send {
+    /// Sets the duty, 0.0 (off) ..= 1.0 (full). On/off drivers treat any duty > 0 as on.
+    fn set_duty(&mut self, duty: f64) -> Result<(), HwError>;
+    /// Driver name as in config: "gpio", "pwm", "soft-pwm", "hwmon", "file", "none", "sim".
+    fn driver(&self) -> &'static str;
+    /// True when intermediate duties are meaningful (PWM-like), false for on/off.
+    fn is_proportional(&self) -> bool;
+    /// Plain sysfs/file writes that a crash restore should replay for this fan: with
+    /// `Some(duty)` the writes that set that duty (e.g. the `on_exit` duty), with `None` the
+    /// values captured when the fan was opened. Empty for drivers that are not plain file
+    /// writes (gpio, pwm, soft-pwm, none).
+    fn restore_entries(&self, exit_duty: Option<f64>) -> Vec<RestoreEntry> {
+        let _ = exit_duty;
+        Vec::new()
+    }
+}
+
+/// Caps the CPU frequency of every cpufreq policy.
+pub trait CpuFreq: Send {
+    /// Available max-frequency steps in kHz, ascending (from scaling_available_frequencies, or derived from cpuinfo_min/max).
+    fn steps_khz(&self) -> &[u64];
+    /// Current scaling_max_freq in kHz (of the first policy).
+    fn max_khz(&mut self) -> Result<u64, HwError>;
+    /// Writes scaling_max_freq on every policy.
+    fn set_max_khz(&mut self, khz: u64) -> Result<(), HwError>;
+    /// Current scaling_governor.
+    fn governor(&mut self) -> Result<String, HwError>;
+    /// Writes scaling_governor on every policy.
+    fn set_governor(&mut self, governor: &str) -> Result<(), HwError>;
+    /// Original max frequency (kHz) and governor captured when the backend was built.
+    fn original(&self) -> (u64, String);
+    /// Writes the original values back to every policy.
+    fn restore(&mut self) -> Result<(), HwError>;
+    /// The writes that put every policy back to its original values, for the crash-restore
+    /// state file. Empty for backends that are not plain sysfs files.
+    fn restore_entries(&self) -> Vec<RestoreEntry> {
+        Vec::new()
+    }
+}
+
+/// Reads the Pi firmware's throttle flags.
+pub trait ThrottleReader: Send {
+    /// Ok(None) when the platform has no such file.
+    fn read(&mut self) -> Result<Option<ThrottleFlags>, HwError>;
+}

@@ -1,0 +1,265 @@
+//! The crash-restore state file: the sysfs writes that undo warden's changes.
+//!
+//! Before changing anything the daemon saves a [`RestoreState`] — each file warden may
+//! write and the value to put back (cpufreq originals; the fan's original or `on_exit`
+//! value) — to `<state_dir>/restore.state`. On a clean exit it restores in-process and
+//! removes the file; after a SIGKILL, `warden restore` (systemd `ExecStopPost`) calls
+//! [`restore_from_state`]. Only plain file writes are recorded: a GPIO or hardware-PWM fan
+//! keeps its last level anyway.
+//!
+//! Format, one entry per line after a header, applied in order:
+//! ```text
+//! # warden restore state v1
+//! /sys/devices/system/cpu/cpufreq/policy0/scaling_governor<TAB>ondemand
+//! /sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq<TAB>1500000
+//! ```
+//! Paths are absolute (already resolved under the sysfs root when saved), so restoring
+//! needs no configuration beyond the state directory.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Access, HwError};
+use crate::sysfs_io::write_text;
+use crate::{CpuFreq, Fan};
+
+/// Default directory of the state file (systemd `RuntimeDirectory=warden`).
+pub const DEFAULT_STATE_DIR: &str = "/run/warden";
+/// Name of the state file inside the state directory.
+pub const STATE_FILE_NAME: &str = "restore.state";
+/// First line of every state file.
+pub const STATE_FILE_HEADER: &str = "# warden restore state v1";
+
+/// One write to replay: put `value` into `path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreEntry {
+    /// The file to write (absolute in a saved state).
+    pub path: PathBuf,
+    /// The text to write.
+    pub value: String,
+}
+
+impl RestoreEntry {
+    /// An entry writing `value` to `path`.
+    pub fn new(path: impl Into<PathBuf>, value: impl Into<String>) -> Self {
+        RestoreEntry {
+            path: path.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// The ordered writes that undo warden's hardware changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreState {
+    entries: Vec<RestoreEntry>,
+}
+
+/// What a restore did.
+#[derive(Debug, Default)]
+pub struct RestoreReport {
+    /// The state file consulted.
+    pub state_file: PathBuf,
+    /// False when there was no state file (a clean exit already restored everything).
+    pub found: bool,
+    /// Entries written back.
+    pub restored: Vec<RestoreEntry>,
+    /// Entries that could not be written, with why.
+    pub failed: Vec<(RestoreEntry, HwError)>,
+    /// True when the state file was removed (everything restored).
+    pub removed: bool,
+}
+
+impl RestoreReport {
+    /// True when nothing failed.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty()
+    }
+}
+
+/// Path of the state file inside `state_dir`.
+pub fn state_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(STATE_FILE_NAME)
+}
+
+impl RestoreState {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The cpufreq originals, then the fan's writes: `fan_exit_duty` `Some(d)` records the
+    /// writes setting duty `d` (the `on_exit` action), `None` the fan's original values.
+    pub fn capture(
+        fan: &dyn Fan,
+        fan_exit_duty: Option<f64>,
+        cpufreq: Option<&dyn CpuFreq>,
+    ) -> Self {
+        let mut entries = cpufreq.map(|c| c.restore_entries()).unwrap_or_default();
+        entries.extend(fan.restore_entries(fan_exit_duty));
+        RestoreState { entries }
+    }
+
+    /// Appends one entry.
+    pub fn push(&mut self, entry: RestoreEntry) {
+        self.entries.push(entry);
+    }
+
+    /// The entries, in the order they are replayed.
+    pub fn entries(&self) -> &[RestoreEntry] {
+        &self.entries
+    }
+
+    /// True when there is nothing to restore.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Serialises to the line format.
+    fn to_text(&self, state_file: &Path) -> Result<String, HwError> {
+        let mut text = format!("{STATE_FILE_HEADER}\n");
+        for (index, entry) in self.entries.iter().enumerate() {
+            let path = absolute(&entry.path);
+            let path_text = path
+                .to_str()
+                .ok_or_else(|| bad_entry(state_file, index, "path is not UTF-8"))?;
+            if path_text.contains(['\t', '\n'])
+                || entry.value.contains(['\t', '\n'])
+                || entry.value.is_empty()
+            {
+                return Err(bad_entry(
+                    state_file,
+                    index,
+                    "a path or value holds a tab or newline, or the value is empty",
+                ));
+            }
+            text.push_str(&format!("{path_text}\t{}\n", entry.value));
+        }
+        Ok(text)
+    }
+
+    /// Writes `<state_dir>/restore.state` atomically (temp file, fsync, rename), creating
+    /// the directory if needed; returns the file's path.
+    pub fn save(&self, state_dir: &Path) -> Result<PathBuf, HwError> {
+        let path = state_path(state_dir);
+        let text = self.to_text(&path)?;
+        fs::create_dir_all(state_dir).map_err(|e| HwError::from_io(state_dir, Access::Write, e))?;
+        let tmp = state_dir.join(format!("{STATE_FILE_NAME}.tmp"));
+        let write_tmp = || -> std::io::Result<()> {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        };
+        write_tmp().map_err(|e| HwError::from_io(&tmp, Access::Write, e))?;
+        fs::rename(&tmp, &path).map_err(|e| HwError::from_io(&path, Access::Write, e))?;
+        Ok(path)
+    }
+
+    /// Reads `<state_dir>/restore.state`; `Ok(None)` when there is none.
+    pub fn load(state_dir: &Path) -> Result<Option<Self>, HwError> {
+        let path = state_path(state_dir);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(HwError::from_io(&path, Access::Read, e)),
+        };
+        Self::parse(&path, &text).map(Some)
+    }
+
+    /// Parses the line format (`path` names the file in errors).
+    fn parse(path: &Path, text: &str) -> Result<Self, HwError> {
+        let error = |line: usize, reason: &str| HwError::StateFile {
+            path: path.to_path_buf(),
+            line,
+            reason: reason.to_string(),
+        };
+        let mut lines = text.lines().enumerate();
+        match lines.next() {
+            Some((_, first)) if first.trim_end() == STATE_FILE_HEADER => {}
+            _ => {
+                return Err(error(
+                    1,
+                    &format!("expected the header {STATE_FILE_HEADER:?}"),
+                ))
+            }
+        }
+        let mut entries = Vec::new();
+        for (index, line) in lines {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((file, value)) = line.split_once('\t') else {
+                return Err(error(index + 1, "expected <absolute path><TAB><value>"));
+            };
+            if !Path::new(file).is_absolute() || value.is_empty() {
+                return Err(error(
+                    index + 1,
+                    "expected an absolute path and a non-empty value",
+                ));
+            }
+            entries.push(RestoreEntry::new(file, value));
+        }
+        Ok(RestoreState { entries })
+    }
+
+    /// Writes every entry back, in order, continuing past failures.
+    pub fn apply(&self) -> RestoreReport {
+        let mut report = RestoreReport {
+            found: true,
+            ..RestoreReport::default()
+        };
+        for entry in &self.entries {
+            match write_text(&entry.path, &entry.value) {
+                Ok(()) => report.restored.push(entry.clone()),
+                Err(e) => report.failed.push((entry.clone(), e)),
+            }
+        }
+        report
+    }
+
+    /// Removes `<state_dir>/restore.state`; `Ok(false)` when there was none.
+    pub fn remove(state_dir: &Path) -> Result<bool, HwError> {
+        let path = state_path(state_dir);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(HwError::from_io(&path, Access::Write, e)),
+        }
+    }
+}
+
+/// Replays `<state_dir>/restore.state` (for `warden restore` after a crash) and removes it
+/// when every write succeeded; a missing file is a successful no-op (`found == false`).
+/// A failed write is reported, and the file kept so a later run can retry.
+pub fn restore_from_state(state_dir: &Path) -> Result<RestoreReport, HwError> {
+    let state_file = state_path(state_dir);
+    let Some(state) = RestoreState::load(state_dir)? else {
+        return Ok(RestoreReport {
+            state_file,
+            ..RestoreReport::default()
+        });
+    };
+    let mut report = state.apply();
+    report.state_file = state_file;
+    if report.is_complete() {
+        report.removed = RestoreState::remove(state_dir)?;
+    }
+    Ok(report)
+}
+
+/// `path` made absolute against the current directory (paths from a relative sysfs root).
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
+}
+
+fn bad_entry(state_file: &Path, index: usize, reason: &str) -> HwError {
+    HwError::StateFile {
+        path: state_file.to_path_buf(),
+        line: index + 2,
+        reason: format!("entry {}: {reason}", index + 1),
+    }
+}

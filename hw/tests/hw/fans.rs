@@ -1,0 +1,142 @@
+//! File and hwmon fans, and auto discovery.
+
+use std::fs;
+use std::path::Path;
+
+use warden_hw::fake_sysfs::FakeSysfsLayout;
+use warden_hw::{Fan, FileFan, HwError, HwmonFan, RestoreEntry};
+
+use crate::util::{fixture, fixture_with, TestDir};
+
+#[test]
+fn the_file_fan_writes_three_decimals() {
+    let fx = fixture("fan-file");
+    let path = fx.tree.fan_file_path();
+    let mut fan = FileFan::open(&path).unwrap();
+    assert_eq!((fan.driver(), fan.is_proportional()), ("file", true));
+    for (duty, text) in [
+        (0.5, "0.500"),
+        (1.0, "1.000"),
+        (0.0, "0.000"),
+        (0.3333, "0.333"),
+    ] {
+        fan.set_duty(duty).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+    }
+}
+
+#[test]
+fn the_file_fan_rejects_bad_duties_and_leaves_the_file() {
+    let fx = fixture("fan-file-bad");
+    let path = fx.tree.fan_file_path();
+    let mut fan = FileFan::open(&path).unwrap();
+    fan.set_duty(0.25).unwrap();
+    for bad in [1.01, -0.5, f64::NAN] {
+        assert!(
+            matches!(fan.set_duty(bad), Err(HwError::InvalidDuty { .. })),
+            "{bad}"
+        );
+    }
+    assert_eq!(fs::read_to_string(&path).unwrap(), "0.250");
+}
+
+#[test]
+fn the_file_fan_needs_an_existing_directory() {
+    let dir = TestDir::new("fan-file-nodir");
+    let err = FileFan::open(&dir.path().join("missing/fan")).unwrap_err();
+    assert!(matches!(err, HwError::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn the_file_fan_reports_original_and_exit_writes() {
+    let fx = fixture("fan-file-restore");
+    let path = fx.tree.fan_file_path();
+    let mut fan = FileFan::open(&path).unwrap();
+    fan.set_duty(0.7).unwrap();
+    assert_eq!(
+        fan.restore_entries(None),
+        vec![RestoreEntry::new(&path, "0.000")]
+    );
+    assert_eq!(
+        fan.restore_entries(Some(1.0)),
+        vec![RestoreEntry::new(&path, "1.000")]
+    );
+}
+
+#[test]
+fn hwmon_discovery_finds_the_pwmfan_and_drives_pwm1() {
+    let fx = fixture_with(
+        "fan-hwmon",
+        &FakeSysfsLayout {
+            hwmon_fan: true,
+            ..Default::default()
+        },
+    );
+    let dir = fx.tree.hwmon_fan_dir();
+    let mut fan = HwmonFan::discover(fx.tree.root()).unwrap();
+    assert_eq!((fan.dir(), fan.name()), (dir.as_path(), "pwmfan"));
+    assert_eq!(
+        fs::read_to_string(dir.join("pwm1_enable")).unwrap().trim(),
+        "2",
+        "opening writes nothing"
+    );
+    fan.set_duty(0.5).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("pwm1_enable")).unwrap(), "1");
+    assert_eq!(fs::read_to_string(dir.join("pwm1")).unwrap(), "128");
+    fan.set_duty(1.0).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("pwm1")).unwrap(), "255");
+    fan.set_duty(0.0).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("pwm1")).unwrap(), "0");
+}
+
+#[test]
+fn hwmon_restore_entries_give_control_back_to_the_kernel() {
+    let fx = fixture_with(
+        "fan-hwmon-restore",
+        &FakeSysfsLayout {
+            hwmon_fan: true,
+            ..Default::default()
+        },
+    );
+    let dir = fx.tree.hwmon_fan_dir();
+    let fan = HwmonFan::discover(fx.tree.root()).unwrap();
+    assert_eq!(
+        fan.restore_entries(None),
+        vec![
+            RestoreEntry::new(dir.join("pwm1"), "0"),
+            RestoreEntry::new(dir.join("pwm1_enable"), "2")
+        ]
+    );
+    assert_eq!(
+        fan.restore_entries(Some(1.0)),
+        vec![
+            RestoreEntry::new(dir.join("pwm1_enable"), "1"),
+            RestoreEntry::new(dir.join("pwm1"), "255")
+        ]
+    );
+}
+
+#[test]
+fn hwmon_discovery_ignores_non_fan_devices() {
+    let fx = fixture("fan-hwmon-none");
+    let err = HwmonFan::discover(fx.tree.root()).unwrap_err();
+    assert!(matches!(err, HwError::NoHwmonFan { .. }), "{err:?}");
+}
+
+#[test]
+fn an_explicit_hwmon_dir_resolves_under_the_root() {
+    let fx = fixture_with(
+        "fan-hwmon-explicit",
+        &FakeSysfsLayout {
+            hwmon_fan: true,
+            ..Default::default()
+        },
+    );
+    let fan = HwmonFan::open(fx.tree.root(), Path::new("/sys/class/hwmon/hwmon1")).unwrap();
+    assert_eq!(fan.dir(), fx.tree.hwmon_fan_dir());
+    let err = HwmonFan::open(fx.tree.root(), Path::new("/sys/class/hwmon/hwmon0")).unwrap_err();
+    assert!(
+        matches!(err, HwError::NotFound { .. }),
+        "hwmon0 has no pwm1: {err:?}"
+    );
+}

@@ -1,0 +1,11 @@
+//! warden-hw's integration tests: the real backends against fake sysfs trees on disk.
+
+mod cpufreq;
+mod factory;
+mod fakes;
+mod fans;
+mod not_a_pi;
+mod restore;
+mod sensor;
+mod throttle;
+mod util;

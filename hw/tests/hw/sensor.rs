@@ -1,0 +1,190 @@
+//! SysfsThermalZone: parsing, error kinds, zone selection and explicit paths.
+
+use std::io;
+use std::path::Path;
+
+use warden_hw::fake_sysfs::FakeSysfsLayout;
+use warden_hw::{Access, HwError, SysfsThermalZone, TempSensor};
+
+use crate::util::{as_nobody, chmod, fixture, fixture_with, TestDir};
+
+#[test]
+fn auto_reads_the_cpu_thermal_zone_in_degrees() {
+    let fx = fixture("sensor-good");
+    let mut zone = SysfsThermalZone::auto(fx.tree.root()).unwrap();
+    assert_eq!(zone.read_celsius().unwrap(), 45.0);
+    fx.tree.set_temp_celsius(71.234).unwrap();
+    assert_eq!(zone.read_celsius().unwrap(), 71.234);
+    assert_eq!(zone.describe(), "thermal_zone0 (cpu-thermal)");
+}
+
+#[test]
+fn negative_temperatures_parse() {
+    let fx = fixture("sensor-negative");
+    fx.tree.set_temp_celsius(-12.5).unwrap();
+    assert_eq!(
+        SysfsThermalZone::auto(fx.tree.root())
+            .unwrap()
+            .read_celsius()
+            .unwrap(),
+        -12.5
+    );
+}
+
+#[test]
+fn garbage_is_a_parse_error_naming_the_path() {
+    let fx = fixture("sensor-garbage");
+    fx.tree.write_temp_raw("hot!\n").unwrap();
+    let err = SysfsThermalZone::auto(fx.tree.root())
+        .unwrap()
+        .read_celsius()
+        .unwrap_err();
+    assert!(
+        matches!(&err, HwError::Parse { text, .. } if text == "hot!"),
+        "{err:?}"
+    );
+    assert_eq!(err.path(), Some(fx.tree.temp_path().as_path()));
+    assert!(err.to_string().contains("millidegrees"), "{err}");
+}
+
+#[test]
+fn an_empty_file_is_its_own_error() {
+    let fx = fixture("sensor-empty");
+    fx.tree.write_temp_raw("").unwrap();
+    let err = SysfsThermalZone::auto(fx.tree.root())
+        .unwrap()
+        .read_celsius()
+        .unwrap_err();
+    assert!(matches!(err, HwError::Empty { .. }), "{err:?}");
+    assert!(err
+        .to_string()
+        .contains(&fx.tree.temp_path().display().to_string()));
+}
+
+#[test]
+fn a_vanished_file_is_not_found_naming_the_path() {
+    let fx = fixture("sensor-missing");
+    let mut zone = SysfsThermalZone::auto(fx.tree.root()).unwrap();
+    fx.tree.remove_temp().unwrap();
+    let err = zone.read_celsius().unwrap_err();
+    assert!(
+        matches!(&err, HwError::NotFound { path } if path == &fx.tree.temp_path()),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+}
+
+#[test]
+fn a_path_through_a_regular_file_is_not_found() {
+    let dir = TestDir::new("sensor-enotdir");
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "1").unwrap();
+    let mut zone = SysfsThermalZone::at(file.join("temp"));
+    assert!(matches!(zone.read_celsius(), Err(HwError::NotFound { .. })));
+}
+
+#[test]
+fn permission_denied_is_its_own_error() {
+    let fx = fixture("sensor-denied");
+    let mut zone = SysfsThermalZone::auto(fx.tree.root()).unwrap();
+    chmod(&fx.tree.temp_path(), 0o000);
+    let err = as_nobody(|| zone.read_celsius()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HwError::PermissionDenied {
+                access: Access::Read,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("run warden as root"), "{err}");
+    assert!(err
+        .to_string()
+        .contains(&fx.tree.temp_path().display().to_string()));
+}
+
+#[test]
+fn enodata_and_eagain_are_transient() {
+    let path = Path::new("/sys/class/thermal/thermal_zone0/temp");
+    for errno in [libc::ENODATA, libc::EAGAIN] {
+        let err = HwError::from_io(path, Access::Read, io::Error::from_raw_os_error(errno));
+        assert!(err.is_transient(), "{errno}: {err:?}");
+    }
+    let err = HwError::from_io(path, Access::Read, io::Error::from_raw_os_error(libc::EIO));
+    assert!(matches!(err, HwError::Io { .. }) && !err.is_transient());
+}
+
+#[test]
+fn auto_prefers_cpu_thermal_over_zone_zero() {
+    let layout = FakeSysfsLayout {
+        zone_types: vec!["acpitz".into(), "cpu-thermal".into()],
+        ..Default::default()
+    };
+    let fx = fixture_with("sensor-prefer", &layout);
+    std::fs::write(fx.tree.zone_dir(0).join("temp"), "30000\n").unwrap();
+    fx.tree.set_temp_celsius(55.0).unwrap();
+    let mut zone = SysfsThermalZone::auto(fx.tree.root()).unwrap();
+    assert_eq!(zone.describe(), "thermal_zone1 (cpu-thermal)");
+    assert_eq!(zone.read_celsius().unwrap(), 55.0);
+}
+
+#[test]
+fn auto_falls_back_to_zone_zero() {
+    let layout = FakeSysfsLayout {
+        zone_types: vec!["soc-thermal".into(), "gpu-thermal".into()],
+        ..Default::default()
+    };
+    let fx = fixture_with("sensor-zone0", &layout);
+    std::fs::write(fx.tree.zone_dir(1).join("temp"), "99000\n").unwrap();
+    let mut zone = SysfsThermalZone::auto(fx.tree.root()).unwrap();
+    assert_eq!(zone.describe(), "thermal_zone0 (soc-thermal)");
+    assert_eq!(zone.read_celsius().unwrap(), 45.0);
+}
+
+#[test]
+fn auto_without_zones_is_a_clear_error() {
+    let layout = FakeSysfsLayout {
+        zone_types: vec![],
+        ..Default::default()
+    };
+    let fx = fixture_with("sensor-none", &layout);
+    let err = SysfsThermalZone::auto(fx.tree.root()).unwrap_err();
+    assert!(matches!(err, HwError::NoThermalZone { .. }), "{err:?}");
+    assert!(err.to_string().contains("thermal.sensor"), "{err}");
+}
+
+#[test]
+fn explicit_paths_resolve_under_the_root() {
+    let fx = fixture("sensor-explicit");
+    let root = fx.tree.root();
+    let expected = fx.tree.temp_path();
+    for given in [
+        Path::new("/sys/class/thermal/thermal_zone0/temp").to_path_buf(),
+        Path::new("sys/class/thermal/thermal_zone0/temp").to_path_buf(),
+        expected.clone(),
+        Path::new("/sys/class/thermal/thermal_zone0").to_path_buf(),
+    ] {
+        let zone = SysfsThermalZone::from_path(root, &given).unwrap();
+        assert_eq!(zone.path(), expected, "given {}", given.display());
+    }
+    let err = SysfsThermalZone::from_path(root, Path::new("/sys/class/thermal/thermal_zone7/temp"))
+        .unwrap_err();
+    assert!(
+        matches!(&err, HwError::NotFound { path } if path.starts_with(root)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn hwmon_temp_inputs_read_like_zones() {
+    let fx = fixture("sensor-hwmon");
+    let mut sensor = SysfsThermalZone::from_path(
+        fx.tree.root(),
+        Path::new("/sys/class/hwmon/hwmon0/temp1_input"),
+    )
+    .unwrap();
+    assert_eq!(sensor.describe(), "hwmon0/temp1_input (cpu_thermal)");
+    assert_eq!(sensor.read_celsius().unwrap(), 45.0);
+}

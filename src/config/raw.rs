@@ -1,0 +1,186 @@
+//! The file as serde sees it: every key optional, unknown keys rejected.
+//!
+//! Raw structs only capture shape and TOML types; defaults and every semantic
+//! rule are applied afterwards by the section modules. Parse and type errors
+//! are turned here into `ConfigError`s carrying the key path (tracked by
+//! `serde_path_to_error`) and the line and column reported by `toml`.
+
+use serde::Deserialize;
+use serde_path_to_error::{Path, Segment};
+
+use super::error::{ConfigError, ConfigErrorKind};
+use super::schema;
+
+/// The whole file: one optional table per section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a TOML document of tables")]
+pub(super) struct RawConfig {
+    pub server: RawServer,
+    pub thermal: RawThermal,
+    pub fan: RawFan,
+    pub cpufreq: RawCpuFreq,
+    pub hardware: RawHardware,
+    pub status: RawStatus,
+    pub log: RawLog,
+}
+
+/// `[server]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawServer {
+    pub listen: Option<Vec<String>>,
+    pub service: Option<String>,
+    pub backlog: Option<u32>,
+    pub max_connections: Option<usize>,
+    pub at_capacity: Option<String>,
+    pub max_pending_bytes: Option<usize>,
+    pub read_buffer_bytes: Option<usize>,
+    pub idle_timeout_s: Option<u64>,
+    pub drain_timeout_s: Option<u64>,
+}
+
+/// `[thermal]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawThermal {
+    pub interval_ms: Option<u64>,
+    pub sensor: Option<String>,
+    pub horizon_s: Option<f64>,
+    pub filter_tau_s: Option<f64>,
+    pub trend_window_s: Option<f64>,
+    pub fan_on_c: Option<f64>,
+    pub fan_off_c: Option<f64>,
+    pub shed_on_c: Option<f64>,
+    pub shed_off_c: Option<f64>,
+    pub throttle_on_c: Option<f64>,
+    pub throttle_off_c: Option<f64>,
+    pub critical_on_c: Option<f64>,
+    pub critical_off_c: Option<f64>,
+    pub shed_mode: Option<String>,
+    pub stuck_s: Option<u64>,
+    pub on_sensor_fault: Option<String>,
+}
+
+/// `[fan]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawFan {
+    pub driver: Option<String>,
+    pub pin: Option<u8>,
+    pub active_low: Option<bool>,
+    pub pwm_channel: Option<u8>,
+    pub pwm_frequency_hz: Option<f64>,
+    pub min_duty: Option<f64>,
+    pub kick_ms: Option<u64>,
+    pub min_on_s: Option<u64>,
+    pub min_off_s: Option<u64>,
+    pub curve: Option<Vec<[f64; 2]>>,
+    pub curve_hysteresis_c: Option<f64>,
+    pub path: Option<String>,
+    pub on_exit: Option<String>,
+}
+
+/// `[cpufreq]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawCpuFreq {
+    pub strategy: Option<String>,
+    pub powersave_governor: Option<String>,
+}
+
+/// `[hardware]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawHardware {
+    pub sysfs_root: Option<String>,
+    pub state_dir: Option<String>,
+    pub simulate: Option<bool>,
+}
+
+/// `[status]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawStatus {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
+    pub workers: Option<usize>,
+    pub request_timeout_ms: Option<u64>,
+}
+
+/// `[log]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub(super) struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
+}
+
+/// Parses TOML text into the raw structs, naming the key of any shape or type error.
+pub(super) fn parse(text: &str) -> Result<RawConfig, ConfigError> {
+    // A generic table accepts every valid document, so any error here is syntax;
+    // telling it apart from type errors gives the user the right hint.
+    if let Err(error) = text.parse::<toml::Table>() {
+        let message = error.message().trim_end().replace('\n', ", ");
+        return Err(locate(
+            ConfigError::whole_file(ConfigErrorKind::Syntax, format!("invalid TOML: {message}"))
+                .allowing("see https://toml.io for the syntax"),
+            text,
+            &error,
+        ));
+    }
+    serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|error| {
+        let toml_error = error.inner();
+        locate(
+            shape_error(error.path(), toml_error.message().trim_end()),
+            text,
+            toml_error,
+        )
+    })
+}
+
+/// Classifies a serde failure at `path`: an unknown key, or a value of the wrong type.
+fn shape_error(path: &Path, serde_message: &str) -> ConfigError {
+    let key = path.to_string();
+    if let Some((table, name)) = table_and_key(path) {
+        if let Some(allowed) = schema::allowed_keys(&table) {
+            if !allowed.contains(&name) {
+                return schema::unknown_key_error(&table, name, allowed);
+            }
+        }
+    }
+    match schema::expected_value(&key) {
+        // serde ends with ", expected u32"; the description below says it in the user's terms.
+        Some(expected) => {
+            let found = serde_message
+                .rfind(", expected ")
+                .map_or(serde_message, |end| &serde_message[..end]);
+            ConfigError::at_key(ConfigErrorKind::WrongType, key, found)
+                .allowing(format!("allowed {expected}"))
+        }
+        None => ConfigError::at_key(ConfigErrorKind::WrongType, key, serde_message),
+    }
+}
+
+/// Splits a path made only of table keys into (dotted parent table, last key).
+///
+/// Paths through arrays (`fan.curve[1]`) name no key and give `None`; segments are
+/// used rather than the dotted text so a quoted key holding a dot stays one key.
+fn table_and_key(path: &Path) -> Option<(String, &str)> {
+    let mut keys = Vec::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Map { key } => keys.push(key.as_str()),
+            _ => return None,
+        }
+    }
+    let name = keys.pop()?;
+    Some((keys.join("."), name))
+}
+
+/// Attaches the line and column `toml` reported, if any.
+fn locate(error: ConfigError, text: &str, toml_error: &toml::de::Error) -> ConfigError {
+    match toml_error.span() {
+        Some(span) => error.located(text, span.start),
+        None => error,
+    }
+}

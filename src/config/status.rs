@@ -1,0 +1,108 @@
+//! `[status]`: the HTTP status page (JSON, Prometheus metrics, readiness).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::defaults::*;
+use super::error::{ConfigError, ConfigErrorKind};
+use super::limits::*;
+use super::raw::RawStatus;
+use super::server::ServerConfig;
+use super::validate::{address_text, in_range, integer_in, millis_in_range, socket_address};
+
+/// Validated `[status]` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusConfig {
+    /// Serve the status page at all.
+    pub enabled: bool,
+    /// Address of the status page.
+    pub listen: SocketAddr,
+    /// Threads answering status requests.
+    pub workers: usize,
+    /// Longest time spent on one status request.
+    pub request_timeout: Duration,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig {
+            enabled: DEFAULT_STATUS_ENABLED,
+            listen: DEFAULT_STATUS_LISTEN,
+            workers: DEFAULT_STATUS_WORKERS,
+            request_timeout: Duration::from_millis(DEFAULT_STATUS_REQUEST_TIMEOUT_MS),
+        }
+    }
+}
+
+/// Applies defaults, ranges and the address rule to `[status]`.
+pub(super) fn validate(raw: RawStatus) -> Result<StatusConfig, ConfigError> {
+    Ok(StatusConfig {
+        enabled: raw.enabled.unwrap_or(DEFAULT_STATUS_ENABLED),
+        listen: match raw.listen {
+            Some(text) => socket_address("status.listen", &text)?,
+            None => DEFAULT_STATUS_LISTEN,
+        },
+        workers: in_range(
+            "status.workers",
+            raw.workers.unwrap_or(DEFAULT_STATUS_WORKERS),
+            &STATUS_WORKERS_RANGE,
+        )?,
+        request_timeout: millis_in_range(
+            "status.request_timeout_ms",
+            raw.request_timeout_ms
+                .unwrap_or(DEFAULT_STATUS_REQUEST_TIMEOUT_MS),
+            &STATUS_REQUEST_TIMEOUT_MS_RANGE,
+        )?,
+    })
+}
+
+/// Rejects a status address that would collide with a service listener (same port, overlapping IP).
+pub(super) fn check_against_server(
+    status: &StatusConfig,
+    server: &ServerConfig,
+) -> Result<(), ConfigError> {
+    if !status.enabled {
+        return Ok(());
+    }
+    let clash = server
+        .listen
+        .iter()
+        .enumerate()
+        .find(|(_, service)| addresses_overlap(&status.listen, service));
+    match clash {
+        None => Ok(()),
+        Some((index, service)) => Err(ConfigError::at_key(
+            ConfigErrorKind::Conflict,
+            "status.listen",
+            format!(
+                "{} collides with server.listen[{index}] ({service})",
+                status.listen
+            ),
+        )
+        .allowing("allowed a port that no server.listen address uses")),
+    }
+}
+
+/// True if binding both addresses would fail: same non-zero port and an IP one covers.
+fn addresses_overlap(a: &SocketAddr, b: &SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.port() != 0
+        && (a.ip() == b.ip() || wildcard_covers(a, b) || wildcard_covers(b, a))
+}
+
+/// True if `wildcard` is an unspecified address that includes `other`'s IP
+/// (`0.0.0.0` covers IPv4; `[::]` is dual-stack unless IPV6_V6ONLY, so covers both).
+fn wildcard_covers(wildcard: &SocketAddr, other: &SocketAddr) -> bool {
+    wildcard.ip().is_unspecified() && (wildcard.is_ipv6() || other.is_ipv4())
+}
+
+/// What `status.<field>` accepts, for wrong-type messages.
+pub(super) fn describe(field: &str) -> Option<String> {
+    Some(match field {
+        "enabled" => "true or false".to_string(),
+        "listen" => address_text(),
+        "workers" => integer_in(&STATUS_WORKERS_RANGE),
+        "request_timeout_ms" => integer_in(&STATUS_REQUEST_TIMEOUT_MS_RANGE),
+        _ => return None,
+    })
+}

@@ -1,0 +1,140 @@
+//! The thermal stage rules: off below on per stage, and fan <= shed <= throttle <= critical.
+
+use super::{assert_error, config_of, error_of};
+use crate::config::{ConfigErrorKind, StageThresholds};
+
+#[test]
+fn each_stage_must_switch_off_below_where_it_switches_on() {
+    for (stage, on_c) in [
+        ("fan", 60),
+        ("shed", 75),
+        ("throttle", 80),
+        ("critical", 85),
+    ] {
+        for off_c in [on_c, on_c + 1] {
+            let text = format!("[thermal]\n{stage}_off_c = {off_c}\n");
+            let off_key = format!("thermal.{stage}_off_c");
+            let expected = format!("{off_c} is not below thermal.{stage}_on_c ({on_c})");
+            assert_error(
+                &text,
+                ConfigErrorKind::Conflict,
+                Some(&off_key),
+                &[&expected, "must switch off below"],
+            );
+        }
+    }
+}
+
+#[test]
+fn on_temperatures_must_escalate_stage_by_stage() {
+    let rows = [
+        (
+            "shed_on_c = 58\nshed_off_c = 55",
+            "thermal.shed_on_c",
+            "58 is below thermal.fan_on_c (60)",
+        ),
+        (
+            "throttle_on_c = 74\nthrottle_off_c = 72",
+            "thermal.throttle_on_c",
+            "74 is below thermal.shed_on_c (75)",
+        ),
+        (
+            "critical_on_c = 79\ncritical_off_c = 76",
+            "thermal.critical_on_c",
+            "79 is below thermal.throttle_on_c (80)",
+        ),
+    ];
+    for (keys, offending, expected) in rows {
+        assert_error(
+            &format!("[thermal]\n{keys}\n"),
+            ConfigErrorKind::Conflict,
+            Some(offending),
+            &[expected, "allowed stages in escalating order: fan_on_c <= shed_on_c <= throttle_on_c <= critical_on_c"],
+        );
+    }
+}
+
+#[test]
+fn off_temperatures_must_escalate_stage_by_stage() {
+    let rows = [
+        (
+            "shed_off_c = 45",
+            "thermal.shed_off_c",
+            "45 is below thermal.fan_off_c (50)",
+        ),
+        (
+            "throttle_off_c = 65",
+            "thermal.throttle_off_c",
+            "65 is below thermal.shed_off_c (70)",
+        ),
+        (
+            "critical_off_c = 74",
+            "thermal.critical_off_c",
+            "74 is below thermal.throttle_off_c (75)",
+        ),
+    ];
+    for (keys, offending, expected) in rows {
+        assert_error(
+            &format!("[thermal]\n{keys}\n"),
+            ConfigErrorKind::Conflict,
+            Some(offending),
+            &[
+                expected,
+                "fan_off_c <= shed_off_c <= throttle_off_c <= critical_off_c",
+            ],
+        );
+    }
+}
+
+#[test]
+fn full_stage_order_message() {
+    let error = error_of("[thermal]\nshed_on_c = 58\nshed_off_c = 55\n");
+    assert_eq!(
+        error.to_string(),
+        "thermal.shed_on_c: 58 is below thermal.fan_on_c (60); \
+         allowed stages in escalating order: fan_on_c <= shed_on_c <= throttle_on_c <= critical_on_c"
+    );
+}
+
+#[test]
+fn equal_neighbouring_stages_are_allowed() {
+    let config = config_of(
+        "[thermal]\nfan_on_c = 80\nfan_off_c = 70\nshed_on_c = 80\nshed_off_c = 70\n\
+         throttle_on_c = 80\nthrottle_off_c = 70\ncritical_on_c = 80\ncritical_off_c = 70\n",
+    );
+    let stage = StageThresholds {
+        on_c: 80.0,
+        off_c: 70.0,
+    };
+    assert_eq!(
+        [
+            config.thermal.fan,
+            config.thermal.shed,
+            config.thermal.throttle,
+            config.thermal.critical
+        ],
+        [stage; 4]
+    );
+}
+
+#[test]
+fn a_whole_shifted_ladder_is_accepted() {
+    let config = config_of(
+        "[thermal]\nfan_on_c = 45.5\nfan_off_c = 40\nshed_on_c = 65\nshed_off_c = 60\n\
+         throttle_on_c = 70\nthrottle_off_c = 66\ncritical_on_c = 90\ncritical_off_c = 88\n",
+    );
+    assert_eq!(
+        config.thermal.fan,
+        StageThresholds {
+            on_c: 45.5,
+            off_c: 40.0
+        }
+    );
+    assert_eq!(
+        config.thermal.critical,
+        StageThresholds {
+            on_c: 90.0,
+            off_c: 88.0
+        }
+    );
+}
