@@ -2,6 +2,7 @@
 //! threads around it, and runs until a drain completes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -11,6 +12,7 @@ use crate::config::{AtCapacity, Config};
 use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::logging::{self, LogFormat};
+use crate::thermal_guard::{self, ThermalStart};
 
 /// Runs the daemon with the file at `config_path`, or built-in defaults.
 pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
@@ -36,10 +38,21 @@ pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
     };
     let (sender, receiver) = engine::control::channel();
     let mut event_loop = EventLoop::new(settings, listeners, receiver).context("cannot create the event loop")?;
-    let _control = engine::ControlHandle::new(sender, event_loop.waker());
-    let mut hooks = DaemonHooks { config_path: config_path.map(Path::to_path_buf), config };
+    let control = engine::ControlHandle::new(sender, event_loop.waker());
     let shared = event_loop.shared();
-    let reason = event_loop.run(&mut hooks).context("event loop failed")?;
+    let thermal = match thermal_guard::start(&config, control.clone(), Arc::clone(&shared))? {
+        ThermalStart::Running(guard) => Some(guard),
+        ThermalStart::NoSensor(why) => {
+            log::warn!("{why}");
+            None
+        }
+    };
+    let mut hooks = DaemonHooks { config_path: config_path.map(Path::to_path_buf), config };
+    let outcome = event_loop.run(&mut hooks);
+    if let Some(guard) = thermal {
+        guard.stop();
+    }
+    let reason = outcome.context("event loop failed")?;
     log::info!("stopped: {reason:?}");
     log_final_counters(&shared);
     Ok(())

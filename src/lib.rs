@@ -12,4 +12,7 @@ pub mod daemon;
 pub mod engine;
 pub mod exit;
 pub mod logging;
+pub mod restore_cmd;
 pub mod rlimit;
+pub mod thermal_guard;
+pub mod systemd;

@@ -36,7 +36,8 @@ fn run(args: impl Iterator<Item = String>) -> Result<(), Failure> {
             Ok(())
         }
         Command::Run { config, simulate } => daemon::run(config.as_deref(), simulate),
-        Command::Status { .. } | Command::Restore { .. } => todo_commands(),
+        Command::Restore { config } => warden::restore_cmd::run(config.as_deref()),
+        Command::Status { .. } => todo_commands(),
     }
 }
 

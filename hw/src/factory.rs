@@ -137,6 +137,7 @@ fn build_fan(spec: &HardwareSpec, notes: &mut Vec<String>) -> Result<Box<dyn Fan
             frequency_hz,
             min_duty,
             active_low,
+            kick,
         } => {
             notes.push(format!(
                 "fan: hardware pwm channel {channel} at {frequency_hz} Hz, min duty {min_duty}"
@@ -146,6 +147,7 @@ fn build_fan(spec: &HardwareSpec, notes: &mut Vec<String>) -> Result<Box<dyn Fan
                 *frequency_hz,
                 *min_duty,
                 *active_low,
+                *kick,
             )?)
         }
         FanSpec::SoftPwm {
@@ -153,6 +155,7 @@ fn build_fan(spec: &HardwareSpec, notes: &mut Vec<String>) -> Result<Box<dyn Fan
             frequency_hz,
             min_duty,
             active_low,
+            kick,
         } => {
             notes.push(format!(
                 "fan: soft-pwm on BCM {pin} at {frequency_hz} Hz, min duty {min_duty} (a busy-waiting thread while at partial duty)"
@@ -162,6 +165,7 @@ fn build_fan(spec: &HardwareSpec, notes: &mut Vec<String>) -> Result<Box<dyn Fan
                 *frequency_hz,
                 *min_duty,
                 *active_low,
+                *kick,
             )?)
         }
         FanSpec::Hwmon { path } => {

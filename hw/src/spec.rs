@@ -4,8 +4,11 @@
 //! validated TOML onto them and calls [`crate::build`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::fan::{DEFAULT_MIN_DUTY, DEFAULT_PWM_FREQUENCY_HZ, DEFAULT_SOFT_PWM_FREQUENCY_HZ};
+use crate::fan::{
+    DEFAULT_MIN_DUTY, DEFAULT_PWM_FREQUENCY_HZ, DEFAULT_SOFT_PWM_FREQUENCY_HZ, KICK_DURATION,
+};
 
 /// Default filesystem root under which sysfs paths are resolved.
 pub const DEFAULT_SYSFS_ROOT: &str = "/";
@@ -72,6 +75,8 @@ pub enum FanSpec {
         min_duty: f64,
         /// True when a low level runs the fan (inverse polarity).
         active_low: bool,
+        /// Full-duty kick when starting from stopped (default [`KICK_DURATION`]).
+        kick: Duration,
     },
     /// Software PWM on any GPIO pin (costs CPU: see [`crate::SoftPwmFan`]).
     SoftPwm {
@@ -83,6 +88,8 @@ pub enum FanSpec {
         min_duty: f64,
         /// True when a low level runs the fan.
         active_low: bool,
+        /// Full-duty kick when starting from stopped (default [`KICK_DURATION`]).
+        kick: Duration,
     },
     /// The kernel's hwmon `pwm1`.
     Hwmon {
@@ -104,6 +111,7 @@ impl FanSpec {
             frequency_hz: DEFAULT_PWM_FREQUENCY_HZ,
             min_duty: DEFAULT_MIN_DUTY,
             active_low: false,
+            kick: KICK_DURATION,
         }
     }
 
@@ -114,6 +122,7 @@ impl FanSpec {
             frequency_hz: DEFAULT_SOFT_PWM_FREQUENCY_HZ,
             min_duty: DEFAULT_MIN_DUTY,
             active_low: false,
+            kick: KICK_DURATION,
         }
     }
 

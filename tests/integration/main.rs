@@ -10,3 +10,4 @@ mod idle;
 mod lifecycle;
 mod scale;
 mod stale_tokens;
+mod thermal;

@@ -6,12 +6,12 @@
 //! (the `on_exit` duty) must outlive the process, not fall back to a floating input.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rppal::gpio::{self, Gpio, Level, OutputPin};
 use rppal::pwm::{self, Channel, Polarity, Pwm};
 
-use super::{check_duty, check_frequency, check_min_duty, DutyShaper, KICK_DURATION};
+use super::{check_duty, check_frequency, check_min_duty, DutyShaper};
 use crate::error::HwError;
 use crate::Fan;
 
@@ -128,6 +128,7 @@ impl PwmFan {
         frequency_hz: f64,
         min_duty: f64,
         inverted: bool,
+        kick: Duration,
     ) -> Result<Self, HwError> {
         check_frequency(frequency_hz)?;
         check_min_duty(min_duty)?;
@@ -143,7 +144,7 @@ impl PwmFan {
         Ok(PwmFan {
             pwm,
             channel,
-            shaper: DutyShaper::new(min_duty, KICK_DURATION),
+            shaper: DutyShaper::new(min_duty, kick),
         })
     }
 
@@ -199,6 +200,7 @@ impl SoftPwmFan {
         frequency_hz: f64,
         min_duty: f64,
         active_low: bool,
+        kick: Duration,
     ) -> Result<Self, HwError> {
         check_frequency(frequency_hz)?;
         check_min_duty(min_duty)?;
@@ -208,7 +210,7 @@ impl SoftPwmFan {
             pin_number: pin,
             frequency_hz,
             active_low,
-            shaper: DutyShaper::new(min_duty, KICK_DURATION),
+            shaper: DutyShaper::new(min_duty, kick),
         })
     }
 

@@ -73,6 +73,8 @@ pub struct Launch {
     pub nofile: Option<u64>,
     /// Extra environment.
     pub env: Vec<(String, String)>,
+    /// Do not wait for "listening on" (the test expects a start-up failure).
+    pub expect_exit: bool,
 }
 
 /// A running warden, killed on drop.
@@ -104,7 +106,11 @@ impl Warden {
 
     /// Starts warden with launch options.
     pub fn start_with(config: &str, launch: Launch) -> Warden {
-        let dir = TempDir::new("warden");
+        Self::start_in(TempDir::new("warden"), config, launch)
+    }
+
+    /// Starts warden in a directory the test prepared (e.g. a fake sysfs tree).
+    pub fn start_in(dir: TempDir, config: &str, launch: Launch) -> Warden {
         let config = config.replace("@DIR@", &dir.path().display().to_string());
         let path = dir.write("warden.toml", &config);
         let mut cmd = Command::new(warden_bin());
@@ -140,7 +146,9 @@ impl Warden {
             }
         });
         let warden = Warden { child, dir, config: path, log };
-        warden.wait_log("listening on", Duration::from_secs(10));
+        if !launch.expect_exit {
+            warden.wait_log("listening on", Duration::from_secs(10));
+        }
         warden
     }
 

@@ -1,0 +1,257 @@
+//! Builds the hardware backends and the thermal controller from the config,
+//! and connects the controller's admission decisions to the event loop.
+//!
+//! The controller thread owns the hardware. Before it changes anything, the
+//! values to put back are written to a state file in `hardware.state_dir`,
+//! so `warden restore` can undo a crash (SIGKILL); a clean stop restores the
+//! hardware itself and removes the file.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use warden_hw::{FanSpec, HardwareSpec, HwError, RestoreState, SensorSpec};
+use warden_thermal::{
+    AdmissionDecision, Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit, PolicyConfig,
+    SharedSnapshot,
+};
+
+use crate::config::{self, Config};
+use crate::engine::{Admission, Command, ControlHandle, LoopShared, ShedMode};
+use crate::exit::Failure;
+
+/// The running thermal controller and what it needs at shutdown.
+pub struct ThermalGuard {
+    handle: Option<ControllerHandle>,
+    snapshot: Arc<SharedSnapshot>,
+    state_dir: PathBuf,
+    state_saved: bool,
+}
+
+/// What thermal control is doing on this machine.
+pub enum ThermalStart {
+    /// The controller runs.
+    Running(ThermalGuard),
+    /// No thermal zone exists and none was named: no thermal control.
+    NoSensor(String),
+}
+
+impl ThermalGuard {
+    /// The controller's published state (for status and readiness).
+    pub fn snapshot(&self) -> Arc<SharedSnapshot> {
+        Arc::clone(&self.snapshot)
+    }
+
+    /// Stops the controller: fan to `fan.on_exit`, cpufreq back to the
+    /// originals; then removes the crash-restore state file.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(handle) = self.handle.take() else { return };
+        match handle.stop() {
+            Ok(()) => {
+                if self.state_saved {
+                    if let Err(e) = RestoreState::remove(&self.state_dir) {
+                        log::warn!("cannot remove the restore state file: {e}");
+                    }
+                }
+                log::info!("thermal control stopped; hardware restored");
+            }
+            Err(e) => log::error!("thermal controller: {e}; run 'warden restore' to put the hardware back"),
+        }
+    }
+}
+
+impl Drop for ThermalGuard {
+    fn drop(&mut self) {
+        // Also on unwinding from a panic in the event loop.
+        self.shutdown();
+    }
+}
+
+/// Builds the backends and starts the controller.
+///
+/// Hardware the config explicitly asks for but that is missing (a GPIO fan
+/// off a Pi, a named sensor file) is a configuration failure (exit 2). With
+/// `thermal.sensor = "auto"` and no thermal zone at all, warden serves
+/// without thermal control and says so.
+pub fn start(config: &Config, control: ControlHandle, shared: Arc<LoopShared>) -> Result<ThermalStart, Failure> {
+    let spec = hardware_spec(config);
+    let backends = match warden_hw::build(&spec) {
+        Ok(backends) => backends,
+        Err(HwError::NoThermalZone { .. }) if spec.sensor == SensorSpec::Auto => {
+            let why = format!(
+                "no thermal zone under {}: THERMAL CONTROL IS OFF (no fan, no shedding, no throttling); \
+                 set hardware.sysfs_root or thermal.sensor, or use --simulate to see the control loop",
+                spec.sysfs_root.join("sys/class/thermal").display()
+            );
+            return Ok(ThermalStart::NoSensor(why));
+        }
+        Err(e) => return Err(Failure::HardwareConfig(anyhow::Error::new(e).context("hardware"))),
+    };
+    for note in &backends.notes {
+        log::info!("{note}");
+    }
+    let fan_on_exit = fan_on_exit(config.fan.on_exit);
+    let state_dir = config.hardware.state_dir.clone();
+    let restore = RestoreState::capture(backends.fan.as_ref(), fan_on_exit.duty(), backends.cpufreq.as_deref());
+    let state_saved = match restore.save(&state_dir) {
+        Ok(path) => {
+            log::debug!("crash-restore state in {}", path.display());
+            true
+        }
+        Err(e) => {
+            log::warn!("cannot write the crash-restore state ({e}); 'warden restore' will have nothing to undo after a crash");
+            false
+        }
+    };
+    let active = Arc::clone(&shared);
+    let controller = Controller::from_backends(policy_config(config), backends)
+        .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("thermal policy")))?
+        .with_active_connections(Arc::new(move || active.stats.active.load(Relaxed)));
+    let snapshot = Arc::new(SharedSnapshot::new());
+    let sink = Box::new(move |decision: AdmissionDecision| {
+        let admission = match decision {
+            AdmissionDecision::Open => Admission::Open,
+            AdmissionDecision::Shed { mode } => Admission::Shed {
+                mode: match mode {
+                    warden_thermal::ShedMode::Reject => ShedMode::Reject,
+                    warden_thermal::ShedMode::Pause => ShedMode::Pause,
+                },
+            },
+        };
+        if let Err(e) = control.send(Command::SetAdmission(admission)) {
+            log::debug!("admission change not delivered: {e}");
+        }
+    });
+    let handle = controller
+        .spawn(controller_config(config), sink, Arc::clone(&snapshot))
+        .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("cannot start the thermal controller")))?;
+    Ok(ThermalStart::Running(ThermalGuard { handle: Some(handle), snapshot, state_dir, state_saved }))
+}
+
+/// warden-hw's view of `[hardware]`, `[thermal]` sensor, `[fan]` and `[cpufreq]`.
+pub fn hardware_spec(config: &Config) -> HardwareSpec {
+    let fan = &config.fan;
+    let pin = fan.pin.unwrap_or_default();
+    HardwareSpec {
+        sysfs_root: config.hardware.sysfs_root.clone(),
+        sensor: match &config.thermal.sensor {
+            config::SensorSelection::Auto => SensorSpec::Auto,
+            config::SensorSelection::Path(path) => SensorSpec::Path(path.clone()),
+        },
+        fan: match fan.driver {
+            config::FanDriver::Auto => FanSpec::Auto,
+            config::FanDriver::Disabled => FanSpec::None,
+            config::FanDriver::Gpio => FanSpec::Gpio { pin, active_low: fan.active_low },
+            config::FanDriver::Pwm => FanSpec::Pwm {
+                channel: fan.pwm_channel,
+                frequency_hz: fan.pwm_frequency_hz,
+                min_duty: fan.min_duty,
+                active_low: fan.active_low,
+                kick: fan.kick,
+            },
+            config::FanDriver::SoftPwm => FanSpec::SoftPwm {
+                pin,
+                frequency_hz: fan.pwm_frequency_hz,
+                min_duty: fan.min_duty,
+                active_low: fan.active_low,
+                kick: fan.kick,
+            },
+            config::FanDriver::Hwmon => FanSpec::Hwmon { path: fan.path.clone() },
+            config::FanDriver::File => FanSpec::File { path: fan.path.clone().unwrap_or_default() },
+        },
+        cpufreq_enabled: config.cpufreq.strategy != config::CpuFreqStrategy::Off,
+        throttle_flags_enabled: true,
+    }
+}
+
+/// warden-thermal's view of `[thermal]` and the fan law of `[fan]`.
+pub fn policy_config(config: &Config) -> PolicyConfig {
+    let t = &config.thermal;
+    let stage = |s: config::StageThresholds| warden_thermal::StageThresholds { on_c: s.on_c, off_c: s.off_c };
+    PolicyConfig {
+        thresholds: warden_thermal::Thresholds {
+            fan: stage(t.fan),
+            shed: stage(t.shed),
+            throttle: stage(t.throttle),
+            critical: stage(t.critical),
+        },
+        filter_tau_s: t.filter_tau_s,
+        trend_window_s: t.trend_window_s,
+        horizon_s: t.horizon_s,
+        shed_mode: match t.shed_mode {
+            config::ShedMode::Reject => warden_thermal::ShedMode::Reject,
+            config::ShedMode::Pause => warden_thermal::ShedMode::Pause,
+        },
+        fan_min_on_s: config.fan.min_on.as_secs_f64(),
+        fan_min_off_s: config.fan.min_off.as_secs_f64(),
+        fan_curve: config
+            .fan
+            .curve
+            .iter()
+            .map(|p| warden_thermal::CurvePoint { temp_c: p.temp_c, duty: p.duty })
+            .collect(),
+        fan_curve_backoff_c: config.fan.curve_hysteresis_c,
+        stuck_s: t.stuck_after.map_or(0.0, |d| d.as_secs_f64()),
+        on_sensor_fault: match t.on_sensor_fault {
+            config::OnSensorFault::FanFull => warden_thermal::OnSensorFault::FanFull,
+            config::OnSensorFault::FanFullAndShed => warden_thermal::OnSensorFault::FanFullAndShed,
+        },
+        ..PolicyConfig::default()
+    }
+}
+
+/// The controller thread's settings.
+pub fn controller_config(config: &Config) -> ControllerConfig {
+    ControllerConfig {
+        interval: config.thermal.interval,
+        cpu_strategy: match config.cpufreq.strategy {
+            config::CpuFreqStrategy::MaxFreq => CpuStrategy::MaxFreq,
+            config::CpuFreqStrategy::Governor => {
+                CpuStrategy::Governor { powersave: config.cpufreq.powersave_governor.clone() }
+            }
+            config::CpuFreqStrategy::Off => CpuStrategy::Off,
+        },
+        fan_on_exit: fan_on_exit(config.fan.on_exit),
+    }
+}
+
+fn fan_on_exit(action: config::FanExitAction) -> FanOnExit {
+    match action {
+        config::FanExitAction::Full => FanOnExit::Full,
+        config::FanExitAction::Off => FanOnExit::Off,
+        config::FanExitAction::Leave => FanOnExit::Leave,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_maps_onto_valid_policy_and_controller_settings() {
+        let config = Config::default();
+        let policy = policy_config(&config);
+        policy.validate().expect("defaults form a valid policy");
+        assert_eq!(policy.thresholds.shed.on_c, 75.0);
+        assert_eq!(policy.thresholds.fan.off_c, 50.0);
+        assert_eq!(policy.fan_curve.len(), 4);
+        let controller = controller_config(&config);
+        assert_eq!(controller.interval, std::time::Duration::from_millis(500));
+        assert_eq!(controller.cpu_strategy, CpuStrategy::MaxFreq);
+        assert_eq!(controller.fan_on_exit, FanOnExit::Full);
+        assert_eq!(hardware_spec(&config).fan, FanSpec::Auto);
+    }
+
+    #[test]
+    fn a_changed_threshold_reaches_the_policy() {
+        let config = Config::from_toml_str("[thermal]\nshed_on_c = 72.0\nshed_off_c = 66.0\nshed_mode = \"pause\"\n").unwrap();
+        let policy = policy_config(&config);
+        assert_eq!(policy.thresholds.shed.on_c, 72.0);
+        assert_eq!(policy.thresholds.shed.off_c, 66.0);
+        assert_eq!(policy.shed_mode, warden_thermal::ShedMode::Pause);
+    }
+}

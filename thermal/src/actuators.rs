@@ -1,0 +1,331 @@
+//! Applying decisions to the fan and cpufreq backends, and putting them back.
+//!
+//! Writes happen only when the wanted value differs from the applied one, or
+//! when the previous write failed. A failed write is counted, logged at most
+//! once a minute with a count of the lines held back, and retried next tick;
+//! it is never fatal. [`Actuators`] restores the fan's exit duty and the
+//! original cpufreq settings when dropped, so a panic that unwinds the
+//! controller thread restores them too.
+
+use std::time::Instant;
+
+use warden_hw::{CpuFreq, Fan, HwError};
+
+use crate::policy::CpuStep;
+use crate::rate_limit::LogLimiter;
+use crate::snapshot::{CpuStatus, FanStatus};
+
+/// How the controller slows the CPU while throttling.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CpuStrategy {
+    /// Step `scaling_max_freq` through the available frequencies, never above the original.
+    #[default]
+    MaxFreq,
+    /// Switch `scaling_governor` to `powersave` while throttled, back to the original after.
+    Governor {
+        /// Governor used while throttled (normally "powersave").
+        powersave: String,
+    },
+    /// Never touch cpufreq.
+    Off,
+}
+
+impl CpuStrategy {
+    /// The config spelling: "max-freq", "governor" or "off".
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CpuStrategy::MaxFreq => "max-freq",
+            CpuStrategy::Governor { .. } => "governor",
+            CpuStrategy::Off => "off",
+        }
+    }
+}
+
+/// What the fan does when the controller stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FanOnExit {
+    /// Full duty: safest when nothing watches the temperature any more.
+    #[default]
+    Full,
+    /// Off.
+    Off,
+    /// Leave it as it is.
+    Leave,
+}
+
+impl FanOnExit {
+    /// The duty to write on exit, if any.
+    pub fn duty(self) -> Option<f64> {
+        match self {
+            FanOnExit::Full => Some(1.0),
+            FanOnExit::Off => Some(0.0),
+            FanOnExit::Leave => None,
+        }
+    }
+}
+
+/// The fan backend with what was applied to it.
+pub(crate) struct FanActuator {
+    fan: Box<dyn Fan>,
+    applied: Option<f64>,
+    last_write_failed: bool,
+    log: LogLimiter,
+    pub(crate) status: FanStatus,
+}
+
+impl FanActuator {
+    pub(crate) fn new(fan: Box<dyn Fan>, proportional: bool) -> Self {
+        let status = FanStatus {
+            driver: fan.driver(),
+            proportional,
+            ..FanStatus::default()
+        };
+        FanActuator {
+            fan,
+            applied: None,
+            last_write_failed: false,
+            log: LogLimiter::default(),
+            status,
+        }
+    }
+
+    /// Writes `duty` if it differs from the applied duty or the last write failed.
+    pub(crate) fn apply(&mut self, duty: f64, now: Instant) {
+        self.status.requested_duty = duty;
+        if self.applied == Some(duty) && !self.last_write_failed {
+            return;
+        }
+        match self.fan.set_duty(duty) {
+            Ok(()) => {
+                if self.applied.unwrap_or(0.0) != duty {
+                    self.status.switches += 1;
+                }
+                self.applied = Some(duty);
+                self.status.duty = Some(duty);
+                self.last_write_failed = false;
+            }
+            Err(error) => {
+                self.last_write_failed = true;
+                self.status.errors += 1;
+                if let Some(suppressed) = self.log.allow(now) {
+                    log::warn!(
+                        "fan ({}): could not set duty {duty:.2}: {error}; retrying every tick \
+                         ({suppressed} similar lines suppressed)",
+                        self.fan.driver()
+                    );
+                }
+            }
+        }
+    }
+
+    fn restore(&mut self, on_exit: FanOnExit) {
+        if let Some(duty) = on_exit.duty() {
+            match self.fan.set_duty(duty) {
+                Ok(()) => self.status.duty = Some(duty),
+                Err(error) => log::error!(
+                    "fan ({}): could not set the exit duty {duty:.2}: {error}",
+                    self.fan.driver()
+                ),
+            }
+        }
+    }
+}
+
+/// The cpufreq backend, the strategy, and what was applied.
+pub(crate) struct CpuActuator {
+    cpu: Box<dyn CpuFreq>,
+    strategy: CpuStrategy,
+    /// Steps at or below the original maximum, ascending.
+    usable_khz: Vec<u64>,
+    original_khz: u64,
+    original_governor: String,
+    cap_khz: u64,
+    powersave_applied: bool,
+    touched: bool,
+    log: LogLimiter,
+    pub(crate) status: CpuStatus,
+}
+
+impl CpuActuator {
+    pub(crate) fn new(cpu: Box<dyn CpuFreq>, strategy: CpuStrategy) -> Self {
+        let (original_khz, original_governor) = cpu.original();
+        let mut usable_khz: Vec<u64> = cpu
+            .steps_khz()
+            .iter()
+            .copied()
+            .filter(|&k| k < original_khz)
+            .collect();
+        usable_khz.sort_unstable();
+        usable_khz.dedup();
+        usable_khz.push(original_khz);
+        let status = CpuStatus {
+            strategy: strategy.as_str(),
+            governor: Some(original_governor.clone()),
+            max_khz: Some(original_khz),
+            original_max_khz: original_khz,
+            original_governor: original_governor.clone(),
+            throttled: false,
+            errors: 0,
+        };
+        CpuActuator {
+            cpu,
+            strategy,
+            usable_khz,
+            original_khz,
+            original_governor,
+            cap_khz: original_khz,
+            powersave_applied: false,
+            touched: false,
+            log: LogLimiter::default(),
+            status,
+        }
+    }
+
+    /// Applies one policy step under the configured strategy.
+    pub(crate) fn apply(&mut self, step: CpuStep, now: Instant) {
+        match self.strategy {
+            CpuStrategy::MaxFreq => self.apply_max_freq(step, now),
+            CpuStrategy::Governor { .. } => self.apply_governor(step, now),
+            CpuStrategy::Off => {}
+        }
+        self.status.throttled = self.cap_khz < self.original_khz || self.powersave_applied;
+    }
+
+    fn apply_max_freq(&mut self, step: CpuStep, now: Instant) {
+        let target = match step {
+            CpuStep::Hold => return,
+            CpuStep::Down => self
+                .usable_khz
+                .iter()
+                .rev()
+                .copied()
+                .find(|&k| k < self.cap_khz),
+            CpuStep::Up => self.usable_khz.iter().copied().find(|&k| k > self.cap_khz),
+            CpuStep::ToMinimum => self
+                .usable_khz
+                .first()
+                .copied()
+                .filter(|&k| k != self.cap_khz),
+        };
+        let Some(khz) = target else { return };
+        self.touched = true;
+        match self.cpu.set_max_khz(khz) {
+            Ok(()) => {
+                log::info!(
+                    "cpufreq: scaling_max_freq {} -> {khz} kHz ({step:?})",
+                    self.cap_khz
+                );
+                self.cap_khz = khz;
+                self.status.max_khz = Some(khz);
+            }
+            Err(error) => self.failed(&format!("set scaling_max_freq to {khz} kHz"), &error, now),
+        }
+    }
+
+    fn apply_governor(&mut self, step: CpuStep, now: Instant) {
+        let want_powersave = match step {
+            CpuStep::Hold => return,
+            CpuStep::Down | CpuStep::ToMinimum => true,
+            CpuStep::Up => false,
+        };
+        if want_powersave == self.powersave_applied {
+            return;
+        }
+        let governor = match (&self.strategy, want_powersave) {
+            (CpuStrategy::Governor { powersave }, true) => powersave.clone(),
+            _ => self.original_governor.clone(),
+        };
+        self.touched = true;
+        match self.cpu.set_governor(&governor) {
+            Ok(()) => {
+                log::info!("cpufreq: scaling_governor -> {governor}");
+                self.powersave_applied = want_powersave;
+                self.status.governor = Some(governor);
+            }
+            Err(error) => self.failed(&format!("set scaling_governor to {governor}"), &error, now),
+        }
+    }
+
+    /// Re-reads the current governor and maximum for the snapshot.
+    pub(crate) fn refresh_status(&mut self, now: Instant) {
+        match self.cpu.max_khz() {
+            Ok(khz) => self.status.max_khz = Some(khz),
+            Err(error) => self.failed("read scaling_max_freq", &error, now),
+        }
+        match self.cpu.governor() {
+            Ok(governor) => self.status.governor = Some(governor),
+            Err(error) => self.failed("read scaling_governor", &error, now),
+        }
+    }
+
+    fn failed(&mut self, what: &str, error: &HwError, now: Instant) {
+        self.status.errors += 1;
+        if let Some(suppressed) = self.log.allow(now) {
+            log::warn!(
+                "cpufreq: could not {what}: {error}; retrying every tick ({suppressed} similar lines suppressed)"
+            );
+        }
+    }
+
+    fn restore(&mut self) {
+        if !self.touched {
+            return;
+        }
+        match self.cpu.restore() {
+            Ok(()) => {
+                self.cap_khz = self.original_khz;
+                self.powersave_applied = false;
+                self.status.max_khz = Some(self.original_khz);
+                self.status.governor = Some(self.original_governor.clone());
+                self.status.throttled = false;
+                self.touched = false;
+            }
+            Err(error) => log::error!(
+                "cpufreq: could not restore scaling_max_freq {} kHz and governor {}: {error}; \
+                 run `warden restore`",
+                self.original_khz,
+                self.original_governor
+            ),
+        }
+    }
+}
+
+/// Fan and cpufreq together, restored on [`Actuators::restore`] or drop.
+pub(crate) struct Actuators {
+    pub(crate) fan: FanActuator,
+    pub(crate) cpu: Option<CpuActuator>,
+    fan_on_exit: FanOnExit,
+    restored: bool,
+}
+
+impl Actuators {
+    pub(crate) fn new(fan: FanActuator, cpu: Option<CpuActuator>, fan_on_exit: FanOnExit) -> Self {
+        Actuators {
+            fan,
+            cpu,
+            fan_on_exit,
+            restored: false,
+        }
+    }
+
+    /// Sets the fan to its exit duty and cpufreq back to its originals, once.
+    pub(crate) fn restore(&mut self) {
+        if self.restored {
+            return;
+        }
+        self.restored = true;
+        self.fan.restore(self.fan_on_exit);
+        if let Some(cpu) = &mut self.cpu {
+            cpu.restore();
+        }
+    }
+}
+
+impl Drop for Actuators {
+    fn drop(&mut self) {
+        if !self.restored && std::thread::panicking() {
+            log::error!("thermal controller panicked: restoring fan and cpufreq before unwinding");
+        }
+        self.restore();
+    }
+}

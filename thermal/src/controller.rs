@@ -1,0 +1,422 @@
+//! The controller: a thread that ticks every interval, reads the sensor,
+//! steps the [`ThermalPolicy`], applies fan and cpufreq through warden-hw's
+//! traits, tells the event loop about admission changes through a sink, and
+//! publishes a [`SharedSnapshot`]. Stopping it (or dropping its handle, or a
+//! panic unwinding it) sets the fan to its exit duty and restores cpufreq.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use thiserror::Error;
+use warden_hw::{Backends, CpuFreq, Fan, TempSensor, ThrottleReader};
+
+use crate::actuators::{Actuators, CpuActuator, CpuStrategy, FanActuator, FanOnExit};
+use crate::config::{PolicyConfig, PolicyConfigError};
+use crate::policy::{AdmissionDecision, Decision, Level, SampleError, ThermalPolicy};
+use crate::rate_limit::LogLimiter;
+use crate::snapshot::{HistorySample, SharedSnapshot, ThermalSnapshot, HISTORY_PERIOD};
+
+/// Default tick interval (`thermal.interval_ms` = 500).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+/// The firmware throttle flags are read at most this often.
+pub const THROTTLE_FLAGS_PERIOD: Duration = Duration::from_secs(2);
+
+/// Receives every admission change, on the controller thread (send it on and wake the loop).
+pub type AdmissionSink = Box<dyn FnMut(AdmissionDecision) + Send>;
+/// Returns the number of established connections, recorded in the history.
+pub type ActiveConnections = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// How the controller thread runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerConfig {
+    /// Time between ticks (> 0).
+    pub interval: Duration,
+    /// How the CPU is slowed while throttling.
+    pub cpu_strategy: CpuStrategy,
+    /// What the fan does when the controller stops.
+    pub fan_on_exit: FanOnExit,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            interval: DEFAULT_INTERVAL,
+            cpu_strategy: CpuStrategy::default(),
+            fan_on_exit: FanOnExit::default(),
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// Checks the interval and the governor name.
+    pub fn validate(&self) -> Result<(), ControllerError> {
+        if self.interval.is_zero() {
+            return Err(ControllerError::ZeroInterval);
+        }
+        if let CpuStrategy::Governor { powersave } = &self.cpu_strategy {
+            if powersave.trim().is_empty() {
+                return Err(ControllerError::EmptyGovernor);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why the controller could not start, or how it ended.
+#[derive(Debug, Error)]
+pub enum ControllerError {
+    /// The tick interval is zero.
+    #[error("thermal tick interval is zero: set thermal.interval_ms to at least 1")]
+    ZeroInterval,
+    /// The governor strategy has no governor to switch to.
+    #[error(
+        "cpu strategy `governor` needs a governor to switch to while hot, such as \"powersave\""
+    )]
+    EmptyGovernor,
+    /// The thread could not be created.
+    #[error(
+        "could not start the thermal controller thread: {0}; check the process and memory limits"
+    )]
+    Spawn(#[source] std::io::Error),
+    /// The thread panicked (fan and cpufreq were restored while it unwound).
+    #[error("the thermal controller thread panicked; fan and cpufreq were restored while unwinding, see the log")]
+    Panicked,
+}
+
+/// The backends and policy, ready to [`Controller::spawn`].
+pub struct Controller {
+    policy: ThermalPolicy,
+    sensor: Box<dyn TempSensor>,
+    fan: Box<dyn Fan>,
+    cpu: Option<Box<dyn CpuFreq>>,
+    throttle: Option<Box<dyn ThrottleReader>>,
+    active_connections: Option<ActiveConnections>,
+}
+
+impl Controller {
+    /// A controller over `sensor` and `fan`; `proportional_fan` is taken from the fan itself.
+    pub fn new(
+        mut policy_config: PolicyConfig,
+        sensor: Box<dyn TempSensor>,
+        fan: Box<dyn Fan>,
+    ) -> Result<Self, PolicyConfigError> {
+        policy_config.proportional_fan = fan.is_proportional();
+        Ok(Controller {
+            policy: ThermalPolicy::new(policy_config)?,
+            sensor,
+            fan,
+            cpu: None,
+            throttle: None,
+            active_connections: None,
+        })
+    }
+
+    /// A controller over everything warden-hw's factory built (log `backends.notes` first).
+    pub fn from_backends(
+        policy_config: PolicyConfig,
+        backends: Backends,
+    ) -> Result<Self, PolicyConfigError> {
+        let mut controller = Controller::new(policy_config, backends.sensor, backends.fan)?;
+        controller.cpu = backends.cpufreq;
+        controller.throttle = backends.throttle;
+        Ok(controller)
+    }
+
+    /// Adds a cpufreq backend to throttle.
+    pub fn with_cpufreq(mut self, cpu: Box<dyn CpuFreq>) -> Self {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    /// Adds a reader for the firmware throttle flags.
+    pub fn with_throttle_reader(mut self, reader: Box<dyn ThrottleReader>) -> Self {
+        self.throttle = Some(reader);
+        self
+    }
+
+    /// Records the established-connection count in each history sample.
+    pub fn with_active_connections(mut self, count: ActiveConnections) -> Self {
+        self.active_connections = Some(count);
+        self
+    }
+
+    /// Starts the controller thread. The event loop is assumed to start open: the sink is
+    /// called only when admission changes from the last value it was given.
+    pub fn spawn(
+        self,
+        config: ControllerConfig,
+        admission_sink: AdmissionSink,
+        snapshot: Arc<SharedSnapshot>,
+    ) -> Result<ControllerHandle, ControllerError> {
+        config.validate()?;
+        let (stop_tx, stop_rx) = mpsc::channel();
+        let interval = config.interval;
+        let thread = thread::Builder::new()
+            .name("warden-thermal".to_owned())
+            .spawn(move || {
+                Worker::new(self, config, admission_sink, snapshot).run(interval, &stop_rx)
+            })
+            .map_err(ControllerError::Spawn)?;
+        Ok(ControllerHandle {
+            stop_tx: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Owns the running controller thread; stopping or dropping it restores the hardware.
+#[derive(Debug)]
+pub struct ControllerHandle {
+    stop_tx: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ControllerHandle {
+    /// Stops the thread promptly (mid-sleep), waits for it to set the fan to its exit duty
+    /// and restore cpufreq, and reports whether it had panicked.
+    pub fn stop(mut self) -> Result<(), ControllerError> {
+        self.shutdown()
+    }
+
+    /// True once the thread has ended (stopped, or panicked).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().map_or(true, JoinHandle::is_finished)
+    }
+
+    fn shutdown(&mut self) -> Result<(), ControllerError> {
+        // Disconnecting the channel wakes the thread out of its sleep.
+        drop(self.stop_tx.take());
+        match self.thread.take() {
+            Some(thread) => thread.join().map_err(|_| ControllerError::Panicked),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ControllerHandle {
+    fn drop(&mut self) {
+        if let Err(error) = self.shutdown() {
+            log::error!("{error}");
+        }
+    }
+}
+
+/// The state living on the controller thread.
+struct Worker {
+    policy: ThermalPolicy,
+    sensor: Box<dyn TempSensor>,
+    actuators: Actuators,
+    throttle: Option<Box<dyn ThrottleReader>>,
+    active_connections: Option<ActiveConnections>,
+    admission_sink: AdmissionSink,
+    shared: Arc<SharedSnapshot>,
+    snapshot: ThermalSnapshot,
+    sent_admission: AdmissionDecision,
+    started: Instant,
+    last_slow_read: Option<Instant>,
+    next_history_due: Option<Instant>,
+    sensor_log: LogLimiter,
+    throttle_log: LogLimiter,
+}
+
+impl Worker {
+    fn new(
+        controller: Controller,
+        config: ControllerConfig,
+        admission_sink: AdmissionSink,
+        shared: Arc<SharedSnapshot>,
+    ) -> Self {
+        let proportional = controller.policy.config().proportional_fan;
+        let fan = FanActuator::new(controller.fan, proportional);
+        let cpu = controller
+            .cpu
+            .map(|cpu| CpuActuator::new(cpu, config.cpu_strategy));
+        let mut snapshot = ThermalSnapshot {
+            thresholds: *controller.policy.thresholds(),
+            ..ThermalSnapshot::default()
+        };
+        snapshot.sensor.description = controller.sensor.describe();
+        snapshot.sensor.healthy = true;
+        snapshot.fan = fan.status.clone();
+        snapshot.cpu = cpu.as_ref().map(|cpu| cpu.status.clone());
+        Worker {
+            policy: controller.policy,
+            sensor: controller.sensor,
+            actuators: Actuators::new(fan, cpu, config.fan_on_exit),
+            throttle: controller.throttle,
+            active_connections: controller.active_connections,
+            admission_sink,
+            shared,
+            snapshot,
+            sent_admission: AdmissionDecision::Open,
+            started: Instant::now(),
+            last_slow_read: None,
+            next_history_due: None,
+            sensor_log: LogLimiter::default(),
+            throttle_log: LogLimiter::default(),
+        }
+    }
+
+    fn run(mut self, interval: Duration, stop_rx: &Receiver<()>) {
+        let mut next_tick = Instant::now();
+        loop {
+            self.tick(Instant::now());
+            // Fixed rate; after an overrun, tick once at once rather than in a burst.
+            next_tick = (next_tick + interval).max(Instant::now());
+            match stop_rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.actuators.restore();
+        self.snapshot.fan = self.actuators.fan.status.clone();
+        if let Some(cpu) = &self.actuators.cpu {
+            self.snapshot.cpu = Some(cpu.status.clone());
+        }
+        self.shared.publish(&self.snapshot);
+    }
+
+    fn tick(&mut self, now: Instant) {
+        let uptime = now.duration_since(self.started);
+        let sample = self.read_sensor(now);
+        let decision = self.policy.step(sample, uptime);
+        self.log_level_change(&decision);
+
+        self.actuators.fan.apply(decision.fan_duty, now);
+        if let Some(cpu) = &mut self.actuators.cpu {
+            cpu.apply(decision.cpu_step, now);
+        }
+        if decision.admission != self.sent_admission {
+            log::info!(
+                "admission {:?} -> {:?} ({})",
+                self.sent_admission,
+                decision.admission,
+                decision.admission_reason.as_str()
+            );
+            (self.admission_sink)(decision.admission);
+            self.sent_admission = decision.admission;
+        }
+        if self
+            .last_slow_read
+            .map_or(true, |at| now.duration_since(at) >= THROTTLE_FLAGS_PERIOD)
+        {
+            self.last_slow_read = Some(now);
+            self.read_slow_status(now);
+        }
+        self.publish(&decision, now, uptime);
+    }
+
+    fn read_sensor(&mut self, now: Instant) -> Result<f64, SampleError> {
+        let status = &mut self.snapshot.sensor;
+        match self.sensor.read_celsius() {
+            Ok(celsius) => {
+                self.snapshot.temp_c = Some(celsius);
+                status.consecutive_errors = 0;
+                Ok(celsius)
+            }
+            Err(error) => {
+                self.snapshot.temp_c = None;
+                status.consecutive_errors += 1;
+                status.total_errors += 1;
+                let message = error.to_string();
+                if let Some(suppressed) = self.sensor_log.allow(now) {
+                    log::warn!(
+                        "temperature sensor: {message} ({suppressed} similar lines suppressed)"
+                    );
+                }
+                status.last_error = Some(message);
+                Err(if error.is_transient() {
+                    SampleError::Transient
+                } else {
+                    SampleError::Failed
+                })
+            }
+        }
+    }
+
+    fn log_level_change(&self, decision: &Decision) {
+        if decision.level == self.snapshot.level {
+            return;
+        }
+        let (from, to) = (self.snapshot.level.as_str(), decision.level.as_str());
+        match (decision.level, decision.sensor_fault) {
+            (Level::SensorFault, Some(cause)) => log::warn!(
+                "thermal level {from} -> {to}: sensor {} ({}); fan at full duty",
+                cause.as_str(),
+                self.snapshot.sensor.description
+            ),
+            _ => log::info!(
+                "thermal level {from} -> {to} (filtered {:.1} °C, predicted {:.1} °C)",
+                decision.filtered_c.unwrap_or(f64::NAN),
+                decision.predicted_c.unwrap_or(f64::NAN)
+            ),
+        }
+    }
+
+    fn read_slow_status(&mut self, now: Instant) {
+        if let Some(reader) = &mut self.throttle {
+            match reader.read() {
+                Ok(flags) => self.snapshot.throttle_flags = flags,
+                Err(error) => {
+                    if let Some(suppressed) = self.throttle_log.allow(now) {
+                        log::warn!(
+                            "throttle flags: {error} ({suppressed} similar lines suppressed)"
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(cpu) = &mut self.actuators.cpu {
+            cpu.refresh_status(now);
+        }
+    }
+
+    fn publish(&mut self, decision: &Decision, now: Instant, uptime: Duration) {
+        let wall_clock = SystemTime::now();
+        let snapshot = &mut self.snapshot;
+        snapshot.filtered_c = decision.filtered_c;
+        snapshot.trend_c_per_s = decision.trend_c_per_s;
+        snapshot.predicted_c = decision.predicted_c;
+        snapshot.level = decision.level;
+        snapshot.sensor.fault = decision.sensor_fault;
+        snapshot.sensor.healthy =
+            decision.sensor_fault.is_none() && snapshot.sensor.consecutive_errors == 0;
+        snapshot.fan.clone_from(&self.actuators.fan.status);
+        if let (Some(status), Some(cpu)) = (&mut snapshot.cpu, &self.actuators.cpu) {
+            status.clone_from(&cpu.status);
+        }
+        snapshot.admission = self.sent_admission;
+        snapshot.admission_reason = decision.admission_reason;
+        snapshot.ticks += 1;
+        snapshot.updated_at = Some(wall_clock);
+        snapshot.uptime = uptime;
+        self.shared.publish(snapshot);
+
+        // On a grid from the first tick, so 500 ms ticks give exactly one sample a second.
+        if self.next_history_due.map_or(true, |due| now >= due) {
+            let due = self.next_history_due.unwrap_or(now) + HISTORY_PERIOD;
+            // After a stall, restart the grid rather than record a burst.
+            self.next_history_due = Some(if due <= now {
+                now + HISTORY_PERIOD
+            } else {
+                due
+            });
+
+            self.shared.push_history(HistorySample {
+                at: wall_clock,
+                uptime,
+                temp_c: snapshot.temp_c,
+                filtered_c: decision.filtered_c,
+                fan_duty: decision.fan_duty,
+                level: decision.level,
+                admission: self.sent_admission,
+                active_connections: self.active_connections.as_ref().map_or(0, |count| count()),
+            });
+        }
+        if snapshot.ticks == 1 {
+            self.shared.mark_first_reading();
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Fail-safe bookkeeping: decides from the stream of readings and read errors
+//! whether the sensor can be trusted.
+//!
+//! Rules (all counts are of consecutive ticks):
+//! - `max_consecutive_errors` read errors declare a fault. Transient errors
+//!   (ENODATA, EAGAIN) count exactly like hard failures: a healthy sensor
+//!   produces at most an isolated transient error, while three in a row leave
+//!   the policy as blind as a missing file. A read error short of the limit
+//!   makes the policy hold its previous decision.
+//! - One implausible reading (outside `plausible_min_c..=plausible_max_c`)
+//!   declares a fault at once: a driver returning 0 or 255 °C is broken.
+//! - A reading exactly equal to the previous one for `stuck_s` seconds
+//!   declares a stuck sensor (real sensors jitter by at least one LSB).
+//! - A fault ends after `recovery_readings` consecutive sane readings: a
+//!   plausible value, and for a stuck fault a value different from the stuck
+//!   one (any change restarts the stuck clock, so "not stuck" is the same
+//!   test). Requiring several readings keeps an intermittent sensor from
+//!   toggling the fail-safe every tick.
+
+use crate::config::PolicyConfig;
+
+/// Why the sensor is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SensorFaultCause {
+    /// Too many consecutive read errors.
+    ReadErrors,
+    /// A reading outside the plausible range.
+    Implausible,
+    /// The reading has not changed at all for `stuck_s`.
+    Stuck,
+}
+
+impl SensorFaultCause {
+    /// Short machine-readable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SensorFaultCause::ReadErrors => "read_errors",
+            SensorFaultCause::Implausible => "implausible",
+            SensorFaultCause::Stuck => "stuck",
+        }
+    }
+}
+
+/// What the health tracker makes of one tick's reading.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HealthVerdict {
+    /// A trusted reading: feed it to the filter.
+    Trusted(f64),
+    /// A trusted reading that ends a fault: reset the filter, then feed it.
+    Recovered(f64),
+    /// A read error short of the fault limit: hold the previous decision.
+    Hold,
+    /// The sensor is faulty: fail safe.
+    Fault(SensorFaultCause),
+}
+
+/// Tracks consecutive errors, plausibility, stuck values and recovery.
+#[derive(Debug, Clone)]
+pub struct SensorHealth {
+    max_consecutive_errors: u32,
+    recovery_readings: u32,
+    plausible_min_c: f64,
+    plausible_max_c: f64,
+    stuck_s: f64,
+    consecutive_errors: u32,
+    fault: Option<SensorFaultCause>,
+    sane_since_fault: u32,
+    last_value: Option<f64>,
+    value_changed_at_s: f64,
+}
+
+impl SensorHealth {
+    /// A tracker with the fail-safe limits of `config`.
+    pub fn new(config: &PolicyConfig) -> Self {
+        SensorHealth {
+            max_consecutive_errors: config.max_consecutive_errors,
+            recovery_readings: config.recovery_readings,
+            plausible_min_c: config.plausible_min_c,
+            plausible_max_c: config.plausible_max_c,
+            stuck_s: config.stuck_s,
+            consecutive_errors: 0,
+            fault: None,
+            sane_since_fault: 0,
+            last_value: None,
+            value_changed_at_s: 0.0,
+        }
+    }
+
+    /// Judges a read error.
+    pub fn on_error(&mut self) -> HealthVerdict {
+        self.consecutive_errors = self.consecutive_errors.saturating_add(1);
+        self.sane_since_fault = 0;
+        if self.fault.is_none() && self.consecutive_errors >= self.max_consecutive_errors {
+            self.fault = Some(SensorFaultCause::ReadErrors);
+        }
+        match self.fault {
+            Some(cause) => HealthVerdict::Fault(cause),
+            None => HealthVerdict::Hold,
+        }
+    }
+
+    /// Judges a reading of `celsius` at `now_s`.
+    pub fn on_reading(&mut self, celsius: f64, now_s: f64) -> HealthVerdict {
+        self.consecutive_errors = 0;
+        if !(self.plausible_min_c..=self.plausible_max_c).contains(&celsius) {
+            // NaN fails `contains` too.
+            self.sane_since_fault = 0;
+            self.fault = Some(SensorFaultCause::Implausible);
+            return HealthVerdict::Fault(SensorFaultCause::Implausible);
+        }
+        // Exact comparison on purpose: a live sensor changes by at least one LSB.
+        #[allow(clippy::float_cmp)]
+        let unchanged = self.last_value == Some(celsius);
+        if !unchanged {
+            self.last_value = Some(celsius);
+            self.value_changed_at_s = now_s;
+        }
+        let stuck =
+            unchanged && self.stuck_s > 0.0 && now_s - self.value_changed_at_s >= self.stuck_s;
+        if stuck {
+            self.sane_since_fault = 0;
+            self.fault = Some(SensorFaultCause::Stuck);
+            return HealthVerdict::Fault(SensorFaultCause::Stuck);
+        }
+        match self.fault {
+            None => HealthVerdict::Trusted(celsius),
+            Some(cause) => {
+                self.sane_since_fault += 1;
+                if self.sane_since_fault >= self.recovery_readings {
+                    self.fault = None;
+                    self.sane_since_fault = 0;
+                    HealthVerdict::Recovered(celsius)
+                } else {
+                    HealthVerdict::Fault(cause)
+                }
+            }
+        }
+    }
+
+    /// Consecutive read errors so far (0 after any reading).
+    pub fn consecutive_errors(&self) -> u32 {
+        self.consecutive_errors
+    }
+
+    /// The active fault, if any.
+    pub fn fault(&self) -> Option<SensorFaultCause> {
+        self.fault
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health() -> SensorHealth {
+        SensorHealth::new(&PolicyConfig {
+            stuck_s: 10.0,
+            ..PolicyConfig::default()
+        })
+    }
+
+    #[test]
+    fn third_consecutive_error_is_a_fault_and_readings_reset_the_count() {
+        let mut h = health();
+        assert_eq!(h.on_error(), HealthVerdict::Hold);
+        assert_eq!(h.on_error(), HealthVerdict::Hold);
+        assert_eq!(h.on_reading(50.0, 1.0), HealthVerdict::Trusted(50.0));
+        assert_eq!(h.on_error(), HealthVerdict::Hold);
+        assert_eq!(h.on_error(), HealthVerdict::Hold);
+        assert_eq!(
+            h.on_error(),
+            HealthVerdict::Fault(SensorFaultCause::ReadErrors)
+        );
+    }
+
+    #[test]
+    fn recovery_needs_consecutive_sane_readings() {
+        let mut h = health();
+        let implausible = HealthVerdict::Fault(SensorFaultCause::Implausible);
+        assert_eq!(h.on_reading(151.0, 0.0), implausible);
+        assert_eq!(h.on_reading(50.0, 1.0), implausible);
+        assert_eq!(h.on_reading(50.5, 2.0), implausible);
+        assert_eq!(h.on_reading(-41.0, 3.0), implausible);
+        assert_eq!(h.on_reading(f64::NAN, 3.5), implausible);
+        assert_eq!(h.on_reading(50.0, 4.0), implausible);
+        assert_eq!(h.on_reading(50.5, 5.0), implausible);
+        assert_eq!(h.on_reading(51.0, 6.0), HealthVerdict::Recovered(51.0));
+        assert_eq!(h.on_reading(51.5, 7.0), HealthVerdict::Trusted(51.5));
+    }
+
+    #[test]
+    fn stuck_value_faults_and_a_change_starts_recovery() {
+        let mut h = health();
+        for t in 0..10 {
+            assert_eq!(h.on_reading(48.0, t as f64), HealthVerdict::Trusted(48.0));
+        }
+        let stuck = HealthVerdict::Fault(SensorFaultCause::Stuck);
+        assert_eq!(h.on_reading(48.0, 10.0), stuck);
+        assert_eq!(h.on_reading(48.0, 11.0), stuck);
+        assert_eq!(h.on_reading(48.5, 12.0), stuck);
+        assert_eq!(h.on_reading(48.0, 13.0), stuck);
+        assert_eq!(h.on_reading(48.0, 14.0), HealthVerdict::Recovered(48.0));
+    }
+
+    #[test]
+    fn stuck_check_off_at_zero() {
+        let mut h = SensorHealth::new(&PolicyConfig {
+            stuck_s: 0.0,
+            ..PolicyConfig::default()
+        });
+        for t in 0..10_000 {
+            assert_eq!(h.on_reading(48.0, t as f64), HealthVerdict::Trusted(48.0));
+        }
+    }
+}
