@@ -6,7 +6,9 @@
 //!
 //! Prediction is one-sided on purpose. Every stage is *entered* when the
 //! predicted temperature `filtered + max(trend, 0) × horizon` reaches its on
-//! threshold, so a fast rise is met early. Every stage is *left* only when the
+//! threshold, so a fast rise is met early, or when the raw reading itself
+//! does, so a sudden jump is met on the very tick it is seen instead of
+//! waiting for the filter to catch up. Every stage is *left* only when the
 //! *filtered* temperature is at or below its off threshold (and the
 //! prediction no longer reaches the on threshold): a falling trend never
 //! pulls the prediction down, so cooling must actually have happened before
@@ -264,11 +266,14 @@ impl ThermalPolicy {
         self.trend.push(filtered_c, now_s);
         let trend_c_per_s = self.trend.slope_c_per_s();
         let predicted_c = filtered_c + trend_c_per_s.max(0.0) * self.config.horizon_s;
+        // What engages a stage: the prediction, or the raw reading when it is
+        // already past it (a step the filter has not caught up with yet).
+        let engage_c = predicted_c.max(celsius);
 
-        let fan = self.fan.update(predicted_c, filtered_c);
-        let shed = self.shed.update(predicted_c, filtered_c);
-        let throttle = self.throttle.update(predicted_c, filtered_c);
-        let critical = self.critical.update(predicted_c, filtered_c);
+        let fan = self.fan.update(engage_c, filtered_c);
+        let shed = self.shed.update(engage_c, filtered_c);
+        let throttle = self.throttle.update(engage_c, filtered_c);
+        let critical = self.critical.update(engage_c, filtered_c);
 
         let level = match (critical, throttle, shed, fan) {
             (true, ..) => Level::Critical,
@@ -283,7 +288,7 @@ impl ThermalPolicy {
             AdmissionReason::Cool
         } else if critical {
             AdmissionReason::Critical
-        } else if filtered_c >= shed_on_c {
+        } else if filtered_c.max(celsius) >= shed_on_c {
             AdmissionReason::Hot
         } else if predicted_c >= shed_on_c {
             AdmissionReason::Predicted
@@ -292,7 +297,7 @@ impl ThermalPolicy {
         };
         let cpu_step = if critical {
             CpuStep::ToMinimum
-        } else if predicted_c >= self.config.thresholds.throttle.on_c {
+        } else if engage_c >= self.config.thresholds.throttle.on_c {
             CpuStep::Down
         } else if throttle {
             CpuStep::Hold
@@ -304,7 +309,7 @@ impl ThermalPolicy {
             self.dwell_fan.update(true, true, now_s);
             1.0
         } else if self.config.proportional_fan {
-            self.curve.update(predicted_c, filtered_c)
+            self.curve.update(engage_c, filtered_c)
         } else if self.dwell_fan.update(fan || shedding, false, now_s) {
             1.0
         } else {

@@ -189,8 +189,9 @@ fn proportional_curve_steps_with_five_degree_back_off() {
 }
 
 #[test]
-fn default_filter_lags_a_step_but_follows_it() {
-    // A step from 40 to 70: the default 1.5 s filter needs a few ticks to pass 60.
+fn a_step_engages_on_the_tick_it_is_seen_while_the_filter_lags() {
+    // A step from 40 to 70: the default 1.5 s filter needs a few ticks to pass 60,
+    // but the raw reading engages the fan stage on the very tick it is seen.
     let ticks = run_trace(
         PolicyConfig {
             horizon_s: 0.0,
@@ -207,7 +208,10 @@ fn default_filter_lags_a_step_but_follows_it() {
         },
     );
     let fan_on = transitions(&ticks, |d| d.level)[1];
+    assert_eq!(fan_on, (10.0, Level::Fan));
+    let at_step = ticks.iter().find(|t| t.at_s == 10.0).unwrap();
     // The filter weighs a reading over the interval since the previous one, so the step
-    // counts from the 9.5 s tick: 40 + 30 (1 - e^(-(t - 9.5)/1.5)) >= 60 <=> t >= 11.15 s.
-    assert_eq!(fan_on, (11.5, Level::Fan));
+    // counts from the 9.5 s tick: 40 + 30 (1 - e^(-0.5/1.5)) = 48.5 at 10.0 s.
+    let filtered = at_step.decision.filtered_c.unwrap();
+    assert!((filtered - 48.5).abs() < 0.1, "filtered {filtered}");
 }

@@ -1,0 +1,115 @@
+//! churn against honest and broken servers.
+
+use crate::run::{assert_keys, count, loadgen, own_pid, COMMON_KEYS};
+use crate::servers::{refused_addr, Behaviour, TestServer};
+
+#[test]
+fn echo_server_exchanges_are_verified_and_reported() {
+    let server = TestServer::start(Behaviour::Echo);
+    let pid = own_pid();
+    let run = loadgen(&[
+        "churn",
+        "--addr",
+        &server.addr(),
+        "--workers",
+        "8",
+        "--threads",
+        "2",
+        "--size",
+        "100",
+        "--duration",
+        "1",
+        "--server-pid",
+        &pid,
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "stderr:\n{}", run.stderr);
+    assert_keys(&run, &COMMON_KEYS);
+    assert_keys(
+        &run,
+        &[
+            "workers",
+            "exchanges",
+            "exchanges_per_s",
+            "p50_us",
+            "p99_us",
+            "server_cpu_s_per_million",
+        ],
+    );
+    assert_eq!(run.json["mode"], "churn");
+    assert_eq!(count(&run, "workers"), 8);
+    assert_eq!(count(&run, "errors"), 0);
+    assert!(count(&run, "exchanges") > 0);
+    let p50 = run.json["p50_us"].as_f64().unwrap();
+    let p99 = run.json["p99_us"].as_f64().unwrap();
+    assert!(0.0 < p50 && p50 <= p99, "{p50} {p99}");
+}
+
+#[test]
+fn server_closing_before_echo_is_closed_early() {
+    let server = TestServer::start(Behaviour::CloseAfterReading(64));
+    let run = loadgen(&[
+        "churn",
+        "--addr",
+        &server.addr(),
+        "--workers",
+        "4",
+        "--duration",
+        "0.5",
+        "--json",
+    ]);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    assert_eq!(count(&run, "exchanges"), 0);
+    let closed_early = run.json["error_kinds"]["closed_early"].as_u64().unwrap();
+    assert!(closed_early >= 4, "{}", run.json);
+    assert_eq!(
+        count(&run, "errors"),
+        closed_early,
+        "only closed_early expected: {}",
+        run.json
+    );
+}
+
+#[test]
+fn corrupted_echo_is_a_mismatch() {
+    let server = TestServer::start(Behaviour::FlipByteAt(10));
+    let run = loadgen(&[
+        "churn",
+        "--addr",
+        &server.addr(),
+        "--workers",
+        "2",
+        "--duration",
+        "0.3",
+        "--json",
+    ]);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    assert!(
+        run.json["error_kinds"]["mismatch"].as_u64().unwrap() >= 2,
+        "{}",
+        run.json
+    );
+    assert_eq!(count(&run, "exchanges"), 0);
+}
+
+#[test]
+fn refused_connects_are_counted_with_backoff() {
+    let run = loadgen(&[
+        "churn",
+        "--addr",
+        &refused_addr(),
+        "--workers",
+        "2",
+        "--duration",
+        "0.5",
+        "--json",
+    ]);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    let refused = run.json["error_kinds"]["connect_refused"].as_u64().unwrap();
+    // Each worker pauses 10 ms after a failure: at most ~100 attempts in 0.5 s.
+    assert!(
+        (2..=110).contains(&refused),
+        "{refused} refused connects: {}",
+        run.json
+    );
+}
