@@ -47,6 +47,8 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 /// SIGUSR2 blocks the loop thread forever, so tests can check that a stuck
 /// loop stops the systemd watchdog pings and fails `/healthz`.
 pub const WEDGE_HOOK_ENV: &str = "WARDEN_TEST_WEDGE";
+/// How often the loop copies its counters to the shared atomics.
+const STATS_PUBLISH_INTERVAL: Duration = Duration::from_millis(10);
 /// Readiness events taken per `poll`.
 const EVENTS_PER_POLL: usize = 1024;
 
@@ -91,6 +93,8 @@ pub struct EventLoop {
     local: LocalStats,
     started: Instant,
     next_beat: Instant,
+    next_publish: Instant,
+    published_gate: GateState,
     drain_deadline: Option<Instant>,
     exit: Option<ExitReason>,
     log_limit: crate::logging::RateLimit,
@@ -129,6 +133,8 @@ impl EventLoop {
             local: LocalStats::default(),
             started,
             next_beat: started,
+            next_publish: started,
+            published_gate: GateState::Open,
             drain_deadline: None,
             exit: None,
             log_limit: crate::logging::RateLimit::new(Duration::from_secs(10)),
@@ -155,15 +161,24 @@ impl EventLoop {
     /// Runs until the drain after SIGTERM/SIGINT (or a `Drain` command) ends.
     pub fn run(&mut self, hooks: &mut dyn LoopHooks) -> io::Result<ExitReason> {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        // One clock read per pass: at low load a pass carries one message, so
+        // everything done per pass is paid per message.
+        let mut now = Instant::now();
+        let mut tick = self.tick(now);
+        let mut next_tick_at = self.started + Duration::from_secs(u64::from(tick) + 1);
         loop {
-            let timeout = self.next_timeout(Instant::now());
+            let timeout = self.next_timeout(now);
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            let now = Instant::now();
-            let tick = self.tick(now);
+            now = Instant::now();
+            let tick_changed = now >= next_tick_at;
+            if tick_changed {
+                tick = self.tick(now);
+                next_tick_at = self.started + Duration::from_secs(u64::from(tick) + 1);
+            }
             for event in events.iter() {
                 match token::classify(event.token()) {
                     TokenKind::Session(key) => {
@@ -185,8 +200,11 @@ impl EventLoop {
                 }
             }
             self.sessions.end_batch();
-            self.after_batch(now, tick);
-            self.shared.stats.publish(&self.local);
+            self.after_batch(now, tick, tick_changed);
+            if now >= self.next_publish {
+                self.shared.stats.publish(&self.local);
+                self.next_publish = now + STATS_PUBLISH_INTERVAL;
+            }
             if now >= self.next_beat {
                 self.shared.beat(now);
                 hooks.heartbeat(&self.shared, now);
@@ -204,6 +222,9 @@ impl EventLoop {
         now.saturating_duration_since(self.started).as_secs() as u32
     }
 
+    /// The poll timeout: the next heartbeat, back-off end or drain deadline.
+    /// Idle expiry needs no deadline of its own: it is checked whenever the
+    /// one-second tick changes, and the heartbeat wakes the loop often enough.
     fn next_timeout(&mut self, now: Instant) -> Duration {
         let mut deadline = self.next_beat;
         if let Some(until) = self.gate.backoff_until() {
@@ -211,12 +232,6 @@ impl EventLoop {
         }
         if let Some(until) = self.drain_deadline {
             deadline = deadline.min(until);
-        }
-        if let (Some(limit), Some((_, stamp))) = (self.settings.idle_timeout, self.sessions.idlest()) {
-            // The stamp is a whole tick; activity may have happened up to one
-            // tick after it, so a session is due one tick later than `limit`.
-            let due = self.started + Duration::from_secs(u64::from(stamp) + 1) + limit;
-            deadline = deadline.min(due);
         }
         deadline.saturating_duration_since(now)
     }
@@ -226,13 +241,15 @@ impl EventLoop {
         let Some(Session::Echo(echo)) = self.sessions.get_mut(key) else {
             return; // closed earlier in this batch: a stale event
         };
+        let stale_stamp = echo.link.stamp() != tick;
         let mut ctx = IoContext {
             buf: &mut self.buf,
             max_pending: self.settings.max_pending_bytes,
             stats: &mut self.local,
         };
         match echo.on_ready(ready, &mut ctx) {
-            Verdict::Keep => self.sessions.touch(key, tick),
+            Verdict::Keep if stale_stamp => self.sessions.touch(key, tick),
+            Verdict::Keep => {}
             Verdict::Close(reason) => self.close(key, reason),
         }
     }
@@ -314,11 +331,12 @@ impl EventLoop {
         }
     }
 
-    fn after_batch(&mut self, now: Instant, tick: u32) {
-        if let Some(limit) = self.settings.idle_timeout {
+    fn after_batch(&mut self, now: Instant, tick: u32, tick_changed: bool) {
+        if let (true, Some(limit)) = (tick_changed, self.settings.idle_timeout) {
             let limit = limit.as_secs().min(u64::from(u32::MAX)) as u32;
             while let Some((key, stamp)) = self.sessions.idlest() {
-                // Idle for at least `limit` whole seconds (see next_timeout).
+                // The stamp is a whole tick and the activity may have come up
+                // to one tick after it: idle at least `limit` whole seconds.
                 if tick.saturating_sub(stamp) <= limit {
                     break;
                 }
@@ -347,7 +365,11 @@ impl EventLoop {
     fn sync_listeners(&mut self) {
         let want = self.gate.listening();
         if want == self.gate.registered() {
-            self.shared.set_gate(self.gate.state());
+            let state = self.gate.state();
+            if state != self.published_gate {
+                self.shared.set_gate(state);
+                self.published_gate = state;
+            }
             return;
         }
         for (index, slot) in self.listeners.iter_mut().enumerate() {
@@ -362,7 +384,8 @@ impl EventLoop {
             }
         }
         self.gate.set_registered(want);
-        self.shared.set_gate(self.gate.state());
+        self.published_gate = self.gate.state();
+        self.shared.set_gate(self.published_gate);
     }
 
     fn take_commands(&mut self, hooks: &mut dyn LoopHooks, now: Instant) {
