@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use log::LevelFilter;
@@ -12,7 +12,9 @@ use crate::config::{AtCapacity, Config};
 use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::logging::{self, LogFormat};
-use crate::thermal_guard::{self, ThermalStart};
+use crate::systemd::{status_text, Notifier};
+use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
+use warden_thermal::SharedSnapshot;
 
 /// Runs the daemon with the file at `config_path`, or built-in defaults.
 pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
@@ -26,7 +28,8 @@ pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
     }
     let settings = engine_settings(&config);
     crate::rlimit::check_against(settings.max_connections);
-    // Socket activation first, before any thread exists (it edits the environment).
+    // systemd's environment first, before any thread exists (both edit it).
+    let notifier = Notifier::from_env();
     let listeners = match engine::listener::take_systemd_listeners().context("socket activation")? {
         Some(passed) => {
             for (listener, name) in &passed {
@@ -47,7 +50,14 @@ pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
             None
         }
     };
-    let mut hooks = DaemonHooks { config_path: config_path.map(Path::to_path_buf), config };
+    let thermal_snapshot = thermal.as_ref().map(ThermalGuard::snapshot);
+    let mut hooks = DaemonHooks {
+        config_path: config_path.map(Path::to_path_buf),
+        config,
+        notifier,
+        thermal: thermal_snapshot,
+    };
+    hooks.announce_ready();
     let outcome = event_loop.run(&mut hooks);
     if let Some(guard) = thermal {
         guard.stop();
@@ -105,19 +115,43 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
     }
 }
 
+/// How long readiness waits for the thermal thread's first reading.
+const FIRST_READING_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The daemon's answers to the loop's callbacks.
 struct DaemonHooks {
     config_path: Option<PathBuf>,
     config: Config,
+    notifier: Notifier,
+    thermal: Option<Arc<SharedSnapshot>>,
+}
+
+impl DaemonHooks {
+    /// READY=1 once the listeners are bound (they are) and the thermal
+    /// thread has its first reading.
+    fn announce_ready(&mut self) {
+        if let Some(snapshot) = &self.thermal {
+            if !snapshot.wait_first_reading(FIRST_READING_TIMEOUT) {
+                log::warn!("no thermal reading within {FIRST_READING_TIMEOUT:?}; reporting ready anyway");
+            }
+        }
+        self.notifier.ready();
+        log::info!("ready");
+    }
+
+    fn temperature(&self) -> Option<f64> {
+        self.thermal.as_ref().and_then(|s| s.current().temp_c)
+    }
 }
 
 impl LoopHooks for DaemonHooks {
     fn reload(&mut self) -> Option<EngineSettings> {
-        let Some(path) = &self.config_path else {
+        let Some(path) = self.config_path.clone() else {
             log::warn!("SIGHUP: no --config file to re-read; keeping the built-in defaults");
             return None;
         };
-        match Config::load(path) {
+        self.notifier.reloading();
+        let outcome = match Config::load(&path) {
             Ok(config) => {
                 apply_logging(&config);
                 let settings = engine_settings(&config);
@@ -128,8 +162,24 @@ impl LoopHooks for DaemonHooks {
                 log::error!("SIGHUP: {e}; keeping the running configuration");
                 None
             }
+        };
+        self.notifier.ready();
+        outcome
+    }
+
+    fn heartbeat(&mut self, shared: &LoopShared, now: Instant) {
+        self.notifier.watchdog(now);
+        if self.notifier.status_due(now) {
+            let text = status_text(shared, self.temperature());
+            self.notifier.status(now, &text);
         }
     }
 
-    fn heartbeat(&mut self, _shared: &LoopShared, _now: Instant) {}
+    fn heartbeat_interval(&self) -> Duration {
+        self.notifier.watchdog_interval().map_or(engine::HEARTBEAT_INTERVAL, |w| w.min(engine::HEARTBEAT_INTERVAL))
+    }
+
+    fn draining(&mut self) {
+        self.notifier.stopping();
+    }
 }

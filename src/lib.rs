@@ -14,5 +14,6 @@ pub mod exit;
 pub mod logging;
 pub mod restore_cmd;
 pub mod rlimit;
+pub mod status;
 pub mod thermal_guard;
 pub mod systemd;

@@ -6,9 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real peers the tests talk to: systemd's tools, HAProxy, Prometheus'
-# promtool, headless Chromium, strace, Python for the benchmark peers.
-APT_PACKAGES=(systemd haproxy prometheus chromium strace python3 python3-venv curl)
+# Real peers the tests talk to: systemd's tools (systemd-analyze,
+# systemd-socket-activate, udevadm), HAProxy, Prometheus' promtool, headless
+# Chromium; strace and Python for the benchmark peers; qemu-user and the
+# aarch64 cross linker for the Pi build's smoke test.
+APT_PACKAGES=(systemd udev procps util-linux haproxy prometheus chromium strace python3 python3-venv
+  curl file qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -21,6 +24,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "== installing cargo-deb (the .deb test packages the built binary)"
+  cargo install cargo-deb --locked --quiet
+fi
+
 echo "== format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
@@ -30,3 +38,7 @@ cargo build --workspace --all-targets
 
 echo "== tests"
 cargo test --workspace
+
+echo "== the Pi build: static aarch64 release binary, smoke-tested under qemu-user"
+tools/cross/build.sh aarch64-unknown-linux-gnu
+tools/cross/smoke.sh aarch64-unknown-linux-gnu

@@ -76,7 +76,12 @@ impl Notifier {
             std::env::remove_var(WATCHDOG_USEC_ENV);
             std::env::remove_var(WATCHDOG_PID_ENV);
         }
-        Notifier::from_values(socket.as_deref(), usec.as_deref(), pid.as_deref(), std::process::id())
+        Notifier::from_values(
+            socket.as_deref(),
+            usec.as_deref(),
+            pid.as_deref(),
+            std::process::id(),
+        )
     }
 
     /// Builds a notifier from the raw variable values, for process `own_pid`.
@@ -86,16 +91,21 @@ impl Notifier {
         watchdog_pid: Option<&OsStr>,
         own_pid: u32,
     ) -> Notifier {
-        let link = socket.filter(|s| !s.is_empty()).and_then(|value| match open_link(value) {
-            Ok(link) => {
-                log::debug!("systemd notifications go to {}", link.shown);
-                Some(link)
-            }
-            Err(why) => {
-                log::warn!("{NOTIFY_SOCKET_ENV}={}: {why}; not notifying systemd", value.to_string_lossy());
-                None
-            }
-        });
+        let link = socket
+            .filter(|s| !s.is_empty())
+            .and_then(|value| match open_link(value) {
+                Ok(link) => {
+                    log::debug!("systemd notifications go to {}", link.shown);
+                    Some(link)
+                }
+                Err(why) => {
+                    log::warn!(
+                        "{NOTIFY_SOCKET_ENV}={}: {why}; not notifying systemd",
+                        value.to_string_lossy()
+                    );
+                    None
+                }
+            });
         let watchdog_interval = match watchdog_period(watchdog_usec, watchdog_pid, own_pid) {
             Ok(period) => period.filter(|_| link.is_some()),
             Err(why) => {
@@ -141,15 +151,21 @@ impl Notifier {
     /// [`STATUS_INTERVAL`], other calls are dropped. Line breaks in `text`
     /// become spaces (the protocol is line-based).
     pub fn status(&mut self, now: Instant, text: &str) {
-        if self.link.is_none() {
-            return;
-        }
-        if self.last_status.is_some_and(|last| now.saturating_duration_since(last) < STATUS_INTERVAL) {
+        if !self.status_due(now) {
             return;
         }
         self.last_status = Some(now);
         let message = format!("STATUS={}", text.replace(['\n', '\r'], " "));
         self.send(&message);
+    }
+
+    /// True when [`status`](Self::status) would send at `now`: lets the caller
+    /// skip formatting a line that would be dropped.
+    pub fn status_due(&self, now: Instant) -> bool {
+        self.link.is_some()
+            && !self
+                .last_status
+                .is_some_and(|last| now.saturating_duration_since(last) < STATUS_INTERVAL)
     }
 
     /// How often the watchdog wants a ping: half of `WATCHDOG_USEC`; `None`
@@ -163,8 +179,13 @@ impl Notifier {
     /// alive, at least every half interval: pings are then never more than
     /// one interval (half the systemd timeout) apart.
     pub fn watchdog(&mut self, now: Instant) {
-        let Some(interval) = self.watchdog_interval else { return };
-        if self.last_ping.is_some_and(|last| now.saturating_duration_since(last) < interval / 2) {
+        let Some(interval) = self.watchdog_interval else {
+            return;
+        };
+        if self
+            .last_ping
+            .is_some_and(|last| now.saturating_duration_since(last) < interval / 2)
+        {
             return;
         }
         self.last_ping = Some(now);
@@ -177,7 +198,10 @@ impl Notifier {
             match link.socket.send_to_addr(message.as_bytes(), &link.addr) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Ok(sent) if sent != message.len() => {
-                    break Err(io::Error::other(format!("sent {sent} of {} bytes", message.len())));
+                    break Err(io::Error::other(format!(
+                        "sent {sent} of {} bytes",
+                        message.len()
+                    )));
                 }
                 other => break other.map(drop),
             }
@@ -194,24 +218,41 @@ impl Notifier {
 /// Resolves `NOTIFY_SOCKET` and opens an unbound, non-blocking socket.
 fn open_link(value: &OsStr) -> Result<Link, String> {
     let addr = notify_address(value)?;
-    let socket = UnixDatagram::unbound().map_err(|e| format!("cannot create a datagram socket: {e}"))?;
-    socket.set_nonblocking(true).map_err(|e| format!("cannot make the socket non-blocking: {e}"))?;
-    Ok(Link { socket, addr, shown: value.to_string_lossy().into_owned() })
+    let socket =
+        UnixDatagram::unbound().map_err(|e| format!("cannot create a datagram socket: {e}"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot make the socket non-blocking: {e}"))?;
+    Ok(Link {
+        socket,
+        addr,
+        shown: value.to_string_lossy().into_owned(),
+    })
 }
 
 /// `/path` is a filesystem socket, `@name` an abstract one.
 fn notify_address(value: &OsStr) -> Result<SocketAddr, String> {
     let bytes = value.as_bytes();
     match bytes.first() {
-        Some(b'/') => SocketAddr::from_pathname(value).map_err(|e| format!("not a usable socket path: {e}")),
-        Some(b'@') => SocketAddr::from_abstract_name(&bytes[1..]).map_err(|e| format!("not a usable abstract name: {e}")),
-        _ => Err("expected an absolute path or @abstract-name (other socket kinds are not supported)".into()),
+        Some(b'/') => {
+            SocketAddr::from_pathname(value).map_err(|e| format!("not a usable socket path: {e}"))
+        }
+        Some(b'@') => SocketAddr::from_abstract_name(&bytes[1..])
+            .map_err(|e| format!("not a usable abstract name: {e}")),
+        _ => Err(
+            "expected an absolute path or @abstract-name (other socket kinds are not supported)"
+                .into(),
+        ),
     }
 }
 
 /// The ping period from `WATCHDOG_USEC`/`WATCHDOG_PID`: `Ok(None)` when no
 /// watchdog applies to `own_pid`, `Err` when a value is malformed.
-fn watchdog_period(usec: Option<&OsStr>, pid: Option<&OsStr>, own_pid: u32) -> Result<Option<Duration>, String> {
+fn watchdog_period(
+    usec: Option<&OsStr>,
+    pid: Option<&OsStr>,
+    own_pid: u32,
+) -> Result<Option<Duration>, String> {
     let Some(usec) = usec else { return Ok(None) };
     if let Some(pid) = pid {
         let pid: u32 = pid
@@ -236,7 +277,10 @@ fn watchdog_period(usec: Option<&OsStr>, pid: Option<&OsStr>, own_pid: u32) -> R
 
 /// CLOCK_MONOTONIC in microseconds, the clock systemd compares with.
 fn monotonic_usec() -> u64 {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     if rc != 0 {

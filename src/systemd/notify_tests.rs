@@ -14,7 +14,8 @@ struct Receiver {
 
 impl Receiver {
     fn at_path(tag: &str) -> Receiver {
-        let path = std::env::temp_dir().join(format!("warden-notify-{tag}-{}.sock", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("warden-notify-{tag}-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let socket = UnixDatagram::bind(&path).unwrap();
         Receiver::ready(socket, path.clone().into_os_string(), Some(path))
@@ -22,7 +23,9 @@ impl Receiver {
 
     fn abstract_named(tag: &str) -> Receiver {
         let name = format!("warden-notify-{tag}-{}", std::process::id());
-        let socket = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+        let socket =
+            UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap())
+                .unwrap();
         Receiver::ready(socket, OsString::from(format!("@{name}")), None)
     }
 
@@ -32,7 +35,12 @@ impl Receiver {
     }
 
     fn notifier(&self, watchdog_usec: Option<&str>) -> Notifier {
-        Notifier::from_values(Some(&self.name), watchdog_usec.map(OsStr::new), None, std::process::id())
+        Notifier::from_values(
+            Some(&self.name),
+            watchdog_usec.map(OsStr::new),
+            None,
+            std::process::id(),
+        )
     }
 
     /// Every datagram waiting now.
@@ -84,8 +92,17 @@ fn reloading_carries_the_monotonic_clock() {
     assert_eq!(got.len(), 1, "{got:?}");
     let mut lines = got[0].lines();
     assert_eq!(lines.next(), Some("RELOADING=1"));
-    let usec: u64 = lines.next().unwrap().strip_prefix("MONOTONIC_USEC=").unwrap().parse().unwrap();
-    assert!(before <= usec && usec <= after, "{before} <= {usec} <= {after}");
+    let usec: u64 = lines
+        .next()
+        .unwrap()
+        .strip_prefix("MONOTONIC_USEC=")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        before <= usec && usec <= after,
+        "{before} <= {usec} <= {after}"
+    );
 }
 
 #[test]
@@ -93,11 +110,19 @@ fn status_is_sent_at_most_every_five_seconds_and_kept_on_one_line() {
     let rx = Receiver::at_path("status");
     let mut n = rx.notifier(None);
     let t0 = Instant::now();
+    assert!(n.status_due(t0));
     n.status(t0, "3 connections\nadmission open");
+    assert!(!n.status_due(t0 + Duration::from_secs(1)));
     n.status(t0 + Duration::from_secs(1), "dropped");
     n.status(t0 + Duration::from_millis(4999), "dropped too");
     n.status(t0 + STATUS_INTERVAL, "4 connections");
-    assert_eq!(rx.drain(), ["STATUS=3 connections admission open", "STATUS=4 connections"]);
+    assert_eq!(
+        rx.drain(),
+        [
+            "STATUS=3 connections admission open",
+            "STATUS=4 connections"
+        ]
+    );
 }
 
 #[test]
@@ -122,21 +147,44 @@ fn no_watchdog_without_usec_or_for_another_pid() {
     assert_eq!(rx.notifier(Some("0")).watchdog_interval(), None);
     let own = std::process::id();
     let other = OsString::from((own + 1).to_string());
-    let mut n = Notifier::from_values(Some(&rx.name), Some(OsStr::new("2000000")), Some(&other), own);
+    let mut n = Notifier::from_values(
+        Some(&rx.name),
+        Some(OsStr::new("2000000")),
+        Some(&other),
+        own,
+    );
     assert_eq!(n.watchdog_interval(), None);
     n.watchdog(Instant::now());
     assert!(rx.drain().is_empty());
     let mine = OsString::from(own.to_string());
-    let n = Notifier::from_values(Some(&rx.name), Some(OsStr::new("2000000")), Some(&mine), own);
+    let n = Notifier::from_values(
+        Some(&rx.name),
+        Some(OsStr::new("2000000")),
+        Some(&mine),
+        own,
+    );
     assert_eq!(n.watchdog_interval(), Some(Duration::from_secs(1)));
 }
 
 #[test]
 fn malformed_values_disable_rather_than_fail() {
-    assert!(watchdog_period(Some(OsStr::new("soon")), None, 1).unwrap_err().contains("WATCHDOG_USEC"));
-    assert!(watchdog_period(Some(OsStr::new("5")), Some(OsStr::new("x")), 1).unwrap_err().contains("WATCHDOG_PID"));
-    assert!(notify_address(OsStr::new("relative.sock")).unwrap_err().contains("absolute path"));
-    let n = Notifier::from_values(Some(OsStr::new("vsock:2:1")), Some(OsStr::new("1000000")), None, 1);
+    assert!(watchdog_period(Some(OsStr::new("soon")), None, 1)
+        .unwrap_err()
+        .contains("WATCHDOG_USEC"));
+    assert!(
+        watchdog_period(Some(OsStr::new("5")), Some(OsStr::new("x")), 1)
+            .unwrap_err()
+            .contains("WATCHDOG_PID")
+    );
+    assert!(notify_address(OsStr::new("relative.sock"))
+        .unwrap_err()
+        .contains("absolute path"));
+    let n = Notifier::from_values(
+        Some(OsStr::new("vsock:2:1")),
+        Some(OsStr::new("1000000")),
+        None,
+        1,
+    );
     assert!(!n.enabled());
     assert_eq!(n.watchdog_interval(), None, "no socket, no watchdog");
 }
@@ -146,6 +194,7 @@ fn without_a_socket_every_call_is_a_no_op() {
     let mut n = Notifier::from_values(None, Some(OsStr::new("1000000")), None, 1);
     assert!(!n.enabled());
     assert_eq!(n.watchdog_interval(), None);
+    assert!(!n.status_due(Instant::now()));
     n.ready();
     n.reloading();
     n.status(Instant::now(), "x");

@@ -14,7 +14,11 @@ pub fn status_text(shared: &LoopShared, temperature_c: Option<f64>) -> String {
     if let Some(celsius) = temperature_c {
         let _ = write!(text, "{celsius:.1} °C, ");
     }
-    let noun = if counters.active == 1 { "connection" } else { "connections" };
+    let noun = if counters.active == 1 {
+        "connection"
+    } else {
+        "connections"
+    };
     let _ = write!(
         text,
         "{} {noun} ({} accepted), admission {}",
@@ -34,11 +38,25 @@ mod tests {
     #[test]
     fn names_connections_admission_and_temperature_when_known() {
         let shared = LoopShared::new(100);
-        shared.stats.publish(&LocalStats { active: 12, accepted: 340, ..LocalStats::default() });
-        assert_eq!(status_text(&shared, None), "12 connections (340 accepted), admission open");
+        shared.stats.publish(&LocalStats {
+            active: 12,
+            accepted: 340,
+            ..LocalStats::default()
+        });
+        assert_eq!(
+            status_text(&shared, None),
+            "12 connections (340 accepted), admission open"
+        );
         shared.set_gate(GateState::ShedReject);
-        assert_eq!(status_text(&shared, Some(76.04)), "76.0 °C, 12 connections (340 accepted), admission shedding");
-        shared.stats.publish(&LocalStats { active: 1, accepted: 1, ..LocalStats::default() });
+        assert_eq!(
+            status_text(&shared, Some(76.04)),
+            "76.0 °C, 12 connections (340 accepted), admission shedding"
+        );
+        shared.stats.publish(&LocalStats {
+            active: 1,
+            accepted: 1,
+            ..LocalStats::default()
+        });
         assert!(status_text(&shared, None).starts_with("1 connection (1 accepted)"));
     }
 }

@@ -11,3 +11,6 @@ mod lifecycle;
 mod scale;
 mod stale_tokens;
 mod thermal;
+mod systemd;
+mod status;
+mod status_browser;
