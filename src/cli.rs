@@ -64,6 +64,13 @@ pub enum Command {
 #[error("{0}\nRun 'warden --help' for usage.")]
 pub struct UsageError(String);
 
+impl UsageError {
+    /// A usage error with this explanation.
+    pub fn new(why: impl Into<String>) -> Self {
+        UsageError(why.into())
+    }
+}
+
 /// Parses the arguments after the program name.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageError> {
     let mut args = args.into_iter().peekable();
@@ -78,7 +85,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
     let mut positional = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
-            args.next().ok_or_else(|| UsageError(format!("{name} needs a value")))
+            args.next()
+                .ok_or_else(|| UsageError(format!("{name} needs a value")))
         };
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
@@ -97,15 +105,17 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
         return Err(UsageError(format!("unexpected argument '{extra}'")));
     }
     match sub.as_deref() {
-        None | Some("run") if addr.is_some() || json => {
-            Err(UsageError("--addr and --json belong to 'warden status'".into()))
-        }
+        None | Some("run") if addr.is_some() || json => Err(UsageError(
+            "--addr and --json belong to 'warden status'".into(),
+        )),
         Some("status" | "check-config" | "restore") if simulate => {
             Err(UsageError("--simulate belongs to 'warden run'".into()))
         }
         None | Some("run") => Ok(Command::Run { config, simulate }),
         Some("check-config") => match (positional.pop(), config) {
-            (Some(p), _) => Ok(Command::CheckConfig { path: PathBuf::from(p) }),
+            (Some(p), _) => Ok(Command::CheckConfig {
+                path: PathBuf::from(p),
+            }),
             (None, Some(path)) => Ok(Command::CheckConfig { path }),
             (None, None) => Err(UsageError("check-config needs a FILE".into())),
         },
@@ -124,16 +134,39 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        assert_eq!(p(&[]).unwrap(), Command::Run { config: None, simulate: false });
+        assert_eq!(
+            p(&[]).unwrap(),
+            Command::Run {
+                config: None,
+                simulate: false
+            }
+        );
         assert_eq!(
             p(&["run", "--config", "a.toml"]).unwrap(),
-            Command::Run { config: Some("a.toml".into()), simulate: false }
+            Command::Run {
+                config: Some("a.toml".into()),
+                simulate: false
+            }
         );
-        assert_eq!(p(&["--config", "b.toml"]).unwrap(), Command::Run { config: Some("b.toml".into()), simulate: false });
-        assert_eq!(p(&["check-config", "x.toml"]).unwrap(), Command::CheckConfig { path: "x.toml".into() });
+        assert_eq!(
+            p(&["--config", "b.toml"]).unwrap(),
+            Command::Run {
+                config: Some("b.toml".into()),
+                simulate: false
+            }
+        );
+        assert_eq!(
+            p(&["check-config", "x.toml"]).unwrap(),
+            Command::CheckConfig {
+                path: "x.toml".into()
+            }
+        );
         assert_eq!(
             p(&["status", "--addr", "127.0.0.1:1", "--json"]).unwrap(),
-            Command::Status { addr: Some("127.0.0.1:1".into()), json: true }
+            Command::Status {
+                addr: Some("127.0.0.1:1".into()),
+                json: true
+            }
         );
         assert_eq!(p(&["restore"]).unwrap(), Command::Restore { config: None });
         assert_eq!(p(&["--version"]).unwrap(), Command::Version);
@@ -143,9 +176,18 @@ mod tests {
     #[test]
     fn rejects_what_it_does_not_know() {
         assert!(p(&["--frob"]).unwrap_err().to_string().contains("--frob"));
-        assert!(p(&["check-config"]).unwrap_err().to_string().contains("FILE"));
-        assert!(p(&["run", "--config"]).unwrap_err().to_string().contains("needs a value"));
-        assert!(p(&["run", "extra"]).unwrap_err().to_string().contains("extra"));
+        assert!(p(&["check-config"])
+            .unwrap_err()
+            .to_string()
+            .contains("FILE"));
+        assert!(p(&["run", "--config"])
+            .unwrap_err()
+            .to_string()
+            .contains("needs a value"));
+        assert!(p(&["run", "extra"])
+            .unwrap_err()
+            .to_string()
+            .contains("extra"));
         assert!(p(&["run", "--json"]).is_err());
     }
 }

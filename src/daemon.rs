@@ -12,6 +12,7 @@ use crate::config::{AtCapacity, Config};
 use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::logging::{self, LogFormat};
+use crate::status::{self, StatusSources, ThermalSource};
 use crate::systemd::{status_text, Notifier};
 use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
 use warden_thermal::SharedSnapshot;
@@ -33,22 +34,44 @@ pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
     let listeners = match engine::listener::take_systemd_listeners().context("socket activation")? {
         Some(passed) => {
             for (listener, name) in &passed {
-                log::info!("listening on {} (from systemd{})", listener.addr, name.as_deref().map(|n| format!(", {n}")).unwrap_or_default());
+                log::info!(
+                    "listening on {} (from systemd{})",
+                    listener.addr,
+                    name.as_deref()
+                        .map(|n| format!(", {n}"))
+                        .unwrap_or_default()
+                );
             }
             passed.into_iter().map(|(l, _)| l).collect()
         }
         None => bind_all(&settings)?,
     };
     let (sender, receiver) = engine::control::channel();
-    let mut event_loop = EventLoop::new(settings, listeners, receiver).context("cannot create the event loop")?;
+    let mut event_loop =
+        EventLoop::new(settings, listeners, receiver).context("cannot create the event loop")?;
     let control = engine::ControlHandle::new(sender, event_loop.waker());
     let shared = event_loop.shared();
-    let thermal = match thermal_guard::start(&config, control.clone(), Arc::clone(&shared))? {
-        ThermalStart::Running(guard) => Some(guard),
-        ThermalStart::NoSensor(why) => {
-            log::warn!("{why}");
-            None
-        }
+    let (thermal, thermal_source) =
+        match thermal_guard::start(&config, control.clone(), Arc::clone(&shared))? {
+            ThermalStart::Running(guard) => {
+                let source = ThermalSource::Controller(guard.snapshot());
+                (Some(guard), source)
+            }
+            ThermalStart::NoSensor(why) => {
+                log::warn!("{why}");
+                (None, ThermalSource::Absent { reason: why })
+            }
+        };
+    let status_server = if config.status.enabled {
+        let sources = StatusSources::new(
+            Arc::clone(&shared),
+            thermal_source,
+            config.server.service.as_str(),
+            event_loop.local_addrs(),
+        );
+        Some(status::spawn(sources, &config.status).map_err(anyhow::Error::from)?)
+    } else {
+        None
     };
     let thermal_snapshot = thermal.as_ref().map(ThermalGuard::snapshot);
     let mut hooks = DaemonHooks {
@@ -59,6 +82,9 @@ pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
     };
     hooks.announce_ready();
     let outcome = event_loop.run(&mut hooks);
+    if let Some(server) = status_server {
+        server.stop();
+    }
     if let Some(guard) = thermal {
         guard.stop();
     }
@@ -84,16 +110,30 @@ fn log_final_counters(shared: &LoopShared) {
 fn bind_all(settings: &EngineSettings) -> Result<Vec<engine::Listener>, Failure> {
     let mut out = Vec::with_capacity(settings.listen.len());
     for addr in &settings.listen {
-        let listener = engine::listener::bind(*addr, settings.backlog).map_err(anyhow::Error::from)?;
-        log::info!("listening on {} (backlog {})", listener.addr, settings.backlog);
+        let listener =
+            engine::listener::bind(*addr, settings.backlog).map_err(anyhow::Error::from)?;
+        log::info!(
+            "listening on {} (backlog {})",
+            listener.addr,
+            settings.backlog
+        );
         out.push(listener);
     }
     Ok(out)
 }
 
 fn apply_logging(config: &Config) {
-    let level = config.log.level.as_str().parse::<LevelFilter>().unwrap_or(LevelFilter::Info);
-    let format = if config.log.format.as_str() == "json" { LogFormat::Json } else { LogFormat::Text };
+    let level = config
+        .log
+        .level
+        .as_str()
+        .parse::<LevelFilter>()
+        .unwrap_or(LevelFilter::Info);
+    let format = if config.log.format.as_str() == "json" {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
+    };
     logging::init(level, format);
 }
 
@@ -132,7 +172,9 @@ impl DaemonHooks {
     fn announce_ready(&mut self) {
         if let Some(snapshot) = &self.thermal {
             if !snapshot.wait_first_reading(FIRST_READING_TIMEOUT) {
-                log::warn!("no thermal reading within {FIRST_READING_TIMEOUT:?}; reporting ready anyway");
+                log::warn!(
+                    "no thermal reading within {FIRST_READING_TIMEOUT:?}; reporting ready anyway"
+                );
             }
         }
         self.notifier.ready();
@@ -176,7 +218,11 @@ impl LoopHooks for DaemonHooks {
     }
 
     fn heartbeat_interval(&self) -> Duration {
-        self.notifier.watchdog_interval().map_or(engine::HEARTBEAT_INTERVAL, |w| w.min(engine::HEARTBEAT_INTERVAL))
+        self.notifier
+            .watchdog_interval()
+            .map_or(engine::HEARTBEAT_INTERVAL, |w| {
+                w.min(engine::HEARTBEAT_INTERVAL)
+            })
     }
 
     fn draining(&mut self) {

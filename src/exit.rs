@@ -29,7 +29,9 @@ impl Failure {
     /// The documented exit code.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Failure::Usage(_) | Failure::Config(_) | Failure::HardwareConfig(_) => ExitCode::from(2),
+            Failure::Usage(_) | Failure::Config(_) | Failure::HardwareConfig(_) => {
+                ExitCode::from(2)
+            }
             Failure::Runtime(_) => ExitCode::from(1),
         }
     }

@@ -15,5 +15,5 @@ pub mod logging;
 pub mod restore_cmd;
 pub mod rlimit;
 pub mod status;
-pub mod thermal_guard;
 pub mod systemd;
+pub mod thermal_guard;

@@ -38,7 +38,10 @@ pub fn init(level: LevelFilter, format: LogFormat) {
     });
     logger.json.store(format == LogFormat::Json, Relaxed);
     let _ = log::set_logger(logger);
-    let level = std::env::var("WARDEN_LOG").ok().and_then(|v| v.parse().ok()).unwrap_or(level);
+    let level = std::env::var("WARDEN_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(level);
     log::set_max_level(level);
 }
 
@@ -92,7 +95,9 @@ fn json_line(record: &Record<'_>) -> String {
 
 /// The current UTC time as RFC 3339 with milliseconds.
 pub fn rfc3339_now() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     rfc3339(since)
 }
 
@@ -135,7 +140,11 @@ pub struct RateLimit {
 impl RateLimit {
     /// At most one line per `window`.
     pub fn new(window: Duration) -> Self {
-        RateLimit { window, last: None, suppressed: 0 }
+        RateLimit {
+            window,
+            last: None,
+            suppressed: 0,
+        }
     }
 
     /// True when a line may be written now; otherwise counts it as suppressed.
@@ -163,9 +172,18 @@ mod tests {
 
     #[test]
     fn formats_known_dates() {
-        assert_eq!(rfc3339(Duration::from_millis(0)), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(Duration::from_millis(951_782_400_123)), "2000-02-29T00:00:00.123Z");
-        assert_eq!(rfc3339(Duration::from_secs(1_795_478_400)), "2026-11-24T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(Duration::from_millis(0)),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339(Duration::from_millis(951_782_400_123)),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            rfc3339(Duration::from_secs(1_795_478_400)),
+            "2026-11-24T00:00:00.000Z"
+        );
     }
 
     #[test]

@@ -37,10 +37,13 @@ fn run(args: impl Iterator<Item = String>) -> Result<(), Failure> {
         }
         Command::Run { config, simulate } => daemon::run(config.as_deref(), simulate),
         Command::Restore { config } => warden::restore_cmd::run(config.as_deref()),
-        Command::Status { .. } => todo_commands(),
+        Command::Status { addr, json } => warden::status::client::run(addr.as_deref(), json)
+            .map_err(|e| {
+                if e.is_usage() {
+                    Failure::Usage(cli::UsageError::new(e.to_string()))
+                } else {
+                    Failure::Runtime(e.into())
+                }
+            }),
     }
-}
-
-fn todo_commands() -> Result<(), Failure> {
-    Err(Failure::Runtime(anyhow::anyhow!("TEMPORARY")))
 }

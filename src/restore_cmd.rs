@@ -20,14 +20,21 @@ pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     let report = warden_hw::restore_from_state(state_dir)
         .with_context(|| format!("cannot read the restore state in {}", state_dir.display()))?;
     if !report.found {
-        println!("nothing to restore: no state file at {}", report.state_file.display());
+        println!(
+            "nothing to restore: no state file at {}",
+            report.state_file.display()
+        );
         return Ok(());
     }
     for entry in &report.restored {
         println!("restored {} = {}", entry.path.display(), entry.value);
     }
     for (entry, error) in &report.failed {
-        eprintln!("warden: could not restore {} = {}: {error}", entry.path.display(), entry.value);
+        eprintln!(
+            "warden: could not restore {} = {}: {error}",
+            entry.path.display(),
+            entry.value
+        );
     }
     if report.is_complete() {
         Ok(())

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use warden_hw::{FanSpec, HardwareSpec, HwError, RestoreState, SensorSpec};
 use warden_thermal::{
-    AdmissionDecision, Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit, PolicyConfig,
-    SharedSnapshot,
+    AdmissionDecision, Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit,
+    PolicyConfig, SharedSnapshot,
 };
 
 use crate::config::{self, Config};
@@ -49,7 +49,9 @@ impl ThermalGuard {
     }
 
     fn shutdown(&mut self) {
-        let Some(handle) = self.handle.take() else { return };
+        let Some(handle) = self.handle.take() else {
+            return;
+        };
         match handle.stop() {
             Ok(()) => {
                 if self.state_saved {
@@ -59,7 +61,9 @@ impl ThermalGuard {
                 }
                 log::info!("thermal control stopped; hardware restored");
             }
-            Err(e) => log::error!("thermal controller: {e}; run 'warden restore' to put the hardware back"),
+            Err(e) => log::error!(
+                "thermal controller: {e}; run 'warden restore' to put the hardware back"
+            ),
         }
     }
 }
@@ -77,7 +81,11 @@ impl Drop for ThermalGuard {
 /// off a Pi, a named sensor file) is a configuration failure (exit 2). With
 /// `thermal.sensor = "auto"` and no thermal zone at all, warden serves
 /// without thermal control and says so.
-pub fn start(config: &Config, control: ControlHandle, shared: Arc<LoopShared>) -> Result<ThermalStart, Failure> {
+pub fn start(
+    config: &Config,
+    control: ControlHandle,
+    shared: Arc<LoopShared>,
+) -> Result<ThermalStart, Failure> {
     let spec = hardware_spec(config);
     let backends = match warden_hw::build(&spec) {
         Ok(backends) => backends,
@@ -89,14 +97,22 @@ pub fn start(config: &Config, control: ControlHandle, shared: Arc<LoopShared>) -
             );
             return Ok(ThermalStart::NoSensor(why));
         }
-        Err(e) => return Err(Failure::HardwareConfig(anyhow::Error::new(e).context("hardware"))),
+        Err(e) => {
+            return Err(Failure::HardwareConfig(
+                anyhow::Error::new(e).context("hardware"),
+            ))
+        }
     };
     for note in &backends.notes {
         log::info!("{note}");
     }
     let fan_on_exit = fan_on_exit(config.fan.on_exit);
     let state_dir = config.hardware.state_dir.clone();
-    let restore = RestoreState::capture(backends.fan.as_ref(), fan_on_exit.duty(), backends.cpufreq.as_deref());
+    let restore = RestoreState::capture(
+        backends.fan.as_ref(),
+        fan_on_exit.duty(),
+        backends.cpufreq.as_deref(),
+    );
     let state_saved = match restore.save(&state_dir) {
         Ok(path) => {
             log::debug!("crash-restore state in {}", path.display());
@@ -128,8 +144,15 @@ pub fn start(config: &Config, control: ControlHandle, shared: Arc<LoopShared>) -
     });
     let handle = controller
         .spawn(controller_config(config), sink, Arc::clone(&snapshot))
-        .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("cannot start the thermal controller")))?;
-    Ok(ThermalStart::Running(ThermalGuard { handle: Some(handle), snapshot, state_dir, state_saved }))
+        .map_err(|e| {
+            Failure::Runtime(anyhow::Error::new(e).context("cannot start the thermal controller"))
+        })?;
+    Ok(ThermalStart::Running(ThermalGuard {
+        handle: Some(handle),
+        snapshot,
+        state_dir,
+        state_saved,
+    }))
 }
 
 /// warden-hw's view of `[hardware]`, `[thermal]` sensor, `[fan]` and `[cpufreq]`.
@@ -145,7 +168,10 @@ pub fn hardware_spec(config: &Config) -> HardwareSpec {
         fan: match fan.driver {
             config::FanDriver::Auto => FanSpec::Auto,
             config::FanDriver::Disabled => FanSpec::None,
-            config::FanDriver::Gpio => FanSpec::Gpio { pin, active_low: fan.active_low },
+            config::FanDriver::Gpio => FanSpec::Gpio {
+                pin,
+                active_low: fan.active_low,
+            },
             config::FanDriver::Pwm => FanSpec::Pwm {
                 channel: fan.pwm_channel,
                 frequency_hz: fan.pwm_frequency_hz,
@@ -160,8 +186,12 @@ pub fn hardware_spec(config: &Config) -> HardwareSpec {
                 active_low: fan.active_low,
                 kick: fan.kick,
             },
-            config::FanDriver::Hwmon => FanSpec::Hwmon { path: fan.path.clone() },
-            config::FanDriver::File => FanSpec::File { path: fan.path.clone().unwrap_or_default() },
+            config::FanDriver::Hwmon => FanSpec::Hwmon {
+                path: fan.path.clone(),
+            },
+            config::FanDriver::File => FanSpec::File {
+                path: fan.path.clone().unwrap_or_default(),
+            },
         },
         cpufreq_enabled: config.cpufreq.strategy != config::CpuFreqStrategy::Off,
         throttle_flags_enabled: true,
@@ -171,7 +201,10 @@ pub fn hardware_spec(config: &Config) -> HardwareSpec {
 /// warden-thermal's view of `[thermal]` and the fan law of `[fan]`.
 pub fn policy_config(config: &Config) -> PolicyConfig {
     let t = &config.thermal;
-    let stage = |s: config::StageThresholds| warden_thermal::StageThresholds { on_c: s.on_c, off_c: s.off_c };
+    let stage = |s: config::StageThresholds| warden_thermal::StageThresholds {
+        on_c: s.on_c,
+        off_c: s.off_c,
+    };
     PolicyConfig {
         thresholds: warden_thermal::Thresholds {
             fan: stage(t.fan),
@@ -192,7 +225,10 @@ pub fn policy_config(config: &Config) -> PolicyConfig {
             .fan
             .curve
             .iter()
-            .map(|p| warden_thermal::CurvePoint { temp_c: p.temp_c, duty: p.duty })
+            .map(|p| warden_thermal::CurvePoint {
+                temp_c: p.temp_c,
+                duty: p.duty,
+            })
             .collect(),
         fan_curve_backoff_c: config.fan.curve_hysteresis_c,
         stuck_s: t.stuck_after.map_or(0.0, |d| d.as_secs_f64()),
@@ -210,9 +246,9 @@ pub fn controller_config(config: &Config) -> ControllerConfig {
         interval: config.thermal.interval,
         cpu_strategy: match config.cpufreq.strategy {
             config::CpuFreqStrategy::MaxFreq => CpuStrategy::MaxFreq,
-            config::CpuFreqStrategy::Governor => {
-                CpuStrategy::Governor { powersave: config.cpufreq.powersave_governor.clone() }
-            }
+            config::CpuFreqStrategy::Governor => CpuStrategy::Governor {
+                powersave: config.cpufreq.powersave_governor.clone(),
+            },
             config::CpuFreqStrategy::Off => CpuStrategy::Off,
         },
         fan_on_exit: fan_on_exit(config.fan.on_exit),
@@ -248,7 +284,10 @@ mod tests {
 
     #[test]
     fn a_changed_threshold_reaches_the_policy() {
-        let config = Config::from_toml_str("[thermal]\nshed_on_c = 72.0\nshed_off_c = 66.0\nshed_mode = \"pause\"\n").unwrap();
+        let config = Config::from_toml_str(
+            "[thermal]\nshed_on_c = 72.0\nshed_off_c = 66.0\nshed_mode = \"pause\"\n",
+        )
+        .unwrap();
         let policy = policy_config(&config);
         assert_eq!(policy.thresholds.shed.on_c, 72.0);
         assert_eq!(policy.thresholds.shed.off_c, 66.0);

@@ -19,7 +19,10 @@ pub fn classify(err: &io::Error) -> AcceptErrorKind {
 
 /// True for errors that retrying at once cannot fix: the loop backs off.
 pub fn needs_backoff(kind: AcceptErrorKind) -> bool {
-    matches!(kind, AcceptErrorKind::Emfile | AcceptErrorKind::Enfile | AcceptErrorKind::NoMemory)
+    matches!(
+        kind,
+        AcceptErrorKind::Emfile | AcceptErrorKind::Enfile | AcceptErrorKind::NoMemory
+    )
 }
 
 #[cfg(test)]
@@ -33,6 +36,8 @@ mod tests {
         assert!(needs_backoff(classify(&emfile)));
         let aborted = io::Error::from_raw_os_error(libc::ECONNABORTED);
         assert!(!needs_backoff(classify(&aborted)));
-        assert!(needs_backoff(classify(&io::Error::from_raw_os_error(libc::ENOBUFS))));
+        assert!(needs_backoff(classify(&io::Error::from_raw_os_error(
+            libc::ENOBUFS
+        ))));
     }
 }

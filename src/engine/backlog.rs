@@ -85,7 +85,10 @@ mod tests {
     #[test]
     fn keeps_order_across_partial_flushes() {
         let mut backlog = Backlog::default();
-        let mut out = Trickle { room: 3, got: Vec::new() };
+        let mut out = Trickle {
+            room: 3,
+            got: Vec::new(),
+        };
         backlog.push(b"hello ");
         assert_eq!(backlog.flush_into(&mut out).unwrap(), 3);
         backlog.push(b"world");

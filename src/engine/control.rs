@@ -61,7 +61,10 @@ impl ControlHandle {
                 // the wake below makes sure it does.
             }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "event loop has stopped"))
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "event loop has stopped",
+                ))
             }
         }
         self.waker.wake()

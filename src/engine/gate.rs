@@ -44,7 +44,10 @@ impl Gate {
     pub fn listening(&self) -> bool {
         !self.draining
             && self.backoff_until.is_none()
-            && self.admission != (Admission::Shed { mode: ShedMode::Pause })
+            && self.admission
+                != (Admission::Shed {
+                    mode: ShedMode::Pause,
+                })
             && !(self.at_capacity && self.capacity_mode == ShedMode::Pause)
     }
 
@@ -187,10 +190,14 @@ mod tests {
         gate.update_capacity(10, &s);
         assert!(gate.listening());
         assert_eq!(gate.reject_reason(), Some(RejectReason::Capacity));
-        gate.set_admission(Admission::Shed { mode: ShedMode::Reject });
+        gate.set_admission(Admission::Shed {
+            mode: ShedMode::Reject,
+        });
         assert_eq!(gate.reject_reason(), Some(RejectReason::Thermal));
         assert_eq!(gate.state(), GateState::ShedReject);
-        gate.set_admission(Admission::Shed { mode: ShedMode::Pause });
+        gate.set_admission(Admission::Shed {
+            mode: ShedMode::Pause,
+        });
         assert!(!gate.listening());
     }
 
@@ -201,7 +208,9 @@ mod tests {
         let delays: Vec<_> = (0..5).map(|_| gate.start_backoff(t0)).collect();
         assert_eq!(delays[0], BACKOFF_MIN);
         assert_eq!(delays[4], BACKOFF_MAX);
-        assert!(delays.iter().all(|d| *d >= BACKOFF_MIN && *d <= BACKOFF_MAX));
+        assert!(delays
+            .iter()
+            .all(|d| *d >= BACKOFF_MIN && *d <= BACKOFF_MAX));
         assert!(!gate.listening());
         gate.end_backoff_if_due(t0 + BACKOFF_MAX);
         assert!(gate.listening());

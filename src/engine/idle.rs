@@ -23,7 +23,11 @@ pub struct IdleLink {
 impl IdleLink {
     /// A link for a session not yet in the list.
     pub const fn detached() -> Self {
-        IdleLink { prev: NIL, next: NIL, stamp: 0 }
+        IdleLink {
+            prev: NIL,
+            next: NIL,
+            stamp: 0,
+        }
     }
 
     /// The tick of the last activity.
@@ -47,7 +51,10 @@ pub struct IdleList {
 
 impl Default for IdleList {
     fn default() -> Self {
-        IdleList { head: NIL, tail: NIL }
+        IdleList {
+            head: NIL,
+            tail: NIL,
+        }
     }
 }
 
@@ -60,7 +67,11 @@ impl IdleList {
     /// Appends a new session stamped `now`.
     pub fn push_back<S: LinkStore>(&mut self, store: &mut S, key: u32, now: u32) {
         let old_tail = self.tail;
-        *store.link_mut(key) = IdleLink { prev: old_tail, next: NIL, stamp: now };
+        *store.link_mut(key) = IdleLink {
+            prev: old_tail,
+            next: NIL,
+            stamp: now,
+        };
         if old_tail == NIL {
             self.head = key;
         } else {
@@ -149,8 +160,10 @@ mod tests {
         list.push_back(&mut links, 1, 2);
         list.push_back(&mut links, 2, 2);
         list.touch(&mut links, 1, 2);
-        let stamps: Vec<u32> =
-            order(&list, &mut links).iter().map(|&k| links.link_mut(k).stamp).collect();
+        let stamps: Vec<u32> = order(&list, &mut links)
+            .iter()
+            .map(|&k| links.link_mut(k).stamp)
+            .collect();
         assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
     }
 }

@@ -50,13 +50,16 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> Result<Listener, ListenError> {
             Some(libc::EACCES) if addr.port() < 1024 => {
                 " (ports below 1024 need CAP_NET_BIND_SERVICE)"
             }
-            Some(libc::EADDRINUSE) => " (another process holds this port; pick another in server.listen)",
+            Some(libc::EADDRINUSE) => {
+                " (another process holds this port; pick another in server.listen)"
+            }
             Some(libc::EADDRNOTAVAIL) => " (no local interface has this address)",
             _ => "",
         };
         ListenError::Bind { addr, source, hint }
     };
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
     socket.set_reuse_address(true).map_err(fail)?;
     if addr.is_ipv6() {
         // Keep [::] and 0.0.0.0 separate so both can be listed.
@@ -67,7 +70,11 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> Result<Listener, ListenError> {
     socket.listen(backlog_arg(backlog)).map_err(fail)?;
     let std_listener: std::net::TcpListener = socket.into();
     let addr = std_listener.local_addr().map_err(fail)?;
-    Ok(Listener { socket: TcpListener::from_std(std_listener), addr, from_systemd: false })
+    Ok(Listener {
+        socket: TcpListener::from_std(std_listener),
+        addr,
+        from_systemd: false,
+    })
 }
 
 /// Sets a new backlog on a listening socket (Linux accepts a second listen()).
@@ -79,6 +86,9 @@ fn backlog_arg(backlog: u32) -> i32 {
     i32::try_from(backlog).unwrap_or(i32::MAX)
 }
 
+/// Listeners systemd passed, each with its `LISTEN_FDNAMES` name if any.
+pub type SystemdListeners = Vec<(Listener, Option<String>)>;
+
 /// The first descriptor systemd passes (SD_LISTEN_FDS_START).
 const LISTEN_FDS_START: RawFd = 3;
 
@@ -87,11 +97,15 @@ const LISTEN_FDS_START: RawFd = 3;
 /// Returns `Ok(None)` when the process was not socket-activated. The
 /// environment variables are removed so children do not inherit them; call
 /// this before any other thread starts.
-pub fn take_systemd_listeners() -> Result<Option<Vec<(Listener, Option<String>)>>, ListenError> {
-    let Some(pid) = std::env::var_os("LISTEN_PID") else { return Ok(None) };
-    let pid = pid.to_string_lossy().trim().parse::<u32>().map_err(|_| {
-        ListenError::Systemd(format!("LISTEN_PID={pid:?} is not a process id"))
-    })?;
+pub fn take_systemd_listeners() -> Result<Option<SystemdListeners>, ListenError> {
+    let Some(pid) = std::env::var_os("LISTEN_PID") else {
+        return Ok(None);
+    };
+    let pid = pid
+        .to_string_lossy()
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| ListenError::Systemd(format!("LISTEN_PID={pid:?} is not a process id")))?;
     if pid != std::process::id() {
         return Ok(None);
     }
@@ -134,17 +148,25 @@ fn adopt(fd: RawFd) -> Result<Listener, ListenError> {
         Err(e) => return Err(bad(format!("not a socket: {e}"))),
     }
     if !socket.is_listener().map_err(|e| bad(e.to_string()))? {
-        return Err(bad("not listening (use Accept=no in the .socket unit)".into()));
+        return Err(bad(
+            "not listening (use Accept=no in the .socket unit)".into()
+        ));
     }
     let addr = socket
         .local_addr()
         .ok()
         .and_then(|a| a.as_socket())
         .ok_or_else(|| bad("not a TCP socket".into()))?;
-    socket.set_nonblocking(true).map_err(|e| bad(e.to_string()))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| bad(e.to_string()))?;
     socket.set_cloexec(true).map_err(|e| bad(e.to_string()))?;
     let std_listener: std::net::TcpListener = socket.into();
-    Ok(Listener { socket: TcpListener::from_std(std_listener), addr, from_systemd: true })
+    Ok(Listener {
+        socket: TcpListener::from_std(std_listener),
+        addr,
+        from_systemd: true,
+    })
 }
 
 #[cfg(test)]

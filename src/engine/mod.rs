@@ -116,7 +116,8 @@ impl EventLoop {
         } else {
             Signals::new([SIGTERM, SIGINT, SIGHUP])?
         };
-        poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
+        poll.registry()
+            .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
         let started = Instant::now();
         let shared = Arc::new(LoopShared::new(settings.max_connections));
         let mut this = EventLoop {
@@ -271,7 +272,9 @@ impl EventLoop {
             if !self.gate.listening() {
                 return; // parked earlier in this batch
             }
-            let Some(Some(listener)) = self.listeners.get(index) else { return };
+            let Some(Some(listener)) = self.listeners.get(index) else {
+                return;
+            };
             match listener.socket.accept() {
                 Ok((stream, _peer)) => {
                     self.gate.accepted_ok();
@@ -286,7 +289,10 @@ impl EventLoop {
                         let delay = self.gate.start_backoff(now);
                         self.local.emfile_backoffs += 1;
                         if self.log_limit.allow(now) {
-                            log::warn!("accept failed: {e}; not accepting for {} ms", delay.as_millis());
+                            log::warn!(
+                                "accept failed: {e}; not accepting for {} ms",
+                                delay.as_millis()
+                            );
                         }
                         self.sync_listeners();
                         return;
@@ -325,7 +331,10 @@ impl EventLoop {
         debug_assert_eq!(inserted, key);
         self.local.accepted += 1;
         self.local.active = self.sessions.open() as u64;
-        if self.gate.update_capacity(self.sessions.open(), &self.settings) {
+        if self
+            .gate
+            .update_capacity(self.sessions.open(), &self.settings)
+        {
             self.local.capacity_pauses += 1;
             self.sync_listeners();
         }
@@ -345,7 +354,8 @@ impl EventLoop {
             self.sessions.end_batch();
         }
         self.gate.end_backoff_if_due(now);
-        self.gate.update_capacity(self.sessions.open(), &self.settings);
+        self.gate
+            .update_capacity(self.sessions.open(), &self.settings);
         if self.drain_deadline.is_some() {
             if self.sessions.open() == 0 {
                 self.exit.get_or_insert(ExitReason::Drained);
@@ -375,12 +385,19 @@ impl EventLoop {
         for (index, slot) in self.listeners.iter_mut().enumerate() {
             let Some(listener) = slot else { continue };
             let result = if want {
-                self.poll.registry().register(&mut listener.socket, token::listener(index), Interest::READABLE)
+                self.poll.registry().register(
+                    &mut listener.socket,
+                    token::listener(index),
+                    Interest::READABLE,
+                )
             } else {
                 self.poll.registry().deregister(&mut listener.socket)
             };
             if let Err(e) = result {
-                log::error!("listener {}: cannot change registration: {e}", listener.addr);
+                log::error!(
+                    "listener {}: cannot change registration: {e}",
+                    listener.addr
+                );
             }
         }
         self.gate.set_registered(want);
@@ -456,7 +473,8 @@ impl EventLoop {
         self.gate.set_capacity_mode(new.at_capacity);
         self.shared.set_max_connections(new.max_connections);
         self.settings = new;
-        self.gate.update_capacity(self.sessions.open(), &self.settings);
+        self.gate
+            .update_capacity(self.sessions.open(), &self.settings);
         self.sync_listeners();
         log::info!("configuration reloaded");
     }
@@ -470,7 +488,12 @@ impl EventLoop {
         }
         let registered = self.gate.registered();
         for wanted in &new.listen {
-            if self.listeners.iter().flatten().any(|l| &l.addr == wanted || self.settings.listen.contains(wanted)) {
+            if self
+                .listeners
+                .iter()
+                .flatten()
+                .any(|l| &l.addr == wanted || self.settings.listen.contains(wanted))
+            {
                 continue;
             }
             match listener::bind(*wanted, new.backlog) {
@@ -487,7 +510,11 @@ impl EventLoop {
                         }
                     };
                     if registered {
-                        if let Err(e) = self.poll.registry().register(&mut fresh.socket, token::listener(slot), Interest::READABLE) {
+                        if let Err(e) = self.poll.registry().register(
+                            &mut fresh.socket,
+                            token::listener(slot),
+                            Interest::READABLE,
+                        ) {
                             log::error!("listener {wanted}: {e}");
                             continue;
                         }
@@ -501,7 +528,9 @@ impl EventLoop {
         let old_wanted: Vec<_> = self.settings.listen.clone();
         for slot in self.listeners.iter_mut() {
             let Some(listener) = slot else { continue };
-            let configured_as = old_wanted.iter().find(|a| **a == listener.addr || (a.port() == 0 && a.ip() == listener.addr.ip()));
+            let configured_as = old_wanted
+                .iter()
+                .find(|a| **a == listener.addr || (a.port() == 0 && a.ip() == listener.addr.ip()));
             let still_wanted = new.listen.contains(&listener.addr)
                 || configured_as.is_some_and(|a| new.listen.contains(a));
             if !still_wanted {

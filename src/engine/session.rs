@@ -137,7 +137,11 @@ impl EchoSession {
                 ctx.stats.backpressure_pauses += 1;
                 return Verdict::Keep;
             }
-            let room = if owed == 0 { ctx.buf.len() } else { ctx.buf.len().min(ctx.max_pending - owed) };
+            let room = if owed == 0 {
+                ctx.buf.len()
+            } else {
+                ctx.buf.len().min(ctx.max_pending - owed)
+            };
             match self.stream.read(&mut ctx.buf[..room]) {
                 Ok(0) => {
                     self.read_closed = true;

@@ -14,7 +14,9 @@ struct Entries(Slab<Session>);
 
 impl LinkStore for Entries {
     fn link_mut(&mut self, key: u32) -> &mut IdleLink {
-        self.0[key as usize].link_mut().expect("idle list holds only open sessions")
+        self.0[key as usize]
+            .link_mut()
+            .expect("idle list holds only open sessions")
     }
 }
 
@@ -49,7 +51,10 @@ impl SessionTable {
 
     /// Stores a new echo session stamped at tick `now`; returns its key.
     pub fn insert_echo(&mut self, stream: TcpStream, now: u32) -> usize {
-        let key = self.entries.0.insert(Session::Echo(EchoSession::new(stream)));
+        let key = self
+            .entries
+            .0
+            .insert(Session::Echo(EchoSession::new(stream)));
         self.idle.push_back(&mut self.entries, key as u32, now);
         self.open += 1;
         key
@@ -73,7 +78,9 @@ impl SessionTable {
     /// Closes the session at `key` now (the socket is dropped) and keeps the
     /// key reserved until [`end_batch`](Self::end_batch).
     pub fn close(&mut self, key: usize) {
-        let Some(entry) = self.entries.0.get_mut(key) else { return };
+        let Some(entry) = self.entries.0.get_mut(key) else {
+            return;
+        };
         if matches!(entry, Session::Closed) {
             return;
         }
@@ -128,10 +135,16 @@ mod tests {
         let (a, _ca) = pair(&listener);
         let key_a = table.insert_echo(a, 0);
         table.close(key_a);
-        assert!(table.get_mut(key_a).is_none(), "a closed session gets no events");
+        assert!(
+            table.get_mut(key_a).is_none(),
+            "a closed session gets no events"
+        );
         let (b, _cb) = pair(&listener);
         let key_b = table.insert_echo(b, 0);
-        assert_ne!(key_a, key_b, "same-batch accept must not take the closed key");
+        assert_ne!(
+            key_a, key_b,
+            "same-batch accept must not take the closed key"
+        );
         assert!(table.get_mut(key_a).is_none());
         table.end_batch();
         assert_eq!(table.vacant_key(), key_a, "the key is free after the batch");

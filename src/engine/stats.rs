@@ -127,11 +127,13 @@ mod tests {
     #[test]
     fn publish_then_load_round_trips() {
         let shared = Stats::default();
-        let mut local = LocalStats::default();
-        local.accepted = 7;
+        let mut local = LocalStats {
+            accepted: 7,
+            bytes_in: 1 << 40,
+            ..LocalStats::default()
+        };
         local.count_reject(RejectReason::Thermal);
         local.count_accept_error(AcceptErrorKind::Emfile);
-        local.bytes_in = 1 << 40;
         shared.publish(&local);
         assert_eq!(shared.load(), local);
         assert_eq!(shared.load().rejected_thermal, 1);

@@ -39,7 +39,11 @@ fn roundtrip(s: &mut TcpStream, msg: &[u8]) -> std::io::Result<()> {
 fn wait_gate(shared: &LoopShared, want: GateState) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while shared.gate() != want {
-        assert!(Instant::now() < deadline, "gate stuck at {:?}, wanted {want:?}", shared.gate());
+        assert!(
+            Instant::now() < deadline,
+            "gate stuck at {:?}, wanted {want:?}",
+            shared.gate()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -55,42 +59,81 @@ fn admission_commands_shed_new_connections_only() {
     let thread = std::thread::spawn(move || event_loop.run(&mut NoHooks).unwrap());
 
     let mut established = TcpStream::connect(addr).unwrap();
-    established.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    established
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     roundtrip(&mut established, b"open").unwrap();
 
-    control.send(Command::SetAdmission(Admission::Shed { mode: ShedMode::Reject })).unwrap();
+    control
+        .send(Command::SetAdmission(Admission::Shed {
+            mode: ShedMode::Reject,
+        }))
+        .unwrap();
     wait_gate(&shared, GateState::ShedReject);
     let mut newcomer = TcpStream::connect(addr).unwrap();
-    newcomer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    newcomer
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut byte = [0u8; 1];
-    assert_eq!(newcomer.read(&mut byte).unwrap_or(0), 0, "rejected: closed at once");
-    roundtrip(&mut established, b"established connections keep being served").unwrap();
+    assert_eq!(
+        newcomer.read(&mut byte).unwrap_or(0),
+        0,
+        "rejected: closed at once"
+    );
+    roundtrip(
+        &mut established,
+        b"established connections keep being served",
+    )
+    .unwrap();
 
-    control.send(Command::SetAdmission(Admission::Shed { mode: ShedMode::Pause })).unwrap();
+    control
+        .send(Command::SetAdmission(Admission::Shed {
+            mode: ShedMode::Pause,
+        }))
+        .unwrap();
     wait_gate(&shared, GateState::ShedPause);
     let mut waiting = TcpStream::connect(addr).unwrap();
     waiting.write_all(b"queued").unwrap();
-    waiting.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    assert!(waiting.read(&mut byte).is_err(), "paused: left in the backlog");
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    assert!(
+        waiting.read(&mut byte).is_err(),
+        "paused: left in the backlog"
+    );
     roundtrip(&mut established, b"still served").unwrap();
 
-    control.send(Command::SetAdmission(Admission::Open)).unwrap();
+    control
+        .send(Command::SetAdmission(Admission::Open))
+        .unwrap();
     wait_gate(&shared, GateState::Open);
-    waiting.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut got = [0u8; 6];
     waiting.read_exact(&mut got).unwrap();
-    assert_eq!(&got, b"queued", "the backlog is served once admission opens");
+    assert_eq!(
+        &got, b"queued",
+        "the backlog is served once admission opens"
+    );
 
     // Counters are published every few milliseconds, not per message.
     let deadline = Instant::now() + Duration::from_secs(2);
     while shared.stats.load().rejected_thermal != 1 {
-        assert!(Instant::now() < deadline, "rejected_thermal = {}", shared.stats.load().rejected_thermal);
+        assert!(
+            Instant::now() < deadline,
+            "rejected_thermal = {}",
+            shared.stats.load().rejected_thermal
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     drop((established, waiting, newcomer));
     control.send(Command::Drain).unwrap();
     let reason = thread.join().unwrap();
-    assert!(matches!(reason, ExitReason::Drained | ExitReason::DrainDeadline));
+    assert!(matches!(
+        reason,
+        ExitReason::Drained | ExitReason::DrainDeadline
+    ));
 }
 
 #[test]
@@ -98,6 +141,10 @@ fn an_idle_session_costs_a_few_dozen_bytes_in_the_slab() {
     // The slab entry is the whole user-space cost of an idle connection
     // (the write backlog exists only while a peer is slow).
     let size = std::mem::size_of::<slab::Slab<Session>>() / 8 + std::mem::size_of::<Session>();
-    assert!(std::mem::size_of::<Session>() <= 48, "Session grew to {} bytes", std::mem::size_of::<Session>());
+    assert!(
+        std::mem::size_of::<Session>() <= 48,
+        "Session grew to {} bytes",
+        std::mem::size_of::<Session>()
+    );
     assert!(size <= 64, "{size}");
 }

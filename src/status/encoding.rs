@@ -14,14 +14,20 @@ pub const MIN_GZIP_BYTES: usize = 256;
 
 /// True when `accept_encoding` allows gzip.
 pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
-    let Some(value) = accept_encoding else { return false };
+    let Some(value) = accept_encoding else {
+        return false;
+    };
     let mut gzip_q: Option<f32> = None;
     let mut star_q: Option<f32> = None;
     for item in value.split(',') {
         let mut parts = item.split(';');
         let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
             .find_map(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
         match coding.as_str() {
@@ -37,11 +43,16 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 /// Every response gets `Vary: Accept-Encoding`, compressed or not, so caches
 /// keep the two forms apart.
 pub fn negotiate(mut response: Response, accept_encoding: Option<&str>) -> Response {
-    response.headers.push(("Vary", "Accept-Encoding".to_string()));
+    response
+        .headers
+        .push(("Vary", "Accept-Encoding".to_string()));
     if response.body.len() < MIN_GZIP_BYTES || !accepts_gzip(accept_encoding) {
         return response;
     }
-    let mut encoder = GzEncoder::new(Vec::with_capacity(response.body.len() / 4), Compression::fast());
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(response.body.len() / 4),
+        Compression::fast(),
+    );
     // Writing into a Vec cannot fail.
     if encoder.write_all(&response.body).is_err() {
         return response;
@@ -49,7 +60,9 @@ pub fn negotiate(mut response: Response, accept_encoding: Option<&str>) -> Respo
     match encoder.finish() {
         Ok(gzipped) => {
             response.body = gzipped;
-            response.headers.push(("Content-Encoding", "gzip".to_string()));
+            response
+                .headers
+                .push(("Content-Encoding", "gzip".to_string()));
             response
         }
         Err(_) => response,
@@ -72,7 +85,10 @@ mod tests {
         assert!(!accepts_gzip(Some("")));
         assert!(!accepts_gzip(Some("identity")));
         assert!(!accepts_gzip(Some("gzip;q=0")));
-        assert!(!accepts_gzip(Some("gzip;q=0.000, *")), "an explicit gzip;q=0 beats *");
+        assert!(
+            !accepts_gzip(Some("gzip;q=0.000, *")),
+            "an explicit gzip;q=0 beats *"
+        );
     }
 
     #[test]
@@ -83,13 +99,18 @@ mod tests {
         assert_eq!(response.header("Vary"), Some("Accept-Encoding"));
         assert!(response.body.len() < body.len());
         let mut plain = Vec::new();
-        GzDecoder::new(&response.body[..]).read_to_end(&mut plain).unwrap();
+        GzDecoder::new(&response.body[..])
+            .read_to_end(&mut plain)
+            .unwrap();
         assert_eq!(plain, body);
     }
 
     #[test]
     fn leaves_small_or_unwanted_bodies_alone() {
-        let small = negotiate(Response::new(200, "text/plain", b"ok".to_vec()), Some("gzip"));
+        let small = negotiate(
+            Response::new(200, "text/plain", b"ok".to_vec()),
+            Some("gzip"),
+        );
         assert_eq!(small.header("Content-Encoding"), None);
         assert_eq!(small.body, b"ok");
         let big = "x".repeat(1000).into_bytes();

@@ -50,7 +50,11 @@ pub struct RequestHead {
 impl RequestHead {
     /// A head for `method` and `path` with no headers (tests, the client).
     pub fn new(method: Method, path: &str) -> RequestHead {
-        RequestHead { method, path: path.to_string(), accept_encoding: None }
+        RequestHead {
+            method,
+            path: path.to_string(),
+            accept_encoding: None,
+        }
     }
 
     /// The same head with an `Accept-Encoding` header.
@@ -115,7 +119,10 @@ pub fn parse_head(head: &[u8]) -> Result<RequestHead, HeadError> {
     if head.len() > MAX_HEAD_BYTES {
         return Err(HeadError::TooLarge);
     }
-    if head.iter().any(|&b| !(b == b'\t' || b == b'\r' || b == b'\n' || (0x20..0x7f).contains(&b))) {
+    if head
+        .iter()
+        .any(|&b| !(b == b'\t' || b == b'\r' || b == b'\n' || (0x20..0x7f).contains(&b)))
+    {
         return Err(HeadError::NotText);
     }
     // Checked above: every byte is ASCII.
@@ -132,9 +139,13 @@ pub fn parse_head(head: &[u8]) -> Result<RequestHead, HeadError> {
             return Err(HeadError::TooLarge);
         }
         if line.starts_with([' ', '\t']) {
-            return Err(HeadError::BadHeader(format!("obsolete line folding in {line:?}")));
+            return Err(HeadError::BadHeader(format!(
+                "obsolete line folding in {line:?}"
+            )));
         }
-        let (name, value) = line.split_once(':').ok_or_else(|| HeadError::BadHeader(format!("{line:?} has no colon")))?;
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| HeadError::BadHeader(format!("{line:?} has no colon")))?;
         if name.is_empty() || !name.bytes().all(is_token_byte) {
             return Err(HeadError::BadHeader(format!("bad header name {name:?}")));
         }
@@ -146,13 +157,18 @@ pub fn parse_head(head: &[u8]) -> Result<RequestHead, HeadError> {
             });
         }
     }
-    Ok(RequestHead { method, path, accept_encoding })
+    Ok(RequestHead {
+        method,
+        path,
+        accept_encoding,
+    })
 }
 
 fn parse_request_line(line: &str) -> Result<(Method, String), HeadError> {
     let bad = || HeadError::BadRequestLine(format!("{line:?}"));
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
@@ -174,7 +190,9 @@ fn target_path(target: &str) -> Option<String> {
     if without_query.starts_with('/') {
         return Some(without_query.to_string());
     }
-    let rest = without_query.strip_prefix("http://").or_else(|| without_query.strip_prefix("https://"))?;
+    let rest = without_query
+        .strip_prefix("http://")
+        .or_else(|| without_query.strip_prefix("https://"))?;
     Some(match rest.find('/') {
         Some(slash) => rest[slash..].to_string(),
         None => "/".to_string(),
@@ -202,7 +220,12 @@ pub struct Response {
 impl Response {
     /// A response with a body and no extra headers.
     pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
-        Response { status, content_type, headers: Vec::new(), body }
+        Response {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body,
+        }
     }
 
     /// Adds a header.
@@ -213,7 +236,10 @@ impl Response {
 
     /// The value of header `name` (case-insensitive), if set.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The bytes on the wire: status line, headers, and the body unless `head_only`.
@@ -258,8 +284,13 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// `now` as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), for `Date`.
 pub fn http_date(now: SystemTime) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = secs / 86_400;
     let (year, month, day) = civil_from_days(days as i64);
     let rem = secs % 86_400;
@@ -318,12 +349,17 @@ mod tests {
         let head = parse_head(b"DELETE http://localhost:9181/ready HTTP/1.1\r\n\r\n").unwrap();
         assert_eq!(head.method, Method::Other("DELETE".into()));
         assert_eq!(head.path, "/ready");
-        assert_eq!(parse_head(b"GET http://h HTTP/1.1\r\n\r\n").unwrap().path, "/");
+        assert_eq!(
+            parse_head(b"GET http://h HTTP/1.1\r\n\r\n").unwrap().path,
+            "/"
+        );
     }
 
     #[test]
     fn repeated_accept_encoding_headers_are_joined() {
-        let head = parse_head(b"GET / HTTP/1.1\r\naccept-encoding: br\r\nACCEPT-ENCODING: gzip\r\n\r\n").unwrap();
+        let head =
+            parse_head(b"GET / HTTP/1.1\r\naccept-encoding: br\r\nACCEPT-ENCODING: gzip\r\n\r\n")
+                .unwrap();
         assert_eq!(head.accept_encoding.as_deref(), Some("br, gzip"));
     }
 
@@ -341,7 +377,12 @@ mod tests {
         ];
         for (raw, status) in cases {
             let err = parse_head(raw).unwrap_err();
-            assert_eq!(err.status(), status, "{:?}: {err}", String::from_utf8_lossy(raw));
+            assert_eq!(
+                err.status(),
+                status,
+                "{:?}: {err}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 
@@ -357,11 +398,15 @@ mod tests {
 
     #[test]
     fn responses_serialise_with_length_and_close() {
-        let response = Response::new(404, "application/json", b"{}".to_vec()).with_header("Allow", "GET, HEAD");
+        let response = Response::new(404, "application/json", b"{}".to_vec())
+            .with_header("Allow", "GET, HEAD");
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777);
         let text = String::from_utf8(response.to_bytes(now, false)).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
-        assert!(text.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
+            "{text}"
+        );
         assert!(text.contains("\r\nContent-Length: 2\r\n"));
         assert!(text.contains("\r\nConnection: close\r\n"));
         assert!(text.contains("\r\nAllow: GET, HEAD\r\n"));
@@ -374,6 +419,9 @@ mod tests {
     fn http_date_handles_leap_years() {
         let feb29 = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(http_date(feb29), "Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(http_date(SystemTime::UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(SystemTime::UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
     }
 }

@@ -17,7 +17,8 @@ use crate::engine::{GateState, LoopShared, HEARTBEAT_INTERVAL};
 
 /// The event loop counts as alive while its last heartbeat is younger than this
 /// (three of its ticks).
-pub const HEARTBEAT_STALE_AFTER: Duration = Duration::from_millis(3 * HEARTBEAT_INTERVAL.as_millis() as u64);
+pub const HEARTBEAT_STALE_AFTER: Duration =
+    Duration::from_millis(3 * HEARTBEAT_INTERVAL.as_millis() as u64);
 
 /// Where the thermal part of the status comes from.
 #[derive(Debug, Clone)]
@@ -48,8 +49,19 @@ pub struct StatusSources {
 
 impl StatusSources {
     /// Sources for this build's version.
-    pub fn new(loop_shared: Arc<LoopShared>, thermal: ThermalSource, service: &str, listen: Vec<SocketAddr>) -> Self {
-        StatusSources { loop_shared, thermal, service: service.to_string(), listen, version: env!("CARGO_PKG_VERSION") }
+    pub fn new(
+        loop_shared: Arc<LoopShared>,
+        thermal: ThermalSource,
+        service: &str,
+        listen: Vec<SocketAddr>,
+    ) -> Self {
+        StatusSources {
+            loop_shared,
+            thermal,
+            service: service.to_string(),
+            listen,
+            version: env!("CARGO_PKG_VERSION"),
+        }
     }
 
     /// Copies the current state out of the sources; the thermal history (600
@@ -60,9 +72,15 @@ impl StatusSources {
         let thermal = match &self.thermal {
             ThermalSource::Controller(snapshot) => ThermalView::Available {
                 current: Box::new(snapshot.current()),
-                history: if with_history { snapshot.history() } else { Vec::new() },
+                history: if with_history {
+                    snapshot.history()
+                } else {
+                    Vec::new()
+                },
             },
-            ThermalSource::Absent { reason } => ThermalView::Unavailable { reason: reason.clone() },
+            ThermalSource::Absent { reason } => ThermalView::Unavailable {
+                reason: reason.clone(),
+            },
         };
         StatusSnapshot {
             taken_at: SystemTime::now(),
@@ -187,7 +205,9 @@ pub(crate) mod fixtures {
     //! Snapshots for the route tests.
 
     use super::*;
-    use warden_thermal::{AdmissionDecision, AdmissionReason, CpuStatus, FanStatus, Level, SensorStatus};
+    use warden_thermal::{
+        AdmissionDecision, AdmissionReason, CpuStatus, FanStatus, Level, SensorStatus,
+    };
 
     /// A running warden with thermal control at 55 °C and some traffic.
     pub fn with_thermal() -> StatusSnapshot {
@@ -261,14 +281,19 @@ pub(crate) mod fixtures {
             gate: GateState::Open,
             max_connections: 10_000,
             heartbeat_age: Duration::from_millis(200),
-            thermal: ThermalView::Available { current: Box::new(current), history },
+            thermal: ThermalView::Available {
+                current: Box::new(current),
+                history,
+            },
         }
     }
 
     /// The same warden without a sensor.
     pub fn without_thermal() -> StatusSnapshot {
         StatusSnapshot {
-            thermal: ThermalView::Unavailable { reason: "no thermal zone under /x/sys/class/thermal".into() },
+            thermal: ThermalView::Unavailable {
+                reason: "no thermal zone under /x/sys/class/thermal".into(),
+            },
             ..with_thermal()
         }
     }
@@ -281,9 +306,11 @@ mod tests {
     #[test]
     fn snapshot_copies_the_loop_state_and_skips_history_unless_asked() {
         let shared = Arc::new(LoopShared::new(500));
-        let mut local = LocalStats::default();
-        local.active = 7;
-        local.bytes_in = 99;
+        let local = LocalStats {
+            active: 7,
+            bytes_in: 99,
+            ..LocalStats::default()
+        };
         shared.stats.publish(&local);
         shared.set_gate(GateState::AtCapacity);
         shared.beat(Instant::now());
@@ -298,16 +325,21 @@ mod tests {
             admission: warden_thermal::AdmissionDecision::Open,
             active_connections: 7,
         });
-        let sources = StatusSources::new(shared, ThermalSource::Controller(thermal), "echo", vec![]);
+        let sources =
+            StatusSources::new(shared, ThermalSource::Controller(thermal), "echo", vec![]);
         let without = sources.snapshot(false);
         assert_eq!(without.counters.active, 7);
         assert_eq!(without.counters.bytes_in, 99);
         assert_eq!(without.gate, GateState::AtCapacity);
         assert_eq!(without.max_connections, 500);
         assert!(without.loop_alive());
-        assert!(matches!(&without.thermal, ThermalView::Available { history, .. } if history.is_empty()));
+        assert!(
+            matches!(&without.thermal, ThermalView::Available { history, .. } if history.is_empty())
+        );
         let with = sources.snapshot(true);
-        assert!(matches!(&with.thermal, ThermalView::Available { history, .. } if history.len() == 1));
+        assert!(
+            matches!(&with.thermal, ThermalView::Available { history, .. } if history.len() == 1)
+        );
     }
 
     #[test]
@@ -329,7 +361,10 @@ mod tests {
         }
         let (code, text) = snapshot.admission_reason();
         assert_eq!(code, "predicted");
-        assert!(text.contains("rejected") && text.contains("75.0 °C"), "{text}");
+        assert!(
+            text.contains("rejected") && text.contains("75.0 °C"),
+            "{text}"
+        );
         snapshot.gate = GateState::AtCapacity;
         assert!(snapshot.admission_reason().1.contains("10000"));
         snapshot.gate = GateState::Draining;

@@ -25,7 +25,10 @@ fn reject_mode_closes_the_extra_fifty_and_counts_them() {
             refused += 1;
         }
     }
-    assert_eq!(refused, 50, "every connection over the cap is closed at once");
+    assert_eq!(
+        refused, 50,
+        "every connection over the cap is closed at once"
+    );
     for (i, s) in held.iter_mut().enumerate() {
         echo::roundtrip(s, format!("still here {i}").as_bytes());
     }
@@ -55,9 +58,13 @@ fn pause_mode_leaves_the_extra_fifty_waiting_then_serves_them() {
     }
     std::thread::sleep(Duration::from_millis(300));
     for s in waiting.iter_mut().take(5) {
-        s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         let mut b = [0u8; 1];
-        assert!(std::io::Read::read(s, &mut b).is_err(), "a paused newcomer must not be served yet");
+        assert!(
+            std::io::Read::read(s, &mut b).is_err(),
+            "a paused newcomer must not be served yet"
+        );
     }
     // Drop to 50 open: below 90 %, so warden resumes and serves the queue.
     held.truncate(50);

@@ -8,24 +8,36 @@ fn bad_files_exit_2_and_name_the_key() {
     let cases: &[(&str, &str)] = &[
         ("[server]\nfrobnicate = 1\n", "server.frobnicate"),
         ("[serverr]\n", "serverr"),
-        ("[server]\nmax_connections = \"many\"\n", "server.max_connections"),
+        (
+            "[server]\nmax_connections = \"many\"\n",
+            "server.max_connections",
+        ),
         ("[server]\nmax_connections = 0\n", "server.max_connections"),
         ("[server]\nbacklog = 70000\n", "server.backlog"),
         ("[server]\nlisten = [\"127.0.0.1\"]\n", "server.listen"),
         ("[server]\nlisten = [\"nowhere:99999\"]\n", "server.listen"),
         ("[server]\nat_capacity = \"drop\"\n", "server.at_capacity"),
-        ("[thermal]\nshed_on_c = 65.0\nshed_off_c = 70.0\n", "thermal.shed_o"),
+        (
+            "[thermal]\nshed_on_c = 65.0\nshed_off_c = 70.0\n",
+            "thermal.shed_o",
+        ),
         ("[fan]\ndriver = \"gpio\"\n", "fan.pin"),
         ("[log]\nlevel = \"loud\"\n", "log.level"),
         ("[server\n", "line 1"),
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
         let path = dir.write(&format!("bad{i}.toml"), text);
-        for args in [vec!["check-config", path.to_str().unwrap()], vec!["run", "--config", path.to_str().unwrap()]] {
+        for args in [
+            vec!["check-config", path.to_str().unwrap()],
+            vec!["run", "--config", path.to_str().unwrap()],
+        ] {
             let out = run_warden(&args);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{args:?} on {text:?}: {stderr}");
-            assert!(stderr.contains(key), "{args:?} on {text:?}: message does not name {key:?}: {stderr}");
+            assert!(
+                stderr.contains(key),
+                "{args:?} on {text:?}: message does not name {key:?}: {stderr}"
+            );
         }
     }
 }
@@ -41,7 +53,11 @@ fn a_missing_file_exits_2_naming_the_path() {
 fn the_shipped_default_file_is_valid() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/init/warden.toml");
     let out = run_warden(&["check-config", path]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -51,7 +67,10 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     let help = run_warden(&["--help"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("Exit codes") && text.contains("check-config"), "{text}");
+    assert!(
+        text.contains("Exit codes") && text.contains("check-config"),
+        "{text}"
+    );
     let version = run_warden(&["--version"]);
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("warden "));
 }

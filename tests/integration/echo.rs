@@ -35,7 +35,8 @@ fn half_close_flushes_everything_then_closes() {
         writer.shutdown(Shutdown::Write).unwrap();
     });
     let mut got = Vec::new();
-    s.read_to_end(&mut got).expect("read until the server closes");
+    s.read_to_end(&mut got)
+        .expect("read until the server closes");
     t.join().unwrap();
     assert_eq!(got.len(), msg.len());
     assert!(got == msg, "echoed bytes differ");
@@ -49,7 +50,9 @@ fn a_slow_reader_gets_16_mib_back_while_server_memory_stays_bounded() {
     let s = echo::connect(w.addr());
     // Small kernel buffers on the client so the server, not the kernel, is
     // where a missing backpressure would pile bytes up.
-    socket2::SockRef::from(&s).set_recv_buffer_size(64 * 1024).unwrap();
+    socket2::SockRef::from(&s)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
     const TOTAL: usize = 16 << 20;
     let mut writer = s.try_clone().unwrap();
     let t = std::thread::spawn(move || {
@@ -72,7 +75,12 @@ fn a_slow_reader_gets_16_mib_back_while_server_memory_stays_bounded() {
             break;
         }
         for (i, b) in buf[..n].iter().enumerate() {
-            assert_eq!(*b, ((received + i) % 65_536 % 253) as u8, "byte {} corrupted", received + i);
+            assert_eq!(
+                *b,
+                ((received + i) % 65_536 % 253) as u8,
+                "byte {} corrupted",
+                received + i
+            );
         }
         received += n;
         if received % (1 << 20) < n {
@@ -80,10 +88,16 @@ fn a_slow_reader_gets_16_mib_back_while_server_memory_stays_bounded() {
             std::thread::sleep(Duration::from_millis(20));
             peak = peak.max(proc::rss_bytes(pid));
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "stream stalled at {received}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "stream stalled at {received}"
+        );
     }
     t.join().unwrap();
     assert_eq!(received, TOTAL);
     let growth = peak.saturating_sub(baseline);
-    assert!(growth < 4 << 20, "server RSS grew by {growth} bytes during a 16 MiB stream (baseline {baseline})");
+    assert!(
+        growth < 4 << 20,
+        "server RSS grew by {growth} bytes during a 16 MiB stream (baseline {baseline})"
+    );
 }

@@ -10,7 +10,10 @@ use crate::util::{config_with, counters, echo, proc, Launch, Warden};
 fn emfile_backs_off_without_spinning_and_recovers() {
     let mut w = Warden::start_with(
         &config_with("drain_timeout_s = 1", "[status]\nenabled = false"),
-        Launch { nofile: Some(64), ..Launch::default() },
+        Launch {
+            nofile: Some(64),
+            ..Launch::default()
+        },
     );
     let addr = w.addr();
     // Far more clients than descriptors: the kernel backlog holds the rest.
@@ -19,7 +22,10 @@ fn emfile_backs_off_without_spinning_and_recovers() {
     let cpu_before = proc::cpu_time(w.pid());
     std::thread::sleep(Duration::from_secs(3));
     let cpu = proc::cpu_time(w.pid()) - cpu_before;
-    assert!(cpu < Duration::from_millis(300), "warden used {cpu:?} of CPU over 3 s of exhaustion");
+    assert!(
+        cpu < Duration::from_millis(300),
+        "warden used {cpu:?} of CPU over 3 s of exhaustion"
+    );
     // Everyone leaves; a newcomer is served.
     flood.clear();
     let mut served = false;

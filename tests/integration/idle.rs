@@ -15,7 +15,10 @@ fn idle_connections_time_out_and_busy_ones_stay() {
         echo::roundtrip(&mut busy, b"tick");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(echo::closed_by_peer(&mut idle, Duration::from_millis(100)), "idle connection closed");
+    assert!(
+        echo::closed_by_peer(&mut idle, Duration::from_millis(100)),
+        "idle connection closed"
+    );
     echo::roundtrip(&mut busy, b"still open");
     drop(busy);
     let c = counters(&mut w);

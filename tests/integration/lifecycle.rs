@@ -33,7 +33,9 @@ fn sigterm_drains_finishes_the_echo_in_progress_and_exits_zero() {
     echo::roundtrip(&mut s, b"still served while draining");
     let closed_at = Instant::now();
     drop(s);
-    let status = w.wait_exit(Duration::from_secs(5)).expect("exits once the last connection closes");
+    let status = w
+        .wait_exit(Duration::from_secs(5))
+        .expect("exits once the last connection closes");
     assert!(status.success(), "{status:?}");
     assert!(closed_at.elapsed() < Duration::from_secs(3));
 }
@@ -45,11 +47,17 @@ fn the_drain_deadline_closes_stragglers_and_exits_zero() {
     echo::roundtrip(&mut s, b"x");
     let t0 = Instant::now();
     w.signal(libc::SIGTERM);
-    assert!(echo::closed_by_peer(&mut s, Duration::from_secs(5)), "straggler closed at the deadline");
+    assert!(
+        echo::closed_by_peer(&mut s, Duration::from_secs(5)),
+        "straggler closed at the deadline"
+    );
     let status = w.wait_exit(Duration::from_secs(5)).unwrap();
     assert!(status.success());
     let took = t0.elapsed();
-    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(4), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
 }
 
 #[test]
@@ -60,15 +68,19 @@ fn a_second_sigterm_exits_at_once() {
     w.signal(libc::SIGTERM);
     w.wait_log("draining", Duration::from_secs(5));
     w.signal(libc::SIGTERM);
-    let status = w.wait_exit(Duration::from_secs(3)).expect("second SIGTERM exits at once");
+    let status = w
+        .wait_exit(Duration::from_secs(3))
+        .expect("second SIGTERM exits at once");
     assert!(status.success(), "{status:?}");
 }
 
 #[test]
 fn sighup_applies_a_valid_file_without_dropping_connections() {
-
     let first = free_port();
-    let w = Warden::start(&config_with(&format!("listen = [\"127.0.0.1:{first}\"]"), ""));
+    let w = Warden::start(&config_with(
+        &format!("listen = [\"127.0.0.1:{first}\"]"),
+        "",
+    ));
     let old: std::net::SocketAddr = format!("127.0.0.1:{first}").parse().unwrap();
     let mut s = echo::connect(old);
     echo::roundtrip(&mut s, b"before reload");
@@ -89,7 +101,6 @@ fn sighup_applies_a_valid_file_without_dropping_connections() {
 
 #[test]
 fn sighup_refuses_an_invalid_file_naming_the_key_and_keeps_running() {
-
     let w = Warden::start(&config_with("", ""));
     let mut s = echo::connect(w.addr());
     echo::roundtrip(&mut s, b"before");

@@ -4,13 +4,27 @@
 use crate::util::{config_with, loadgen, Warden};
 
 fn hold(connections: u32) {
-    let w = Warden::start(&config_with("max_connections = 20000\nidle_timeout_s = 0", "[status]\nenabled = false"));
+    let w = Warden::start(&config_with(
+        "max_connections = 20000\nidle_timeout_s = 0",
+        "[status]\nenabled = false",
+    ));
     let addr = w.addr().to_string();
     let n = connections.to_string();
     let pid = w.pid().to_string();
     let (status, report) = loadgen(&[
-        "hold", "--addr", &addr, "--connections", &n, "--rate", "20000", "--sources", "4", "--hold", "2",
-        "--server-pid", &pid,
+        "hold",
+        "--addr",
+        &addr,
+        "--connections",
+        &n,
+        "--rate",
+        "20000",
+        "--sources",
+        "4",
+        "--hold",
+        "2",
+        "--server-pid",
+        &pid,
     ]);
     assert!(status.success(), "{report}");
     assert_eq!(report["established"], connections, "{report}");

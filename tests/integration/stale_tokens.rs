@@ -15,7 +15,10 @@ fn churn_never_delivers_another_sessions_bytes() {
             std::thread::spawn(move || {
                 for round in 0..300u32 {
                     let mut s = echo::connect(addr);
-                    let msg = format!("thread {t} round {round} {}", "x".repeat((round % 50) as usize));
+                    let msg = format!(
+                        "thread {t} round {round} {}",
+                        "x".repeat((round % 50) as usize)
+                    );
                     s.write_all(msg.as_bytes()).unwrap();
                     let mut got = vec![0u8; msg.len()];
                     s.read_exact(&mut got).unwrap();

@@ -39,7 +39,8 @@ fn is_rejected(addr: std::net::SocketAddr) -> bool {
     // Rejected: closed at once (EOF or reset). An echo means admitted; a
     // timeout means paused in the backlog.
     let mut s = echo::connect(addr);
-    s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let _ = s.write_all(b"?");
     let mut b = [0u8; 1];
     match s.read(&mut b) {
@@ -66,9 +67,13 @@ fn rising_temperature_turns_the_file_fan_on_and_cooling_turns_it_off() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(r.tree.fan_file_duty().unwrap(), 0.0, "cool: fan off");
     r.tree.set_temp_celsius(62.0).unwrap();
-    wait_until("fan on", Duration::from_secs(5), || r.tree.fan_file_duty().unwrap() > 0.0);
+    wait_until("fan on", Duration::from_secs(5), || {
+        r.tree.fan_file_duty().unwrap() > 0.0
+    });
     r.tree.set_temp_celsius(40.0).unwrap();
-    wait_until("fan off", Duration::from_secs(5), || r.tree.fan_file_duty().unwrap() == 0.0);
+    wait_until("fan off", Duration::from_secs(5), || {
+        r.tree.fan_file_duty().unwrap() == 0.0
+    });
 }
 
 #[test]
@@ -78,25 +83,53 @@ fn shedding_rejects_newcomers_while_a_thousand_established_connections_keep_echo
     r.tree.set_temp_celsius(50.0).unwrap();
     let target = addr.to_string();
     let load = std::thread::spawn(move || {
-        loadgen(&["pingpong", "--addr", &target, "--connections", "1000", "--size", "64", "--duration", "6"])
+        loadgen(&[
+            "pingpong",
+            "--addr",
+            &target,
+            "--connections",
+            "1000",
+            "--size",
+            "64",
+            "--duration",
+            "6",
+        ])
     });
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(served(addr, Duration::from_secs(2)), "admitting before the heat");
+    assert!(
+        served(addr, Duration::from_secs(2)),
+        "admitting before the heat"
+    );
     r.tree.set_temp_celsius(76.0).unwrap();
-    wait_until("newcomers rejected", Duration::from_secs(3), || is_rejected(addr));
+    wait_until("newcomers rejected", Duration::from_secs(3), || {
+        is_rejected(addr)
+    });
     std::thread::sleep(Duration::from_millis(500));
     assert!(is_rejected(addr), "still shedding at 76 °C");
     r.tree.set_temp_celsius(65.0).unwrap();
-    wait_until("admitting again after cooling", Duration::from_secs(3), || served(addr, Duration::from_millis(500)));
+    wait_until(
+        "admitting again after cooling",
+        Duration::from_secs(3),
+        || served(addr, Duration::from_millis(500)),
+    );
     let (status, report) = load.join().unwrap();
-    assert!(status.success(), "established connections lost nothing: {report}");
+    assert!(
+        status.success(),
+        "established connections lost nothing: {report}"
+    );
     assert_eq!(report["errors"], 0, "{report}");
     assert!(report["msgs"].as_u64().unwrap() > 1000, "{report}");
 }
 
 #[test]
 fn shedding_in_pause_mode_leaves_newcomers_in_the_backlog() {
-    let r = rig("", &FAST_THERMAL.replace("horizon_s = 0.0\n", "horizon_s = 0.0\nshed_mode = \"pause\"\n"));
+    let r = rig(
+        "",
+        &FAST_THERMAL.replace(
+            "horizon_s = 0.0\n",
+            "horizon_s = 0.0\nshed_mode = \"pause\"\n",
+        ),
+    );
     let addr = r.warden.addr();
     let mut established = echo::connect(addr);
     echo::roundtrip(&mut established, b"before");
@@ -104,13 +137,22 @@ fn shedding_in_pause_mode_leaves_newcomers_in_the_backlog() {
     std::thread::sleep(Duration::from_millis(600));
     let mut waiting = echo::connect(addr);
     waiting.write_all(b"queued").unwrap();
-    waiting.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let mut b = [0u8; 6];
-    assert!(waiting.read(&mut b).is_err(), "paused: not served while hot");
+    assert!(
+        waiting.read(&mut b).is_err(),
+        "paused: not served while hot"
+    );
     echo::roundtrip(&mut established, b"established still served");
     r.tree.set_temp_celsius(60.0).unwrap();
-    waiting.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    waiting.read_exact(&mut b).expect("served from the backlog once cool");
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    waiting
+        .read_exact(&mut b)
+        .expect("served from the backlog once cool");
     assert_eq!(&b, b"queued");
 }
 
@@ -131,15 +173,27 @@ fn throttling_steps_cpufreq_down_then_back_up_and_sigterm_restores() {
         }
         f == 600_000
     });
-    assert_eq!(seen, [1_500_000, 1_000_000, 600_000], "one available frequency per tick");
+    assert_eq!(
+        seen,
+        [1_500_000, 1_000_000, 600_000],
+        "one available frequency per tick"
+    );
     r.tree.set_temp_celsius(70.0).unwrap();
-    wait_until("back to the original", Duration::from_secs(5), || max_freq(&r.tree) == 1_500_000);
+    wait_until("back to the original", Duration::from_secs(5), || {
+        max_freq(&r.tree) == 1_500_000
+    });
     r.tree.set_temp_celsius(82.0).unwrap();
-    wait_until("throttled again", Duration::from_secs(5), || max_freq(&r.tree) < 1_500_000);
+    wait_until("throttled again", Duration::from_secs(5), || {
+        max_freq(&r.tree) < 1_500_000
+    });
     r.warden.signal(libc::SIGTERM);
     let status = r.warden.wait_exit(Duration::from_secs(10)).unwrap();
     assert!(status.success());
-    assert_eq!(max_freq(&r.tree), 1_500_000, "SIGTERM restores the original max frequency");
+    assert_eq!(
+        max_freq(&r.tree),
+        1_500_000,
+        "SIGTERM restores the original max frequency"
+    );
     assert_eq!(r.tree.fan_file_duty().unwrap(), 1.0, "fan.on_exit = full");
 }
 
@@ -147,12 +201,22 @@ fn throttling_steps_cpufreq_down_then_back_up_and_sigterm_restores() {
 fn after_sigkill_warden_restore_puts_cpufreq_back_from_the_state_file() {
     let mut r = rig("", FAST_THERMAL);
     r.tree.set_temp_celsius(90.0).unwrap();
-    wait_until("minimum frequency", Duration::from_secs(5), || max_freq(&r.tree) == 600_000);
+    wait_until("minimum frequency", Duration::from_secs(5), || {
+        max_freq(&r.tree) == 600_000
+    });
     r.warden.signal(libc::SIGKILL);
     r.warden.wait_exit(Duration::from_secs(5)).unwrap();
-    assert_eq!(max_freq(&r.tree), 600_000, "nothing restored a killed process");
+    assert_eq!(
+        max_freq(&r.tree),
+        600_000,
+        "nothing restored a killed process"
+    );
     let out = run_warden(&["restore", "--config", r.warden.config.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(max_freq(&r.tree), 1_500_000);
     assert_eq!(r.tree.fan_file_duty().unwrap(), 1.0);
     let again = run_warden(&["restore", "--config", r.warden.config.to_str().unwrap()]);
@@ -163,18 +227,30 @@ fn after_sigkill_warden_restore_puts_cpufreq_back_from_the_state_file() {
 #[test]
 fn read_only_cpufreq_is_logged_and_serving_continues() {
     let r = rig("", FAST_THERMAL);
-    r.tree.make_read_only(&r.tree.scaling_max_freq_path(0)).unwrap();
+    r.tree
+        .make_read_only(&r.tree.scaling_max_freq_path(0))
+        .unwrap();
     let mut s = echo::connect(r.warden.addr());
     r.tree.set_temp_celsius(82.0).unwrap();
-    let line = r.warden.wait_log("scaling_max_freq", Duration::from_secs(5));
+    let line = r
+        .warden
+        .wait_log("scaling_max_freq", Duration::from_secs(5));
     assert!(line.contains("WARN") || line.contains("ERROR"), "{line}");
     for i in 0..20 {
         echo::roundtrip(&mut s, format!("serving {i}").as_bytes());
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(max_freq(&r.tree), 1_500_000);
-    let repeats = r.warden.log().iter().filter(|l| l.contains("scaling_max_freq")).count();
-    assert!(repeats <= 2, "the failing actuator is rate-limited in the log ({repeats} lines)");
+    let repeats = r
+        .warden
+        .log()
+        .iter()
+        .filter(|l| l.contains("scaling_max_freq"))
+        .count();
+    assert!(
+        repeats <= 2,
+        "the failing actuator is rate-limited in the log ({repeats} lines)"
+    );
 }
 
 #[test]
@@ -183,9 +259,13 @@ fn a_garbage_sensor_fails_safe_with_the_fan_full() {
     r.tree.set_temp_celsius(45.0).unwrap();
     std::thread::sleep(Duration::from_millis(400));
     r.tree.write_temp_raw("garbage\n").unwrap();
-    wait_until("fan full on sensor fault", Duration::from_secs(5), || r.tree.fan_file_duty().unwrap() == 1.0);
+    wait_until("fan full on sensor fault", Duration::from_secs(5), || {
+        r.tree.fan_file_duty().unwrap() == 1.0
+    });
     r.tree.set_temp_celsius(45.0).unwrap();
-    wait_until("recovered", Duration::from_secs(5), || r.tree.fan_file_duty().unwrap() == 0.0);
+    wait_until("recovered", Duration::from_secs(5), || {
+        r.tree.fan_file_duty().unwrap() == 0.0
+    });
 }
 
 #[test]
@@ -195,9 +275,14 @@ fn a_gpio_fan_off_a_pi_refuses_to_start_with_exit_2() {
     let mut w = Warden::start_in(
         dir,
         &config_with("", "[fan]\ndriver = \"gpio\"\npin = 17\n"),
-        Launch { expect_exit: true, ..Launch::default() },
+        Launch {
+            expect_exit: true,
+            ..Launch::default()
+        },
     );
-    let status = w.wait_exit(Duration::from_secs(10)).expect("exits at start");
+    let status = w
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits at start");
     assert_eq!(status.code(), Some(2));
     let log = w.log().join("\n");
     assert!(log.contains("Raspberry Pi"), "{log}");
@@ -208,6 +293,11 @@ fn auto_fan_with_no_hwmon_fan_runs_without_a_fan_and_says_so_once() {
     let r = rig("", "[fan]\ndriver = \"auto\"\n");
     let mut s = TcpStream::connect(r.warden.addr()).unwrap();
     echo::roundtrip(&mut s, b"ok");
-    let lines = r.warden.log().iter().filter(|l| l.contains("without a fan")).count();
+    let lines = r
+        .warden
+        .log()
+        .iter()
+        .filter(|l| l.contains("without a fan"))
+        .count();
     assert_eq!(lines, 1, "{:?}", r.warden.log());
 }

@@ -44,7 +44,6 @@ fn every_rppal_driver_fails_the_same_way_through_build() {
             FanSpec::Gpio {
                 pin: 14,
                 active_low: false,
-                kick: std::time::Duration::from_secs(1),
             },
             "gpio",
         ),

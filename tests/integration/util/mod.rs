@@ -38,7 +38,8 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("warden-test-{tag}-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("warden-test-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -91,8 +92,16 @@ pub struct Warden {
 /// (`@DIR@`), and the status server takes a free port unless `rest` has a
 /// `[status]` table.
 pub fn config_with(server_extra: &str, rest: &str) -> String {
-    let listen = if server_extra.contains("listen") { "" } else { "listen = [\"127.0.0.1:0\"]\n" };
-    let status = if rest.contains("[status]") { "" } else { "[status]\nlisten = \"127.0.0.1:0\"\n" };
+    let listen = if server_extra.contains("listen") {
+        ""
+    } else {
+        "listen = [\"127.0.0.1:0\"]\n"
+    };
+    let status = if rest.contains("[status]") {
+        ""
+    } else {
+        "[status]\nlisten = \"127.0.0.1:0\"\n"
+    };
     format!(
         "[server]\n{listen}{server_extra}\n\n[hardware]\nstate_dir = \"@DIR@/run\"\nsysfs_root = \"@DIR@/sysfs\"\n\n{status}{rest}\n"
     )
@@ -119,13 +128,18 @@ impl Warden {
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         if let Some(limit) = launch.nofile {
             // SAFETY: setrlimit is async-signal-safe; nothing else runs in the
             // child between fork and exec.
             unsafe {
                 cmd.pre_exec(move || {
-                    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+                    let rl = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
                     if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
                         return Err(std::io::Error::last_os_error());
                     }
@@ -145,7 +159,12 @@ impl Warden {
                 sink.lock().unwrap().push(line);
             }
         });
-        let warden = Warden { child, dir, config: path, log };
+        let warden = Warden {
+            child,
+            dir,
+            config: path,
+            log,
+        };
         if !launch.expect_exit {
             warden.wait_log("listening on", Duration::from_secs(10));
         }
@@ -166,10 +185,21 @@ impl Warden {
     pub fn wait_log_after(&self, from: usize, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(line) = self.log.lock().unwrap().iter().skip(from).find(|l| l.contains(needle)) {
+            if let Some(line) = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .find(|l| l.contains(needle))
+            {
                 return line.clone();
             }
-            assert!(Instant::now() < deadline, "no log line containing {needle:?} within {timeout:?}; log:\n{}", self.log().join("\n"));
+            assert!(
+                Instant::now() < deadline,
+                "no log line containing {needle:?} within {timeout:?}; log:\n{}",
+                self.log().join("\n")
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -234,21 +264,36 @@ impl Drop for Warden {
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Runs warden with arguments to completion (for check-config and friends).
 pub fn run_warden(args: &[&str]) -> std::process::Output {
-    Command::new(warden_bin()).args(args).env_remove("WARDEN_LOG").output().expect("run warden")
+    Command::new(warden_bin())
+        .args(args)
+        .env_remove("WARDEN_LOG")
+        .output()
+        .expect("run warden")
 }
 
 /// Runs the load generator with `args` plus `--json`, returning its exit
 /// status and parsed JSON report.
 pub fn loadgen(args: &[&str]) -> (ExitStatus, serde_json::Value) {
-    let out = Command::new(loadgen_bin()).args(args).arg("--json").output().expect("run warden-loadgen");
+    let out = Command::new(loadgen_bin())
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("run warden-loadgen");
     let text = String::from_utf8_lossy(&out.stdout);
     let json = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!("loadgen printed no JSON ({e}): stdout {text:?} stderr {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "loadgen printed no JSON ({e}): stdout {text:?} stderr {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out.status, json)
 }
@@ -257,8 +302,14 @@ pub fn loadgen(args: &[&str]) -> (ExitStatus, serde_json::Value) {
 /// line (`final counters: key=value ...`).
 pub fn counters(w: &mut Warden) -> std::collections::HashMap<String, u64> {
     w.signal(libc::SIGTERM);
-    let status = w.wait_exit(Duration::from_secs(15)).expect("warden exits after SIGTERM");
-    assert!(status.success(), "exit status {status:?}; log:\n{}", w.log().join("\n"));
+    let status = w
+        .wait_exit(Duration::from_secs(15))
+        .expect("warden exits after SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status:?}; log:\n{}",
+        w.log().join("\n")
+    );
     let line = w.wait_log("final counters:", Duration::from_secs(2));
     line.split("final counters:")
         .nth(1)

@@ -1,0 +1,252 @@
+//! `warden status [--addr HOST:PORT] [--json]`: fetches `GET /status` from
+//! a running warden over plain HTTP/1.1 and prints it as a short table
+//! ([`super::table`]) or as the raw JSON.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::defaults::DEFAULT_STATUS_LISTEN;
+
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the whole answer may take.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest answer read.
+const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Why `warden status` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// `--addr` is not HOST:PORT.
+    #[error("--addr {addr:?}: {reason}; expected HOST:PORT, e.g. 127.0.0.1:9181")]
+    BadAddress {
+        /// What was given.
+        addr: String,
+        /// Why it is wrong.
+        reason: String,
+    },
+    /// Nothing listens there.
+    #[error("no warden status server at {addr}: connection refused; is warden running? see status.listen in its config")]
+    Refused {
+        /// The address tried.
+        addr: SocketAddr,
+    },
+    /// Connecting or talking failed otherwise.
+    #[error("cannot talk to the warden status server at {addr}: {source}")]
+    Io {
+        /// The address tried.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// No complete answer in time.
+    #[error("the warden status server at {addr} did not answer within {} s", ANSWER_TIMEOUT.as_secs())]
+    Timeout {
+        /// The address tried.
+        addr: SocketAddr,
+    },
+    /// It answered with an error status.
+    #[error("the warden status server at {addr} answered {status}: {message}")]
+    Status {
+        /// The address tried.
+        addr: SocketAddr,
+        /// HTTP status code.
+        status: u16,
+        /// The error text of its answer.
+        message: String,
+    },
+    /// It answered, but not like a warden status server.
+    #[error("{addr} did not answer like a warden status server: {reason}")]
+    NotWarden {
+        /// The address tried.
+        addr: SocketAddr,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Printing failed (stdout closed).
+    #[error("cannot print the status: {0}")]
+    Print(io::Error),
+}
+
+impl ClientError {
+    /// True when the command line was wrong (exit 2), not the server or the network (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ClientError::BadAddress { .. })
+    }
+}
+
+/// Runs `warden status`: prints the status of the warden at `addr`
+/// (default `127.0.0.1:9181`) as a table, or as JSON with `json`.
+pub fn run(addr: Option<&str>, json: bool) -> Result<(), ClientError> {
+    let addr = resolve(addr)?;
+    let body = fetch(addr, "/status")?;
+    let doc: Value = serde_json::from_slice(&body).map_err(|e| ClientError::NotWarden {
+        addr,
+        reason: format!("the answer is not JSON ({e})"),
+    })?;
+    if doc.get("schema").and_then(Value::as_u64).is_none() {
+        return Err(ClientError::NotWarden {
+            addr,
+            reason: "the JSON has no \"schema\" field".into(),
+        });
+    }
+    let text = if json {
+        String::from_utf8_lossy(&body).into_owned()
+    } else {
+        super::table::render(&doc)
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| {
+            if text.ends_with('\n') {
+                Ok(())
+            } else {
+                out.write_all(b"\n")
+            }
+        })
+        .map_err(ClientError::Print)
+}
+
+/// `--addr` (or the default) as a socket address.
+pub fn resolve(addr: Option<&str>) -> Result<SocketAddr, ClientError> {
+    let Some(text) = addr else {
+        return Ok(DEFAULT_STATUS_LISTEN);
+    };
+    let bad = |reason: String| ClientError::BadAddress {
+        addr: text.to_string(),
+        reason,
+    };
+    let mut addrs = text.to_socket_addrs().map_err(|e| bad(e.to_string()))?;
+    addrs
+        .next()
+        .ok_or_else(|| bad("it resolves to no address".into()))
+}
+
+/// GETs `path` and returns the body of a 200 answer.
+pub fn fetch(addr: SocketAddr, path: &str) -> Result<Vec<u8>, ClientError> {
+    let io_error = |source: io::Error| match source.kind() {
+        io::ErrorKind::ConnectionRefused => ClientError::Refused { addr },
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout { addr },
+        _ => ClientError::Io { addr, source },
+    };
+    let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(io_error)?;
+    stream
+        .set_read_timeout(Some(ANSWER_TIMEOUT))
+        .map_err(io_error)?;
+    stream
+        .set_write_timeout(Some(ANSWER_TIMEOUT))
+        .map_err(io_error)?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nUser-Agent: warden-status/{}\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    stream.write_all(request.as_bytes()).map_err(io_error)?;
+    let mut raw = Vec::new();
+    stream
+        .take(MAX_ANSWER_BYTES)
+        .read_to_end(&mut raw)
+        .map_err(io_error)?;
+    let (status, body) =
+        split_answer(&raw).map_err(|reason| ClientError::NotWarden { addr, reason })?;
+    if status != 200 {
+        let message = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+        return Err(ClientError::Status {
+            addr,
+            status,
+            message,
+        });
+    }
+    Ok(body.to_vec())
+}
+
+/// Splits an HTTP/1.1 answer (read to EOF) into status code and body.
+fn split_answer(raw: &[u8]) -> Result<(u16, &[u8]), String> {
+    let end = super::http::head_end(raw).ok_or("the answer has no complete HTTP head")?;
+    let head = std::str::from_utf8(&raw[..end]).map_err(|_| "the answer's head is not text")?;
+    let status_line = head.lines().next().unwrap_or("");
+    let status = status_line
+        .strip_prefix("HTTP/1.")
+        .and_then(|rest| rest.get(2..5))
+        .and_then(|code| code.parse::<u16>().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let mut body = &raw[end..];
+    let length = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())
+            .flatten()
+    });
+    if head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("content-encoding:"))
+    {
+        return Err("the answer is compressed although none was asked for".into());
+    }
+    if let Some(length) = length {
+        if body.len() < length {
+            return Err(format!(
+                "the answer was cut short: {} of {length} body bytes",
+                body.len()
+            ));
+        }
+        body = &body[..length];
+    }
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_addresses_and_names_bad_ones() {
+        assert_eq!(resolve(None).unwrap(), DEFAULT_STATUS_LISTEN);
+        assert_eq!(resolve(Some("127.0.0.1:1234")).unwrap().port(), 1234);
+        assert_eq!(resolve(Some("[::1]:80")).unwrap().port(), 80);
+        let err = resolve(Some("127.0.0.1")).unwrap_err().to_string();
+        assert!(
+            err.contains("--addr \"127.0.0.1\"") && err.contains("HOST:PORT"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn splits_answers() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}trailing";
+        assert_eq!(split_answer(raw).unwrap(), (200, &b"{}"[..]));
+        let raw = b"HTTP/1.1 503 Service Unavailable\r\n\r\n{\"error\":\"x\"}";
+        assert_eq!(split_answer(raw).unwrap().0, 503);
+        assert!(split_answer(b"SSH-2.0-OpenSSH\r\n").is_err());
+        assert!(
+            split_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+                .unwrap_err()
+                .contains("cut short")
+        );
+    }
+
+    #[test]
+    fn refused_connections_say_what_to_check() {
+        // Bind then drop: the port is very likely free and refuses.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let err = fetch(addr, "/status").unwrap_err();
+        assert!(matches!(err, ClientError::Refused { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("no warden status server at 127.0.0.1:")
+                && text.contains("is warden running?"),
+            "{text}"
+        );
+    }
+}

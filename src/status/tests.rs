@@ -1,0 +1,500 @@
+//! Tests of the whole status module: the documented schema against the
+//! real documents, and the server in-process on loopback (wire format,
+//! HEAD, errors, bounds, clean stop).
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::json::{history_document, status_document};
+use super::snapshot::{fixtures, StatusSources, ThermalSource};
+use super::{io_loop, spawn, StatusServerHandle};
+use crate::config::StatusConfig;
+use crate::engine::stats::LocalStats;
+use crate::engine::LoopShared;
+
+const STATUS_DOC: &str = include_str!("../../docs/STATUS.md");
+
+/// The field paths listed in the table between `<!-- fields:NAME -->` and `<!-- end fields -->`.
+fn documented_fields(name: &str) -> BTreeSet<String> {
+    let start_marker = format!("<!-- fields:{name} -->");
+    let start = STATUS_DOC
+        .find(&start_marker)
+        .unwrap_or_else(|| panic!("docs/STATUS.md lacks {start_marker}"));
+    let rest = &STATUS_DOC[start + start_marker.len()..];
+    let end = rest
+        .find("<!-- end fields -->")
+        .expect("unterminated field table in docs/STATUS.md");
+    rest[..end]
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .map(|cell| cell.split('`').next().unwrap().to_string())
+        .collect()
+}
+
+/// Every node of a document as a dotted path; array items as `name[]`.
+fn paths(value: &Value, prefix: &str, all: &mut BTreeSet<String>, leaves: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if !prefix.is_empty() {
+                all.insert(prefix.to_string());
+            }
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                paths(child, &path, all, leaves);
+            }
+        }
+        Value::Array(items) if items.iter().any(Value::is_object) => {
+            all.insert(prefix.to_string());
+            for item in items {
+                paths(item, &format!("{prefix}[]"), all, leaves);
+            }
+        }
+        _ => {
+            all.insert(prefix.to_string());
+            leaves.insert(prefix.to_string());
+        }
+    }
+}
+
+fn check_documented(name: &str, doc: &Value) {
+    let documented = documented_fields(name);
+    assert!(
+        documented.len() > 5,
+        "docs/STATUS.md lists too few {name} fields: {documented:?}"
+    );
+    let (mut all, mut leaves) = (BTreeSet::new(), BTreeSet::new());
+    paths(doc, "", &mut all, &mut leaves);
+    let missing: Vec<_> = documented.difference(&all).collect();
+    assert!(
+        missing.is_empty(),
+        "documented in docs/STATUS.md but absent from {name}: {missing:?}"
+    );
+    let undocumented: Vec<_> = leaves.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "{name} has fields docs/STATUS.md does not document: {undocumented:?}"
+    );
+}
+
+#[test]
+fn every_documented_status_field_is_present_and_every_field_documented() {
+    check_documented("/status", &status_document(&fixtures::with_thermal()));
+}
+
+#[test]
+fn every_documented_history_field_is_present_and_every_field_documented() {
+    check_documented(
+        "/status/history",
+        &history_document(&fixtures::with_thermal()),
+    );
+}
+
+#[test]
+fn the_documented_schema_version_is_the_served_one() {
+    let line = format!("\"schema\": {}", super::json::SCHEMA_VERSION);
+    assert!(
+        STATUS_DOC.contains(&line),
+        "docs/STATUS.md should show {line}"
+    );
+}
+
+#[test]
+fn the_documented_limits_are_the_enforced_ones() {
+    for claim in [
+        format!("At most {} status connections", io_loop::MAX_CONNECTIONS),
+        format!(
+            "At most {} complete requests per worker",
+            super::server::QUEUED_PER_WORKER
+        ),
+        format!(
+            "request head over {} KiB",
+            super::http::MAX_HEAD_BYTES / 1024
+        ),
+        format!("over {} header lines", super::http::MAX_HEADERS),
+    ] {
+        assert!(
+            STATUS_DOC.contains(&claim),
+            "docs/STATUS.md should say {claim:?}"
+        );
+    }
+}
+
+// ---- the server on loopback ----
+
+struct Running {
+    handle: StatusServerHandle,
+    shared: Arc<LoopShared>,
+}
+
+fn start(request_timeout: Duration, workers: usize) -> Running {
+    let shared = Arc::new(LoopShared::new(1000));
+    shared.beat(Instant::now());
+    let local = LocalStats {
+        active: 3,
+        ..LocalStats::default()
+    };
+    shared.stats.publish(&local);
+    let sources = StatusSources::new(
+        Arc::clone(&shared),
+        ThermalSource::Absent {
+            reason: "test without a sensor".into(),
+        },
+        "echo",
+        vec!["127.0.0.1:7000".parse().unwrap()],
+    );
+    let config = StatusConfig {
+        enabled: true,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        workers,
+        request_timeout,
+    };
+    Running {
+        handle: spawn(sources, &config).unwrap(),
+        shared,
+    }
+}
+
+/// Sends `request` and reads the answer to EOF.
+fn exchange(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn body(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")
+}
+
+#[test]
+fn serves_status_over_tcp_from_the_live_sources() {
+    let server = start(Duration::from_secs(5), 2);
+    let addr = server.handle.local_addr();
+    let answer = exchange(addr, b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let doc: Value = serde_json::from_str(body(&answer)).unwrap();
+    assert_eq!(doc["connections"]["active"], 3);
+    assert_eq!(
+        doc["thermal"]["unavailable_reason"],
+        "test without a sensor"
+    );
+    // The answer follows the sources.
+    let local = LocalStats {
+        active: 9,
+        ..LocalStats::default()
+    };
+    server.shared.stats.publish(&local);
+    let doc: Value =
+        serde_json::from_str(body(&exchange(addr, b"GET /status HTTP/1.0\r\n\r\n"))).unwrap();
+    assert_eq!(doc["connections"]["active"], 9);
+    server.handle.stop();
+}
+
+#[test]
+fn head_answers_have_headers_only() {
+    let server = start(Duration::from_secs(5), 1);
+    let addr = server.handle.local_addr();
+    // The page is constant, so both answers must announce the same length.
+    let get = exchange(addr, b"GET / HTTP/1.1\r\n\r\n");
+    let head = exchange(addr, b"HEAD / HTTP/1.1\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
+    assert!(head.ends_with("\r\n\r\n"), "HEAD carried a body: {head}");
+    let length = |a: &str| {
+        a.lines()
+            .find(|l| l.starts_with("Content-Length:"))
+            .map(str::to_string)
+    };
+    assert_eq!(length(&head), length(&get));
+    assert!(!body(&get).is_empty());
+}
+
+#[test]
+fn wire_errors_get_their_status_codes() {
+    let server = start(Duration::from_secs(5), 1);
+    let addr = server.handle.local_addr();
+    let cases: [(&[u8], &str); 5] = [
+        (
+            b"POST /status HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+            "HTTP/1.1 405 ",
+        ),
+        (b"GET /nothing HTTP/1.1\r\n\r\n", "HTTP/1.1 404 "),
+        (b"hello there\r\n\r\n", "HTTP/1.1 400 "),
+        (b"GET / HTTP/3.0\r\n\r\n", "HTTP/1.1 505 "),
+        (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", "HTTP/1.1 400 "),
+    ];
+    for (request, expected) in cases {
+        let answer = exchange(addr, request);
+        assert!(
+            answer.starts_with(expected),
+            "{:?} -> {answer}",
+            String::from_utf8_lossy(request)
+        );
+        let json: Value = serde_json::from_str(body(&answer)).unwrap();
+        assert!(json["error"].is_string());
+    }
+    let post = exchange(addr, b"DELETE /ready HTTP/1.1\r\n\r\n");
+    assert!(post.contains("\r\nAllow: GET, HEAD\r\n"), "{post}");
+}
+
+#[test]
+fn oversized_heads_get_431_without_waiting_for_the_end() {
+    let server = start(Duration::from_secs(5), 1);
+    let mut stream = TcpStream::connect(server.handle.local_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut request = b"GET / HTTP/1.1\r\nX-Filler: ".to_vec();
+    request.extend(std::iter::repeat(b'a').take(super::http::MAX_HEAD_BYTES + 100));
+    stream.write_all(&request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 431 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[test]
+fn gzip_is_negotiated_on_the_wire() {
+    let server = start(Duration::from_secs(5), 1);
+    let mut stream = TcpStream::connect(server.handle.local_addr()).unwrap();
+    stream
+        .write_all(b"GET /status HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let end = super::http::head_end(&answer).unwrap();
+    let head = String::from_utf8_lossy(&answer[..end]);
+    assert!(head.contains("Content-Encoding: gzip"), "{head}");
+    let mut plain = String::new();
+    flate2::read::GzDecoder::new(&answer[end..])
+        .read_to_string(&mut plain)
+        .unwrap();
+    let doc: Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(doc["schema"], 1);
+}
+
+#[test]
+fn a_slow_client_gets_408_and_is_closed_at_the_request_deadline() {
+    let server = start(Duration::from_millis(300), 1);
+    let mut stream = TcpStream::connect(server.handle.local_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(b"GET /sta").unwrap(); // and never the rest
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    assert!(text.contains("status.request_timeout_ms"), "{text}");
+}
+
+#[test]
+fn slow_clients_beyond_the_cap_cannot_lock_out_a_normal_request() {
+    let server = start(Duration::from_secs(30), 1);
+    let addr = server.handle.local_addr();
+    // More half-sent requests than the server keeps open; each is held
+    // far longer than this test runs.
+    let slow: Vec<TcpStream> = (0..io_loop::MAX_CONNECTIONS + 20)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /status HTTP/1.1\r\nX-Slow: ").unwrap();
+            s
+        })
+        .collect();
+    let answer = exchange(addr, b"GET /healthz HTTP/1.1\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    // The oldest ones were dropped to make room.
+    let mut first = slow.into_iter().next().unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(first.read(&mut buf), Ok(0) | Err(_)),
+        "the oldest slow connection was kept"
+    );
+}
+
+#[test]
+fn stop_joins_the_threads_and_closes_the_port() {
+    let server = start(Duration::from_secs(5), 3);
+    let addr = server.handle.local_addr();
+    // A connection in the middle of its request does not hold the stop up.
+    let mut pending = TcpStream::connect(addr).unwrap();
+    pending.write_all(b"GET /").unwrap();
+    server.handle.stop();
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "still listening on {addr} after stop"
+    );
+    pending
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(matches!(pending.read(&mut buf), Ok(0) | Err(_)));
+}
+
+#[test]
+fn binding_a_taken_address_names_it_and_the_way_out() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let config = StatusConfig {
+        enabled: true,
+        listen: addr,
+        workers: 1,
+        request_timeout: Duration::from_secs(1),
+    };
+    let sources = StatusSources::new(
+        Arc::new(LoopShared::new(1)),
+        ThermalSource::Absent {
+            reason: String::new(),
+        },
+        "echo",
+        vec![],
+    );
+    let err = spawn(sources, &config).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("status.listen {addr}")) && err.contains("status.enabled = false"),
+        "{err}"
+    );
+}
+
+// ---- the Grafana dashboard ----
+
+const DASHBOARD: &str = include_str!("../../tools/grafana/warden.json");
+
+/// Every PromQL expression of the dashboard's panels.
+fn dashboard_queries() -> Vec<String> {
+    let dashboard: Value =
+        serde_json::from_str(DASHBOARD).expect("tools/grafana/warden.json is not JSON");
+    dashboard["panels"]
+        .as_array()
+        .expect("no panels")
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|target| target["expr"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn the_dashboard_only_queries_exported_metrics() {
+    let exposition = super::metrics::render(&fixtures::with_thermal());
+    let families: BTreeSet<&str> = exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+        .collect();
+    let mut used = BTreeSet::new();
+    for query in dashboard_queries() {
+        for (start, _) in query.match_indices("warden_") {
+            let name: String = query[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                families.contains(name.as_str()),
+                "the dashboard queries {name}, which /metrics does not export"
+            );
+            used.insert(name);
+        }
+    }
+    for needed in [
+        "warden_temperature_celsius",
+        "warden_thermal_threshold_celsius",
+        "warden_fan_duty_ratio",
+        "warden_connections_active",
+        "warden_connections_rejected_total",
+        "warden_cpu_max_frequency_hertz",
+    ] {
+        assert!(
+            used.contains(needed),
+            "the dashboard has no panel on {needed}"
+        );
+    }
+}
+
+// ---- the network thread alone, with no worker behind it ----
+
+/// Runs an [`io_loop::IoLoop`] whose job queue holds `queue` jobs and that no
+/// worker drains; returns its address, its stop switch and the queue's far end.
+fn workerless_loop(
+    queue: usize,
+    request_timeout: Duration,
+) -> (
+    SocketAddr,
+    impl FnOnce(),
+    crossbeam_channel::Receiver<io_loop::Job>,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let mut listener = mio::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let poll = mio::Poll::new().unwrap();
+    poll.registry()
+        .register(&mut listener, io_loop::LISTENER, mio::Interest::READABLE)
+        .unwrap();
+    let waker = Arc::new(mio::Waker::new(poll.registry(), io_loop::WAKER).unwrap());
+    let (job_tx, job_rx) = crossbeam_channel::bounded(queue);
+    let (_answer_tx, answer_rx) = crossbeam_channel::unbounded();
+    let stop = Arc::new(AtomicBool::new(false));
+    let io = io_loop::IoLoop::new(
+        poll,
+        listener,
+        job_tx,
+        answer_rx,
+        Arc::clone(&stop),
+        request_timeout,
+    );
+    let thread = std::thread::spawn(move || io.run());
+    let stopper = move || {
+        stop.store(true, Relaxed);
+        waker.wake().unwrap();
+        thread.join().unwrap();
+    };
+    (addr, stopper, job_rx)
+}
+
+#[test]
+fn a_full_queue_answers_503_busy_at_once() {
+    let (addr, stop, jobs) = workerless_loop(1, Duration::from_secs(30));
+    // The first request fills the queue (nobody takes it); the next finds it full.
+    let mut first = TcpStream::connect(addr).unwrap();
+    first.write_all(b"GET /status HTTP/1.1\r\n\r\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !jobs.is_full() {
+        assert!(
+            Instant::now() < deadline,
+            "the first request never reached the queue"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let busy = exchange(addr, b"GET /ready HTTP/1.1\r\n\r\n");
+    assert!(busy.starts_with("HTTP/1.1 503 "), "{busy}");
+    assert!(busy.contains("\r\nRetry-After: 1\r\n"), "{busy}");
+    assert!(body(&busy).contains("busy"), "{busy}");
+    assert_eq!(jobs.try_recv().unwrap().head.path, "/status");
+    stop();
+}
+
+#[test]
+fn a_request_no_worker_answers_gets_503_at_the_deadline() {
+    let (addr, stop, jobs) = workerless_loop(4, Duration::from_millis(300));
+    let answer = exchange(addr, b"GET /status HTTP/1.1\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("status.request_timeout_ms"), "{answer}");
+    assert_eq!(jobs.try_recv().unwrap().head.path, "/status");
+    stop();
+}
