@@ -11,65 +11,10 @@ Prints the median of each and writes every sample as JSON to stdout.
 
 Usage: tools/bench/thermal/shed_latency.py [--runs N] [--warden PATH]
 """
-import argparse, json, os, random, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, os, random, shutil, signal, statistics, sys, tempfile, time
 
-SHED_ON = 75.0
-
-
-def write_temp(path, celsius):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{int(round(celsius * 1000))}\n")
-    os.rename(tmp, path)
-
-
-def refused(port):
-    """True when warden closes a new connection at once (shed, reject mode)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=2)
-    s.settimeout(0.3)
-    try:
-        s.sendall(b"?")
-        return s.recv(1) == b""
-    except ConnectionResetError:
-        return True
-    except socket.timeout:
-        return False
-    finally:
-        s.close()
-
-
-def start(warden, root):
-    zone = os.path.join(root, "sysfs/sys/class/thermal/thermal_zone0")
-    os.makedirs(zone)
-    with open(os.path.join(zone, "type"), "w") as f:
-        f.write("cpu-thermal\n")
-    temp = os.path.join(zone, "temp")
-    write_temp(temp, 50.0)
-    cfg = os.path.join(root, "warden.toml")
-    with open(cfg, "w") as f:
-        f.write(f"""[server]
-listen = ["127.0.0.1:0"]
-[hardware]
-sysfs_root = "{root}/sysfs"
-state_dir = "{root}/run"
-[fan]
-driver = "none"
-[status]
-enabled = false
-""")
-    proc = subprocess.Popen([warden, "run", "--config", cfg], stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "WARDEN_LOG": "info"})
-    port = None
-    deadline = time.time() + 10
-    while port is None and time.time() < deadline:
-        line = proc.stderr.readline()
-        if "listening on" in line:
-            port = int(line.split("listening on ")[1].split()[0].rsplit(":", 1)[1])
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-    if port is None:
-        proc.kill()
-        sys.exit("warden did not start")
-    return proc, port, temp
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from wardenrig import SHED_ON, refused, start, write_temp  # noqa: E402
 
 
 def wait_admitting(port, timeout=30):
