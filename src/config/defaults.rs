@@ -4,6 +4,8 @@
 //! absent. `init/warden.toml` spells every one of them out, and a unit test
 //! checks that parsing that file yields exactly `Config::default()`, so the
 //! shipped file, `docs/CONFIG.md` and this module cannot drift apart.
+//! Thermal and fan-law defaults are the thermal and hardware crates' own
+//! constants, referenced here so the two can never disagree.
 //! Thermal defaults are tuned for a Pi 4, whose firmware throttles at 80-85 °C.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -43,31 +45,31 @@ pub const DEFAULT_THERMAL_INTERVAL_MS: u64 = 500;
 /// `thermal.sensor`: pick the SoC thermal zone automatically.
 pub const DEFAULT_SENSOR: SensorSelection = SensorSelection::Auto;
 /// `thermal.horizon_s`: how far ahead the trend is extrapolated, in seconds.
-pub const DEFAULT_HORIZON_S: f64 = 10.0;
+pub const DEFAULT_HORIZON_S: f64 = warden_thermal::config::DEFAULT_HORIZON_S;
 /// `thermal.filter_tau_s`: time constant of the low-pass filter on raw readings, in seconds.
-pub const DEFAULT_FILTER_TAU_S: f64 = 1.5;
+pub const DEFAULT_FILTER_TAU_S: f64 = warden_thermal::config::DEFAULT_FILTER_TAU_S;
 /// `thermal.trend_window_s`: span of readings the trend (°C/s) is fitted over, in seconds.
-pub const DEFAULT_TREND_WINDOW_S: f64 = 10.0;
+pub const DEFAULT_TREND_WINDOW_S: f64 = warden_thermal::config::DEFAULT_TREND_WINDOW_S;
 /// `thermal.fan_on_c`: the fan starts at this (predicted) temperature.
-pub const DEFAULT_FAN_ON_C: f64 = 60.0;
+pub const DEFAULT_FAN_ON_C: f64 = warden_thermal::config::DEFAULT_FAN_ON_C;
 /// `thermal.fan_off_c`: the fan may stop at or below this temperature.
-pub const DEFAULT_FAN_OFF_C: f64 = 50.0;
+pub const DEFAULT_FAN_OFF_C: f64 = warden_thermal::config::DEFAULT_FAN_OFF_C;
 /// `thermal.shed_on_c`: new connections stop being admitted at this temperature.
-pub const DEFAULT_SHED_ON_C: f64 = 75.0;
+pub const DEFAULT_SHED_ON_C: f64 = warden_thermal::config::DEFAULT_SHED_ON_C;
 /// `thermal.shed_off_c`: admission resumes at or below this temperature.
-pub const DEFAULT_SHED_OFF_C: f64 = 70.0;
+pub const DEFAULT_SHED_OFF_C: f64 = warden_thermal::config::DEFAULT_SHED_OFF_C;
 /// `thermal.throttle_on_c`: cpufreq is stepped down from this temperature.
-pub const DEFAULT_THROTTLE_ON_C: f64 = 80.0;
+pub const DEFAULT_THROTTLE_ON_C: f64 = warden_thermal::config::DEFAULT_THROTTLE_ON_C;
 /// `thermal.throttle_off_c`: cpufreq is stepped back up at or below this temperature.
-pub const DEFAULT_THROTTLE_OFF_C: f64 = 75.0;
+pub const DEFAULT_THROTTLE_OFF_C: f64 = warden_thermal::config::DEFAULT_THROTTLE_OFF_C;
 /// `thermal.critical_on_c`: minimum frequency, shed, fan full from this temperature.
-pub const DEFAULT_CRITICAL_ON_C: f64 = 85.0;
+pub const DEFAULT_CRITICAL_ON_C: f64 = warden_thermal::config::DEFAULT_CRITICAL_ON_C;
 /// `thermal.critical_off_c`: the critical stage ends at or below this temperature.
-pub const DEFAULT_CRITICAL_OFF_C: f64 = 80.0;
+pub const DEFAULT_CRITICAL_OFF_C: f64 = warden_thermal::config::DEFAULT_CRITICAL_OFF_C;
 /// `thermal.shed_mode`: refuse new connections outright while shedding.
 pub const DEFAULT_SHED_MODE: ShedMode = ShedMode::Reject;
 /// `thermal.stuck_s`: a reading unchanged this long counts as a sensor fault, in seconds (0 = never).
-pub const DEFAULT_STUCK_S: u64 = 600;
+pub const DEFAULT_STUCK_S: u64 = warden_thermal::config::DEFAULT_STUCK_S as u64;
 /// `thermal.on_sensor_fault`: what the fail-safe does while the sensor is faulty.
 pub const DEFAULT_ON_SENSOR_FAULT: OnSensorFault = OnSensorFault::FanFull;
 
@@ -80,39 +82,22 @@ pub const DEFAULT_ACTIVE_LOW: bool = false;
 /// `fan.pwm_channel`: hardware PWM channel 0 (GPIO 12/18 on a Pi 4).
 pub const DEFAULT_PWM_CHANNEL: u8 = 0;
 /// `fan.pwm_frequency_hz`: the 4-wire PC fan standard frequency, inaudible.
-pub const DEFAULT_PWM_FREQUENCY_HZ: f64 = 25_000.0;
+pub const DEFAULT_PWM_FREQUENCY_HZ: f64 = warden_hw::fan::DEFAULT_PWM_FREQUENCY_HZ;
 /// `fan.pwm_frequency_hz` when absent and `fan.driver = "soft-pwm"`: software PWM busy-waits,
 /// so it runs slow.
-pub const DEFAULT_SOFT_PWM_FREQUENCY_HZ: f64 = 100.0;
+pub const DEFAULT_SOFT_PWM_FREQUENCY_HZ: f64 = warden_hw::fan::DEFAULT_SOFT_PWM_FREQUENCY_HZ;
 /// `fan.min_duty`: lowest duty cycle that keeps a typical fan turning.
-pub const DEFAULT_MIN_DUTY: f64 = 0.2;
+pub const DEFAULT_MIN_DUTY: f64 = warden_hw::fan::DEFAULT_MIN_DUTY;
 /// `fan.kick_ms`: full-power pulse when starting from rest, in milliseconds (0 = none).
-pub const DEFAULT_KICK_MS: u64 = 1000;
+pub const DEFAULT_KICK_MS: u64 = warden_hw::fan::KICK_DURATION.as_millis() as u64;
 /// `fan.min_on_s`: an on/off fan stays on at least this long, in seconds.
-pub const DEFAULT_MIN_ON_S: u64 = 30;
+pub const DEFAULT_MIN_ON_S: u64 = warden_thermal::config::DEFAULT_FAN_MIN_ON_S as u64;
 /// `fan.min_off_s`: an on/off fan stays off at least this long, in seconds.
-pub const DEFAULT_MIN_OFF_S: u64 = 30;
+pub const DEFAULT_MIN_OFF_S: u64 = warden_thermal::config::DEFAULT_FAN_MIN_OFF_S as u64;
 /// `fan.curve`: (temperature °C, duty 0-1) points of the PWM fan law.
-pub const DEFAULT_FAN_CURVE: [CurvePoint; 4] = [
-    CurvePoint {
-        temp_c: 50.0,
-        duty: 0.30,
-    },
-    CurvePoint {
-        temp_c: 60.0,
-        duty: 0.50,
-    },
-    CurvePoint {
-        temp_c: 67.5,
-        duty: 0.70,
-    },
-    CurvePoint {
-        temp_c: 75.0,
-        duty: 1.00,
-    },
-];
+pub const DEFAULT_FAN_CURVE: [CurvePoint; 4] = warden_thermal::config::DEFAULT_FAN_CURVE;
 /// `fan.curve_hysteresis_c`: the duty only falls once the temperature drops this far, in °C.
-pub const DEFAULT_CURVE_HYSTERESIS_C: f64 = 5.0;
+pub const DEFAULT_CURVE_HYSTERESIS_C: f64 = warden_thermal::config::DEFAULT_FAN_CURVE_BACKOFF_C;
 /// `fan.on_exit`: leave the fan at full speed when warden stops, the safe state.
 pub const DEFAULT_FAN_ON_EXIT: FanExitAction = FanExitAction::Full;
 

@@ -47,14 +47,8 @@ choice_enum! {
     }
 }
 
-/// One point of the fan law: at `temp_c` the fan runs at `duty`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct CurvePoint {
-    /// Temperature in °C.
-    pub temp_c: f64,
-    /// Duty cycle, 0 (off) to 1 (full speed).
-    pub duty: f64,
-}
+/// One point of the fan law: at `temp_c` the fan runs at `duty` (the thermal crate's own type).
+pub use warden_thermal::CurvePoint;
 
 /// Validated `[fan]` section.
 #[derive(Clone, Debug, PartialEq)]

@@ -50,14 +50,8 @@ choice_enum! {
     }
 }
 
-/// The two temperatures of one hysteresis stage.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct StageThresholds {
-    /// The stage engages when the (predicted) temperature reaches this, in °C.
-    pub on_c: f64,
-    /// The stage releases once the temperature is at or below this, in °C.
-    pub off_c: f64,
-}
+/// The two temperatures of one hysteresis stage (the thermal crate's own type).
+pub use warden_thermal::StageThresholds;
 
 /// Validated `[thermal]` section.
 #[derive(Clone, Debug, PartialEq)]
