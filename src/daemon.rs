@@ -18,7 +18,7 @@ use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
 use warden_thermal::SharedSnapshot;
 
 /// Runs the daemon with the file at `config_path`, or built-in defaults.
-pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
+pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     let config = match config_path {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -52,7 +52,7 @@ pub fn run(config_path: Option<&Path>, _simulate: bool) -> Result<(), Failure> {
     let control = engine::ControlHandle::new(sender, event_loop.waker());
     let shared = event_loop.shared();
     let (thermal, thermal_source) =
-        match thermal_guard::start(&config, control.clone(), Arc::clone(&shared))? {
+        match thermal_guard::start(&config, simulate, control.clone(), Arc::clone(&shared))? {
             ThermalStart::Running(guard) => {
                 let source = ThermalSource::Controller(guard.snapshot());
                 (Some(guard), source)

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod logging;
 pub mod restore_cmd;
 pub mod rlimit;
+pub mod simulate;
 pub mod status;
 pub mod systemd;
 pub mod thermal_guard;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use warden_hw::{FanSpec, HardwareSpec, HwError, RestoreState, SensorSpec};
+use warden_hw::{Backends, FanSpec, HardwareSpec, HwError, RestoreState, SensorSpec};
 use warden_thermal::{
     AdmissionDecision, Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit,
     PolicyConfig, SharedSnapshot,
@@ -19,6 +19,7 @@ use warden_thermal::{
 use crate::config::{self, Config};
 use crate::engine::{Admission, Command, ControlHandle, LoopShared, ShedMode};
 use crate::exit::Failure;
+use crate::simulate::Simulation;
 
 /// The running thermal controller and what it needs at shutdown.
 pub struct ThermalGuard {
@@ -26,6 +27,8 @@ pub struct ThermalGuard {
     snapshot: Arc<SharedSnapshot>,
     state_dir: PathBuf,
     state_saved: bool,
+    /// The in-process Pi model when simulating; dropped after the controller.
+    simulation: Option<Simulation>,
 }
 
 /// What thermal control is doing on this machine.
@@ -65,6 +68,7 @@ impl ThermalGuard {
                 "thermal controller: {e}; run 'warden restore' to put the hardware back"
             ),
         }
+        self.simulation = None;
     }
 }
 
@@ -83,25 +87,13 @@ impl Drop for ThermalGuard {
 /// without thermal control and says so.
 pub fn start(
     config: &Config,
+    simulate: bool,
     control: ControlHandle,
     shared: Arc<LoopShared>,
 ) -> Result<ThermalStart, Failure> {
-    let spec = hardware_spec(config);
-    let backends = match warden_hw::build(&spec) {
-        Ok(backends) => backends,
-        Err(HwError::NoThermalZone { .. }) if spec.sensor == SensorSpec::Auto => {
-            let why = format!(
-                "no thermal zone under {}: THERMAL CONTROL IS OFF (no fan, no shedding, no throttling); \
-                 set hardware.sysfs_root or thermal.sensor, or use --simulate to see the control loop",
-                spec.sysfs_root.join("sys/class/thermal").display()
-            );
-            return Ok(ThermalStart::NoSensor(why));
-        }
-        Err(e) => {
-            return Err(Failure::HardwareConfig(
-                anyhow::Error::new(e).context("hardware"),
-            ))
-        }
+    let (backends, simulation) = match build_backends(config, simulate)? {
+        Ok(built) => built,
+        Err(no_sensor) => return Ok(ThermalStart::NoSensor(no_sensor)),
     };
     for note in &backends.notes {
         log::info!("{note}");
@@ -152,7 +144,30 @@ pub fn start(
         snapshot,
         state_dir,
         state_saved,
+        simulation,
     }))
+}
+
+/// The hardware backends (or the simulated Pi), or why there is no sensor.
+fn build_backends(
+    config: &Config,
+    simulate: bool,
+) -> Result<Result<(Backends, Option<Simulation>), String>, Failure> {
+    if simulate || config.hardware.simulate {
+        let (backends, simulation) = crate::simulate::start_from_env()
+            .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("simulation")))?;
+        return Ok(Ok((backends, Some(simulation))));
+    }
+    let spec = hardware_spec(config);
+    match warden_hw::build(&spec) {
+        Ok(backends) => Ok(Ok((backends, None))),
+        Err(HwError::NoThermalZone { .. }) if spec.sensor == SensorSpec::Auto => Ok(Err(format!(
+            "no thermal zone under {}: THERMAL CONTROL IS OFF (no fan, no shedding, no throttling); \
+             set hardware.sysfs_root or thermal.sensor, or use --simulate to see the control loop",
+            spec.sysfs_root.join("sys/class/thermal").display()
+        ))),
+        Err(e) => Err(Failure::HardwareConfig(anyhow::Error::new(e).context("hardware"))),
+    }
 }
 
 /// warden-hw's view of `[hardware]`, `[thermal]` sensor, `[fan]` and `[cpufreq]`.

@@ -14,6 +14,10 @@
 //! # Test doubles
 //! [`fake`] holds always-compiled fakes that record every call and fail on demand, for the
 //! thermal controller's tests.
+//!
+//! # Simulation
+//! [`sim`] holds a two-node RC model of a Pi 4 SoC and backends over it, for the live demo
+//! (`warden run --simulate`) and the closed-loop evaluation in `tools/thermal-sim`.
 
 pub mod cpufreq;
 pub mod error;
@@ -23,6 +27,7 @@ pub mod fake_sysfs;
 pub mod fan;
 pub mod restore;
 pub mod sensor;
+pub mod sim;
 pub mod spec;
 mod sysfs_io;
 pub mod throttle;
@@ -33,6 +38,7 @@ pub use factory::{build, Backends};
 pub use fan::{FileFan, GpioFan, HwmonFan, NoFan, PwmFan, SoftPwmFan};
 pub use restore::{restore_from_state, RestoreEntry, RestoreReport, RestoreState};
 pub use sensor::SysfsThermalZone;
+pub use sim::{PiThermalModel, PiThermalParams, SimBoard};
 pub use spec::{FanSpec, HardwareSpec, SensorSpec};
 pub use sysfs_io::resolve_under_root;
 pub use throttle::{SysfsThrottleReader, ThrottleFlags};

@@ -9,6 +9,7 @@ mod accept_errors;
 pub mod backlog;
 pub mod control;
 mod gate;
+mod heartbeat_timer;
 pub mod idle;
 pub mod listener;
 pub mod session;
@@ -36,6 +37,7 @@ pub use settings::EngineSettings;
 pub use shared::{GateState, LoopShared};
 
 use gate::Gate;
+use heartbeat_timer::HeartbeatTimer;
 use session::{CloseReason, IoContext, Readiness, Session, Verdict};
 use sessions::SessionTable;
 use stats::LocalStats;
@@ -92,7 +94,6 @@ pub struct EventLoop {
     shared: Arc<LoopShared>,
     local: LocalStats,
     started: Instant,
-    next_beat: Instant,
     next_publish: Instant,
     published_gate: GateState,
     drain_deadline: Option<Instant>,
@@ -133,7 +134,6 @@ impl EventLoop {
             shared,
             local: LocalStats::default(),
             started,
-            next_beat: started,
             next_publish: started,
             published_gate: GateState::Open,
             drain_deadline: None,
@@ -167,9 +167,15 @@ impl EventLoop {
         let mut now = Instant::now();
         let mut tick = self.tick(now);
         let mut next_tick_at = self.started + Duration::from_secs(u64::from(tick) + 1);
+        let mut heartbeat = HeartbeatTimer::new(hooks.heartbeat_interval())?;
+        self.poll
+            .registry()
+            .register(&mut heartbeat, token::HEARTBEAT, Interest::READABLE)?;
+        self.shared.beat(now);
+        hooks.heartbeat(&self.shared, now);
         loop {
             let timeout = self.next_timeout(now);
-            match self.poll.poll(&mut events, Some(timeout)) {
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -180,6 +186,7 @@ impl EventLoop {
                 tick = self.tick(now);
                 next_tick_at = self.started + Duration::from_secs(u64::from(tick) + 1);
             }
+            let mut beat = false;
             for event in events.iter() {
                 match token::classify(event.token()) {
                     TokenKind::Session(key) => {
@@ -193,6 +200,10 @@ impl EventLoop {
                     TokenKind::Listener(index) => self.accept_from(index, tick, now),
                     TokenKind::Waker => self.take_commands(hooks, now),
                     TokenKind::Signals => self.take_signals(hooks, now),
+                    TokenKind::Heartbeat => {
+                        heartbeat.acknowledge();
+                        beat = true;
+                    }
                     TokenKind::Unknown(value) => {
                         if self.log_limit.allow(now) {
                             log::warn!("event for unknown token {value} ignored");
@@ -202,14 +213,13 @@ impl EventLoop {
             }
             self.sessions.end_batch();
             self.after_batch(now, tick, tick_changed);
-            if now >= self.next_publish {
+            if beat || now >= self.next_publish {
                 self.shared.stats.publish(&self.local);
                 self.next_publish = now + STATS_PUBLISH_INTERVAL;
             }
-            if now >= self.next_beat {
+            if beat {
                 self.shared.beat(now);
                 hooks.heartbeat(&self.shared, now);
-                self.next_beat = now + hooks.heartbeat_interval();
             }
             if let Some(reason) = self.exit {
                 self.shared.stats.publish(&self.local);
@@ -223,18 +233,17 @@ impl EventLoop {
         now.saturating_duration_since(self.started).as_secs() as u32
     }
 
-    /// The poll timeout: the next heartbeat, back-off end or drain deadline.
-    /// Idle expiry needs no deadline of its own: it is checked whenever the
-    /// one-second tick changes, and the heartbeat wakes the loop often enough.
-    fn next_timeout(&mut self, now: Instant) -> Duration {
-        let mut deadline = self.next_beat;
-        if let Some(until) = self.gate.backoff_until() {
-            deadline = deadline.min(until);
-        }
-        if let Some(until) = self.drain_deadline {
-            deadline = deadline.min(until);
-        }
-        deadline.saturating_duration_since(now)
+    /// The poll timeout: none in the common case (the heartbeat timer wakes
+    /// the loop), else until the back-off end or drain deadline. Idle expiry
+    /// needs no deadline of its own: it is checked whenever the one-second
+    /// tick changes, and the heartbeat wakes the loop often enough.
+    fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
+        let deadline = match (self.gate.backoff_until(), self.drain_deadline) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => return None,
+        };
+        Some(deadline.saturating_duration_since(now))
     }
 
     #[inline]

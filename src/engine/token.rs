@@ -11,6 +11,8 @@ use mio::Token;
 pub const WAKER: Token = Token(0);
 /// Fires when SIGTERM, SIGINT or SIGHUP is pending.
 pub const SIGNALS: Token = Token(1);
+/// Fires every heartbeat interval (a timerfd).
+pub const HEARTBEAT: Token = Token(2);
 /// First listener token; listener `i` is `LISTENER_BASE + i`.
 pub const LISTENER_BASE: usize = 16;
 /// Most listening sockets one loop holds.
@@ -25,6 +27,8 @@ pub enum TokenKind {
     Waker,
     /// The signal pipe.
     Signals,
+    /// The heartbeat timer.
+    Heartbeat,
     /// A listening socket, by index.
     Listener(usize),
     /// A client session, by slab key.
@@ -39,6 +43,7 @@ pub fn classify(token: Token) -> TokenKind {
     match token.0 {
         0 => TokenKind::Waker,
         1 => TokenKind::Signals,
+        2 => TokenKind::Heartbeat,
         n if (LISTENER_BASE..SESSION_BASE).contains(&n) => TokenKind::Listener(n - LISTENER_BASE),
         n if n >= SESSION_BASE => TokenKind::Session(n - SESSION_BASE),
         n => TokenKind::Unknown(n),
@@ -65,6 +70,7 @@ mod tests {
     fn every_kind_round_trips() {
         assert_eq!(classify(WAKER), TokenKind::Waker);
         assert_eq!(classify(SIGNALS), TokenKind::Signals);
+        assert_eq!(classify(HEARTBEAT), TokenKind::Heartbeat);
         assert_eq!(classify(listener(0)), TokenKind::Listener(0));
         assert_eq!(classify(listener(63)), TokenKind::Listener(63));
         assert_eq!(classify(session(0)), TokenKind::Session(0));

@@ -62,6 +62,10 @@ pub const DEFAULT_PLAUSIBLE_MIN_C: f64 = -40.0;
 pub const DEFAULT_PLAUSIBLE_MAX_C: f64 = 150.0;
 /// A reading exactly constant for this long (s) declares a stuck sensor; 0 disables the check.
 pub const DEFAULT_STUCK_S: f64 = 600.0;
+/// Fastest rise the prediction believes (°C/s). A Pi 4 SoC at full load puts
+/// about 6.4 W into a die of about 3.4 J/°C, which heats it by at most ~1.9 °C/s;
+/// a steeper trend comes from a step or glitch in the readings, not the die.
+pub const DEFAULT_MAX_TREND_C_PER_S: f64 = 2.0;
 
 /// On/off temperatures of one stage; the stage is entered at `on_c` and left at `off_c`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -203,6 +207,8 @@ pub struct PolicyConfig {
     pub plausible_max_c: f64,
     /// Exactly constant readings for this long declare a stuck sensor (s, ≥ 0; 0 = off).
     pub stuck_s: f64,
+    /// Rising trends are capped at this rate before predicting (°C/s, > 0).
+    pub max_trend_c_per_s: f64,
     /// Reaction to a sensor fault beyond fan full.
     pub on_sensor_fault: OnSensorFault,
 }
@@ -225,6 +231,7 @@ impl Default for PolicyConfig {
             plausible_min_c: DEFAULT_PLAUSIBLE_MIN_C,
             plausible_max_c: DEFAULT_PLAUSIBLE_MAX_C,
             stuck_s: DEFAULT_STUCK_S,
+            max_trend_c_per_s: DEFAULT_MAX_TREND_C_PER_S,
             on_sensor_fault: OnSensorFault::default(),
         }
     }
@@ -356,6 +363,13 @@ impl PolicyConfig {
         finite_non_negative("fan_min_off_s", self.fan_min_off_s)?;
         finite_non_negative("fan_curve_backoff_c", self.fan_curve_backoff_c)?;
         finite_non_negative("stuck_s", self.stuck_s)?;
+        finite("max_trend_c_per_s", self.max_trend_c_per_s)?;
+        if self.max_trend_c_per_s <= 0.0 {
+            return Err(PolicyConfigError::NotPositive {
+                field: "max_trend_c_per_s",
+                value: self.max_trend_c_per_s,
+            });
+        }
         if self.max_consecutive_errors == 0 {
             return Err(PolicyConfigError::ZeroCount {
                 field: "max_consecutive_errors",

@@ -5,7 +5,8 @@
 //! synthetic traces.
 //!
 //! Prediction is one-sided on purpose. Every stage is *entered* when the
-//! predicted temperature `filtered + max(trend, 0) × horizon` reaches its on
+//! predicted temperature `filtered + clamp(trend, 0, max_trend) × horizon`
+//! (the cap is the fastest rise the die can physically make) reaches its on
 //! threshold, so a fast rise is met early, or when the raw reading itself
 //! does, so a sudden jump is met on the very tick it is seen instead of
 //! waiting for the filter to catch up. Every stage is *left* only when the
@@ -265,7 +266,9 @@ impl ThermalPolicy {
         let filtered_c = self.filter.update(celsius, now_s);
         self.trend.push(filtered_c, now_s);
         let trend_c_per_s = self.trend.slope_c_per_s();
-        let predicted_c = filtered_c + trend_c_per_s.max(0.0) * self.config.horizon_s;
+        // Only a rise is extrapolated, and no faster than the die can heat.
+        let rise_c_per_s = trend_c_per_s.clamp(0.0, self.config.max_trend_c_per_s);
+        let predicted_c = filtered_c + rise_c_per_s * self.config.horizon_s;
         // What engages a stage: the prediction, or the raw reading when it is
         // already past it (a step the filter has not caught up with yet).
         let engage_c = predicted_c.max(celsius);

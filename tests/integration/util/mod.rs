@@ -76,6 +76,8 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Do not wait for "listening on" (the test expects a start-up failure).
     pub expect_exit: bool,
+    /// Extra arguments after `run --config FILE`.
+    pub args: Vec<String>,
 }
 
 /// A running warden, killed on drop.
@@ -123,7 +125,7 @@ impl Warden {
         let config = config.replace("@DIR@", &dir.path().display().to_string());
         let path = dir.write("warden.toml", &config);
         let mut cmd = Command::new(warden_bin());
-        cmd.arg("run").arg("--config").arg(&path);
+        cmd.arg("run").arg("--config").arg(&path).args(&launch.args);
         cmd.env("WARDEN_LOG", "info").env_remove("JOURNAL_STREAM");
         for (k, v) in &launch.env {
             cmd.env(k, v);

@@ -1,1 +1,101 @@
-fn main() {}
+//! warden-thermal-sim: a simulated Raspberry Pi 4 for closed-loop thermal evaluation.
+//!
+//! `run` drives warden-hw's two-node RC model in (scaled) real time as a separate process
+//! against a fake sysfs tree, so a real `warden run` can control it. `compare` steps the
+//! same model with warden's pure policy and two reference regimes in simulated time and
+//! reports, per scenario, peak temperature, time above 80 °C, fan switches, refused
+//! connections and served work, with SVG charts. This file wires the commands.
+
+mod chart;
+mod cli;
+mod compare;
+mod live;
+mod regime;
+mod report;
+mod scenario;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use cli::{Command, CompareOptions, HELP};
+use scenario::Scenario;
+
+/// Exit status: done.
+const EXIT_OK: u8 = 0;
+/// Exit status: the run failed.
+const EXIT_FAILED: u8 = 1;
+/// Exit status: bad command line.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args().skip(1)) {
+        Ok(command) => command,
+        Err(error) => {
+            eprintln!("error: {error:#}\n\n{HELP}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let outcome = match command {
+        Command::Help => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Command::Run(options) => live::run(&options),
+        Command::Compare(options) => run_compare(&options),
+    };
+    match outcome {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// The bundled scenarios directory (this crate's `scenarios/`).
+fn bundled_scenarios() -> Result<Vec<PathBuf>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn run_compare(options: &CompareOptions) -> Result<()> {
+    let files = if options.scenarios.is_empty() {
+        bundled_scenarios()?
+    } else {
+        options.scenarios.clone()
+    };
+    let mut all = Vec::new();
+    for file in &files {
+        let scenario = Scenario::load(file)?;
+        let runs = compare::run_all(&scenario)
+            .with_context(|| format!("running scenario {}", scenario.name))?;
+        if let Some(dir) = &options.charts {
+            let path = chart::write(dir, &scenario, &runs)?;
+            eprintln!("wrote {}", path.display());
+        }
+        all.push((scenario, runs));
+    }
+    if options.json {
+        print!("{}", report::json_lines(&all));
+        return Ok(());
+    }
+    let generated = format!(
+        "{}\nTarget checks:\n\n{}",
+        report::table(&all),
+        report::checks_markdown(&report::checks(&all))
+    );
+    print!("{generated}");
+    if let Some(doc) = &options.update_doc {
+        report::update_doc(doc, &generated)?;
+        eprintln!("updated {}", doc.display());
+    }
+    Ok(())
+}

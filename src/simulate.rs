@@ -1,0 +1,435 @@
+//! The live demo: `hardware.simulate = true` or `warden run --simulate` runs the thermal
+//! controller against warden-hw's simulated Pi 4 instead of real hardware.
+//!
+//! [`start_from_env`] builds the simulated backends (sensor, fan, cpufreq, throttle flags,
+//! all over one shared [`SimBoard`]) and starts a thread that advances the model in real
+//! time every [`STEP`]. The load on the simulated CPU is warden's own CPU use, measured
+//! with `CLOCK_PROCESS_CPUTIME_ID` (nanosecond resolution, every thread of the process;
+//! `/proc/self/stat` counts in 10 ms ticks, too coarse for a 100 ms step), scaled to the
+//! Pi: a host core does the work of about [`DEFAULT_CPU_SCALE`] Pi 4 cores at 1.5 GHz, and
+//! the Pi has four. So one busy host core running warden's event loop (a loadgen pingpong)
+//! keeps the simulated Pi about fully busy and heats the die visibly. An optional
+//! synthetic load (environment, see [`SIM_LOAD_ENV`]) is added on top. Work is fixed, so
+//! a throttled simulated CPU gets busier (demand ÷ clock), up to fully busy.
+//!
+//! It is loud about what is real: [`SIMULATED_WARNING`] is logged at start-up and the
+//! sensor describes itself as simulated on the status page. The no-config default never
+//! simulates by itself when no thermal zone exists (see `docs/THERMAL.md`): simulated
+//! temperatures would shed real connections.
+//!
+//! Settings come from the environment rather than the config file, because `[hardware]`
+//! has only the `simulate` switch; they are demo knobs, not deployment settings.
+
+use std::io;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use warden_hw::sim::{PiThermalModel, PiThermalParams, SimBoard, DEFAULT_AMBIENT_C};
+use warden_hw::{Backends, HwError};
+
+/// Logged (at warn level) when the simulation starts.
+pub const SIMULATED_WARNING: &str =
+    "SIMULATED Pi: temperature, fan and cpufreq are a model, not hardware";
+/// How often the model advances (wall time).
+pub const STEP: Duration = Duration::from_millis(100);
+/// The longest wall gap the model catches up in one step (after a suspend or a stall).
+pub const MAX_CATCH_UP: Duration = Duration::from_secs(1);
+/// Env: extra synthetic load, 0.0–1.0 of the four simulated cores at the top clock.
+pub const SIM_LOAD_ENV: &str = "WARDEN_SIM_LOAD";
+/// Env: simulated Pi cores' worth of work per host CPU-second (> 0).
+pub const SIM_CPU_SCALE_ENV: &str = "WARDEN_SIM_CPU_SCALE";
+/// Env: ambient temperature of the simulated room (°C).
+pub const SIM_AMBIENT_ENV: &str = "WARDEN_SIM_AMBIENT_C";
+/// Env: simulated seconds per wall second (1–100), to watch a slow board faster.
+pub const SIM_SPEED_ENV: &str = "WARDEN_SIM_SPEED";
+/// Env: `broken` makes the simulated fan move no air (to see shedding and throttling).
+pub const SIM_FAN_ENV: &str = "WARDEN_SIM_FAN";
+/// Default host-core → Pi 4 core work ratio: a current x86 core does roughly four times
+/// the work of a Cortex-A72 at 1.5 GHz on syscall-heavy network code.
+pub const DEFAULT_CPU_SCALE: f64 = 4.0;
+/// Cores of the simulated Pi 4.
+pub const PI_CORES: f64 = 4.0;
+/// Fastest allowed time acceleration.
+pub const MAX_SPEED: f64 = 100.0;
+
+/// Why the simulation could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    /// An environment variable holds something unusable.
+    #[error("{name}={value:?}: expected {expected}; fix or unset it")]
+    BadEnv {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should hold.
+        expected: &'static str,
+    },
+    /// The model refused its parameters.
+    #[error("simulated Pi: {0}")]
+    Model(#[from] HwError),
+    /// The thread advancing the model could not be created.
+    #[error("cannot start the simulation thread: {0}; check the process and memory limits")]
+    Spawn(#[source] io::Error),
+}
+
+/// How the simulation runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulationOptions {
+    /// Synthetic load added to warden's own, 0–1 of the four simulated cores.
+    pub synthetic_load: f64,
+    /// Simulated Pi cores' worth of work per host CPU-second.
+    pub cpu_scale: f64,
+    /// Room temperature (°C).
+    pub ambient_c: f64,
+    /// Simulated seconds per wall second.
+    pub speed: f64,
+    /// True when the simulated fan moves no air.
+    pub fan_broken: bool,
+    /// The model's parameters.
+    pub params: PiThermalParams,
+}
+
+impl Default for SimulationOptions {
+    fn default() -> Self {
+        SimulationOptions {
+            synthetic_load: 0.0,
+            cpu_scale: DEFAULT_CPU_SCALE,
+            ambient_c: DEFAULT_AMBIENT_C,
+            speed: 1.0,
+            fan_broken: false,
+            params: PiThermalParams::default(),
+        }
+    }
+}
+
+impl SimulationOptions {
+    /// Defaults overridden by the `WARDEN_SIM_*` environment variables.
+    pub fn from_env() -> Result<Self, SimulateError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Defaults overridden by whatever `lookup` returns for each variable name.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SimulateError> {
+        let mut options = SimulationOptions::default();
+        let number = |name: &'static str, expected: &'static str, ok: fn(f64) -> bool| {
+            lookup(name)
+                .map(|value| match value.trim().parse::<f64>() {
+                    Ok(number) if ok(number) => Ok(number),
+                    _ => Err(SimulateError::BadEnv {
+                        name,
+                        value,
+                        expected,
+                    }),
+                })
+                .transpose()
+        };
+        if let Some(load) = number(SIM_LOAD_ENV, "a load from 0.0 to 1.0", |x| {
+            (0.0..=1.0).contains(&x)
+        })? {
+            options.synthetic_load = load;
+        }
+        if let Some(scale) = number(SIM_CPU_SCALE_ENV, "a number above 0 (default 4)", |x| {
+            x.is_finite() && x > 0.0
+        })? {
+            options.cpu_scale = scale;
+        }
+        if let Some(ambient) = number(
+            SIM_AMBIENT_ENV,
+            "a temperature in °C from -20 to 60",
+            |x| (-20.0..=60.0).contains(&x),
+        )? {
+            options.ambient_c = ambient;
+        }
+        if let Some(speed) = number(SIM_SPEED_ENV, "a speed-up from 1 to 100", |x| {
+            (1.0..=MAX_SPEED).contains(&x)
+        })? {
+            options.speed = speed;
+        }
+        if let Some(value) = lookup(SIM_FAN_ENV) {
+            options.fan_broken = match value.trim() {
+                "working" => false,
+                "broken" => true,
+                _ => {
+                    return Err(SimulateError::BadEnv {
+                        name: SIM_FAN_ENV,
+                        value,
+                        expected: "\"working\" or \"broken\"",
+                    })
+                }
+            };
+        }
+        Ok(options)
+    }
+
+    /// One line for the log saying what is simulated and how.
+    pub fn describe(&self) -> String {
+        format!(
+            "simulated Pi 4 in {:.1} °C ambient, fan {}, load = warden's CPU × {} / {} cores + {:.2} synthetic, {}× real time",
+            self.ambient_c,
+            if self.fan_broken { "BROKEN (moves no air)" } else { "working" },
+            self.cpu_scale,
+            PI_CORES,
+            self.synthetic_load,
+            self.speed
+        )
+    }
+}
+
+/// The thread advancing the simulated Pi; stopping or dropping it ends the thread.
+#[derive(Debug)]
+pub struct Simulation {
+    board: SimBoard,
+    stop_tx: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Simulation {
+    /// The simulated board (for tests and the curious).
+    pub fn board(&self) -> &SimBoard {
+        &self.board
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        drop(self.stop_tx.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                log::error!("the simulation thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Simulation {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts the simulation from the `WARDEN_SIM_*` environment with warden's own CPU use as
+/// the load, logs [`SIMULATED_WARNING`] and the settings, and returns the backends to hand
+/// to the thermal controller. Keep the [`Simulation`] alive until the controller stopped.
+pub fn start_from_env() -> Result<(Backends, Simulation), SimulateError> {
+    let options = SimulationOptions::from_env()?;
+    let mut cpu = ProcessCpuDemand::new(options.cpu_scale);
+    let (backends, simulation) = start_simulation(&options, move || cpu.sample())?;
+    log::warn!("{SIMULATED_WARNING}");
+    log::warn!("{}", options.describe());
+    for note in &backends.notes {
+        log::info!("{note}");
+    }
+    Ok((backends, simulation))
+}
+
+/// Starts the simulation with `demand` as the load source: each call returns the work
+/// wanted since the previous call, as a fraction of the four simulated cores at the top
+/// clock (the synthetic load is added to it). The model starts idle at its steady state.
+pub fn start_simulation(
+    options: &SimulationOptions,
+    mut demand: impl FnMut() -> f64 + Send + 'static,
+) -> Result<(Backends, Simulation), SimulateError> {
+    let mut model = PiThermalModel::new(options.params.clone(), options.ambient_c)?;
+    model.set_fan_failed(options.fan_broken);
+    let board = SimBoard::new(model);
+    let backends = board.backends();
+    let (stop_tx, stop_rx) = mpsc::channel();
+    let synthetic = options.synthetic_load;
+    let speed = options.speed;
+    let stepped = board.clone();
+    let thread = thread::Builder::new()
+        .name("warden-sim".to_owned())
+        .spawn(move || advance(&stepped, &stop_rx, speed, move || demand() + synthetic))
+        .map_err(SimulateError::Spawn)?;
+    Ok((
+        backends,
+        Simulation {
+            board,
+            stop_tx: Some(stop_tx),
+            thread: Some(thread),
+        },
+    ))
+}
+
+/// Advances `board` every [`STEP`] until `stop_rx` disconnects.
+fn advance(board: &SimBoard, stop_rx: &Receiver<()>, speed: f64, mut demand: impl FnMut() -> f64) {
+    let mut last = Instant::now();
+    loop {
+        match stop_rx.recv_timeout(STEP) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Instant::now();
+        let wall = now.duration_since(last).min(MAX_CATCH_UP);
+        last = now;
+        let wanted = demand();
+        let mut model = board.lock();
+        let busy = busy_fraction(wanted, model.frequency_ratio());
+        model.set_utilisation(busy);
+        model.step(wall.mul_f64(speed));
+    }
+}
+
+/// The busy fraction of a CPU asked for `demand` (work as a fraction of full speed) while
+/// running at `frequency_ratio` of its top clock: slower clocks stay busy longer, up to 1.
+pub fn busy_fraction(demand: f64, frequency_ratio: f64) -> f64 {
+    if !(demand.is_finite() && demand > 0.0) {
+        return 0.0;
+    }
+    (demand / frequency_ratio.max(f64::EPSILON)).min(1.0)
+}
+
+/// warden's own CPU use as simulated-Pi demand, from `CLOCK_PROCESS_CPUTIME_ID`.
+#[derive(Debug)]
+pub struct ProcessCpuDemand {
+    scale: f64,
+    last_cpu: Option<Duration>,
+    last_wall: Instant,
+}
+
+impl ProcessCpuDemand {
+    /// A source scaling host CPU-seconds by `scale` Pi cores each, over [`PI_CORES`].
+    pub fn new(scale: f64) -> Self {
+        ProcessCpuDemand {
+            scale,
+            last_cpu: process_cpu_time(),
+            last_wall: Instant::now(),
+        }
+    }
+
+    /// Demand since the previous call: host CPU-seconds per wall second × scale ÷ 4.
+    /// 0 when the clock cannot be read.
+    pub fn sample(&mut self) -> f64 {
+        let now = Instant::now();
+        let cpu = process_cpu_time();
+        let wall = now.duration_since(self.last_wall).as_secs_f64();
+        let used = match (cpu, self.last_cpu) {
+            (Some(cpu), Some(last)) => cpu.saturating_sub(last).as_secs_f64(),
+            _ => 0.0,
+        };
+        self.last_cpu = cpu;
+        self.last_wall = now;
+        if wall <= 0.0 {
+            return 0.0;
+        }
+        used / wall * self.scale / PI_CORES
+    }
+}
+
+/// CPU time used by every thread of this process so far.
+fn process_cpu_time() -> Option<Duration> {
+    let mut spec = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `spec` is a valid, writable timespec on this stack frame, and
+    // CLOCK_PROCESS_CPUTIME_ID is a clock every Linux kernel supports.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut spec) };
+    if rc != 0 {
+        return None;
+    }
+    Some(Duration::new(
+        u64::try_from(spec.tv_sec).ok()?,
+        u32::try_from(spec.tv_nsec).ok()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        }
+    }
+
+    #[test]
+    fn options_come_from_the_environment_and_bad_values_name_the_variable() {
+        assert_eq!(
+            SimulationOptions::from_lookup(lookup(&[])).unwrap(),
+            SimulationOptions::default()
+        );
+        let options = SimulationOptions::from_lookup(lookup(&[
+            (SIM_LOAD_ENV, "0.5"),
+            (SIM_CPU_SCALE_ENV, "2"),
+            (SIM_AMBIENT_ENV, "35"),
+            (SIM_SPEED_ENV, "10"),
+            (SIM_FAN_ENV, "broken"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (
+                options.synthetic_load,
+                options.cpu_scale,
+                options.ambient_c,
+                options.speed,
+                options.fan_broken
+            ),
+            (0.5, 2.0, 35.0, 10.0, true)
+        );
+        assert!(options.describe().contains("BROKEN"));
+        for (name, value) in [
+            (SIM_LOAD_ENV, "1.5"),
+            (SIM_CPU_SCALE_ENV, "0"),
+            (SIM_AMBIENT_ENV, "hot"),
+            (SIM_SPEED_ENV, "1000"),
+            (SIM_FAN_ENV, "off"),
+        ] {
+            let error = SimulationOptions::from_lookup(lookup(&[(name, value)])).unwrap_err();
+            assert!(error.to_string().contains(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn throttled_cpu_stays_busy_longer() {
+        assert_eq!(busy_fraction(0.2, 1.0), 0.2);
+        assert!((busy_fraction(0.2, 0.4) - 0.5).abs() < 1e-12);
+        assert_eq!(busy_fraction(0.9, 0.4), 1.0);
+        assert_eq!(busy_fraction(f64::NAN, 1.0), 0.0);
+        assert_eq!(busy_fraction(-1.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn demand_heats_the_simulated_die_and_the_backends_say_simulated() {
+        let options = SimulationOptions {
+            speed: MAX_SPEED,
+            ..SimulationOptions::default()
+        };
+        let (mut backends, simulation) = start_simulation(&options, || 1.0).unwrap();
+        assert!(backends.sensor.describe().contains("simulated"));
+        assert_eq!(backends.fan.driver(), "sim");
+        let start = backends.sensor.read_celsius().unwrap();
+        // Wall time passes whatever the scheduler does; the model follows wall time × speed.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut now_c = start;
+        while now_c < start + 5.0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+            now_c = backends.sensor.read_celsius().unwrap();
+        }
+        assert!(now_c >= start + 5.0, "{start} -> {now_c}");
+        assert!(simulation.board().lock().utilisation() > 0.99);
+        backends.fan.set_duty(1.0).unwrap();
+        assert_eq!(simulation.board().lock().fan_duty(), 1.0);
+        simulation.stop();
+    }
+
+    #[test]
+    fn process_cpu_demand_sees_this_process_working() {
+        let mut demand = ProcessCpuDemand::new(DEFAULT_CPU_SCALE);
+        let until = Instant::now() + Duration::from_millis(200);
+        let mut spin = 0u64;
+        while Instant::now() < until {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        assert!(demand.sample() > 0.0);
+    }
+}

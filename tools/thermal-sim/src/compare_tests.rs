@@ -1,0 +1,79 @@
+//! Basic invariants of compare runs on short scenarios.
+
+use super::*;
+
+fn scenario(extra: &str, ambient_c: f64, minutes: u32) -> Scenario {
+    Scenario::from_toml(&format!(
+        "name = \"t\"\nduration_s = {}\nseed = 9\n[ambient]\npoints = [[0.0, {ambient_c}]]\n\
+         [load]\nkind = \"constant\"\nlevel = 1.0\n{extra}",
+        minutes * 60
+    ))
+    .unwrap()
+}
+
+#[test]
+fn short_full_load_run_obeys_basic_invariants() {
+    let scenario = scenario("", 22.0, 15);
+    assert!(fan_alone_suffices(&scenario));
+    let results = run_all(&scenario).unwrap();
+    assert_eq!(results.len(), RegimeKind::ALL.len());
+    for result in &results {
+        let m = &result.metrics;
+        assert!((0.0..=1.0).contains(&m.refused_share), "{m:?}");
+        assert!(m.served_work_s <= m.offered_work_s + 1e-9, "{m:?}");
+        assert!(m.served_work_s > 0.0, "{m:?}");
+        assert!((m.offered_work_s - 900.0).abs() < 1e-6, "{m:?}");
+        assert!(m.peak_c >= result.trace.die_c.iter().copied().fold(f64::MIN, f64::max));
+        assert_eq!(result.trace.t_s.len(), 180, "one point per 5 s");
+    }
+    let [pwm, on_off, overlay, bare] = [0, 1, 2, 3].map(|i| &results[i].metrics);
+    // Without a fan the board heads for 72 °C; every fan regime stays far cooler.
+    assert!(bare.peak_c > 65.0, "{bare:?}");
+    assert_eq!(bare.fan_switches, 0);
+    for fan in [pwm, on_off, overlay] {
+        assert!(fan.peak_c < bare.peak_c - 5.0, "{fan:?}");
+        assert!(fan.fan_switches >= 1, "{fan:?}");
+    }
+    // The fan suffices: warden refuses nothing and never throttles.
+    for warden in [pwm, on_off] {
+        assert_eq!(warden.refused_share, 0.0, "{warden:?}");
+        assert_eq!(warden.cpufreq_capped_seconds, 0.0, "{warden:?}");
+        assert!((warden.served_share() - 1.0).abs() < 1e-9, "{warden:?}");
+    }
+    // Deterministic: the same scenario gives the same figures.
+    assert_eq!(run(&scenario, RegimeKind::WardenPwm).unwrap().metrics, *pwm);
+}
+
+#[test]
+fn a_dead_fan_in_a_warm_room_makes_warden_shed_and_throttle_but_not_the_others() {
+    let scenario = scenario("[fan]\nfails_at_s = 60.0\n", 34.0, 30);
+    assert!(!fan_alone_suffices(&scenario));
+    let warden = run(&scenario, RegimeKind::WardenPwm).unwrap().metrics;
+    let bare = run(&scenario, RegimeKind::FirmwareOnly).unwrap().metrics;
+    assert!(
+        bare.peak_c > HOT_C && bare.firmware_cap_seconds > 60.0,
+        "{bare:?}"
+    );
+    assert_eq!(bare.refused_share, 0.0);
+    assert!(warden.refused_share > 0.0, "{warden:?}");
+    assert!(warden.peak_c < bare.peak_c, "{warden:?} vs {bare:?}");
+    assert!(
+        warden.seconds_above_hot < bare.seconds_above_hot,
+        "{warden:?} vs {bare:?}"
+    );
+}
+
+#[test]
+fn shedding_lowers_the_admitted_load_with_the_connection_lifetime() {
+    // A room so hot that warden sheds almost at once; short-lived connections drain fast.
+    let short = scenario("[connections]\nlifetime_s = 5.0\n", 60.0, 10);
+    let long = scenario("[connections]\nlifetime_s = 120.0\n", 60.0, 10);
+    let drained = run(&short, RegimeKind::WardenPwm).unwrap();
+    let lingering = run(&long, RegimeKind::WardenPwm).unwrap();
+    assert!(drained.metrics.refused_share > 0.5, "{:?}", drained.metrics);
+    let mean = |trace: &Trace| trace.admitted.iter().sum::<f64>() / trace.admitted.len() as f64;
+    assert!(
+        mean(&drained.trace) < mean(&lingering.trace),
+        "long-lived connections keep the load up while shedding"
+    );
+}
