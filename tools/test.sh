@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # Real peers the tests talk to: systemd's tools (systemd-analyze,
 # systemd-socket-activate, udevadm), HAProxy, Prometheus' promtool, headless
 # Chromium; strace and Python for the benchmark peers; qemu-user and the
-# aarch64 cross linker for the Pi build's smoke test.
+# aarch64 cross linker for the Pi build's smoke test; qemu-system-arm, cpio
+# and kmod for the emulated Pi.
 APT_PACKAGES=(systemd udev procps util-linux haproxy prometheus chromium strace python3 python3-venv
-  curl file qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  curl file qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio kmod)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -42,3 +43,6 @@ cargo test --workspace
 echo "== the Pi build: static aarch64 release binary, smoke-tested under qemu-user"
 tools/cross/build.sh aarch64-unknown-linux-gnu
 tools/cross/smoke.sh aarch64-unknown-linux-gnu
+
+echo "== warden on an emulated Raspberry Pi 3 (QEMU raspi3b): real GPIO, real thermal zone"
+tools/pi-emu/test.sh

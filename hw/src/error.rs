@@ -109,7 +109,11 @@ pub enum HwError {
         detail: String,
     },
     /// Access to the GPIO device was refused.
-    #[error("permission denied on {path}: add the warden user to the gpio group (usermod -aG gpio USER) or run as root")]
+    #[error(
+        "permission denied on {path}: add the warden user to the gpio group (usermod -aG gpio USER) or run as root; \
+         on a kernel without /dev/gpiomem (mainline), rppal falls back to /dev/mem, which also needs iomem=relaxed \
+         on the kernel command line"
+    )]
     GpioPermissionDenied {
         /// The device rppal tried to open, e.g. /dev/gpiomem.
         path: String,

@@ -96,6 +96,8 @@ pub struct EventLoop {
     started: Instant,
     next_publish: Instant,
     published_gate: GateState,
+    /// Something that can change the gate happened since the last sync.
+    gate_dirty: bool,
     drain_deadline: Option<Instant>,
     exit: Option<ExitReason>,
     log_limit: crate::logging::RateLimit,
@@ -136,6 +138,7 @@ impl EventLoop {
             started,
             next_publish: started,
             published_gate: GateState::Open,
+            gate_dirty: false,
             drain_deadline: None,
             exit: None,
             log_limit: crate::logging::RateLimit::new(Duration::from_secs(10)),
@@ -266,6 +269,7 @@ impl EventLoop {
 
     fn close(&mut self, key: usize, reason: CloseReason) {
         self.sessions.close(key);
+        self.gate_dirty = true;
         self.local.closed += 1;
         self.local.active = self.sessions.open() as u64;
         match reason {
@@ -362,9 +366,10 @@ impl EventLoop {
             }
             self.sessions.end_batch();
         }
-        self.gate.end_backoff_if_due(now);
-        self.gate
-            .update_capacity(self.sessions.open(), &self.settings);
+        if self.gate.backoff_until().is_some() {
+            self.gate.end_backoff_if_due(now);
+            self.gate_dirty = true;
+        }
         if self.drain_deadline.is_some() {
             if self.sessions.open() == 0 {
                 self.exit.get_or_insert(ExitReason::Drained);
@@ -376,7 +381,14 @@ impl EventLoop {
                 self.exit.get_or_insert(ExitReason::DrainDeadline);
             }
         }
-        self.sync_listeners();
+        // Only closes and a back-off ending can reopen the gate here; a pass
+        // that only moved bytes skips the bookkeeping.
+        if self.gate_dirty {
+            self.gate
+                .update_capacity(self.sessions.open(), &self.settings);
+            self.sync_listeners();
+            self.gate_dirty = false;
+        }
         self.local.active = self.sessions.open() as u64;
     }
 

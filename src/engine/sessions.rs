@@ -94,6 +94,9 @@ impl SessionTable {
 
     /// Frees the keys closed during the batch that just ended.
     pub fn end_batch(&mut self) {
+        if self.tombstones.is_empty() {
+            return;
+        }
         for key in self.tombstones.drain(..) {
             self.entries.0.remove(key as usize);
         }
