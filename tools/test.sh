@@ -38,7 +38,7 @@ echo "== build (the integration tests run the real binaries)"
 cargo build --workspace --all-targets
 
 echo "== tests"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 echo "== the Pi build: static aarch64 release binary, smoke-tested under qemu-user"
 tools/cross/build.sh aarch64-unknown-linux-gnu
