@@ -90,9 +90,9 @@ pub const DEFAULT_SOFT_PWM_FREQUENCY_HZ: f64 = warden_hw::fan::DEFAULT_SOFT_PWM_
 pub const DEFAULT_MIN_DUTY: f64 = warden_hw::fan::DEFAULT_MIN_DUTY;
 /// `fan.kick_ms`: full-power pulse when starting from rest, in milliseconds (0 = none).
 pub const DEFAULT_KICK_MS: u64 = warden_hw::fan::KICK_DURATION.as_millis() as u64;
-/// `fan.min_on_s`: an on/off fan stays on at least this long, in seconds.
+/// `fan.min_on_s`: a fan stays on at least this long after starting, in seconds.
 pub const DEFAULT_MIN_ON_S: u64 = warden_thermal::config::DEFAULT_FAN_MIN_ON_S as u64;
-/// `fan.min_off_s`: an on/off fan stays off at least this long, in seconds.
+/// `fan.min_off_s`: a fan stays off at least this long after stopping, in seconds.
 pub const DEFAULT_MIN_OFF_S: u64 = warden_thermal::config::DEFAULT_FAN_MIN_OFF_S as u64;
 /// `fan.curve`: (temperature °C, duty 0-1) points of the PWM fan law.
 pub const DEFAULT_FAN_CURVE: [CurvePoint; 4] = warden_thermal::config::DEFAULT_FAN_CURVE;

@@ -1,14 +1,26 @@
-//! Fan laws: how the policy turns "the fan is wanted" into a duty. An on/off
-//! fan (GPIO) obeys minimum on and off dwell times so noise cannot make it
-//! chatter; a proportional fan (PWM, hwmon) follows a stepped curve whose
-//! steps are entered on the predicted temperature and left only a back-off
-//! below the step on the filtered temperature.
+//! Fan laws: how the policy turns "the fan is wanted" into a duty. Every fan's
+//! starts and stops obey minimum on and off dwell times, so noise cannot make
+//! it chatter, and an anti-short-cycle rule, so a fan strong enough to cool the
+//! die below its off threshold does not fall into a stop-start limit cycle:
+//! when it must restart soon after stopping, its next minimum on time grows
+//! (as HVAC controllers protect a compressor). A proportional fan (PWM,
+//! hwmon) follows a stepped curve while running, whose steps are entered on
+//! the predicted temperature and left only a back-off below the step on the
+//! filtered temperature.
 
 use crate::config::CurvePoint;
 
-/// On/off fan state with minimum dwell times.
+/// A restart this soon after a stop counts as a short cycle (s).
+pub const SHORT_CYCLE_WINDOW_S: f64 = 600.0;
+/// Each short cycle multiplies the minimum on time by this.
+pub const SHORT_CYCLE_GROWTH: f64 = 4.0;
+/// The minimum on time never grows beyond this (s).
+pub const MAX_MIN_ON_S: f64 = 1200.0;
+
+/// Fan start/stop state with minimum dwell times and anti-short-cycling.
 #[derive(Debug, Clone)]
 pub struct DwellFan {
+    base_min_on_s: f64,
     min_on_s: f64,
     min_off_s: f64,
     on: bool,
@@ -19,11 +31,17 @@ impl DwellFan {
     /// An off fan that may switch at once (no previous switch to dwell on).
     pub fn new(min_on_s: f64, min_off_s: f64) -> Self {
         DwellFan {
+            base_min_on_s: min_on_s,
             min_on_s,
             min_off_s,
             on: false,
             last_switch_s: None,
         }
+    }
+
+    /// The minimum on time in force (grows with short cycles).
+    pub fn min_on_s(&self) -> f64 {
+        self.min_on_s
     }
 
     /// Updates the state at `now_s`; returns whether the fan is on.
@@ -42,6 +60,18 @@ impl DwellFan {
                 .last_switch_s
                 .map_or(true, |at_s| now_s - at_s >= dwell_s);
             if dwell_over || (forced && !self.on) {
+                if target {
+                    // Starting again soon after a stop: stay on longer next time.
+                    let short_cycle = self
+                        .last_switch_s
+                        .is_some_and(|stopped_s| now_s - stopped_s < SHORT_CYCLE_WINDOW_S);
+                    self.min_on_s = if short_cycle {
+                        (self.min_on_s * SHORT_CYCLE_GROWTH)
+                            .clamp(self.base_min_on_s, MAX_MIN_ON_S.max(self.base_min_on_s))
+                    } else {
+                        self.base_min_on_s
+                    };
+                }
                 self.on = target;
                 self.last_switch_s = Some(now_s);
             }
@@ -113,8 +143,34 @@ mod tests {
         assert!(!fan.update(false, false, 30.0));
         assert!(!fan.update(true, false, 45.0), "min off not over");
         assert!(fan.update(false, true, 45.0), "forced on ignores dwell");
-        assert!(fan.update(false, false, 74.9));
-        assert!(!fan.update(false, false, 75.0));
+        // A restart 15 s after the stop is a short cycle: 120 s on this time.
+        assert!(fan.update(false, false, 164.9));
+        assert!(!fan.update(false, false, 165.0));
+    }
+
+    #[test]
+    fn short_cycles_grow_the_minimum_on_time_up_to_a_cap_and_a_long_rest_resets_it() {
+        let mut fan = DwellFan::new(30.0, 30.0);
+        let mut now = 0.0;
+        let mut on_times = Vec::new();
+        for _ in 0..8 {
+            assert!(fan.update(true, false, now));
+            on_times.push(fan.min_on_s());
+            now += fan.min_on_s();
+            assert!(
+                !fan.update(false, false, now),
+                "stops once its min on time is over"
+            );
+            now += 40.0; // restarts 40 s later: a short cycle
+        }
+        assert_eq!(on_times[..3], [30.0, 120.0, 480.0]);
+        assert!(
+            on_times[3..].iter().all(|t| *t == MAX_MIN_ON_S),
+            "{on_times:?}"
+        );
+        now += SHORT_CYCLE_WINDOW_S;
+        assert!(fan.update(true, false, now));
+        assert_eq!(fan.min_on_s(), 30.0, "a long rest resets it");
     }
 
     #[test]

@@ -312,7 +312,17 @@ impl ThermalPolicy {
             self.dwell_fan.update(true, true, now_s);
             1.0
         } else if self.config.proportional_fan {
-            self.curve.update(engage_c, filtered_c)
+            // The curve sets the speed; starts and stops obey the dwell and
+            // anti-short-cycle rule, running at the lowest step while held on.
+            let curve_duty = self.curve.update(engage_c, filtered_c);
+            if self
+                .dwell_fan
+                .update(curve_duty > 0.0 || shedding, false, now_s)
+            {
+                curve_duty.max(self.lowest_running_duty())
+            } else {
+                0.0
+            }
         } else if self.dwell_fan.update(fan || shedding, false, now_s) {
             1.0
         } else {
@@ -345,6 +355,11 @@ impl ThermalPolicy {
             predicted_c: None,
             sensor_fault: Some(cause),
         }
+    }
+
+    /// The duty of the curve's first step: what a held-on fan runs at.
+    fn lowest_running_duty(&self) -> f64 {
+        self.config.fan_curve.first().map_or(1.0, |p| p.duty)
     }
 
     fn admission(&self, shed: bool) -> AdmissionDecision {

@@ -90,12 +90,16 @@ fn implausible_value_faults_at_once_and_three_sane_readings_recover() {
     assert_fault(p.step(Ok(40.5), at(1.5)), SensorFaultCause::Implausible);
     let recovered = p.step(Ok(40.0), at(2.0));
     assert_eq!(recovered.level, Level::Normal);
-    assert_eq!(recovered.fan_duty, 0.0);
     assert_eq!(
         recovered.filtered_c,
         Some(40.0),
         "the filter restarts from the sane reading"
     );
+    // The fault started the fan: it keeps its minimum on time at the lowest
+    // step, then stops.
+    assert_eq!(recovered.fan_duty, 0.30);
+    assert_eq!(p.step(Ok(40.0), at(30.0)).fan_duty, 0.30);
+    assert_eq!(p.step(Ok(40.0), at(31.0)).fan_duty, 0.0);
 }
 
 #[test]
