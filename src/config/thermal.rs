@@ -84,28 +84,18 @@ pub struct ThermalConfig {
 
 impl Default for ThermalConfig {
     fn default() -> Self {
+        // The stage thresholds are the thermal crate's own defaults.
+        let stages = warden_thermal::Thresholds::default();
         ThermalConfig {
             interval: Duration::from_millis(DEFAULT_THERMAL_INTERVAL_MS),
             sensor: DEFAULT_SENSOR,
             horizon_s: DEFAULT_HORIZON_S,
             filter_tau_s: DEFAULT_FILTER_TAU_S,
             trend_window_s: DEFAULT_TREND_WINDOW_S,
-            fan: StageThresholds {
-                on_c: DEFAULT_FAN_ON_C,
-                off_c: DEFAULT_FAN_OFF_C,
-            },
-            shed: StageThresholds {
-                on_c: DEFAULT_SHED_ON_C,
-                off_c: DEFAULT_SHED_OFF_C,
-            },
-            throttle: StageThresholds {
-                on_c: DEFAULT_THROTTLE_ON_C,
-                off_c: DEFAULT_THROTTLE_OFF_C,
-            },
-            critical: StageThresholds {
-                on_c: DEFAULT_CRITICAL_ON_C,
-                off_c: DEFAULT_CRITICAL_OFF_C,
-            },
+            fan: stages.fan,
+            shed: stages.shed,
+            throttle: stages.throttle,
+            critical: stages.critical,
             shed_mode: DEFAULT_SHED_MODE,
             stuck_after: Some(Duration::from_secs(DEFAULT_STUCK_S)),
             on_sensor_fault: DEFAULT_ON_SENSOR_FAULT,
