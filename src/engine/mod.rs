@@ -509,12 +509,11 @@ impl EventLoop {
         }
         let registered = self.gate.registered();
         for wanted in &new.listen {
-            if self
-                .listeners
-                .iter()
-                .flatten()
-                .any(|l| &l.addr == wanted || self.settings.listen.contains(wanted))
-            {
+            // Already listening: configured before (perhaps as port 0), or bound
+            // to exactly this address.
+            let bound = self.settings.listen.contains(wanted)
+                || self.listeners.iter().flatten().any(|l| l.addr == *wanted);
+            if bound {
                 continue;
             }
             match listener::bind(*wanted, new.backlog) {
