@@ -217,7 +217,7 @@ impl EventLoop {
             self.sessions.end_batch();
             self.after_batch(now, tick, tick_changed);
             if beat || now >= self.next_publish {
-                self.shared.stats.publish(&self.local);
+                self.publish_stats();
                 self.next_publish = now + STATS_PUBLISH_INTERVAL;
             }
             if beat {
@@ -225,10 +225,17 @@ impl EventLoop {
                 hooks.heartbeat(&self.shared, now);
             }
             if let Some(reason) = self.exit {
-                self.shared.stats.publish(&self.local);
+                self.publish_stats();
                 return Ok(reason);
             }
         }
+    }
+
+    /// Copies the loop's counters to the shared atomics; `active` is derived
+    /// from the session table here rather than kept up to date per close.
+    fn publish_stats(&mut self) {
+        self.local.active = self.sessions.open() as u64;
+        self.shared.stats.publish(&self.local);
     }
 
     /// Seconds since start: the idle list's coarse clock.
@@ -271,7 +278,6 @@ impl EventLoop {
         self.sessions.close(key);
         self.gate_dirty = true;
         self.local.closed += 1;
-        self.local.active = self.sessions.open() as u64;
         match reason {
             CloseReason::PeerClosed => {}
             CloseReason::IoError => self.local.io_errors += 1,
@@ -343,7 +349,6 @@ impl EventLoop {
         let inserted = self.sessions.insert_echo(stream, tick);
         debug_assert_eq!(inserted, key);
         self.local.accepted += 1;
-        self.local.active = self.sessions.open() as u64;
         if self
             .gate
             .update_capacity(self.sessions.open(), &self.settings)
@@ -389,7 +394,6 @@ impl EventLoop {
             self.sync_listeners();
             self.gate_dirty = false;
         }
-        self.local.active = self.sessions.open() as u64;
     }
 
     /// Registers or deregisters the listeners to match the gate.

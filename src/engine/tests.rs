@@ -139,12 +139,8 @@ fn admission_commands_shed_new_connections_only() {
 #[test]
 fn an_idle_session_costs_a_few_dozen_bytes_in_the_slab() {
     // The slab entry is the whole user-space cost of an idle connection
-    // (the write backlog exists only while a peer is slow).
-    let size = std::mem::size_of::<slab::Slab<Session>>() / 8 + std::mem::size_of::<Session>();
-    assert!(
-        std::mem::size_of::<Session>() <= 48,
-        "Session grew to {} bytes",
-        std::mem::size_of::<Session>()
-    );
-    assert!(size <= 64, "{size}");
+    // (the write backlog exists only while a peer is slow); the 256 B target
+    // leaves room for the slab's doubling growth and the process baseline.
+    let size = std::mem::size_of::<Session>();
+    assert!(size <= 48, "Session grew to {size} bytes");
 }
