@@ -84,11 +84,12 @@ fn notify_ready_watchdog_status_reload_and_stopping() {
         .into_iter()
         .filter(|n| n.text.starts_with("STATUS="))
         .collect();
-    let span = statuses.last().unwrap().at - statuses[0].at;
+    // Warden spaces its sends by its own clock; the receive times here carry
+    // a few milliseconds of scheduling jitter, so allow 250 ms of it.
+    let gaps: Vec<_> = statuses.windows(2).map(|p| p[1].at - p[0].at).collect();
     assert!(
-        statuses.len() as u64 <= span.as_secs() / 5 + 1,
-        "{} STATUS= lines in {span:?}: more than one per 5 s",
-        statuses.len()
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(4_750)),
+        "STATUS= lines closer than 5 s apart: gaps {gaps:?}"
     );
 
     // Reload: RELOADING=1 with the monotonic clock, then READY=1 again.
