@@ -247,6 +247,7 @@ pub fn policy_config(config: &Config) -> PolicyConfig {
             .collect(),
         fan_curve_backoff_c: config.fan.curve_hysteresis_c,
         stuck_s: t.stuck_after.map_or(0.0, |d| d.as_secs_f64()),
+        max_step_c: t.max_step_c,
         on_sensor_fault: match t.on_sensor_fault {
             config::OnSensorFault::FanFull => warden_thermal::OnSensorFault::FanFull,
             config::OnSensorFault::FanFullAndShed => warden_thermal::OnSensorFault::FanFullAndShed,

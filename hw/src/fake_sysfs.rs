@@ -35,6 +35,10 @@ use crate::throttle::THROTTLE_FILE;
 pub const FAN_FILE_NAME: &str = "fan_duty";
 /// ext2/3/4 "immutable" inode flag (`chattr +i`), not exported by libc.
 const FS_IMMUTABLE_FL: libc::c_int = 0x10;
+/// [`FakeSysfsTree::ramp_temp_celsius`] moves at most this far per write (°C).
+pub const RAMP_STEP_C: f64 = 5.0;
+/// [`FakeSysfsTree::ramp_temp_celsius`] waits this long between writes.
+pub const RAMP_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What [`FakeSysfsTree::create_with`] lays out.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +125,18 @@ fn join_khz(list: &[u64]) -> String {
         .map(u64::to_string)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The values a ramp from `from` to `to` writes: steps of [`RAMP_STEP_C`], then `to`.
+pub fn ramp_steps(from: f64, to: f64) -> Vec<f64> {
+    let mut steps = Vec::new();
+    let mut now = from;
+    while (to - now).abs() > RAMP_STEP_C {
+        now += RAMP_STEP_C.copysign(to - now);
+        steps.push(now);
+    }
+    steps.push(to);
+    steps
 }
 
 fn millidegrees(celsius: f64) -> String {
@@ -249,6 +265,35 @@ impl FakeSysfsTree {
     /// Sets the `cpu-thermal` zone's temperature (written as millidegrees).
     pub fn set_temp_celsius(&self, celsius: f64) -> io::Result<()> {
         write_atomically(&self.temp_path(), &millidegrees(celsius))
+    }
+
+    /// Reads the `cpu-thermal` zone's temperature (°C).
+    pub fn temp_celsius(&self) -> io::Result<f64> {
+        let text = fs::read_to_string(self.temp_path())?;
+        let milli: f64 = text.trim().parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("temp file holds {text:?}"),
+            )
+        })?;
+        Ok(milli / 1000.0)
+    }
+
+    /// Moves the temperature to `celsius` the way a die moves, at most [`RAMP_STEP_C`]
+    /// per write with [`RAMP_PAUSE`] between writes, so that a reader polling every
+    /// 100 ms sees no step its jump check would call a sensor fault. Starts from the
+    /// current value (a garbage file counts as already there: one write).
+    pub fn ramp_temp_celsius(&self, celsius: f64) -> io::Result<()> {
+        let from = self.temp_celsius().unwrap_or(celsius);
+        let steps = ramp_steps(from, celsius);
+        let last = steps.len() - 1;
+        for (index, value) in steps.into_iter().enumerate() {
+            self.set_temp_celsius(value)?;
+            if index < last {
+                std::thread::sleep(RAMP_PAUSE);
+            }
+        }
+        Ok(())
     }
 
     /// Writes arbitrary text to the `cpu-thermal` zone's `temp` (garbage, empty, ...).

@@ -70,6 +70,9 @@ pub const DEFAULT_CRITICAL_OFF_C: f64 = warden_thermal::config::DEFAULT_CRITICAL
 pub const DEFAULT_SHED_MODE: ShedMode = ShedMode::Reject;
 /// `thermal.stuck_s`: a reading unchanged this long counts as a sensor fault, in seconds (0 = never).
 pub const DEFAULT_STUCK_S: u64 = warden_thermal::config::DEFAULT_STUCK_S as u64;
+/// `thermal.max_step_c`: a reading this far (°C) from the last trusted one, beyond what the
+/// die can move meanwhile, counts as a sensor fault (0 = never).
+pub const DEFAULT_MAX_STEP_C: f64 = warden_thermal::config::DEFAULT_MAX_STEP_C;
 /// `thermal.on_sensor_fault`: what the fail-safe does while the sensor is faulty.
 pub const DEFAULT_ON_SENSOR_FAULT: OnSensorFault = OnSensorFault::FanFull;
 

@@ -30,6 +30,8 @@ pub const TREND_WINDOW_S_RANGE: RangeInclusive<f64> = 1.0..=600.0;
 pub const TEMPERATURE_C_RANGE: RangeInclusive<f64> = -40.0..=150.0;
 /// `thermal.stuck_s`: 0 (never) to one day.
 pub const STUCK_S_RANGE: RangeInclusive<u64> = 0..=86_400;
+/// `thermal.max_step_c`: 0 (no jump check) to 190 °C (the whole plausible range).
+pub const MAX_STEP_C_RANGE: RangeInclusive<f64> = 0.0..=190.0;
 
 /// `fan.pin`: BCM GPIO numbers on the 40-pin header.
 pub const FAN_PIN_RANGE: RangeInclusive<u8> = 0..=27;

@@ -58,6 +58,7 @@ pub(super) struct RawThermal {
     pub critical_off_c: Option<f64>,
     pub shed_mode: Option<String>,
     pub stuck_s: Option<u64>,
+    pub max_step_c: Option<f64>,
     pub on_sensor_fault: Option<String>,
 }
 

@@ -78,6 +78,8 @@ pub struct ThermalConfig {
     pub shed_mode: ShedMode,
     /// An unchanged reading for this long is a sensor fault; `None` = never.
     pub stuck_after: Option<Duration>,
+    /// A reading this far (°C) from the last trusted one is a sensor fault; 0 = never.
+    pub max_step_c: f64,
     /// Fail-safe while the sensor is faulty.
     pub on_sensor_fault: OnSensorFault,
 }
@@ -98,6 +100,7 @@ impl Default for ThermalConfig {
             critical: stages.critical,
             shed_mode: DEFAULT_SHED_MODE,
             stuck_after: Some(Duration::from_secs(DEFAULT_STUCK_S)),
+            max_step_c: DEFAULT_MAX_STEP_C,
             on_sensor_fault: DEFAULT_ON_SENSOR_FAULT,
         }
     }
@@ -185,6 +188,11 @@ pub(super) fn validate(raw: RawThermal) -> Result<ThermalConfig, ConfigError> {
             "thermal.stuck_s",
             raw.stuck_s.unwrap_or(DEFAULT_STUCK_S),
             &STUCK_S_RANGE,
+        )?,
+        max_step_c: in_range(
+            "thermal.max_step_c",
+            raw.max_step_c.unwrap_or(DEFAULT_MAX_STEP_C),
+            &MAX_STEP_C_RANGE,
         )?,
         on_sensor_fault: match raw.on_sensor_fault {
             Some(text) => choice("thermal.on_sensor_fault", &text, OnSensorFault::CHOICES)?,
@@ -283,6 +291,7 @@ pub(super) fn describe(field: &str) -> Option<String> {
         }
         "shed_mode" => choices_text(ShedMode::CHOICES),
         "stuck_s" => format!("{} (0 = never)", integer_in(&STUCK_S_RANGE)),
+        "max_step_c" => format!("{} (°C, 0 = never)", number_in(&MAX_STEP_C_RANGE)),
         "on_sensor_fault" => choices_text(OnSensorFault::CHOICES),
         _ => return None,
     })

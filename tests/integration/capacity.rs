@@ -68,10 +68,16 @@ fn pause_mode_leaves_the_extra_fifty_waiting_then_serves_them() {
     }
     // Drop to 50 open: below 90 %, so warden resumes and serves the queue.
     held.truncate(50);
-    for s in waiting.iter_mut() {
+    for (i, s) in waiting.iter_mut().enumerate() {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut got = [0u8; 6];
-        std::io::Read::read_exact(s, &mut got).expect("queued client served after resume");
+        std::io::Read::read_exact(s, &mut got).unwrap_or_else(|e| {
+            panic!(
+                "queued client {i} not served after resume: {e} ({:?}); warden log:\n{}",
+                e.kind(),
+                w.log().join("\n")
+            )
+        });
         assert_eq!(&got, b"queued");
     }
     drop(waiting);

@@ -112,11 +112,11 @@ fn haproxy_takes_a_shedding_warden_out_of_rotation_and_back() {
     let mut established = echo::connect(through);
     echo::roundtrip(&mut established, b"through haproxy");
 
-    rig.tree.set_temp_celsius(76.0).unwrap();
+    rig.tree.ramp_temp_celsius(76.0).unwrap();
     wait_status(&socket, "DOWN");
     echo::roundtrip(&mut established, b"established connections are never cut");
 
-    rig.tree.set_temp_celsius(50.0).unwrap();
+    rig.tree.ramp_temp_celsius(50.0).unwrap();
     wait_status(&socket, "UP");
     let mut fresh = echo::connect(through);
     echo::roundtrip(&mut fresh, b"back in rotation");

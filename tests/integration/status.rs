@@ -209,7 +209,7 @@ fn endpoints_follow_the_temperature_and_the_connections() {
         d["connections"]["active"] == 1 && d["traffic"]["bytes_in"].as_u64() >= Some(5)
     });
     // Hot: shedding shows in /ready, /status and /metrics.
-    r.tree.set_temp_celsius(76.0).unwrap();
+    r.tree.ramp_temp_celsius(76.0).unwrap();
     let doc = wait_status(r.status, "shedding", |d| {
         d["admission"]["state"] == "shedding"
     });
@@ -241,7 +241,7 @@ fn endpoints_follow_the_temperature_and_the_connections() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    r.tree.set_temp_celsius(60.0).unwrap();
+    r.tree.ramp_temp_celsius(60.0).unwrap();
     wait_status(r.status, "admitting again", |d| {
         d["admission"]["state"] == "open"
     });

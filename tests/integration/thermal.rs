@@ -63,14 +63,14 @@ fn served(addr: std::net::SocketAddr, timeout: Duration) -> bool {
 #[test]
 fn rising_temperature_turns_the_file_fan_on_and_cooling_turns_it_off() {
     let r = rig("", FAST_THERMAL);
-    r.tree.set_temp_celsius(45.0).unwrap();
+    r.tree.ramp_temp_celsius(45.0).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(r.tree.fan_file_duty().unwrap(), 0.0, "cool: fan off");
-    r.tree.set_temp_celsius(62.0).unwrap();
+    r.tree.ramp_temp_celsius(62.0).unwrap();
     wait_until("fan on", Duration::from_secs(5), || {
         r.tree.fan_file_duty().unwrap() > 0.0
     });
-    r.tree.set_temp_celsius(40.0).unwrap();
+    r.tree.ramp_temp_celsius(40.0).unwrap();
     wait_until("fan off", Duration::from_secs(5), || {
         r.tree.fan_file_duty().unwrap() == 0.0
     });
@@ -80,7 +80,7 @@ fn rising_temperature_turns_the_file_fan_on_and_cooling_turns_it_off() {
 fn shedding_rejects_newcomers_while_a_thousand_established_connections_keep_echoing() {
     let r = rig("max_connections = 5000", FAST_THERMAL);
     let addr = r.warden.addr();
-    r.tree.set_temp_celsius(50.0).unwrap();
+    r.tree.ramp_temp_celsius(50.0).unwrap();
     let target = addr.to_string();
     let load = std::thread::spawn(move || {
         loadgen(&[
@@ -100,13 +100,13 @@ fn shedding_rejects_newcomers_while_a_thousand_established_connections_keep_echo
         served(addr, Duration::from_secs(2)),
         "admitting before the heat"
     );
-    r.tree.set_temp_celsius(76.0).unwrap();
+    r.tree.ramp_temp_celsius(76.0).unwrap();
     wait_until("newcomers rejected", Duration::from_secs(3), || {
         is_rejected(addr)
     });
     std::thread::sleep(Duration::from_millis(500));
     assert!(is_rejected(addr), "still shedding at 76 °C");
-    r.tree.set_temp_celsius(65.0).unwrap();
+    r.tree.ramp_temp_celsius(65.0).unwrap();
     wait_until(
         "admitting again after cooling",
         Duration::from_secs(3),
@@ -133,7 +133,7 @@ fn shedding_in_pause_mode_leaves_newcomers_in_the_backlog() {
     let addr = r.warden.addr();
     let mut established = echo::connect(addr);
     echo::roundtrip(&mut established, b"before");
-    r.tree.set_temp_celsius(76.0).unwrap();
+    r.tree.ramp_temp_celsius(76.0).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     let mut waiting = echo::connect(addr);
     waiting.write_all(b"queued").unwrap();
@@ -146,7 +146,7 @@ fn shedding_in_pause_mode_leaves_newcomers_in_the_backlog() {
         "paused: not served while hot"
     );
     echo::roundtrip(&mut established, b"established still served");
-    r.tree.set_temp_celsius(60.0).unwrap();
+    r.tree.ramp_temp_celsius(60.0).unwrap();
     waiting
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -164,7 +164,7 @@ fn max_freq(tree: &FakeSysfsTree) -> u64 {
 fn throttling_steps_cpufreq_down_then_back_up_and_sigterm_restores() {
     let mut r = rig("", FAST_THERMAL);
     assert_eq!(max_freq(&r.tree), 1_500_000);
-    r.tree.set_temp_celsius(82.0).unwrap();
+    r.tree.ramp_temp_celsius(82.0).unwrap();
     let mut seen = vec![max_freq(&r.tree)];
     wait_until("minimum frequency", Duration::from_secs(5), || {
         let f = max_freq(&r.tree);
@@ -178,11 +178,11 @@ fn throttling_steps_cpufreq_down_then_back_up_and_sigterm_restores() {
         [1_500_000, 1_000_000, 600_000],
         "one available frequency per tick"
     );
-    r.tree.set_temp_celsius(70.0).unwrap();
+    r.tree.ramp_temp_celsius(70.0).unwrap();
     wait_until("back to the original", Duration::from_secs(5), || {
         max_freq(&r.tree) == 1_500_000
     });
-    r.tree.set_temp_celsius(82.0).unwrap();
+    r.tree.ramp_temp_celsius(82.0).unwrap();
     wait_until("throttled again", Duration::from_secs(5), || {
         max_freq(&r.tree) < 1_500_000
     });
@@ -200,7 +200,7 @@ fn throttling_steps_cpufreq_down_then_back_up_and_sigterm_restores() {
 #[test]
 fn after_sigkill_warden_restore_puts_cpufreq_back_from_the_state_file() {
     let mut r = rig("", FAST_THERMAL);
-    r.tree.set_temp_celsius(90.0).unwrap();
+    r.tree.ramp_temp_celsius(90.0).unwrap();
     wait_until("minimum frequency", Duration::from_secs(5), || {
         max_freq(&r.tree) == 600_000
     });
@@ -231,7 +231,7 @@ fn read_only_cpufreq_is_logged_and_serving_continues() {
         .make_read_only(&r.tree.scaling_max_freq_path(0))
         .unwrap();
     let mut s = echo::connect(r.warden.addr());
-    r.tree.set_temp_celsius(82.0).unwrap();
+    r.tree.ramp_temp_celsius(82.0).unwrap();
     let line = r
         .warden
         .wait_log("scaling_max_freq", Duration::from_secs(5));
@@ -256,13 +256,13 @@ fn read_only_cpufreq_is_logged_and_serving_continues() {
 #[test]
 fn a_garbage_sensor_fails_safe_with_the_fan_full() {
     let r = rig("", FAST_THERMAL);
-    r.tree.set_temp_celsius(45.0).unwrap();
+    r.tree.ramp_temp_celsius(45.0).unwrap();
     std::thread::sleep(Duration::from_millis(400));
     r.tree.write_temp_raw("garbage\n").unwrap();
     wait_until("fan full on sensor fault", Duration::from_secs(5), || {
         r.tree.fan_file_duty().unwrap() == 1.0
     });
-    r.tree.set_temp_celsius(45.0).unwrap();
+    r.tree.ramp_temp_celsius(45.0).unwrap();
     wait_until("recovered", Duration::from_secs(5), || {
         r.tree.fan_file_duty().unwrap() == 0.0
     });
@@ -300,4 +300,31 @@ fn auto_fan_with_no_hwmon_fan_runs_without_a_fan_and_says_so_once() {
         .filter(|l| l.contains("without a fan"))
         .count();
     assert_eq!(lines, 1, "{:?}", r.warden.log());
+}
+
+#[test]
+fn a_sensor_that_drops_to_zero_is_a_jump_fault_until_it_reads_true_again() {
+    let r = rig("", FAST_THERMAL);
+    r.tree.set_temp_celsius(45.0).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(r.tree.fan_file_duty().unwrap(), 0.0, "45 °C: fan off");
+    // A broken driver reads 0 °C: warden must not take it for a cold SoC.
+    r.tree.set_temp_celsius(0.0).unwrap();
+    let line = r.warden.wait_log("sensor jump", Duration::from_secs(5));
+    assert!(line.contains("fan at full duty"), "{line}");
+    wait_until("fan full on the jump", Duration::from_secs(5), || {
+        r.tree.fan_file_duty().unwrap() == 1.0
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        r.tree.fan_file_duty().unwrap(),
+        1.0,
+        "a constant 0 °C is never believed"
+    );
+    r.tree.set_temp_celsius(44.0).unwrap();
+    wait_until(
+        "recovered near the last trusted reading",
+        Duration::from_secs(5),
+        || r.tree.fan_file_duty().unwrap() == 0.0,
+    );
 }

@@ -66,6 +66,13 @@ pub const DEFAULT_STUCK_S: f64 = 600.0;
 /// about 6.4 W into a die of about 3.4 J/°C, which heats it by at most ~1.9 °C/s;
 /// a steeper trend comes from a step or glitch in the readings, not the die.
 pub const DEFAULT_MAX_TREND_C_PER_S: f64 = 2.0;
+/// A reading further than this (°C) from the last trusted one, beyond what the die can
+/// move at `max_trend_c_per_s` in between, declares a jump fault; 0 disables the check.
+/// A Pi's die moves a few °C in a second under a sudden load step, never 20.
+pub const DEFAULT_MAX_STEP_C: f64 = 20.0;
+/// Readings far from the last trusted one are believed after running continuously and
+/// changing for this long (s): the temperature moved while the sensor was out.
+pub const DEFAULT_JUMP_SETTLE_S: f64 = 60.0;
 
 /// On/off temperatures of one stage; the stage is entered at `on_c` and left at `off_c`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -207,8 +214,13 @@ pub struct PolicyConfig {
     pub plausible_max_c: f64,
     /// Exactly constant readings for this long declare a stuck sensor (s, ≥ 0; 0 = off).
     pub stuck_s: f64,
-    /// Rising trends are capped at this rate before predicting (°C/s, > 0).
+    /// Rising trends are capped at this rate before predicting (°C/s, > 0); also the
+    /// fastest change the jump check allows between readings.
     pub max_trend_c_per_s: f64,
+    /// Largest believable step from the last trusted reading (°C, ≥ 0; 0 = no jump check).
+    pub max_step_c: f64,
+    /// A continuous, changing run of readings this long ends a jump fault (s, ≥ 0).
+    pub jump_settle_s: f64,
     /// Reaction to a sensor fault beyond fan full.
     pub on_sensor_fault: OnSensorFault,
 }
@@ -232,6 +244,8 @@ impl Default for PolicyConfig {
             plausible_max_c: DEFAULT_PLAUSIBLE_MAX_C,
             stuck_s: DEFAULT_STUCK_S,
             max_trend_c_per_s: DEFAULT_MAX_TREND_C_PER_S,
+            max_step_c: DEFAULT_MAX_STEP_C,
+            jump_settle_s: DEFAULT_JUMP_SETTLE_S,
             on_sensor_fault: OnSensorFault::default(),
         }
     }
@@ -363,6 +377,8 @@ impl PolicyConfig {
         finite_non_negative("fan_min_off_s", self.fan_min_off_s)?;
         finite_non_negative("fan_curve_backoff_c", self.fan_curve_backoff_c)?;
         finite_non_negative("stuck_s", self.stuck_s)?;
+        finite_non_negative("max_step_c", self.max_step_c)?;
+        finite_non_negative("jump_settle_s", self.jump_settle_s)?;
         finite("max_trend_c_per_s", self.max_trend_c_per_s)?;
         if self.max_trend_c_per_s <= 0.0 {
             return Err(PolicyConfigError::NotPositive {
@@ -532,6 +548,8 @@ mod tests {
             (|c| c.fan_min_off_s = -1.0, "fan_min_off_s"),
             (|c| c.fan_curve_backoff_c = -1.0, "fan_curve_backoff_c"),
             (|c| c.stuck_s = -1.0, "stuck_s"),
+            (|c| c.max_step_c = -5.0, "max_step_c"),
+            (|c| c.jump_settle_s = f64::NAN, "jump_settle_s"),
             (|c| c.max_consecutive_errors = 0, "max_consecutive_errors"),
             (|c| c.recovery_readings = 0, "recovery_readings"),
             (|c| c.plausible_min_c = 200.0, "plausible_min_c"),

@@ -11,13 +11,27 @@
 //!   declares a fault at once: a driver returning 0 or 255 °C is broken.
 //! - A reading exactly equal to the previous one for `stuck_s` seconds
 //!   declares a stuck sensor (real sensors jitter by at least one LSB).
+//! - A reading that jumps from the last trusted one by more than `max_step_c`
+//!   plus what the die can move in the time between them
+//!   (`max_trend_c_per_s` × the gap, the gap counted up to
+//!   [`JUMP_GAP_CAP_S`]) declares a jump: a sensor that reads 50 °C and then
+//!   0 °C is broken, not cooled.
 //! - A fault ends after `recovery_readings` consecutive sane readings: a
-//!   plausible value, and for a stuck fault a value different from the stuck
-//!   one (any change restarts the stuck clock, so "not stuck" is the same
-//!   test). Requiring several readings keeps an intermittent sensor from
-//!   toggling the fail-safe every tick.
+//!   plausible value, for a stuck fault a value different from the stuck one
+//!   (any change restarts the stuck clock, so "not stuck" is the same test),
+//!   and a value within `max_step_c` of the last trusted reading. Requiring
+//!   several readings keeps an intermittent sensor from toggling the
+//!   fail-safe every tick.
+//! - Readings far from the last trusted one become sane once they have run
+//!   continuously (each within `max_step_c` of the one before) and alive (not
+//!   all one value) for `jump_settle_s`: the temperature really moved while
+//!   the sensor was out. A sensor pinned at a wrong constant never settles.
 
 use crate::config::PolicyConfig;
+
+/// The jump allowance grows with the gap between readings only up to this many seconds,
+/// so that a long outage does not make any value believable.
+pub const JUMP_GAP_CAP_S: f64 = 10.0;
 
 /// Why the sensor is not trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +42,8 @@ pub enum SensorFaultCause {
     Implausible,
     /// The reading has not changed at all for `stuck_s`.
     Stuck,
+    /// The reading jumped further from the last trusted one than the die can move.
+    Jump,
 }
 
 impl SensorFaultCause {
@@ -37,6 +53,7 @@ impl SensorFaultCause {
             SensorFaultCause::ReadErrors => "read_errors",
             SensorFaultCause::Implausible => "implausible",
             SensorFaultCause::Stuck => "stuck",
+            SensorFaultCause::Jump => "jump",
         }
     }
 }
@@ -62,11 +79,19 @@ pub struct SensorHealth {
     plausible_min_c: f64,
     plausible_max_c: f64,
     stuck_s: f64,
+    max_step_c: f64,
+    max_rate_c_per_s: f64,
+    jump_settle_s: f64,
     consecutive_errors: u32,
     fault: Option<SensorFaultCause>,
     sane_since_fault: u32,
     last_value: Option<f64>,
     value_changed_at_s: f64,
+    /// The last trusted reading and when it came (°C, s).
+    last_trusted: Option<(f64, f64)>,
+    /// The current run of continuous readings: when it began and whether it moved.
+    run_started_at_s: f64,
+    run_moved: bool,
 }
 
 impl SensorHealth {
@@ -78,11 +103,17 @@ impl SensorHealth {
             plausible_min_c: config.plausible_min_c,
             plausible_max_c: config.plausible_max_c,
             stuck_s: config.stuck_s,
+            max_step_c: config.max_step_c,
+            max_rate_c_per_s: config.max_trend_c_per_s,
+            jump_settle_s: config.jump_settle_s,
             consecutive_errors: 0,
             fault: None,
             sane_since_fault: 0,
             last_value: None,
             value_changed_at_s: 0.0,
+            last_trusted: None,
+            run_started_at_s: 0.0,
+            run_moved: false,
         }
     }
 
@@ -108,9 +139,11 @@ impl SensorHealth {
             self.fault = Some(SensorFaultCause::Implausible);
             return HealthVerdict::Fault(SensorFaultCause::Implausible);
         }
+        let previous = self.last_value;
+        self.track_run(previous, celsius, now_s);
         // Exact comparison on purpose: a live sensor changes by at least one LSB.
         #[allow(clippy::float_cmp)]
-        let unchanged = self.last_value == Some(celsius);
+        let unchanged = previous == Some(celsius);
         if !unchanged {
             self.last_value = Some(celsius);
             self.value_changed_at_s = now_s;
@@ -122,19 +155,71 @@ impl SensorHealth {
             self.fault = Some(SensorFaultCause::Stuck);
             return HealthVerdict::Fault(SensorFaultCause::Stuck);
         }
-        match self.fault {
-            None => HealthVerdict::Trusted(celsius),
-            Some(cause) => {
-                self.sane_since_fault += 1;
-                if self.sane_since_fault >= self.recovery_readings {
-                    self.fault = None;
-                    self.sane_since_fault = 0;
-                    HealthVerdict::Recovered(celsius)
-                } else {
-                    HealthVerdict::Fault(cause)
-                }
+        let Some(cause) = self.fault else {
+            if self.jumped(celsius, now_s) {
+                self.sane_since_fault = 0;
+                self.fault = Some(SensorFaultCause::Jump);
+                return HealthVerdict::Fault(SensorFaultCause::Jump);
+            }
+            self.last_trusted = Some((celsius, now_s));
+            return HealthVerdict::Trusted(celsius);
+        };
+        if !self.near_last_trusted(celsius) && !self.settled(now_s) {
+            self.sane_since_fault = 0;
+            self.fault = Some(SensorFaultCause::Jump);
+            return HealthVerdict::Fault(SensorFaultCause::Jump);
+        }
+        self.sane_since_fault += 1;
+        if self.sane_since_fault < self.recovery_readings {
+            return HealthVerdict::Fault(cause);
+        }
+        self.fault = None;
+        self.sane_since_fault = 0;
+        self.last_trusted = Some((celsius, now_s));
+        HealthVerdict::Recovered(celsius)
+    }
+
+    /// True when `celsius` is further from the last trusted reading than the die can move
+    /// in the time since: `max_step_c` plus the fastest rate over the gap (capped).
+    fn jumped(&self, celsius: f64, now_s: f64) -> bool {
+        match self.last_trusted {
+            Some((trusted_c, at_s)) if self.max_step_c > 0.0 => {
+                let gap_s = (now_s - at_s).clamp(0.0, JUMP_GAP_CAP_S);
+                (celsius - trusted_c).abs() > self.max_step_c + self.max_rate_c_per_s * gap_s
+            }
+            _ => false,
+        }
+    }
+
+    /// True when `celsius` is within `max_step_c` of the last trusted reading (or the check
+    /// is off, or nothing was trusted yet).
+    fn near_last_trusted(&self, celsius: f64) -> bool {
+        match self.last_trusted {
+            Some((trusted_c, _)) if self.max_step_c > 0.0 => {
+                (celsius - trusted_c).abs() <= self.max_step_c
+            }
+            _ => true,
+        }
+    }
+
+    /// Extends or restarts the run of continuous readings with `celsius`.
+    fn track_run(&mut self, previous: Option<f64>, celsius: f64, now_s: f64) {
+        match previous {
+            Some(p) if (celsius - p).abs() <= self.max_step_c => {
+                #[allow(clippy::float_cmp)]
+                let moved = celsius != p;
+                self.run_moved |= moved;
+            }
+            _ => {
+                self.run_started_at_s = now_s;
+                self.run_moved = false;
             }
         }
+    }
+
+    /// True when the readings have run continuously and alive for `jump_settle_s`.
+    fn settled(&self, now_s: f64) -> bool {
+        self.run_moved && now_s - self.run_started_at_s >= self.jump_settle_s
     }
 
     /// Consecutive read errors so far (0 after any reading).

@@ -153,3 +153,77 @@ fn errors_before_any_reading_keep_the_initial_decision_until_the_fault() {
         SensorFaultCause::ReadErrors,
     );
 }
+
+#[test]
+fn a_drop_to_zero_is_a_jump_fault_that_lasts_while_the_wrong_value_does() {
+    let mut p = policy(PolicyConfig::default());
+    let mut t = 0.0;
+    while t < 10.0 {
+        assert_eq!(p.step(Ok(52.0 + t / 10.0), at(t)).level, Level::Normal);
+        t += 0.5;
+    }
+    // A broken sensor reading 0 °C for two minutes: never trusted, the fan runs full.
+    while t < 130.0 {
+        assert_fault(p.step(Ok(0.0), at(t)), SensorFaultCause::Jump);
+        t += 0.5;
+    }
+    // True readings again, near the last trusted one: three of them recover.
+    assert_fault(p.step(Ok(50.0), at(130.0)), SensorFaultCause::Jump);
+    assert_fault(p.step(Ok(50.1), at(130.5)), SensorFaultCause::Jump);
+    let recovered = p.step(Ok(50.2), at(131.0));
+    assert_eq!(
+        (recovered.level, recovered.sensor_fault),
+        (Level::Normal, None)
+    );
+}
+
+#[test]
+fn steps_the_die_can_make_are_trusted() {
+    let mut p = policy(PolicyConfig::default());
+    p.step(Ok(45.0), at(0.0));
+    // 20 °C plus 2 °C/s over the half-second tick.
+    assert_eq!(p.step(Ok(65.9), at(0.5)).sensor_fault, None);
+    assert_eq!(p.step(Ok(45.0), at(1.0)).sensor_fault, None);
+    // After a gap of read errors more is believable, up to 20 + 2 × 10 s.
+    for k in 1..=2 {
+        p.step(Err(SampleError::Transient), at(1.0 + k as f64 * 10.0));
+    }
+    assert_eq!(p.step(Ok(84.0), at(31.0)).sensor_fault, None);
+    assert_fault(p.step(Ok(30.0), at(31.5)), SensorFaultCause::Jump);
+}
+
+#[test]
+fn a_real_change_during_a_fault_is_believed_once_it_has_run_continuously() {
+    let mut p = policy(PolicyConfig::default());
+    p.step(Ok(78.0), at(0.0));
+    for k in 1..=3 {
+        p.step(Err(SampleError::Failed), at(k as f64));
+    }
+    // Five minutes later the load has gone: the die reads 40 °C, far from 78.
+    let mut t = 300.0;
+    let mut celsius = 40.0;
+    while t < 360.0 {
+        assert_fault(p.step(Ok(celsius), at(t)), SensorFaultCause::Jump);
+        celsius -= 0.01;
+        t += 0.5;
+    }
+    // After 60 s of continuous, changing readings they are sane; three recover.
+    let mut level = p.step(Ok(celsius), at(t)).level;
+    for k in 1..=2 {
+        level = p
+            .step(Ok(celsius - 0.01 * k as f64), at(t + 0.5 * k as f64))
+            .level;
+    }
+    assert_eq!(level, Level::Normal);
+}
+
+#[test]
+fn the_jump_check_is_off_at_a_zero_step() {
+    let mut p = policy(PolicyConfig {
+        max_step_c: 0.0,
+        ..PolicyConfig::default()
+    });
+    p.step(Ok(50.0), at(0.0));
+    assert_eq!(p.step(Ok(0.0), at(0.5)).sensor_fault, None);
+    assert_eq!(p.step(Ok(90.0), at(1.0)).level, Level::Critical);
+}

@@ -188,3 +188,25 @@ fn hwmon_temp_inputs_read_like_zones() {
     assert_eq!(sensor.describe(), "hwmon0/temp1_input (cpu_thermal)");
     assert_eq!(sensor.read_celsius().unwrap(), 45.0);
 }
+
+#[test]
+fn a_ramp_moves_in_small_steps_and_ends_on_the_target() {
+    use warden_hw::fake_sysfs::{ramp_steps, RAMP_STEP_C};
+    let up = ramp_steps(45.0, 82.0);
+    assert_eq!(up, [50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 80.0, 82.0]);
+    assert_eq!(ramp_steps(62.0, 40.0), [57.0, 52.0, 47.0, 42.0, 40.0]);
+    assert_eq!(ramp_steps(45.0, 48.0), [48.0], "a small move is one write");
+    for (from, to) in [(45.0, 82.0), (90.0, -10.0), (0.0, 0.0)] {
+        let mut previous = from;
+        for value in ramp_steps(from, to) {
+            assert!((value - previous).abs() <= RAMP_STEP_C, "{from} -> {to}");
+            previous = value;
+        }
+        assert_eq!(previous, to);
+    }
+    let fx = fixture("sensor-ramp");
+    let mut zone = SysfsThermalZone::auto(fx.tree.root()).unwrap();
+    fx.tree.ramp_temp_celsius(82.0).unwrap();
+    assert_eq!(zone.read_celsius().unwrap(), 82.0);
+    assert_eq!(fx.tree.temp_celsius().unwrap(), 82.0);
+}

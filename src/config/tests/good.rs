@@ -93,9 +93,10 @@ fn ipv4_and_ipv6_listeners_are_kept_in_order() {
 #[test]
 fn zero_means_off_for_optional_timers() {
     let config =
-        config_of("[server]\nidle_timeout_s = 0\n[thermal]\nstuck_s = 0\n[fan]\nkick_ms = 0\n");
+        config_of("[server]\nidle_timeout_s = 0\n[thermal]\nstuck_s = 0\nmax_step_c = 0\n[fan]\nkick_ms = 0\n");
     assert_eq!(config.server.idle_timeout, None);
     assert_eq!(config.thermal.stuck_after, None);
+    assert_eq!(config.thermal.max_step_c, 0.0);
     assert_eq!(config.fan.kick, Duration::ZERO);
 }
 

@@ -92,6 +92,12 @@ fn out_of_range_values_quote_the_range() {
             &["-41 is out of range"],
         ),
         (
+            "[thermal]\nmax_step_c = -1\n",
+            OutOfRange,
+            Some("thermal.max_step_c"),
+            &["allowed 0 to 190"],
+        ),
+        (
             "[thermal]\nstuck_s = 86401\n",
             OutOfRange,
             Some("thermal.stuck_s"),

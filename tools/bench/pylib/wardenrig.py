@@ -12,6 +12,23 @@ def write_temp(path, celsius):
     os.rename(tmp, path)
 
 
+def read_temp(path):
+    with open(path) as f:
+        return int(f.read().strip()) / 1000.0
+
+
+def ramp_temp(path, celsius, step_c=5.0, pause_s=0.2):
+    """Moves the fake sensor to `celsius` in steps a die could make, slower than
+    warden's 500 ms tick reads them, so its jump check (thermal.max_step_c) never
+    mistakes the rig for a broken sensor."""
+    now = read_temp(path)
+    while abs(celsius - now) > step_c:
+        now += step_c if celsius > now else -step_c
+        write_temp(path, now)
+        time.sleep(pause_s)
+    write_temp(path, celsius)
+
+
 def refused(port):
     """True when warden closes a new connection at once (shed, reject mode)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=2)

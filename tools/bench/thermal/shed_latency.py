@@ -4,7 +4,9 @@ connection, against the real warden binary on a fake sysfs tree.
 
 Two traces, each repeated N times (default 20) at the default 500 ms thermal
 interval and default filter/prediction settings:
-  step: the fake sensor jumps from 50 °C to 80 °C (worst case for a filter);
+  step: the fake sensor jumps from 62 °C to 80 °C (worst case for a filter;
+        18 °C, inside warden's 20 °C jump check: a larger step is a sensor
+        fault, not heat);
   ramp: it climbs 1 °C/s from 65 °C; the prediction should shed *before* the
         raw reading reaches 75 °C, so latencies are negative.
 Prints the median of each and writes every sample as JSON to stdout.
@@ -14,7 +16,7 @@ Usage: tools/bench/thermal/shed_latency.py [--runs N] [--warden PATH]
 import argparse, json, os, random, shutil, signal, statistics, sys, tempfile, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from wardenrig import SHED_ON, refused, start, write_temp  # noqa: E402
+from wardenrig import SHED_ON, ramp_temp, refused, start, write_temp  # noqa: E402
 
 
 def wait_admitting(port, timeout=30):
@@ -36,9 +38,9 @@ def first_refusal(port, t_cross, timeout=10):
 
 
 def step_run(port, temp):
-    write_temp(temp, 50.0)
+    ramp_temp(temp, 62.0)
     wait_admitting(port)
-    # Let the filter and trend settle at 50 °C. Re-admission happened on a
+    # Let the filter and trend settle at 62 °C. Re-admission happened on a
     # controller tick, so add a random phase: otherwise every jump would land
     # at the same point of the tick and the figure would be the worst case.
     time.sleep(3 + random.uniform(0, 0.5))
@@ -48,7 +50,7 @@ def step_run(port, temp):
 
 
 def ramp_run(port, temp):
-    write_temp(temp, 50.0)
+    ramp_temp(temp, 50.0)
     wait_admitting(port)
     time.sleep(3 + random.uniform(0, 0.5))
     start_c, rate = 65.0, 1.0

@@ -77,3 +77,34 @@ fn shedding_lowers_the_admitted_load_with_the_connection_lifetime() {
         "long-lived connections keep the load up while shedding"
     );
 }
+
+#[test]
+fn a_sensor_reading_zero_keeps_warden_fan_full_while_the_overlay_stops_its_fan() {
+    // Warm enough that both fans run; from minute 5 to 7 the sensor reads 0 °C.
+    let scenario = scenario(
+        "[sensor]\nfaults = [{ from_s = 300.0, to_s = 420.0, kind = \"reads\", value_c = 0.0 }]\n",
+        30.0,
+        10,
+    );
+    let window = |trace: &Trace| -> Vec<f64> {
+        trace
+            .t_s
+            .iter()
+            .zip(&trace.fan_duty)
+            .filter(|(t, _)| (305.0..420.0).contains(*t))
+            .map(|(_, duty)| *duty)
+            .collect()
+    };
+    let warden = run(&scenario, RegimeKind::WardenPwm).unwrap();
+    let duties = window(&warden.trace);
+    assert!(!duties.is_empty());
+    assert!(
+        duties.iter().all(|d| *d == 1.0),
+        "warden distrusts the 0 °C readings: {duties:?}"
+    );
+    let overlay = run(&scenario, RegimeKind::Overlay).unwrap();
+    assert!(
+        window(&overlay.trace).iter().all(|d| *d == 0.0),
+        "the overlay believes them and stops its fan"
+    );
+}
