@@ -71,8 +71,9 @@ pub const DEFAULT_MAX_TREND_C_PER_S: f64 = 2.0;
 /// A Pi's die moves a few °C in a second under a sudden load step, never 20.
 pub const DEFAULT_MAX_STEP_C: f64 = 20.0;
 /// Readings far from the last trusted one are believed after running continuously and
-/// changing for this long (s): the temperature moved while the sensor was out.
-pub const DEFAULT_JUMP_SETTLE_S: f64 = 60.0;
+/// changing for this long (s): the temperature moved while the sensor was out, or the
+/// die really rose that fast. Short, because the fail-safe does not throttle or shed.
+pub const DEFAULT_JUMP_SETTLE_S: f64 = 15.0;
 
 /// On/off temperatures of one stage; the stage is entered at `on_c` and left at `off_c`.
 #[derive(Debug, Clone, Copy, PartialEq)]
