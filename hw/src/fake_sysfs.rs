@@ -27,7 +27,7 @@ use std::sync::Mutex;
 
 use crate::cpufreq::CPUFREQ_DIR;
 use crate::fan::HWMON_CLASS_DIR;
-use crate::sensor::THERMAL_CLASS_DIR;
+use crate::sensor::{parse_millidegrees, THERMAL_CLASS_DIR};
 use crate::spec::{FanSpec, HardwareSpec, SensorSpec};
 use crate::throttle::THROTTLE_FILE;
 
@@ -269,14 +269,10 @@ impl FakeSysfsTree {
 
     /// Reads the `cpu-thermal` zone's temperature (°C).
     pub fn temp_celsius(&self) -> io::Result<f64> {
-        let text = fs::read_to_string(self.temp_path())?;
-        let milli: f64 = text.trim().parse().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("temp file holds {text:?}"),
-            )
-        })?;
-        Ok(milli / 1000.0)
+        let path = self.temp_path();
+        let text = fs::read_to_string(&path)?;
+        parse_millidegrees(&path, &text)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
     }
 
     /// Moves the temperature to `celsius` the way a die moves, at most [`RAMP_STEP_C`]

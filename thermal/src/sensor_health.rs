@@ -135,9 +135,7 @@ impl SensorHealth {
         self.consecutive_errors = 0;
         if !(self.plausible_min_c..=self.plausible_max_c).contains(&celsius) {
             // NaN fails `contains` too.
-            self.sane_since_fault = 0;
-            self.fault = Some(SensorFaultCause::Implausible);
-            return HealthVerdict::Fault(SensorFaultCause::Implausible);
+            return self.declare(SensorFaultCause::Implausible);
         }
         let previous = self.last_value;
         self.track_run(previous, celsius, now_s);
@@ -151,23 +149,17 @@ impl SensorHealth {
         let stuck =
             unchanged && self.stuck_s > 0.0 && now_s - self.value_changed_at_s >= self.stuck_s;
         if stuck {
-            self.sane_since_fault = 0;
-            self.fault = Some(SensorFaultCause::Stuck);
-            return HealthVerdict::Fault(SensorFaultCause::Stuck);
+            return self.declare(SensorFaultCause::Stuck);
         }
         let Some(cause) = self.fault else {
             if self.jumped(celsius, now_s) {
-                self.sane_since_fault = 0;
-                self.fault = Some(SensorFaultCause::Jump);
-                return HealthVerdict::Fault(SensorFaultCause::Jump);
+                return self.declare(SensorFaultCause::Jump);
             }
             self.last_trusted = Some((celsius, now_s));
             return HealthVerdict::Trusted(celsius);
         };
         if !self.near_last_trusted(celsius) && !self.settled(now_s) {
-            self.sane_since_fault = 0;
-            self.fault = Some(SensorFaultCause::Jump);
-            return HealthVerdict::Fault(SensorFaultCause::Jump);
+            return self.declare(SensorFaultCause::Jump);
         }
         self.sane_since_fault += 1;
         if self.sane_since_fault < self.recovery_readings {
@@ -179,27 +171,36 @@ impl SensorHealth {
         HealthVerdict::Recovered(celsius)
     }
 
+    /// Enters (or stays in) a fault of `cause`; recovery starts over.
+    fn declare(&mut self, cause: SensorFaultCause) -> HealthVerdict {
+        self.sane_since_fault = 0;
+        self.fault = Some(cause);
+        HealthVerdict::Fault(cause)
+    }
+
+    /// How far `celsius` is from the last trusted reading, and how long ago that came;
+    /// `None` while the jump check is off or nothing was trusted yet.
+    fn distance_to_trusted(&self, celsius: f64, now_s: f64) -> Option<(f64, f64)> {
+        let (trusted_c, at_s) = self.last_trusted.filter(|_| self.max_step_c > 0.0)?;
+        Some(((celsius - trusted_c).abs(), now_s - at_s))
+    }
+
     /// True when `celsius` is further from the last trusted reading than the die can move
     /// in the time since: `max_step_c` plus the fastest rate over the gap (capped).
     fn jumped(&self, celsius: f64, now_s: f64) -> bool {
-        match self.last_trusted {
-            Some((trusted_c, at_s)) if self.max_step_c > 0.0 => {
-                let gap_s = (now_s - at_s).clamp(0.0, JUMP_GAP_CAP_S);
-                (celsius - trusted_c).abs() > self.max_step_c + self.max_rate_c_per_s * gap_s
-            }
-            _ => false,
-        }
+        self.distance_to_trusted(celsius, now_s)
+            .is_some_and(|(distance_c, gap_s)| {
+                let gap_s = gap_s.clamp(0.0, JUMP_GAP_CAP_S);
+                distance_c > self.max_step_c + self.max_rate_c_per_s * gap_s
+            })
     }
 
     /// True when `celsius` is within `max_step_c` of the last trusted reading (or the check
     /// is off, or nothing was trusted yet).
     fn near_last_trusted(&self, celsius: f64) -> bool {
-        match self.last_trusted {
-            Some((trusted_c, _)) if self.max_step_c > 0.0 => {
-                (celsius - trusted_c).abs() <= self.max_step_c
-            }
-            _ => true,
-        }
+        !self
+            .distance_to_trusted(celsius, 0.0)
+            .is_some_and(|(distance_c, _)| distance_c > self.max_step_c)
     }
 
     /// Extends or restarts the run of continuous readings with `celsius`.
