@@ -56,11 +56,16 @@ pub struct RunMetrics {
 impl RunMetrics {
     /// Served work as a share of the offered work, 0–1.
     pub fn served_share(&self) -> f64 {
-        if self.offered_work_s > 0.0 {
-            self.served_work_s / self.offered_work_s
-        } else {
-            1.0
-        }
+        served_share(self.served_work_s, self.offered_work_s)
+    }
+}
+
+/// `served_s` as a share of `offered_s`, 0–1; all of nothing is all.
+pub fn served_share(served_s: f64, offered_s: f64) -> f64 {
+    if offered_s > 0.0 {
+        served_s / offered_s
+    } else {
+        1.0
     }
 }
 
@@ -130,9 +135,7 @@ pub fn run(scenario: &Scenario, regime: RegimeKind) -> Result<RunResult> {
     for index in 0..total_steps {
         let now = STEP * index as u32;
         let t_s = now.as_secs_f64();
-        model.set_ambient_c(scenario.ambient.at(t_s));
-        model.set_fan_failed(scenario.fan_failed_at(now));
-        model.set_sensor_fault(scenario.sensor_fault_at(now));
+        apply_scenario(&mut model, scenario, now);
         if index % steps_per_tick == 0 {
             let reading = model.read_sensor_millic().map(|m| m as f64 / 1000.0);
             action = controller.control(reading, now);
@@ -189,6 +192,13 @@ pub fn run(scenario: &Scenario, regime: RegimeKind) -> Result<RunResult> {
         0.0
     };
     Ok(RunResult { metrics, trace })
+}
+
+/// Sets what the scenario dictates at `now`: ambient, a failed fan, a sensor fault.
+pub fn apply_scenario(model: &mut PiThermalModel, scenario: &Scenario, now: Duration) {
+    model.set_ambient_c(scenario.ambient.at(now.as_secs_f64()));
+    model.set_fan_failed(scenario.fan_failed_at(now));
+    model.set_sensor_fault(scenario.sensor_fault_at(now));
 }
 
 /// Every regime on one scenario, in [`RegimeKind::ALL`] order.

@@ -6,9 +6,11 @@
 //! reports, per scenario, peak temperature, time above 80 °C, fan switches, refused
 //! connections and served work, with SVG charts. This file wires the commands.
 
+mod bounds;
 mod chart;
 mod cli;
 mod compare;
+mod ideal;
 mod live;
 mod regime;
 mod report;
@@ -88,9 +90,10 @@ fn run_compare(options: &CompareOptions) -> Result<()> {
         return Ok(());
     }
     let generated = format!(
-        "{}\nTarget checks:\n\n{}",
+        "{}\nTarget checks:\n\n{}\n{}",
         report::table(&all),
-        report::checks_markdown(&report::checks(&all))
+        report::checks_markdown(&report::checks(&all)),
+        bounds::markdown(&bounds::bounds(&all)?)
     );
     print!("{generated}");
     if let Some(doc) = &options.update_doc {
