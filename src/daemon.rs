@@ -1,6 +1,7 @@
 //! `warden run`: wires configuration, listeners, the event loop and the
 //! threads around it, and runs until a drain completes.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,17 +82,42 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         thermal: thermal_snapshot,
     };
     hooks.announce_ready();
-    let outcome = event_loop.run(&mut hooks);
+    // A panic in the loop still stops the threads in order and restores the
+    // hardware below, then exits 1 like any other runtime failure.
+    let outcome = catch_unwind(AssertUnwindSafe(|| event_loop.run(&mut hooks)));
+    if let Err(payload) = &outcome {
+        log::error!(
+            "event loop panicked: {}; restoring fan and cpufreq",
+            panic_message(payload.as_ref())
+        );
+    }
     if let Some(server) = status_server {
         server.stop();
     }
     if let Some(guard) = thermal {
         guard.stop();
     }
-    let reason = outcome.context("event loop failed")?;
+    let reason = match outcome {
+        Ok(result) => result.context("event loop failed")?,
+        Err(payload) => {
+            return Err(Failure::Runtime(anyhow::anyhow!(
+                "event loop panicked: {}",
+                panic_message(payload.as_ref())
+            )))
+        }
+    };
     log::info!("stopped: {reason:?}");
     log_final_counters(&shared);
     Ok(())
+}
+
+/// The text a panic was raised with, when it was a string.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(not a string)")
 }
 
 /// One line with every counter, for operators and the integration tests.

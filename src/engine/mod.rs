@@ -19,6 +19,11 @@ pub mod shared;
 pub mod stats;
 pub mod token;
 
+/// True when the test hook behind `env` is armed (set to 1).
+fn test_hook_armed(env: &str) -> bool {
+    std::env::var_os(env).is_some_and(|v| v == "1")
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -28,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Interest, Poll, Waker};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 
 pub use control::{Admission, Command, ControlHandle, ShedMode};
@@ -49,6 +54,10 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 /// SIGUSR2 blocks the loop thread forever, so tests can check that a stuck
 /// loop stops the systemd watchdog pings and fails `/healthz`.
 pub const WEDGE_HOOK_ENV: &str = "WARDEN_TEST_WEDGE";
+/// Environment variable that arms the panic test hook: with it set to 1,
+/// SIGUSR1 panics the loop thread, so tests can check that a panic restores
+/// the hardware and exits with the documented code.
+pub const PANIC_HOOK_ENV: &str = "WARDEN_TEST_PANIC";
 /// How often the loop copies its counters to the shared atomics.
 const STATS_PUBLISH_INTERVAL: Duration = Duration::from_millis(10);
 /// Readiness events taken per `poll`.
@@ -112,13 +121,16 @@ impl EventLoop {
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
-        let wedge_hook = std::env::var_os(WEDGE_HOOK_ENV).is_some_and(|v| v == "1");
-        let mut signals = if wedge_hook {
+        let mut wanted = vec![SIGTERM, SIGINT, SIGHUP];
+        if test_hook_armed(WEDGE_HOOK_ENV) {
             log::warn!("{WEDGE_HOOK_ENV}=1: SIGUSR2 will wedge the event loop (test hook)");
-            Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR2])?
-        } else {
-            Signals::new([SIGTERM, SIGINT, SIGHUP])?
-        };
+            wanted.push(SIGUSR2);
+        }
+        if test_hook_armed(PANIC_HOOK_ENV) {
+            log::warn!("{PANIC_HOOK_ENV}=1: SIGUSR1 will panic the event loop (test hook)");
+            wanted.push(SIGUSR1);
+        }
+        let mut signals = Signals::new(wanted)?;
         poll.registry()
             .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
         let started = Instant::now();
@@ -465,6 +477,7 @@ impl EventLoop {
                         std::thread::sleep(Duration::from_secs(3600));
                     }
                 }
+                SIGUSR1 => panic!("SIGUSR1 with {PANIC_HOOK_ENV}=1: test panic in the event loop"),
                 other => log::warn!("unexpected signal {other} ignored"),
             }
         }

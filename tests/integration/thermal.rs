@@ -225,6 +225,42 @@ fn after_sigkill_warden_restore_puts_cpufreq_back_from_the_state_file() {
 }
 
 #[test]
+fn a_panic_in_the_event_loop_restores_cpufreq_and_the_fan_and_exits_1() {
+    let dir = TempDir::new("panic");
+    let tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
+    let state_file = warden_hw::restore::state_path(&dir.path().join("run"));
+    let launch = Launch {
+        env: vec![("WARDEN_TEST_PANIC".into(), "1".into())],
+        ..Launch::default()
+    };
+    let fan_off_on_exit = format!("{FAST_THERMAL}on_exit = \"off\"\n");
+    let mut w = Warden::start_in(dir, &config_with("", &fan_off_on_exit), launch);
+    tree.ramp_temp_celsius(90.0).unwrap();
+    wait_until(
+        "minimum frequency and fan full",
+        Duration::from_secs(5),
+        || max_freq(&tree) == 600_000 && tree.fan_file_duty().unwrap() == 1.0,
+    );
+    assert!(state_file.exists(), "the crash-restore state is saved");
+    w.signal(libc::SIGUSR1);
+    let status = w.wait_exit(Duration::from_secs(10)).expect("exits");
+    let log = w.log().join("\n");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a panic is a runtime failure:\n{log}"
+    );
+    assert!(log.contains("event loop panicked"), "{log}");
+    assert_eq!(max_freq(&tree), 1_500_000, "cpufreq restored:\n{log}");
+    assert_eq!(
+        tree.fan_file_duty().unwrap(),
+        0.0,
+        "fan left at on_exit:\n{log}"
+    );
+    assert!(!state_file.exists(), "nothing left for 'warden restore'");
+}
+
+#[test]
 fn read_only_cpufreq_is_logged_and_serving_continues() {
     let r = rig("", FAST_THERMAL);
     r.tree
