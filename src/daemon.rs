@@ -187,6 +187,8 @@ const FIRST_READING_TIMEOUT: Duration = Duration::from_secs(5);
 /// The daemon's answers to the loop's callbacks.
 struct DaemonHooks {
     config_path: Option<PathBuf>,
+    /// The configuration warden started with: SIGHUP applies `[server]` and
+    /// `[log]` from a newer file, every other section only at a restart.
     config: Config,
     notifier: Notifier,
     thermal: Option<Arc<SharedSnapshot>>,
@@ -222,9 +224,14 @@ impl LoopHooks for DaemonHooks {
         let outcome = match Config::load(&path) {
             Ok(config) => {
                 apply_logging(&config);
-                let settings = engine_settings(&config);
-                self.config = config;
-                Some(settings)
+                let waiting = self.config.restart_only_changes(&config);
+                if !waiting.is_empty() {
+                    log::warn!(
+                        "SIGHUP: {} changed; that takes a restart, and until then the values warden started with stay in force",
+                        waiting.join(", ")
+                    );
+                }
+                Some(engine_settings(&config))
             }
             Err(e) => {
                 log::error!("SIGHUP: {e}; keeping the running configuration");

@@ -87,6 +87,22 @@ impl Config {
         })?;
         Config::from_toml_str(&text).map_err(|error| error.in_file(path))
     }
+
+    /// The sections a SIGHUP cannot apply to a running daemon (thermal control and
+    /// the status server are built once at start) that differ in `newer`.
+    pub fn restart_only_changes(&self, newer: &Config) -> Vec<&'static str> {
+        let differ = [
+            ("[thermal]", self.thermal != newer.thermal),
+            ("[fan]", self.fan != newer.fan),
+            ("[cpufreq]", self.cpufreq != newer.cpufreq),
+            ("[hardware]", self.hardware != newer.hardware),
+            ("[status]", self.status != newer.status),
+        ];
+        differ
+            .into_iter()
+            .filter_map(|(section, changed)| changed.then_some(section))
+            .collect()
+    }
 }
 
 /// Validates the file at `path` without starting anything: what `warden check-config` runs.

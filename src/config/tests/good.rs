@@ -258,3 +258,19 @@ fn every_choice_spelling_parses_to_its_variant() {
     assert_eq!(FanDriver::CHOICES.len(), 7);
     assert_eq!(FanDriver::Disabled.as_str(), "none");
 }
+
+#[test]
+fn restart_only_changes_name_the_sections_a_sighup_cannot_apply() {
+    let running = config_of("");
+    let same_live = config_of("[server]\nmax_connections = 10\n[log]\nlevel = \"debug\"\n");
+    assert!(running.restart_only_changes(&same_live).is_empty());
+    let changed = config_of("[thermal]\ninterval_ms = 250\n[status]\nworkers = 3\n");
+    assert_eq!(
+        running.restart_only_changes(&changed),
+        ["[thermal]", "[status]"]
+    );
+    let fan = config_of("[fan]\non_exit = \"off\"\n[hardware]\nstate_dir = \"/tmp/w\"\n");
+    assert_eq!(running.restart_only_changes(&fan), ["[fan]", "[hardware]"]);
+    let cpufreq = config_of("[cpufreq]\nstrategy = \"governor\"\n");
+    assert_eq!(running.restart_only_changes(&cpufreq), ["[cpufreq]"]);
+}
