@@ -39,6 +39,8 @@ const FS_IMMUTABLE_FL: libc::c_int = 0x10;
 pub const RAMP_STEP_C: f64 = 5.0;
 /// [`FakeSysfsTree::ramp_temp_celsius`] waits this long between writes.
 pub const RAMP_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+/// Re-reads of a file caught empty mid-write (1 ms apart); see [`read_settled`].
+pub const SETTLE_TRIES: u32 = 100;
 
 /// What [`FakeSysfsTree::create_with`] lays out.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +114,23 @@ fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     let tmp = path.with_file_name(tmp_name);
     fs::write(&tmp, text)?;
     fs::rename(&tmp, path)
+}
+
+/// Reads a file warden writes in place, as real sysfs attributes must be
+/// written. On a plain file a reader can land between the writer's truncate
+/// and its write and see it empty (real sysfs never shows that), so an empty
+/// read is retried for up to [`SETTLE_TRIES`] ms; a file that stays empty is
+/// returned as it is.
+pub fn read_settled(path: &Path) -> io::Result<String> {
+    let mut text = fs::read_to_string(path)?;
+    for _ in 0..SETTLE_TRIES {
+        if !text.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        text = fs::read_to_string(path)?;
+    }
+    Ok(text)
 }
 
 /// Writes `text` to `dir/name`, creating `dir`.
@@ -314,7 +333,7 @@ impl FakeSysfsTree {
 
     /// Reads `scaling_max_freq` of `policy<index>`.
     pub fn scaling_max_freq(&self, index: usize) -> io::Result<u64> {
-        let text = fs::read_to_string(self.scaling_max_freq_path(index))?;
+        let text = read_settled(&self.scaling_max_freq_path(index))?;
         text.trim().parse().map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -326,7 +345,7 @@ impl FakeSysfsTree {
     /// Reads `scaling_governor` of `policy<index>`.
     pub fn governor(&self, index: usize) -> io::Result<String> {
         Ok(
-            fs::read_to_string(self.policy_dir(index).join("scaling_governor"))?
+            read_settled(&self.policy_dir(index).join("scaling_governor"))?
                 .trim()
                 .to_string(),
         )
@@ -344,7 +363,7 @@ impl FakeSysfsTree {
 
     /// Reads the fan file's duty.
     pub fn fan_file_duty(&self) -> io::Result<f64> {
-        let text = fs::read_to_string(self.fan_file_path())?;
+        let text = read_settled(&self.fan_file_path())?;
         text.trim().parse().map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidData,

@@ -189,3 +189,28 @@ fn a_directory_in_place_of_the_file_is_an_error_naming_it() {
     );
     assert!(cpufreq.max_khz().is_err());
 }
+
+#[test]
+fn an_observer_read_waits_out_a_writer_between_truncate_and_write() {
+    use warden_hw::fake_sysfs::read_settled;
+    let dir = std::env::temp_dir().join(format!("warden-settle-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("scaling_max_freq");
+    fs::write(&path, "").unwrap(); // truncated, not yet written
+    let writer = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            fs::write(&path, "600000\n").unwrap();
+        })
+    };
+    assert_eq!(read_settled(&path).unwrap(), "600000\n");
+    writer.join().unwrap();
+    fs::write(&path, "").unwrap();
+    assert_eq!(
+        read_settled(&path).unwrap(),
+        "",
+        "a file that stays empty is returned as is"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}

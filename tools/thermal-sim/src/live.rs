@@ -9,13 +9,12 @@
 //! as quick to warden as a real one would. In this mode the simulator cannot see warden's
 //! admission decisions, so the offered load heats the die whether or not warden sheds.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use warden_hw::fake_sysfs::FakeSysfsTree;
+use warden_hw::fake_sysfs::{read_settled, FakeSysfsTree};
 use warden_hw::sim::PiThermalModel;
 
 use crate::cli::RunOptions;
@@ -140,7 +139,7 @@ fn read_inputs(tree: &FakeSysfsTree, lowest_khz: u64) -> Result<Inputs> {
 }
 
 fn parse_duty(path: &Path) -> Result<f64> {
-    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_settled(path).with_context(|| format!("reading {}", path.display()))?;
     let duty: f64 = text.trim().parse().map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -162,6 +161,7 @@ fn parse_duty(path: &Path) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn inputs_follow_the_files_and_powersave_pins_the_lowest_step() {
