@@ -84,12 +84,10 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     hooks.announce_ready();
     // A panic in the loop still stops the threads in order and restores the
     // hardware below, then exits 1 like any other runtime failure.
-    let outcome = catch_unwind(AssertUnwindSafe(|| event_loop.run(&mut hooks)));
-    if let Err(payload) = &outcome {
-        log::error!(
-            "event loop panicked: {}; restoring fan and cpufreq",
-            panic_message(payload.as_ref())
-        );
+    let outcome = catch_unwind(AssertUnwindSafe(|| event_loop.run(&mut hooks)))
+        .map_err(|payload| format!("event loop panicked: {}", panic_message(payload.as_ref())));
+    if let Err(panicked) = &outcome {
+        log::error!("{panicked}; restoring fan and cpufreq");
     }
     if let Some(server) = status_server {
         server.stop();
@@ -99,12 +97,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     }
     let reason = match outcome {
         Ok(result) => result.context("event loop failed")?,
-        Err(payload) => {
-            return Err(Failure::Runtime(anyhow::anyhow!(
-                "event loop panicked: {}",
-                panic_message(payload.as_ref())
-            )))
-        }
+        Err(panicked) => return Err(Failure::Runtime(anyhow::anyhow!(panicked))),
     };
     log::info!("stopped: {reason:?}");
     log_final_counters(&shared);

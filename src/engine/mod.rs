@@ -19,11 +19,6 @@ pub mod shared;
 pub mod stats;
 pub mod token;
 
-/// True when the test hook behind `env` is armed (set to 1).
-fn test_hook_armed(env: &str) -> bool {
-    std::env::var_os(env).is_some_and(|v| v == "1")
-}
-
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +53,12 @@ pub const WEDGE_HOOK_ENV: &str = "WARDEN_TEST_WEDGE";
 /// SIGUSR1 panics the loop thread, so tests can check that a panic restores
 /// the hardware and exits with the documented code.
 pub const PANIC_HOOK_ENV: &str = "WARDEN_TEST_PANIC";
+
+/// True when the test hook behind `env` is armed (set to 1).
+fn test_hook_armed(env: &str) -> bool {
+    std::env::var_os(env).is_some_and(|v| v == "1")
+}
+
 /// How often the loop copies its counters to the shared atomics.
 const STATS_PUBLISH_INTERVAL: Duration = Duration::from_millis(10);
 /// Readiness events taken per `poll`.
