@@ -16,7 +16,6 @@ use crate::logging::{self, LogFormat};
 use crate::status::{self, StatusSources, ThermalSource};
 use crate::systemd::{status_text, Notifier};
 use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
-use warden_thermal::SharedSnapshot;
 
 /// Runs the daemon with the file at `config_path`, or built-in defaults.
 pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
@@ -74,12 +73,12 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     } else {
         None
     };
-    let thermal_snapshot = thermal.as_ref().map(ThermalGuard::snapshot);
     let mut hooks = DaemonHooks {
         config_path: config_path.map(Path::to_path_buf),
-        config,
+        started: config.clone(),
+        applied: config,
         notifier,
-        thermal: thermal_snapshot,
+        thermal,
     };
     hooks.announce_ready();
     // A panic in the loop still stops the threads in order and restores the
@@ -92,7 +91,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     if let Some(server) = status_server {
         server.stop();
     }
-    if let Some(guard) = thermal {
+    if let Some(guard) = hooks.thermal.take() {
         guard.stop();
     }
     let reason = match outcome {
@@ -180,19 +179,21 @@ const FIRST_READING_TIMEOUT: Duration = Duration::from_secs(5);
 /// The daemon's answers to the loop's callbacks.
 struct DaemonHooks {
     config_path: Option<PathBuf>,
-    /// The configuration warden started with: SIGHUP applies `[server]` and
-    /// `[log]` from a newer file, every other section only at a restart.
-    config: Config,
+    /// The configuration warden started with: what only a restart changes
+    /// ([`Config::restart_only_changes`]) is compared against it.
+    started: Config,
+    /// The newest configuration a SIGHUP applied (at first, `started`).
+    applied: Config,
     notifier: Notifier,
-    thermal: Option<Arc<SharedSnapshot>>,
+    thermal: Option<ThermalGuard>,
 }
 
 impl DaemonHooks {
     /// READY=1 once the listeners are bound (they are) and the thermal
     /// thread has its first reading.
     fn announce_ready(&mut self) {
-        if let Some(snapshot) = &self.thermal {
-            if !snapshot.wait_first_reading(FIRST_READING_TIMEOUT) {
+        if let Some(guard) = &self.thermal {
+            if !guard.shared().wait_first_reading(FIRST_READING_TIMEOUT) {
                 log::warn!(
                     "no thermal reading within {FIRST_READING_TIMEOUT:?}; reporting ready anyway"
                 );
@@ -203,7 +204,29 @@ impl DaemonHooks {
     }
 
     fn temperature(&self) -> Option<f64> {
-        self.thermal.as_ref().and_then(|s| s.current().temp_c)
+        self.thermal
+            .as_ref()
+            .and_then(|guard| guard.shared().current().temp_c)
+    }
+
+    /// Hands a changed thermal policy (thresholds, prediction, sensor checks, fan
+    /// curve and dwell) to the running controller.
+    fn apply_thermal_policy(&self, newer: &Config) {
+        let policy = thermal_guard::policy_config(newer);
+        if policy == thermal_guard::policy_config(&self.applied) {
+            return;
+        }
+        match &self.thermal {
+            // The controller logs the thresholds it takes.
+            Some(guard) => {
+                if let Err(e) = guard.reconfigure(policy) {
+                    log::error!("SIGHUP: thermal policy: {e}");
+                }
+            }
+            None => log::warn!(
+                "SIGHUP: the thermal policy changed, but thermal control is off (no thermal zone)"
+            ),
+        }
     }
 }
 
@@ -217,14 +240,17 @@ impl LoopHooks for DaemonHooks {
         let outcome = match Config::load(&path) {
             Ok(config) => {
                 apply_logging(&config);
-                let waiting = self.config.restart_only_changes(&config);
+                let waiting = self.started.restart_only_changes(&config);
                 if !waiting.is_empty() {
                     log::warn!(
                         "SIGHUP: {} changed; that takes a restart, and until then the values warden started with stay in force",
                         waiting.join(", ")
                     );
                 }
-                Some(engine_settings(&config))
+                self.apply_thermal_policy(&config);
+                let settings = engine_settings(&config);
+                self.applied = config;
+                Some(settings)
             }
             Err(e) => {
                 log::error!("SIGHUP: {e}; keeping the running configuration");

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use warden_hw::{Backends, FanSpec, HardwareSpec, HwError, RestoreState, SensorSpec};
 use warden_thermal::{
-    AdmissionDecision, Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit,
-    PolicyConfig, SharedSnapshot,
+    AdmissionDecision, Controller, ControllerConfig, ControllerError, ControllerHandle,
+    CpuStrategy, FanOnExit, PolicyConfig, SharedSnapshot,
 };
 
 use crate::config::{self, Config};
@@ -43,6 +43,20 @@ impl ThermalGuard {
     /// The controller's published state (for status and readiness).
     pub fn snapshot(&self) -> Arc<SharedSnapshot> {
         Arc::clone(&self.snapshot)
+    }
+
+    /// The controller's published state, borrowed.
+    pub fn shared(&self) -> &SharedSnapshot {
+        &self.snapshot
+    }
+
+    /// Hands the running controller a new policy (a SIGHUP); a bad one is refused
+    /// and the running one stays.
+    pub fn reconfigure(&self, policy: PolicyConfig) -> Result<(), ControllerError> {
+        self.handle
+            .as_ref()
+            .ok_or(ControllerError::Stopped)?
+            .reconfigure(policy)
     }
 
     /// Stops the controller: fan to `fan.on_exit`, cpufreq back to the

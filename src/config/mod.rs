@@ -88,19 +88,36 @@ impl Config {
         Config::from_toml_str(&text).map_err(|error| error.in_file(path))
     }
 
-    /// The sections a SIGHUP cannot apply to a running daemon (thermal control and
-    /// the status server are built once at start) that differ in `newer`.
+    /// The keys and sections a SIGHUP cannot apply to a running daemon that differ
+    /// in `newer`: the hardware is opened, the controller thread started and the
+    /// status server bound once, at start. A reload applies `[server]`, `[log]`
+    /// and the thermal policy (thresholds, prediction, sensor checks, fan curve and
+    /// dwell); everything named here waits for a restart.
     pub fn restart_only_changes(&self, newer: &Config) -> Vec<&'static str> {
+        let (t, u) = (&self.thermal, &newer.thermal);
+        let (f, g) = (&self.fan, &newer.fan);
         let differ = [
-            ("[thermal]", self.thermal != newer.thermal),
-            ("[fan]", self.fan != newer.fan),
+            ("thermal.sensor", t.sensor != u.sensor),
+            ("thermal.interval_ms", t.interval != u.interval),
+            ("fan.driver", f.driver != g.driver),
+            ("fan.pin", f.pin != g.pin),
+            ("fan.active_low", f.active_low != g.active_low),
+            ("fan.pwm_channel", f.pwm_channel != g.pwm_channel),
+            (
+                "fan.pwm_frequency_hz",
+                f.pwm_frequency_hz != g.pwm_frequency_hz,
+            ),
+            ("fan.min_duty", f.min_duty != g.min_duty),
+            ("fan.kick_ms", f.kick != g.kick),
+            ("fan.path", f.path != g.path),
+            ("fan.on_exit", f.on_exit != g.on_exit),
             ("[cpufreq]", self.cpufreq != newer.cpufreq),
             ("[hardware]", self.hardware != newer.hardware),
             ("[status]", self.status != newer.status),
         ];
         differ
             .into_iter()
-            .filter_map(|(section, changed)| changed.then_some(section))
+            .filter_map(|(key, changed)| changed.then_some(key))
             .collect()
     }
 }

@@ -100,7 +100,7 @@ fn sighup_applies_a_valid_file_without_dropping_connections() {
 }
 
 #[test]
-fn sighup_names_the_sections_that_wait_for_a_restart() {
+fn sighup_names_the_keys_that_wait_for_a_restart() {
     let w = Warden::start(&config_with("", ""));
     let lines = w.log_len();
     w.rewrite_config(&config_with(
@@ -111,13 +111,19 @@ fn sighup_names_the_sections_that_wait_for_a_restart() {
     let applied = w.wait_log_after(lines, "configuration reloaded", Duration::from_secs(5));
     assert!(!applied.is_empty());
     let line = w.wait_log_after(lines, "takes a restart", Duration::from_secs(5));
-    assert!(line.contains("[thermal], [fan] changed"), "{line}");
+    assert!(
+        line.contains("thermal.interval_ms, fan.on_exit changed"),
+        "{line}"
+    );
     // Another SIGHUP with the same file still says so: the running values are
     // the ones warden started with, not the last file read.
     let lines = w.log_len();
     w.signal(libc::SIGHUP);
     let again = w.wait_log_after(lines, "takes a restart", Duration::from_secs(5));
-    assert!(again.contains("[thermal], [fan] changed"), "{again}");
+    assert!(
+        again.contains("thermal.interval_ms, fan.on_exit changed"),
+        "{again}"
+    );
     // A file that only changes what SIGHUP applies says nothing of a restart.
     w.rewrite_config(&config_with("max_connections = 400", ""));
     let lines = w.log_len();

@@ -77,6 +77,55 @@ fn rising_temperature_turns_the_file_fan_on_and_cooling_turns_it_off() {
 }
 
 #[test]
+fn sighup_hands_new_thresholds_to_the_running_controller() {
+    let r = rig("", FAST_THERMAL);
+    let addr = r.warden.addr();
+    r.tree.ramp_temp_celsius(72.0).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        served(addr, Duration::from_secs(2)),
+        "72 °C is below the default 75 °C shed threshold"
+    );
+    let lower = FAST_THERMAL.replace(
+        "[thermal]\n",
+        "[thermal]\nshed_on_c = 70.0\nshed_off_c = 65.0\n",
+    );
+    let lines = r.warden.log_len();
+    r.warden.rewrite_config(&config_with("", &lower));
+    r.warden.signal(libc::SIGHUP);
+    let line = r
+        .warden
+        .wait_log_after(lines, "thermal policy reloaded", Duration::from_secs(5));
+    assert!(line.contains("shed 70/65 °C"), "{line}");
+    wait_until(
+        "newcomers rejected at 72 °C",
+        Duration::from_secs(3),
+        || is_rejected(addr),
+    );
+    assert!(
+        !r.warden.log()[lines..]
+            .iter()
+            .any(|l| l.contains("takes a restart")),
+        "thresholds apply live: {:?}",
+        &r.warden.log()[lines..]
+    );
+    // Shedding, the stage is left on its off threshold: raising it above the
+    // reading reopens admission with no change in temperature.
+    let higher = FAST_THERMAL.replace(
+        "[thermal]\n",
+        "[thermal]\nshed_on_c = 78.0\nshed_off_c = 74.0\n",
+    );
+    let lines = r.warden.log_len();
+    r.warden.rewrite_config(&config_with("", &higher));
+    r.warden.signal(libc::SIGHUP);
+    r.warden
+        .wait_log_after(lines, "shed 78/74 °C", Duration::from_secs(5));
+    wait_until("admitting again at 72 °C", Duration::from_secs(3), || {
+        served(addr, Duration::from_millis(500))
+    });
+}
+
+#[test]
 fn shedding_rejects_newcomers_while_a_thousand_established_connections_keep_echoing() {
     let r = rig("max_connections = 5000", FAST_THERMAL);
     let addr = r.warden.addr();

@@ -83,6 +83,19 @@ pub enum ControllerError {
     /// The thread panicked (fan and cpufreq were restored while it unwound).
     #[error("the thermal controller thread panicked; fan and cpufreq were restored while unwinding, see the log")]
     Panicked,
+    /// A new policy cannot work; the running one stays.
+    #[error("{0}; the running thermal policy stays")]
+    Policy(#[from] PolicyConfigError),
+    /// The thread has ended, so there is nothing to reconfigure.
+    #[error("the thermal controller has stopped; a new policy takes a restart")]
+    Stopped,
+}
+
+/// What the handle tells the running thread; disconnecting the channel stops it.
+#[derive(Debug)]
+enum Message {
+    /// Take this policy from the next tick on.
+    Reconfigure(PolicyConfig),
 }
 
 /// The backends and policy, ready to [`Controller::spawn`].
@@ -151,16 +164,16 @@ impl Controller {
         snapshot: Arc<SharedSnapshot>,
     ) -> Result<ControllerHandle, ControllerError> {
         config.validate()?;
-        let (stop_tx, stop_rx) = mpsc::channel();
+        let (message_tx, message_rx) = mpsc::channel();
         let interval = config.interval;
         let thread = thread::Builder::new()
             .name("warden-thermal".to_owned())
             .spawn(move || {
-                Worker::new(self, config, admission_sink, snapshot).run(interval, &stop_rx)
+                Worker::new(self, config, admission_sink, snapshot).run(interval, &message_rx)
             })
             .map_err(ControllerError::Spawn)?;
         Ok(ControllerHandle {
-            stop_tx: Some(stop_tx),
+            message_tx: Some(message_tx),
             thread: Some(thread),
         })
     }
@@ -169,7 +182,7 @@ impl Controller {
 /// Owns the running controller thread; stopping or dropping it restores the hardware.
 #[derive(Debug)]
 pub struct ControllerHandle {
-    stop_tx: Option<Sender<()>>,
+    message_tx: Option<Sender<Message>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -180,6 +193,17 @@ impl ControllerHandle {
         self.shutdown()
     }
 
+    /// Hands the running thread a new policy (a reload), taken before its next tick.
+    /// `policy` is validated here, so a bad one is refused and the running one stays.
+    pub fn reconfigure(&self, policy: PolicyConfig) -> Result<(), ControllerError> {
+        policy.validate()?;
+        self.message_tx
+            .as_ref()
+            .ok_or(ControllerError::Stopped)?
+            .send(Message::Reconfigure(policy))
+            .map_err(|_| ControllerError::Stopped)
+    }
+
     /// True once the thread has ended (stopped, or panicked).
     pub fn is_finished(&self) -> bool {
         self.thread.as_ref().map_or(true, JoinHandle::is_finished)
@@ -187,7 +211,7 @@ impl ControllerHandle {
 
     fn shutdown(&mut self) -> Result<(), ControllerError> {
         // Disconnecting the channel wakes the thread out of its sleep.
-        drop(self.stop_tx.take());
+        drop(self.message_tx.take());
         match self.thread.take() {
             Some(thread) => thread.join().map_err(|_| ControllerError::Panicked),
             None => Ok(()),
@@ -259,15 +283,18 @@ impl Worker {
         }
     }
 
-    fn run(mut self, interval: Duration, stop_rx: &Receiver<()>) {
+    fn run(mut self, interval: Duration, messages: &Receiver<Message>) {
         let mut next_tick = Instant::now();
-        loop {
+        'ticking: loop {
             self.tick(Instant::now());
             // Fixed rate; after an overrun, tick once at once rather than in a burst.
             next_tick = (next_tick + interval).max(Instant::now());
-            match stop_rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
-                Err(RecvTimeoutError::Timeout) => {}
-                Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
+            loop {
+                match messages.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+                    Err(RecvTimeoutError::Timeout) => break,
+                    Ok(Message::Reconfigure(policy)) => self.reconfigure(policy),
+                    Err(RecvTimeoutError::Disconnected) => break 'ticking,
+                }
             }
         }
         self.actuators.restore();
@@ -276,6 +303,22 @@ impl Worker {
             self.snapshot.cpu = Some(cpu.status.clone());
         }
         self.shared.publish(&self.snapshot);
+    }
+
+    fn reconfigure(&mut self, policy: PolicyConfig) {
+        match self.policy.reconfigure(policy) {
+            Ok(()) => {
+                let t = *self.policy.thresholds();
+                self.snapshot.thresholds = t;
+                self.shared.publish(&self.snapshot);
+                log::info!(
+                    "thermal policy reloaded: fan {}/{} °C, shed {}/{} °C, throttle {}/{} °C, critical {}/{} °C (on/off)",
+                    t.fan.on_c, t.fan.off_c, t.shed.on_c, t.shed.off_c,
+                    t.throttle.on_c, t.throttle.off_c, t.critical.on_c, t.critical.off_c
+                );
+            }
+            Err(error) => log::error!("{}", ControllerError::Policy(error)),
+        }
     }
 
     fn tick(&mut self, now: Instant) {

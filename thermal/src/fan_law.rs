@@ -83,6 +83,14 @@ impl DwellFan {
     pub fn is_on(&self) -> bool {
         self.on
     }
+
+    /// Changes the dwell times; the fan keeps its state and when it last switched,
+    /// and a grown minimum on time stays grown (within the new base and the cap).
+    pub fn set_dwell(&mut self, min_on_s: f64, min_off_s: f64) {
+        self.base_min_on_s = min_on_s;
+        self.min_on_s = self.min_on_s.clamp(min_on_s, MAX_MIN_ON_S.max(min_on_s));
+        self.min_off_s = min_off_s;
+    }
 }
 
 /// Proportional fan curve with per-step hysteresis.
@@ -134,6 +142,26 @@ impl SteppedCurve {
 mod tests {
     use super::*;
     use crate::config::{DEFAULT_FAN_CURVE, DEFAULT_FAN_CURVE_BACKOFF_C};
+
+    #[test]
+    fn new_dwell_times_keep_the_fan_state_and_a_grown_minimum_on_time() {
+        let mut fan = DwellFan::new(30.0, 30.0);
+        assert!(fan.update(true, false, 0.0));
+        assert!(!fan.update(false, false, 40.0));
+        assert!(fan.update(true, false, 80.0), "a short cycle: min on grows");
+        assert_eq!(fan.min_on_s(), 120.0);
+        fan.set_dwell(10.0, 5.0);
+        assert!(fan.is_on());
+        assert_eq!(fan.min_on_s(), 120.0, "the growth is kept");
+        assert!(fan.update(false, false, 150.0), "held on: 70 s of 120");
+        assert!(!fan.update(false, false, 200.0));
+        assert!(
+            fan.update(true, false, 205.0),
+            "the new 5 s minimum off applies"
+        );
+        fan.set_dwell(600.0, 5.0);
+        assert_eq!(fan.min_on_s(), 600.0, "never below the new base");
+    }
 
     #[test]
     fn dwell_blocks_early_switches_but_not_forced_on() {

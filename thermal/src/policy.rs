@@ -247,6 +247,36 @@ impl ThermalPolicy {
         decision
     }
 
+    /// Takes a new configuration (a reload), validating it first; on error the old one
+    /// stays. What the policy has learnt carries over: the filtered temperature, the
+    /// stages' hysteresis state, the fan's dwell and any sensor fault. The next step
+    /// judges them against the new thresholds. The trend restarts if its window changed,
+    /// the fan curve's step if the curve changed. Whether the fan is proportional is the
+    /// fan's own property and is kept.
+    pub fn reconfigure(&mut self, mut config: PolicyConfig) -> Result<(), PolicyConfigError> {
+        config.proportional_fan = self.config.proportional_fan;
+        config.validate()?;
+        let t = config.thresholds;
+        self.fan.thresholds = t.fan;
+        self.shed.thresholds = t.shed;
+        self.throttle.thresholds = t.throttle;
+        self.critical.thresholds = t.critical;
+        self.filter.set_tau(config.filter_tau_s);
+        if config.trend_window_s != self.config.trend_window_s {
+            self.trend = TrendEstimator::new(config.trend_window_s);
+        }
+        self.health.set_limits(&config);
+        self.dwell_fan
+            .set_dwell(config.fan_min_on_s, config.fan_min_off_s);
+        if config.fan_curve != self.config.fan_curve
+            || config.fan_curve_backoff_c != self.config.fan_curve_backoff_c
+        {
+            self.curve = SteppedCurve::new(&config.fan_curve, config.fan_curve_backoff_c);
+        }
+        self.config = config;
+        Ok(())
+    }
+
     /// The validated configuration.
     pub fn config(&self) -> &PolicyConfig {
         &self.config

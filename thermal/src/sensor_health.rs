@@ -97,15 +97,15 @@ pub struct SensorHealth {
 impl SensorHealth {
     /// A tracker with the fail-safe limits of `config`.
     pub fn new(config: &PolicyConfig) -> Self {
-        SensorHealth {
-            max_consecutive_errors: config.max_consecutive_errors,
-            recovery_readings: config.recovery_readings,
-            plausible_min_c: config.plausible_min_c,
-            plausible_max_c: config.plausible_max_c,
-            stuck_s: config.stuck_s,
-            max_step_c: config.max_step_c,
-            max_rate_c_per_s: config.max_trend_c_per_s,
-            jump_settle_s: config.jump_settle_s,
+        let mut health = SensorHealth {
+            max_consecutive_errors: 0,
+            recovery_readings: 0,
+            plausible_min_c: 0.0,
+            plausible_max_c: 0.0,
+            stuck_s: 0.0,
+            max_step_c: 0.0,
+            max_rate_c_per_s: 0.0,
+            jump_settle_s: 0.0,
             consecutive_errors: 0,
             fault: None,
             sane_since_fault: 0,
@@ -114,7 +114,22 @@ impl SensorHealth {
             last_trusted: None,
             run_started_at_s: 0.0,
             run_moved: false,
-        }
+        };
+        health.set_limits(config);
+        health
+    }
+
+    /// Takes the fail-safe limits of `config`, keeping what has been seen: a fault
+    /// in force stays in force until readings end it under the new limits.
+    pub fn set_limits(&mut self, config: &PolicyConfig) {
+        self.max_consecutive_errors = config.max_consecutive_errors;
+        self.recovery_readings = config.recovery_readings;
+        self.plausible_min_c = config.plausible_min_c;
+        self.plausible_max_c = config.plausible_max_c;
+        self.stuck_s = config.stuck_s;
+        self.max_step_c = config.max_step_c;
+        self.max_rate_c_per_s = config.max_trend_c_per_s;
+        self.jump_settle_s = config.jump_settle_s;
     }
 
     /// Judges a read error.

@@ -44,6 +44,11 @@ impl TemperatureFilter {
     pub fn reset(&mut self) {
         self.state = None;
     }
+
+    /// Changes the time constant; the filtered value carries on from where it is.
+    pub fn set_tau(&mut self, tau_s: f64) {
+        self.tau_s = tau_s;
+    }
 }
 
 /// Least-squares slope (°C/s) of filtered samples over a sliding time window.

@@ -469,3 +469,36 @@ fn bad_controller_config_is_refused_before_spawning() {
     assert!(matches!(result, Err(ControllerError::EmptyGovernor)));
     assert_eq!(rig.sensor.read_count(), 0);
 }
+
+#[test]
+fn a_new_policy_applies_while_running_and_shows_in_the_snapshot() {
+    let rig = Rig::new(72.0, FakeFan::on_off());
+    let handle = rig.spawn(config(CpuStrategy::Off, FanOnExit::Full));
+    thread::sleep(TICK * 5);
+    assert!(
+        rig.sent().is_empty(),
+        "72 °C is below the 75 °C shed threshold"
+    );
+
+    let mut lower = reactive_policy();
+    lower.thresholds.shed.on_c = 70.0;
+    lower.thresholds.shed.off_c = 65.0;
+    handle.reconfigure(lower.clone()).unwrap();
+    wait_until("shed sent under the new threshold", || {
+        !rig.sent().is_empty()
+    });
+    assert_eq!(rig.snapshot.current().thresholds.shed.on_c, 70.0);
+
+    let mut broken = lower;
+    broken.thresholds.shed.off_c = 71.0;
+    let error = handle.reconfigure(broken).unwrap_err();
+    assert!(matches!(error, ControllerError::Policy(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("running thermal policy stays"),
+        "{error}"
+    );
+    thread::sleep(TICK * 5);
+    assert_eq!(rig.snapshot.current().thresholds.shed.off_c, 65.0);
+    assert_eq!(rig.sent().len(), 1, "still shedding, nothing else sent");
+    handle.stop().unwrap();
+}

@@ -260,17 +260,29 @@ fn every_choice_spelling_parses_to_its_variant() {
 }
 
 #[test]
-fn restart_only_changes_name_the_sections_a_sighup_cannot_apply() {
+fn restart_only_changes_name_the_keys_a_sighup_cannot_apply() {
     let running = config_of("");
-    let same_live = config_of("[server]\nmax_connections = 10\n[log]\nlevel = \"debug\"\n");
-    assert!(running.restart_only_changes(&same_live).is_empty());
+    let live = config_of(
+        "[server]\nmax_connections = 10\n[log]\nlevel = \"debug\"\n\
+         [thermal]\nshed_on_c = 72.0\nshed_off_c = 66.0\nhorizon_s = 5.0\n\
+         [fan]\nmin_on_s = 60\ncurve_hysteresis_c = 3.0\n",
+    );
+    assert!(running.restart_only_changes(&live).is_empty());
     let changed = config_of("[thermal]\ninterval_ms = 250\n[status]\nworkers = 3\n");
     assert_eq!(
         running.restart_only_changes(&changed),
-        ["[thermal]", "[status]"]
+        ["thermal.interval_ms", "[status]"]
     );
     let fan = config_of("[fan]\non_exit = \"off\"\n[hardware]\nstate_dir = \"/tmp/w\"\n");
-    assert_eq!(running.restart_only_changes(&fan), ["[fan]", "[hardware]"]);
+    assert_eq!(
+        running.restart_only_changes(&fan),
+        ["fan.on_exit", "[hardware]"]
+    );
+    let wiring = config_of("[fan]\ndriver = \"gpio\"\npin = 14\nkick_ms = 0\n");
+    assert_eq!(
+        running.restart_only_changes(&wiring),
+        ["fan.driver", "fan.pin", "fan.kick_ms"]
+    );
     let cpufreq = config_of("[cpufreq]\nstrategy = \"governor\"\n");
     assert_eq!(running.restart_only_changes(&cpufreq), ["[cpufreq]"]);
 }
