@@ -67,7 +67,6 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
             Arc::clone(&shared),
             thermal_source,
             config.server.service.as_str(),
-            event_loop.local_addrs(),
         );
         Some(status::spawn(sources, &config.status).map_err(anyhow::Error::from)?)
     } else {

@@ -157,6 +157,7 @@ impl EventLoop {
             log_limit: crate::logging::RateLimit::new(Duration::from_secs(10)),
         };
         this.sync_listeners();
+        this.publish_listen_addrs();
         Ok(this)
     }
 
@@ -173,6 +174,10 @@ impl EventLoop {
     /// Addresses the loop listens on now.
     pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
         self.listeners.iter().flatten().map(|l| l.addr).collect()
+    }
+
+    fn publish_listen_addrs(&self) {
+        self.shared.set_listen_addrs(self.local_addrs());
     }
 
     /// Runs until the drain after SIGTERM/SIGINT (or a `Drain` command) ends.
@@ -498,6 +503,7 @@ impl EventLoop {
         self.sync_listeners();
         // Closing the listeners makes new connects fail at once.
         self.listeners.clear();
+        self.publish_listen_addrs();
         hooks.draining();
     }
 
@@ -508,6 +514,7 @@ impl EventLoop {
         }
         if self.drain_deadline.is_none() {
             self.rebind(&new);
+            self.publish_listen_addrs();
         }
         self.gate.set_capacity_mode(new.at_capacity);
         self.shared.set_max_connections(new.max_connections);

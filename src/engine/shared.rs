@@ -1,7 +1,9 @@
 //! What the event loop shares with other threads: counters, gate state and a
 //! heartbeat, all atomics.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use super::stats::Stats;
@@ -56,6 +58,8 @@ pub struct LoopShared {
     gate: AtomicU8,
     heartbeat_ms: AtomicU64,
     max_connections: AtomicU64,
+    /// Written only when the listeners change (start, reload, drain), never per message.
+    listen: Mutex<Vec<SocketAddr>>,
     started: Instant,
 }
 
@@ -67,6 +71,7 @@ impl LoopShared {
             gate: AtomicU8::new(GateState::Open as u8),
             heartbeat_ms: AtomicU64::new(0),
             max_connections: AtomicU64::new(max_connections as u64),
+            listen: Mutex::new(Vec::new()),
             started: Instant::now(),
         }
     }
@@ -94,6 +99,19 @@ impl LoopShared {
     /// Publishes the connection cap (it can change on reload).
     pub fn set_max_connections(&self, max: usize) {
         self.max_connections.store(max as u64, Relaxed);
+    }
+
+    /// The addresses the loop listens on now (port 0 resolved).
+    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
+        self.listen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Publishes the addresses the loop listens on (they change on reload and drain).
+    pub fn set_listen_addrs(&self, addrs: Vec<SocketAddr>) {
+        *self.listen.lock().unwrap_or_else(PoisonError::into_inner) = addrs;
     }
 
     /// Records that the loop is alive at `now`.

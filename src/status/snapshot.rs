@@ -41,25 +41,17 @@ pub struct StatusSources {
     pub thermal: ThermalSource,
     /// Name of the service the loop runs (`server.service`, e.g. "echo").
     pub service: String,
-    /// Addresses the service listens on (as bound, so port 0 is resolved).
-    pub listen: Vec<SocketAddr>,
     /// warden's version.
     pub version: &'static str,
 }
 
 impl StatusSources {
     /// Sources for this build's version.
-    pub fn new(
-        loop_shared: Arc<LoopShared>,
-        thermal: ThermalSource,
-        service: &str,
-        listen: Vec<SocketAddr>,
-    ) -> Self {
+    pub fn new(loop_shared: Arc<LoopShared>, thermal: ThermalSource, service: &str) -> Self {
         StatusSources {
             loop_shared,
             thermal,
             service: service.to_string(),
-            listen,
             version: env!("CARGO_PKG_VERSION"),
         }
     }
@@ -86,7 +78,7 @@ impl StatusSources {
             taken_at: SystemTime::now(),
             version: self.version.to_string(),
             service: self.service.clone(),
-            listen: self.listen.clone(),
+            listen: shared.listen_addrs(),
             uptime: now.saturating_duration_since(shared.started()),
             counters: shared.stats.load(),
             gate: shared.gate(),
@@ -325,8 +317,7 @@ mod tests {
             admission: warden_thermal::AdmissionDecision::Open,
             active_connections: 7,
         });
-        let sources =
-            StatusSources::new(shared, ThermalSource::Controller(thermal), "echo", vec![]);
+        let sources = StatusSources::new(shared, ThermalSource::Controller(thermal), "echo");
         let without = sources.snapshot(false);
         assert_eq!(without.counters.active, 7);
         assert_eq!(without.counters.bytes_in, 99);

@@ -143,13 +143,13 @@ fn start(request_timeout: Duration, workers: usize) -> Running {
         ..LocalStats::default()
     };
     shared.stats.publish(&local);
+    shared.set_listen_addrs(vec!["127.0.0.1:7000".parse().unwrap()]);
     let sources = StatusSources::new(
         Arc::clone(&shared),
         ThermalSource::Absent {
             reason: "test without a sensor".into(),
         },
         "echo",
-        vec!["127.0.0.1:7000".parse().unwrap()],
     );
     let config = StatusConfig {
         enabled: true,
@@ -365,7 +365,6 @@ fn binding_a_taken_address_names_it_and_the_way_out() {
             reason: String::new(),
         },
         "echo",
-        vec![],
     );
     let err = spawn(sources, &config).unwrap_err().to_string();
     assert!(

@@ -97,6 +97,12 @@ fn sighup_applies_a_valid_file_without_dropping_connections() {
     echo::roundtrip(&mut fresh, b"on the new address");
     assert!(refused(old), "the old address is closed after the reload");
     echo::roundtrip(&mut s, b"the old connection survived");
+    let status = crate::status::get(crate::status::status_addr(&w), "/status");
+    assert_eq!(
+        status.json()["listen"],
+        serde_json::json!([new.to_string()]),
+        "/status names the address warden listens on now"
+    );
 }
 
 #[test]
