@@ -13,7 +13,7 @@ use crate::config::{AtCapacity, Config};
 use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::logging::{self, LogFormat};
-use crate::status::{self, StatusSources, ThermalSource};
+use crate::status::{LiveStatus, StatusSources, ThermalSource};
 use crate::systemd::{status_text, Notifier};
 use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
 
@@ -62,21 +62,18 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
                 (None, ThermalSource::Absent { reason: why })
             }
         };
-    let status_server = if config.status.enabled {
-        let sources = StatusSources::new(
-            Arc::clone(&shared),
-            thermal_source,
-            config.server.service.as_str(),
-        );
-        Some(status::spawn(sources, &config.status).map_err(anyhow::Error::from)?)
-    } else {
-        None
-    };
+    let sources = StatusSources::new(
+        Arc::clone(&shared),
+        thermal_source,
+        config.server.service.as_str(),
+    );
+    let status = LiveStatus::start(sources, &config.status).map_err(anyhow::Error::from)?;
     let mut hooks = DaemonHooks {
         config_path: config_path.map(Path::to_path_buf),
         started: config.clone(),
         applied: config,
         notifier,
+        status,
         thermal,
     };
     hooks.announce_ready();
@@ -87,10 +84,11 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     if let Err(panicked) = &outcome {
         log::error!("{panicked}; restoring fan and cpufreq");
     }
-    if let Some(server) = status_server {
-        server.stop();
-    }
-    if let Some(guard) = hooks.thermal.take() {
+    let DaemonHooks {
+        status, thermal, ..
+    } = hooks;
+    status.stop();
+    if let Some(guard) = thermal {
         guard.stop();
     }
     let reason = match outcome {
@@ -184,6 +182,8 @@ struct DaemonHooks {
     /// The newest configuration a SIGHUP applied (at first, `started`).
     applied: Config,
     notifier: Notifier,
+    /// The status page, rebuilt when a SIGHUP changes `[status]`.
+    status: LiveStatus,
     thermal: Option<ThermalGuard>,
 }
 
@@ -247,6 +247,7 @@ impl LoopHooks for DaemonHooks {
                     );
                 }
                 self.apply_thermal_policy(&config);
+                self.status.apply(&config.status);
                 let settings = engine_settings(&config);
                 self.applied = config;
                 Some(settings)

@@ -89,10 +89,10 @@ impl Config {
     }
 
     /// The keys and sections a SIGHUP cannot apply to a running daemon that differ
-    /// in `newer`: the hardware is opened, the controller thread started and the
-    /// status server bound once, at start. A reload applies `[server]`, `[log]`
-    /// and the thermal policy (thresholds, prediction, sensor checks, fan curve and
-    /// dwell); everything named here waits for a restart.
+    /// in `newer`: the hardware is opened and the controller thread started once,
+    /// at start. A reload applies `[server]`, `[log]`, `[status]` and the thermal
+    /// policy (thresholds, prediction, sensor checks, fan curve and dwell);
+    /// everything named here waits for a restart.
     pub fn restart_only_changes(&self, newer: &Config) -> Vec<&'static str> {
         let (t, u) = (&self.thermal, &newer.thermal);
         let (f, g) = (&self.fan, &newer.fan);
@@ -113,7 +113,6 @@ impl Config {
             ("fan.on_exit", f.on_exit != g.on_exit),
             ("[cpufreq]", self.cpufreq != newer.cpufreq),
             ("[hardware]", self.hardware != newer.hardware),
-            ("[status]", self.status != newer.status),
         ];
         differ
             .into_iter()

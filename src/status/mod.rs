@@ -16,6 +16,7 @@ pub mod encoding;
 pub mod http;
 pub mod io_loop;
 pub mod json;
+pub mod live;
 pub mod metrics;
 pub mod page;
 pub mod routes;
@@ -27,5 +28,6 @@ pub mod table;
 mod tests;
 
 pub use client::ClientError;
+pub use live::LiveStatus;
 pub use server::{spawn, StatusError, StatusServerHandle};
 pub use snapshot::{StatusSnapshot, StatusSources, ThermalSource};

@@ -145,6 +145,33 @@ fn sighup_names_the_keys_that_wait_for_a_restart() {
 }
 
 #[test]
+fn sighup_moves_the_status_page_to_a_new_address() {
+    let (first, second) = (free_port(), free_port());
+    let status_on = |port: u16| format!("[status]\nlisten = \"127.0.0.1:{port}\"\n");
+    let w = Warden::start(&config_with("", &status_on(first)));
+    let old: std::net::SocketAddr = format!("127.0.0.1:{first}").parse().unwrap();
+    assert_eq!(crate::status::get(old, "/healthz").status, 200);
+    let lines = w.log_len();
+    w.rewrite_config(&config_with("", &status_on(second)));
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(
+        lines,
+        &format!("status page on http://127.0.0.1:{second}/"),
+        Duration::from_secs(5),
+    );
+    let new: std::net::SocketAddr = format!("127.0.0.1:{second}").parse().unwrap();
+    assert_eq!(crate::status::get(new, "/status").json()["service"], "echo");
+    assert!(refused(old), "the old status address is closed");
+    assert!(
+        !w.log()[lines..]
+            .iter()
+            .any(|l| l.contains("takes a restart")),
+        "{:?}",
+        &w.log()[lines..]
+    );
+}
+
+#[test]
 fn sighup_refuses_an_invalid_file_naming_the_key_and_keeps_running() {
     let w = Warden::start(&config_with("", ""));
     let mut s = echo::connect(w.addr());

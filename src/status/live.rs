@@ -1,0 +1,214 @@
+//! The status server as the daemon runs it: started from `[status]`, and
+//! rebuilt when a SIGHUP brings a different `[status]`. A reload never leaves
+//! the page down when it can help it: a new address is bound before the old
+//! server stops, and a failed rebuild on the same address brings the old
+//! settings back.
+
+use crate::config::StatusConfig;
+
+use super::server::{spawn, StatusError, StatusServerHandle};
+use super::snapshot::StatusSources;
+
+/// The running status server (if enabled) and the settings it runs with.
+pub struct LiveStatus {
+    sources: StatusSources,
+    running: StatusConfig,
+    server: Option<StatusServerHandle>,
+}
+
+impl LiveStatus {
+    /// Starts the server when `config.enabled`; a failure to bind is returned.
+    pub fn start(sources: StatusSources, config: &StatusConfig) -> Result<Self, StatusError> {
+        let server = if config.enabled {
+            Some(spawn(sources.clone(), config)?)
+        } else {
+            None
+        };
+        Ok(LiveStatus {
+            sources,
+            running: config.clone(),
+            server,
+        })
+    }
+
+    /// The address the page is served on, when it is.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.server.as_ref().map(StatusServerHandle::local_addr)
+    }
+
+    /// The `[status]` settings in force (after a failed reload, the old ones).
+    pub fn running(&self) -> &StatusConfig {
+        &self.running
+    }
+
+    /// Applies a reloaded `[status]`; logs what it did, or why the old server stays.
+    pub fn apply(&mut self, newer: &StatusConfig) {
+        // After a failed rebuild left no server, the same settings try again.
+        if *newer == self.running && (self.server.is_some() || !newer.enabled) {
+            return;
+        }
+        if !newer.enabled {
+            if let Some(server) = self.server.take() {
+                server.stop();
+                log::info!("SIGHUP: status page stopped (status.enabled = false)");
+            }
+            self.running = newer.clone();
+            return;
+        }
+        let moving = self.server.is_none() || newer.listen != self.running.listen;
+        if moving {
+            // A new address: bind it first, so a failure leaves the old page up.
+            match spawn(self.sources.clone(), newer) {
+                Ok(fresh) => {
+                    if let Some(old) = self.server.replace(fresh) {
+                        old.stop();
+                    }
+                    self.running = newer.clone();
+                }
+                Err(e) => log::error!("SIGHUP: {e}; the status page stays as it was"),
+            }
+            return;
+        }
+        // The same address with other settings: the old server must let go of it.
+        if let Some(old) = self.server.take() {
+            old.stop();
+        }
+        match spawn(self.sources.clone(), newer) {
+            Ok(fresh) => {
+                self.server = Some(fresh);
+                self.running = newer.clone();
+            }
+            Err(e) => {
+                log::error!("SIGHUP: {e}; restarting the status page with its old settings");
+                match spawn(self.sources.clone(), &self.running) {
+                    Ok(old) => self.server = Some(old),
+                    Err(e) => log::error!(
+                        "status page is down: {e}; a SIGHUP or a restart binds it again"
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Stops the server, closing its port.
+    pub fn stop(self) {
+        if let Some(server) = self.server {
+            server.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::LoopShared;
+    use crate::status::ThermalSource;
+
+    fn free_addr() -> SocketAddr {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    }
+
+    fn config(listen: SocketAddr, workers: usize) -> StatusConfig {
+        StatusConfig {
+            enabled: true,
+            listen,
+            workers,
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn live(config: &StatusConfig) -> LiveStatus {
+        let sources = StatusSources::new(
+            Arc::new(LoopShared::new(10)),
+            ThermalSource::Absent {
+                reason: "test".into(),
+            },
+            "echo",
+        );
+        LiveStatus::start(sources, config).unwrap()
+    }
+
+    /// The status line of `GET /healthz` at `addr`, or None when nothing listens.
+    fn healthz(addr: SocketAddr) -> Option<String> {
+        let mut stream = TcpStream::connect(addr).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        answer.lines().next().map(str::to_owned)
+    }
+
+    #[test]
+    fn a_new_address_is_bound_and_the_old_one_closed() {
+        let (first, second) = (free_addr(), free_addr());
+        let mut status = live(&config(first, 1));
+        assert!(healthz(first).is_some());
+        status.apply(&config(second, 1));
+        assert_eq!(status.local_addr(), Some(second));
+        assert_eq!(status.running().listen, second);
+        assert!(healthz(second).is_some(), "served on the new address");
+        assert!(healthz(first).is_none(), "the old address is closed");
+        status.stop();
+        assert!(healthz(second).is_none());
+    }
+
+    #[test]
+    fn a_taken_new_address_leaves_the_old_page_up() {
+        let first = free_addr();
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut status = live(&config(first, 1));
+        status.apply(&config(taken.local_addr().unwrap(), 1));
+        assert_eq!(status.local_addr(), Some(first));
+        assert_eq!(status.running().listen, first, "the old settings stay");
+        assert!(healthz(first).is_some());
+    }
+
+    #[test]
+    fn other_settings_on_the_same_address_rebuild_the_server_there() {
+        let addr = free_addr();
+        let mut status = live(&config(addr, 1));
+        status.apply(&config(addr, 3));
+        assert_eq!(status.running().workers, 3);
+        assert_eq!(status.local_addr(), Some(addr));
+        assert!(healthz(addr).is_some());
+    }
+
+    #[test]
+    fn disabling_closes_the_port_and_enabling_opens_it_again() {
+        let addr = free_addr();
+        let mut status = live(&config(addr, 1));
+        status.apply(&StatusConfig {
+            enabled: false,
+            ..config(addr, 1)
+        });
+        assert_eq!(status.local_addr(), None);
+        assert!(healthz(addr).is_none());
+        status.apply(&config(addr, 1));
+        assert!(healthz(addr).is_some());
+    }
+
+    #[test]
+    fn after_a_rebuild_that_found_no_address_the_same_settings_try_again() {
+        let addr = free_addr();
+        let mut status = live(&StatusConfig {
+            enabled: false,
+            ..config(addr, 1)
+        });
+        let squatter = TcpListener::bind(addr).unwrap();
+        status.apply(&config(addr, 1));
+        assert_eq!(status.local_addr(), None, "the address is taken");
+        drop(squatter);
+        status.apply(&config(addr, 1));
+        assert_eq!(status.local_addr(), Some(addr), "bound on the retry");
+    }
+}
