@@ -211,6 +211,16 @@ impl Warden {
         self.log.lock().unwrap().len()
     }
 
+    /// Panics, showing those lines, if a log line from index `from` on contains `needle`.
+    pub fn assert_not_logged_after(&self, from: usize, needle: &str) {
+        let lines = self.log();
+        let since = &lines[from.min(lines.len())..];
+        assert!(
+            !since.iter().any(|l| l.contains(needle)),
+            "{needle:?} logged: {since:?}"
+        );
+    }
+
     /// The addresses warden logged it listens on, in order.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.log()
