@@ -213,17 +213,16 @@ impl Drop for Simulation {
 }
 
 /// Starts the simulation from the `WARDEN_SIM_*` environment with warden's own CPU use as
-/// the load, logs [`SIMULATED_WARNING`] and the settings, and returns the backends to hand
-/// to the thermal controller. Keep the [`Simulation`] alive until the controller stopped.
+/// the load, logs [`SIMULATED_WARNING`] and the settings, and returns the backends (their
+/// notes for the caller to log) to hand to the thermal controller. Keep the
+/// [`Simulation`] alive until the controller stopped.
 pub fn start_from_env() -> Result<(Backends, Simulation), SimulateError> {
     let options = SimulationOptions::from_env()?;
     let mut cpu = ProcessCpuDemand::new(options.cpu_scale);
     let (backends, simulation) = start_simulation(&options, move || cpu.sample())?;
     log::warn!("{SIMULATED_WARNING}");
     log::warn!("{}", options.describe());
-    for note in &backends.notes {
-        log::info!("{note}");
-    }
+    // The backends' notes are logged by the caller, as for real hardware.
     Ok((backends, simulation))
 }
 

@@ -27,6 +27,12 @@ fn simulate_is_loud_and_drives_the_whole_control_loop() {
     let warning = w.wait_log("SIMULATED", Duration::from_secs(5));
     assert!(warning.contains("WARN"), "{warning}");
     let status = status_addr(&w);
+    let notes = w
+        .log()
+        .iter()
+        .filter(|l| l.contains("sensor: simulated Pi 4 SoC"))
+        .count();
+    assert_eq!(notes, 1, "each backend note is logged once: {:?}", w.log());
     let first = get(status, "/status").json();
     let description = first["thermal"]["sensor"]["description"]
         .as_str()
