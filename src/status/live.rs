@@ -31,16 +31,6 @@ impl LiveStatus {
         })
     }
 
-    /// The address the page is served on, when it is.
-    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
-        self.server.as_ref().map(StatusServerHandle::local_addr)
-    }
-
-    /// The `[status]` settings in force (after a failed reload, the old ones).
-    pub fn running(&self) -> &StatusConfig {
-        &self.running
-    }
-
     /// Applies a reloaded `[status]`; logs what it did, or why the old server stays.
     pub fn apply(&mut self, newer: &StatusConfig) {
         // After a failed rebuild left no server, the same settings try again.
@@ -136,6 +126,11 @@ mod tests {
         LiveStatus::start(sources, config).unwrap()
     }
 
+    /// The address the page is served on, when it is.
+    fn served_on(status: &LiveStatus) -> Option<SocketAddr> {
+        status.server.as_ref().map(StatusServerHandle::local_addr)
+    }
+
     /// The status line of `GET /healthz` at `addr`, or None when nothing listens.
     fn healthz(addr: SocketAddr) -> Option<String> {
         let mut stream = TcpStream::connect(addr).ok()?;
@@ -154,8 +149,8 @@ mod tests {
         let mut status = live(&config(first, 1));
         assert!(healthz(first).is_some());
         status.apply(&config(second, 1));
-        assert_eq!(status.local_addr(), Some(second));
-        assert_eq!(status.running().listen, second);
+        assert_eq!(served_on(&status), Some(second));
+        assert_eq!(status.running.listen, second);
         assert!(healthz(second).is_some(), "served on the new address");
         assert!(healthz(first).is_none(), "the old address is closed");
         status.stop();
@@ -168,8 +163,8 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut status = live(&config(first, 1));
         status.apply(&config(taken.local_addr().unwrap(), 1));
-        assert_eq!(status.local_addr(), Some(first));
-        assert_eq!(status.running().listen, first, "the old settings stay");
+        assert_eq!(served_on(&status), Some(first));
+        assert_eq!(status.running.listen, first, "the old settings stay");
         assert!(healthz(first).is_some());
     }
 
@@ -178,8 +173,8 @@ mod tests {
         let addr = free_addr();
         let mut status = live(&config(addr, 1));
         status.apply(&config(addr, 3));
-        assert_eq!(status.running().workers, 3);
-        assert_eq!(status.local_addr(), Some(addr));
+        assert_eq!(status.running.workers, 3);
+        assert_eq!(served_on(&status), Some(addr));
         assert!(healthz(addr).is_some());
     }
 
@@ -191,7 +186,7 @@ mod tests {
             enabled: false,
             ..config(addr, 1)
         });
-        assert_eq!(status.local_addr(), None);
+        assert_eq!(served_on(&status), None);
         assert!(healthz(addr).is_none());
         status.apply(&config(addr, 1));
         assert!(healthz(addr).is_some());
@@ -206,9 +201,9 @@ mod tests {
         });
         let squatter = TcpListener::bind(addr).unwrap();
         status.apply(&config(addr, 1));
-        assert_eq!(status.local_addr(), None, "the address is taken");
+        assert_eq!(served_on(&status), None, "the address is taken");
         drop(squatter);
         status.apply(&config(addr, 1));
-        assert_eq!(status.local_addr(), Some(addr), "bound on the retry");
+        assert_eq!(served_on(&status), Some(addr), "bound on the retry");
     }
 }
