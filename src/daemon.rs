@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use log::LevelFilter;
 
-use crate::config::{AtCapacity, Config};
+use crate::config::{AtCapacity, Config, CpuFreqStrategy};
 use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::logging::{self, LogFormat};
@@ -227,6 +227,37 @@ impl DaemonHooks {
             ),
         }
     }
+
+    /// Hands a changed tick interval or cpu strategy to the running controller.
+    fn apply_controller_settings(&self, newer: &Config) {
+        let settings = self.live_controller_settings(newer);
+        let running = self.live_controller_settings(&self.applied);
+        if (settings.interval, &settings.cpu_strategy) == (running.interval, &running.cpu_strategy)
+        {
+            return;
+        }
+        match &self.thermal {
+            Some(guard) => {
+                if let Err(e) = guard.retune(&settings) {
+                    log::error!("SIGHUP: thermal controller: {e}");
+                }
+            }
+            None => log::warn!(
+                "SIGHUP: thermal.interval_ms or [cpufreq] changed, but thermal control is off (no thermal zone)"
+            ),
+        }
+    }
+
+    /// The controller settings `config` asks for that a reload can apply: a strategy away
+    /// from `off` needs a cpufreq policy opened at start, so it stays `off` until a
+    /// restart (and the reload names it).
+    fn live_controller_settings(&self, config: &Config) -> warden_thermal::ControllerConfig {
+        let mut settings = thermal_guard::controller_config(config);
+        if self.started.cpufreq.strategy == CpuFreqStrategy::Off {
+            settings.cpu_strategy = warden_thermal::CpuStrategy::Off;
+        }
+        settings
+    }
 }
 
 impl LoopHooks for DaemonHooks {
@@ -247,6 +278,7 @@ impl LoopHooks for DaemonHooks {
                     );
                 }
                 self.apply_thermal_policy(&config);
+                self.apply_controller_settings(&config);
                 self.status.apply(&config.status);
                 let settings = engine_settings(&config);
                 self.applied = config;

@@ -59,6 +59,14 @@ impl ThermalGuard {
             .reconfigure(policy)
     }
 
+    /// Hands the running controller a new tick interval and cpu strategy (a SIGHUP).
+    pub fn retune(&self, settings: &ControllerConfig) -> Result<(), ControllerError> {
+        self.handle
+            .as_ref()
+            .ok_or(ControllerError::Stopped)?
+            .retune(settings.interval, settings.cpu_strategy.clone())
+    }
+
     /// Stops the controller: fan to `fan.on_exit`, cpufreq back to the
     /// originals; then removes the crash-restore state file.
     pub fn stop(mut self) {

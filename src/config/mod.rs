@@ -98,7 +98,6 @@ impl Config {
         let (f, g) = (&self.fan, &newer.fan);
         let differ = [
             ("thermal.sensor", t.sensor != u.sensor),
-            ("thermal.interval_ms", t.interval != u.interval),
             ("fan.driver", f.driver != g.driver),
             ("fan.pin", f.pin != g.pin),
             ("fan.active_low", f.active_low != g.active_low),
@@ -111,7 +110,12 @@ impl Config {
             ("fan.kick_ms", f.kick != g.kick),
             ("fan.path", f.path != g.path),
             ("fan.on_exit", f.on_exit != g.on_exit),
-            ("[cpufreq]", self.cpufreq != newer.cpufreq),
+            // Strategy `off` opens no cpufreq policy, so there is nothing to switch.
+            (
+                "cpufreq.strategy",
+                self.cpufreq.strategy == CpuFreqStrategy::Off
+                    && newer.cpufreq.strategy != CpuFreqStrategy::Off,
+            ),
             ("[hardware]", self.hardware != newer.hardware),
         ];
         differ

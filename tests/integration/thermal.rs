@@ -242,6 +242,39 @@ fn throttling_steps_cpufreq_down_then_back_up_and_sigterm_restores() {
 }
 
 #[test]
+fn sighup_switches_the_cpu_strategy_and_tick_while_throttling() {
+    let r = rig("", FAST_THERMAL);
+    r.tree.ramp_temp_celsius(82.0).unwrap();
+    wait_until("max-freq throttling", Duration::from_secs(5), || {
+        max_freq(&r.tree) < 1_500_000
+    });
+    let retuned = FAST_THERMAL.replace("interval_ms = 100", "interval_ms = 200")
+        + "[cpufreq]\nstrategy = \"governor\"\n";
+    let lines = r.warden.log_len();
+    r.warden.rewrite_config(&config_with("", &retuned));
+    r.warden.signal(libc::SIGHUP);
+    r.warden.wait_log_after(
+        lines,
+        "thermal tick interval 100 ms -> 200 ms",
+        Duration::from_secs(5),
+    );
+    r.warden.wait_log_after(
+        lines,
+        "cpu strategy max-freq -> governor",
+        Duration::from_secs(5),
+    );
+    wait_until("powersave at 82 °C", Duration::from_secs(5), || {
+        r.tree.governor(0).unwrap() == "powersave"
+    });
+    assert_eq!(max_freq(&r.tree), 1_500_000, "the max-freq cap is put back");
+    r.warden.assert_not_logged_after(lines, "takes a restart");
+    r.tree.ramp_temp_celsius(70.0).unwrap();
+    wait_until("the original governor", Duration::from_secs(5), || {
+        r.tree.governor(0).unwrap() != "powersave"
+    });
+}
+
+#[test]
 fn after_sigkill_warden_restore_puts_cpufreq_back_from_the_state_file() {
     let mut r = rig("", FAST_THERMAL);
     r.tree.ramp_temp_celsius(90.0).unwrap();

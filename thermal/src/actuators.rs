@@ -181,6 +181,20 @@ impl CpuActuator {
         }
     }
 
+    /// The throttling method in use.
+    pub(crate) fn strategy(&self) -> &CpuStrategy {
+        &self.strategy
+    }
+
+    /// Puts cpufreq back to its originals, switches to `strategy`, then applies `step`
+    /// under it (a reload while throttling keeps the CPU throttled, the new way).
+    pub(crate) fn switch_strategy(&mut self, strategy: CpuStrategy, step: CpuStep, now: Instant) {
+        self.restore();
+        self.status.strategy = strategy.as_str();
+        self.strategy = strategy;
+        self.apply(step, now);
+    }
+
     /// Applies one policy step under the configured strategy.
     pub(crate) fn apply(&mut self, step: CpuStep, now: Instant) {
         match self.strategy {

@@ -14,7 +14,7 @@ use warden_hw::{Backends, CpuFreq, Fan, TempSensor, ThrottleReader};
 
 use crate::actuators::{Actuators, CpuActuator, CpuStrategy, FanActuator, FanOnExit};
 use crate::config::{PolicyConfig, PolicyConfigError};
-use crate::policy::{AdmissionDecision, Decision, Level, SampleError, ThermalPolicy};
+use crate::policy::{AdmissionDecision, CpuStep, Decision, Level, SampleError, ThermalPolicy};
 use crate::rate_limit::LogLimiter;
 use crate::snapshot::{HistorySample, SharedSnapshot, ThermalSnapshot, HISTORY_PERIOD};
 
@@ -96,6 +96,11 @@ pub enum ControllerError {
 enum Message {
     /// Take this policy from the next tick on.
     Reconfigure(PolicyConfig),
+    /// Tick at this interval and throttle with this strategy from now on.
+    Retune {
+        interval: Duration,
+        cpu_strategy: CpuStrategy,
+    },
 }
 
 /// The backends and policy, ready to [`Controller::spawn`].
@@ -204,6 +209,30 @@ impl ControllerHandle {
             .map_err(|_| ControllerError::Stopped)
     }
 
+    /// Hands the running thread a new tick interval and cpu strategy (a reload). Both are
+    /// validated here; a strategy change puts cpufreq back first and, if the policy is
+    /// throttling, applies the new strategy at once. The fan's exit duty stays as spawned.
+    pub fn retune(
+        &self,
+        interval: Duration,
+        cpu_strategy: CpuStrategy,
+    ) -> Result<(), ControllerError> {
+        let checked = ControllerConfig {
+            interval,
+            cpu_strategy,
+            fan_on_exit: FanOnExit::default(),
+        };
+        checked.validate()?;
+        self.message_tx
+            .as_ref()
+            .ok_or(ControllerError::Stopped)?
+            .send(Message::Retune {
+                interval,
+                cpu_strategy: checked.cpu_strategy,
+            })
+            .map_err(|_| ControllerError::Stopped)
+    }
+
     /// True once the thread has ended (stopped, or panicked).
     pub fn is_finished(&self) -> bool {
         self.thread.as_ref().map_or(true, JoinHandle::is_finished)
@@ -283,7 +312,7 @@ impl Worker {
         }
     }
 
-    fn run(mut self, interval: Duration, messages: &Receiver<Message>) {
+    fn run(mut self, mut interval: Duration, messages: &Receiver<Message>) {
         let mut next_tick = Instant::now();
         'ticking: loop {
             self.tick(Instant::now());
@@ -293,6 +322,22 @@ impl Worker {
                 match messages.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
                     Err(RecvTimeoutError::Timeout) => break,
                     Ok(Message::Reconfigure(policy)) => self.reconfigure(policy),
+                    Ok(Message::Retune {
+                        interval: new_interval,
+                        cpu_strategy,
+                    }) => {
+                        if new_interval != interval {
+                            log::info!(
+                                "thermal tick interval {} ms -> {} ms",
+                                interval.as_millis(),
+                                new_interval.as_millis()
+                            );
+                            // A shorter interval need not wait out the longer one.
+                            next_tick = next_tick.min(Instant::now() + new_interval);
+                            interval = new_interval;
+                        }
+                        self.retune_cpu(cpu_strategy);
+                    }
                     Err(RecvTimeoutError::Disconnected) => break 'ticking,
                 }
             }
@@ -319,6 +364,43 @@ impl Worker {
             }
             Err(error) => log::error!("{}", ControllerError::Policy(error)),
         }
+    }
+
+    /// Switches the throttling method: cpufreq goes back to its originals, then a
+    /// throttling policy applies the new method at once.
+    fn retune_cpu(&mut self, strategy: CpuStrategy) {
+        let Some(cpu) = &mut self.actuators.cpu else {
+            if strategy != CpuStrategy::Off {
+                log::debug!(
+                    "cpu strategy {}: no cpufreq policy was opened at start, nothing to throttle",
+                    strategy.as_str()
+                );
+            }
+            return;
+        };
+        if *cpu.strategy() == strategy {
+            return;
+        }
+        let from = cpu.strategy().as_str();
+        // A sensor fault holds the cap, so a throttled CPU stays throttled.
+        let reapply = match self.snapshot.level {
+            Level::Critical => CpuStep::ToMinimum,
+            Level::Throttle => CpuStep::Down,
+            Level::SensorFault if cpu.status.throttled => CpuStep::Down,
+            _ => CpuStep::Hold,
+        };
+        log::info!(
+            "cpu strategy {from} -> {}: cpufreq put back first{}",
+            strategy.as_str(),
+            if reapply == CpuStep::Hold {
+                ""
+            } else {
+                ", then throttled again the new way"
+            }
+        );
+        cpu.switch_strategy(strategy, reapply, Instant::now());
+        self.snapshot.cpu = Some(cpu.status.clone());
+        self.shared.publish(&self.snapshot);
     }
 
     fn tick(&mut self, now: Instant) {

@@ -502,3 +502,60 @@ fn a_new_policy_applies_while_running_and_shows_in_the_snapshot() {
     assert_eq!(rig.sent().len(), 1, "still shedding, nothing else sent");
     handle.stop().unwrap();
 }
+
+#[test]
+fn a_retune_switches_the_cpu_strategy_and_throttles_again_the_new_way() {
+    let rig = Rig::new(50.0, FakeFan::on_off());
+    let handle = rig.spawn(config(CpuStrategy::MaxFreq, FanOnExit::Full));
+    rig.sensor.set_celsius(81.0);
+    wait_until("max-freq throttling", || {
+        rig.cpu.current_max_khz() < 1_500_000
+    });
+
+    let powersave = CpuStrategy::Governor {
+        powersave: "powersave".into(),
+    };
+    handle.retune(TICK, powersave.clone()).unwrap();
+    wait_until("the governor way", || {
+        rig.cpu.current_governor() == "powersave"
+    });
+    assert_eq!(
+        rig.cpu.current_max_khz(),
+        1_500_000,
+        "the max-freq cap is put back before switching"
+    );
+    let cpu = rig.snapshot.current().cpu.expect("cpufreq configured");
+    assert_eq!((cpu.strategy, cpu.throttled), ("governor", true));
+
+    rig.sensor.set_celsius(60.0);
+    wait_until("ondemand again", || {
+        rig.cpu.current_governor() == "ondemand"
+    });
+    handle.retune(TICK, CpuStrategy::Off).unwrap();
+    rig.sensor.set_celsius(86.0);
+    thread::sleep(TICK * 10);
+    assert_eq!(
+        (rig.cpu.current_max_khz(), rig.cpu.current_governor()),
+        (1_500_000, "ondemand".to_owned()),
+        "strategy off leaves cpufreq alone even when critical"
+    );
+    handle.stop().unwrap();
+}
+
+#[test]
+fn a_retune_to_a_short_interval_does_not_wait_out_the_long_one() {
+    let rig = Rig::new(45.0, FakeFan::on_off());
+    let hourly = ControllerConfig {
+        interval: Duration::from_secs(3600),
+        ..config(CpuStrategy::Off, FanOnExit::Full)
+    };
+    let handle = rig.spawn(hourly);
+    assert_eq!(rig.snapshot.current().ticks, 1);
+    assert!(matches!(
+        handle.retune(Duration::ZERO, CpuStrategy::Off),
+        Err(ControllerError::ZeroInterval)
+    ));
+    handle.retune(TICK, CpuStrategy::Off).unwrap();
+    wait_until("ticking every 10 ms", || rig.snapshot.current().ticks >= 5);
+    handle.stop().unwrap();
+}

@@ -264,15 +264,11 @@ fn restart_only_changes_name_the_keys_a_sighup_cannot_apply() {
     let running = config_of("");
     let live = config_of(
         "[server]\nmax_connections = 10\n[log]\nlevel = \"debug\"\n\
-         [thermal]\nshed_on_c = 72.0\nshed_off_c = 66.0\nhorizon_s = 5.0\n\
-         [fan]\nmin_on_s = 60\ncurve_hysteresis_c = 3.0\n",
+         [thermal]\nshed_on_c = 72.0\nshed_off_c = 66.0\nhorizon_s = 5.0\ninterval_ms = 250\n\
+         [fan]\nmin_on_s = 60\ncurve_hysteresis_c = 3.0\n[status]\nworkers = 3\n\
+         [cpufreq]\nstrategy = \"governor\"\npowersave_governor = \"conservative\"\n",
     );
     assert!(running.restart_only_changes(&live).is_empty());
-    let changed = config_of("[thermal]\ninterval_ms = 250\n[status]\nworkers = 3\n");
-    assert_eq!(
-        running.restart_only_changes(&changed),
-        ["thermal.interval_ms"]
-    );
     let fan = config_of("[fan]\non_exit = \"off\"\n[hardware]\nstate_dir = \"/tmp/w\"\n");
     assert_eq!(
         running.restart_only_changes(&fan),
@@ -283,6 +279,9 @@ fn restart_only_changes_name_the_keys_a_sighup_cannot_apply() {
         running.restart_only_changes(&wiring),
         ["fan.driver", "fan.pin", "fan.kick_ms"]
     );
-    let cpufreq = config_of("[cpufreq]\nstrategy = \"governor\"\n");
-    assert_eq!(running.restart_only_changes(&cpufreq), ["[cpufreq]"]);
+    // Strategy `off` opened no cpufreq policy; turning it to `off` is live.
+    let off = config_of("[cpufreq]\nstrategy = \"off\"\n");
+    assert!(running.restart_only_changes(&off).is_empty());
+    let on = config_of("[cpufreq]\nstrategy = \"governor\"\n");
+    assert_eq!(off.restart_only_changes(&on), ["cpufreq.strategy"]);
 }
