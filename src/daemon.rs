@@ -27,11 +27,11 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     if config_path.is_none() {
         log::info!("no --config given: using built-in defaults");
     }
-    let settings = engine_settings(&config);
-    crate::rlimit::check_against(settings.max_connections);
+    let fd_budget = crate::rlimit::check_against(config.server.max_connections);
+    let settings = engine_settings(&config, fd_budget);
     // systemd's environment first, before any thread exists (both edit it).
     let notifier = Notifier::from_env();
-    let listeners = match engine::listener::take_systemd_listeners().context("socket activation")? {
+    let listeners = match engine::listener::take_systemd_listeners().map_err(anyhow::Error::new)? {
         Some(passed) => {
             for (listener, name) in &passed {
                 log::info!(
@@ -72,6 +72,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         config_path: config_path.map(Path::to_path_buf),
         started: config.clone(),
         applied: config,
+        fd_budget,
         notifier,
         status,
         thermal,
@@ -153,12 +154,14 @@ fn apply_logging(config: &Config) {
 }
 
 /// The event loop's view of `[server]`.
-pub fn engine_settings(config: &Config) -> EngineSettings {
+pub fn engine_settings(config: &Config, fd_budget: Option<usize>) -> EngineSettings {
     let server = &config.server;
     EngineSettings {
         listen: server.listen.clone(),
         backlog: server.backlog,
-        max_connections: server.max_connections,
+        max_connections: fd_budget.map_or(server.max_connections, |budget| {
+            server.max_connections.min(budget)
+        }),
         at_capacity: match server.at_capacity {
             AtCapacity::Pause => ShedMode::Pause,
             AtCapacity::Reject => ShedMode::Reject,
@@ -181,6 +184,8 @@ struct DaemonHooks {
     started: Config,
     /// The newest configuration a SIGHUP applied (at first, `started`).
     applied: Config,
+    /// The most connections the open-file limit leaves room for, when below the config's.
+    fd_budget: Option<usize>,
     notifier: Notifier,
     /// The status page, rebuilt when a SIGHUP changes `[status]`.
     status: LiveStatus,
@@ -280,7 +285,7 @@ impl LoopHooks for DaemonHooks {
                 self.apply_thermal_policy(&config);
                 self.apply_controller_settings(&config);
                 self.status.apply(&config.status);
-                let settings = engine_settings(&config);
+                let settings = engine_settings(&config, self.fd_budget);
                 self.applied = config;
                 Some(settings)
             }

@@ -15,6 +15,7 @@ mod cpufreq;
 pub mod defaults;
 mod error;
 mod fan;
+mod file;
 mod hardware;
 pub mod limits;
 mod logging;
@@ -77,21 +78,17 @@ impl Config {
 
     /// Reads and validates the file at `path`; every error message starts with the path.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigError::whole_file(
-                ConfigErrorKind::Unreadable,
-                format!("cannot read the config file: {error}"),
-            )
-            .allowing("allowed a readable UTF-8 TOML file")
-            .in_file(path)
+        let text = file::read_text(path).map_err(|why| {
+            ConfigError::whole_file(ConfigErrorKind::Unreadable, why)
+                .allowing("allowed a readable UTF-8 TOML file")
+                .in_file(path)
         })?;
         Config::from_toml_str(&text).map_err(|error| error.in_file(path))
     }
 
     /// The keys and sections a SIGHUP cannot apply to a running daemon that differ
-    /// in `newer`: the hardware is opened and the controller thread started once,
-    /// at start. A reload applies `[server]`, `[log]`, `[status]` and the thermal
-    /// policy (thresholds, prediction, sensor checks, fan curve and dwell);
+    /// in `newer`: the hardware is opened once, at start. A reload applies `[server]`,
+    /// `[log]`, `[status]`, the thermal policy, `thermal.interval_ms` and `[cpufreq]`;
     /// everything named here waits for a restart.
     pub fn restart_only_changes(&self, newer: &Config) -> Vec<&'static str> {
         let (t, u) = (&self.thermal, &newer.thermal);

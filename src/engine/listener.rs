@@ -15,12 +15,12 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     /// bind() or listen() failed.
-    #[error("cannot listen on {addr}: {source}{hint}")]
+    #[error("cannot listen on {addr}: {os_error}{hint}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error (in the message, so not also a `source`).
+        os_error: io::Error,
         /// What to do about it.
         hint: &'static str,
     },
@@ -30,6 +30,13 @@ pub enum ListenError {
     /// More listeners than one loop holds.
     #[error("too many listeners: {0} (at most {max})", max = super::token::MAX_LISTENERS)]
     TooMany(usize),
+}
+
+impl ListenError {
+    /// True when the address is taken (EADDRINUSE).
+    pub fn is_addr_in_use(&self) -> bool {
+        matches!(self, ListenError::Bind { os_error, .. } if os_error.raw_os_error() == Some(libc::EADDRINUSE))
+    }
 }
 
 /// One listening socket.
@@ -56,7 +63,11 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> Result<Listener, ListenError> {
             Some(libc::EADDRNOTAVAIL) => " (no local interface has this address)",
             _ => "",
         };
-        ListenError::Bind { addr, source, hint }
+        ListenError::Bind {
+            addr,
+            os_error: source,
+            hint,
+        }
     };
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
@@ -126,6 +137,10 @@ pub fn take_systemd_listeners() -> Result<Option<SystemdListeners>, ListenError>
         std::env::remove_var("LISTEN_FDS");
         std::env::remove_var("LISTEN_FDNAMES");
     }
+    if count == 0 {
+        log::warn!("socket activation: LISTEN_FDS=0, systemd passed no sockets; binding server.listen instead");
+        return Ok(None);
+    }
     if count > super::token::MAX_LISTENERS {
         return Err(ListenError::TooMany(count));
     }
@@ -189,5 +204,7 @@ mod tests {
         let err = bind(first.addr, 8).unwrap_err().to_string();
         assert!(err.contains(&first.addr.to_string()), "{err}");
         assert!(err.contains("another process holds this port"), "{err}");
+        let chain = format!("{:#}", anyhow::Error::new(bind(first.addr, 8).unwrap_err()));
+        assert_eq!(chain.matches("os error").count(), 1, "{chain}");
     }
 }

@@ -12,6 +12,7 @@ mod gate;
 mod heartbeat_timer;
 pub mod idle;
 pub mod listener;
+mod rebind;
 pub mod session;
 pub mod sessions;
 pub mod settings;
@@ -508,12 +509,15 @@ impl EventLoop {
     }
 
     /// Applies reloaded settings without dropping a connection.
-    fn apply(&mut self, new: EngineSettings) {
+    fn apply(&mut self, mut new: EngineSettings) {
         if new.read_buffer_bytes != self.buf.len() {
             self.buf = vec![0u8; new.read_buffer_bytes].into_boxed_slice();
         }
         if self.drain_deadline.is_none() {
-            self.rebind(&new);
+            if !self.rebind(&new) {
+                // Still listening where it was: the next reload tries the new addresses again.
+                new.listen.clone_from(&self.settings.listen);
+            }
             self.publish_listen_addrs();
         }
         self.gate.set_capacity_mode(new.at_capacity);
@@ -523,69 +527,5 @@ impl EventLoop {
             .update_capacity(self.sessions.open(), &self.settings);
         self.sync_listeners();
         log::info!("configuration reloaded");
-    }
-
-    fn rebind(&mut self, new: &EngineSettings) {
-        if self.listeners.iter().flatten().any(|l| l.from_systemd) {
-            if new.listen != self.settings.listen {
-                log::warn!("server.listen changed but the sockets come from systemd; edit the .socket unit instead");
-            }
-            return;
-        }
-        let registered = self.gate.registered();
-        for wanted in &new.listen {
-            // Already listening: configured before (perhaps as port 0), or bound
-            // to exactly this address.
-            let bound = self.settings.listen.contains(wanted)
-                || self.listeners.iter().flatten().any(|l| l.addr == *wanted);
-            if bound {
-                continue;
-            }
-            match listener::bind(*wanted, new.backlog) {
-                Ok(mut fresh) => {
-                    let slot = match self.listeners.iter().position(Option::is_none) {
-                        Some(free) => free,
-                        None if self.listeners.len() < token::MAX_LISTENERS => {
-                            self.listeners.push(None);
-                            self.listeners.len() - 1
-                        }
-                        None => {
-                            log::error!("cannot add listener {wanted}: too many listeners");
-                            continue;
-                        }
-                    };
-                    if registered {
-                        if let Err(e) = self.poll.registry().register(
-                            &mut fresh.socket,
-                            token::listener(slot),
-                            Interest::READABLE,
-                        ) {
-                            log::error!("listener {wanted}: {e}");
-                            continue;
-                        }
-                    }
-                    log::info!("listening on {}", fresh.addr);
-                    self.listeners[slot] = Some(fresh);
-                }
-                Err(e) => log::error!("{e}; keeping the old listeners"),
-            }
-        }
-        let old_wanted: Vec<_> = self.settings.listen.clone();
-        for slot in self.listeners.iter_mut() {
-            let Some(listener) = slot else { continue };
-            let configured_as = old_wanted
-                .iter()
-                .find(|a| **a == listener.addr || (a.port() == 0 && a.ip() == listener.addr.ip()));
-            let still_wanted = new.listen.contains(&listener.addr)
-                || configured_as.is_some_and(|a| new.listen.contains(a));
-            if !still_wanted {
-                log::info!("no longer listening on {}", listener.addr);
-                *slot = None; // dropping closes and deregisters
-            } else if new.backlog != self.settings.backlog {
-                if let Err(e) = listener::set_backlog(listener, new.backlog) {
-                    log::warn!("listener {}: cannot change the backlog: {e}", listener.addr);
-                }
-            }
-        }
     }
 }

@@ -115,10 +115,17 @@ impl EchoSession {
             }
         }
         let wants_read = ready.readable || ready.read_closed || self.reading_paused;
-        if wants_read && !self.read_closed && self.owed() < ctx.max_pending {
-            self.reading_paused = false;
-            if let Verdict::Close(reason) = self.pump(ready.read_closed, ctx) {
-                return Verdict::Close(reason);
+        if wants_read && !self.read_closed {
+            if self.owed() < ctx.max_pending {
+                self.reading_paused = false;
+                if let Verdict::Close(reason) = self.pump(ready.read_closed, ctx) {
+                    return Verdict::Close(reason);
+                }
+            } else if !self.reading_paused {
+                // Remembered, so the flush that makes room resumes reading even
+                // though no new readable edge will come for what already waits.
+                self.reading_paused = true;
+                ctx.stats.backpressure_pauses += 1;
             }
         }
         if self.read_closed && self.owed() == 0 {
@@ -137,11 +144,9 @@ impl EchoSession {
                 ctx.stats.backpressure_pauses += 1;
                 return Verdict::Keep;
             }
-            let room = if owed == 0 {
-                ctx.buf.len()
-            } else {
-                ctx.buf.len().min(ctx.max_pending - owed)
-            };
+            // Never read more than could be owed: the cap holds even when the
+            // read buffer is larger than it.
+            let room = ctx.buf.len().min(ctx.max_pending - owed);
             match self.stream.read(&mut ctx.buf[..room]) {
                 Ok(0) => {
                     self.read_closed = true;

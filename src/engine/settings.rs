@@ -28,8 +28,42 @@ pub struct EngineSettings {
 }
 
 impl EngineSettings {
-    /// Open connections below which accepting resumes after the cap (90 %).
+    /// Open connections below which accepting resumes after the cap: the
+    /// smallest count that is not below 90 %, so any count under 90 % resumes.
     pub fn resume_below(&self) -> usize {
-        (self.max_connections * 9 / 10).max(1)
+        (self.max_connections.saturating_mul(9).saturating_add(9) / 10).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_max(max_connections: usize) -> EngineSettings {
+        EngineSettings {
+            listen: Vec::new(),
+            backlog: 16,
+            max_connections,
+            at_capacity: ShedMode::Pause,
+            max_pending_bytes: 1,
+            read_buffer_bytes: 1,
+            idle_timeout: None,
+            drain_timeout: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn accepting_resumes_at_every_count_below_ninety_percent() {
+        for max in [1, 2, 5, 9, 10, 11, 100, 16_384] {
+            let resume_below = with_max(max).resume_below();
+            for open in 0..=max {
+                let under_ninety_percent = open * 10 < max * 9;
+                assert_eq!(
+                    open < resume_below,
+                    under_ninety_percent,
+                    "max {max}, open {open}"
+                );
+            }
+        }
     }
 }

@@ -101,3 +101,51 @@ fn a_slow_reader_gets_16_mib_back_while_server_memory_stays_bounded() {
         "server RSS grew by {growth} bytes during a 16 MiB stream (baseline {baseline})"
     );
 }
+
+#[test]
+fn max_pending_bytes_caps_what_a_peer_that_never_reads_is_owed() {
+    // A read buffer far larger than the cap: the cap must still hold.
+    let w = Warden::start(&config_with(
+        "max_pending_bytes = 1024\nread_buffer_bytes = 1048576",
+        "",
+    ));
+    let s = echo::connect(w.addr());
+    socket2::SockRef::from(&s)
+        .set_recv_buffer_size(4096)
+        .unwrap();
+    let mut writer = s.try_clone().unwrap();
+    writer
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let chunk = vec![7u8; 1 << 20];
+    // Bounded: 16 MiB at most; the write blocks (and times out) once both
+    // kernels' buffers and warden's 1 KiB are full.
+    for _ in 0..16 {
+        if writer.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    // The counters are published a few times a second: wait until they settle.
+    let traffic =
+        || crate::status::get(crate::status::status_addr(&w), "/status").json()["traffic"].clone();
+    let mut last = traffic();
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = traffic();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let traffic = &last;
+    let owed = traffic["bytes_in"].as_u64().unwrap() - traffic["bytes_out"].as_u64().unwrap();
+    assert!(
+        owed <= 1024,
+        "warden holds {owed} bytes for the peer: {traffic}"
+    );
+    assert!(
+        traffic["backpressure_pauses"].as_u64().unwrap() >= 1,
+        "{traffic}"
+    );
+    drop(s);
+}

@@ -1,21 +1,41 @@
-//! Descriptor exhaustion: warden started with RLIMIT_NOFILE = 64 and flooded.
-//! It must not spin, must count the back-offs, and must serve again once
-//! clients leave.
+//! Descriptor exhaustion. Connections stop at the budget the open-file limit
+//! leaves after warden's own reserve, so a flood cannot take the descriptors
+//! the thermal controller needs; and when the limit drops under a running
+//! warden, accept still backs off on EMFILE without spinning and recovers.
 
 use std::time::Duration;
 
-use crate::util::{config_with, counters, echo, proc, Launch, Warden};
+use warden_hw::fake_sysfs::FakeSysfsTree;
+
+use crate::util::{config_with, counters, echo, proc, Launch, TempDir, Warden};
+
+/// Lowers a running process's RLIMIT_NOFILE (root may; CI runs as root).
+fn lower_nofile(pid: u32, limit: u64) {
+    let new = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: prlimit reads `new` and writes nothing (null old-limit pointer).
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &new,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
 
 #[test]
 fn emfile_backs_off_without_spinning_and_recovers() {
-    let mut w = Warden::start_with(
-        &config_with("drain_timeout_s = 1", "[status]\nenabled = false"),
-        Launch {
-            nofile: Some(64),
-            ..Launch::default()
-        },
-    );
+    let mut w = Warden::start(&config_with(
+        "drain_timeout_s = 1",
+        "[status]\nenabled = false",
+    ));
     let addr = w.addr();
+    // Below warden's budget: only the limit, lowered behind its back, stops accept.
+    lower_nofile(w.pid(), (proc::fd_count(w.pid()) + 8) as u64);
     // Far more clients than descriptors: the kernel backlog holds the rest.
     let mut flood: Vec<_> = (0..200).map(|_| echo::connect(addr)).collect();
     std::thread::sleep(Duration::from_millis(500));
@@ -45,4 +65,51 @@ fn emfile_backs_off_without_spinning_and_recovers() {
     let c = counters(&mut w);
     assert!(c["emfile_backoffs"] >= 1, "{c:?}");
     assert!(c["accept_emfile"] >= 1, "{c:?}");
+}
+
+#[test]
+fn a_flood_past_the_fd_budget_leaves_thermal_control_its_descriptors() {
+    let dir = TempDir::new("fd-budget");
+    let tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
+    let thermal = "[thermal]\ninterval_ms = 100\nfilter_tau_s = 0.0\nhorizon_s = 0.0\n\n\
+        [fan]\ndriver = \"file\"\npath = \"@DIR@/sysfs/fan_duty\"\nmin_on_s = 0\nmin_off_s = 0\n";
+    let mut w = Warden::start_in(
+        dir,
+        &config_with("drain_timeout_s = 1", thermal),
+        Launch {
+            nofile: Some(400),
+            ..Launch::default()
+        },
+    );
+    // 400 - (128 status connections + 64) = 208.
+    let line = w.wait_log("is lowered to", Duration::from_secs(5));
+    assert!(
+        line.contains("max_connections = 16384 is lowered to 208"),
+        "{line}"
+    );
+    let addr = w.addr();
+    let flood: Vec<_> = (0..400).map(|_| echo::connect(addr)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    tree.ramp_temp_celsius(86.0).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while tree.fan_file_duty().unwrap() < 1.0 || tree.scaling_max_freq(0).unwrap() != 600_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "thermal control blinded: fan {:?}, max freq {:?}; log:\n{}",
+            tree.fan_file_duty(),
+            tree.scaling_max_freq(0),
+            w.log().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = crate::status::get(crate::status::status_addr(&w), "/status").json();
+    assert_eq!(
+        status["connections"]["max"], 208,
+        "{}",
+        status["connections"]
+    );
+    assert!(status["connections"]["active"].as_u64().unwrap() <= 208);
+    drop(flood);
+    let c = counters(&mut w);
+    assert_eq!(c["accept_emfile"], 0, "{c:?}");
 }

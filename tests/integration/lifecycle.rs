@@ -173,3 +173,73 @@ fn sighup_refuses_an_invalid_file_naming_the_key_and_keeps_running() {
     let mut again = echo::connect(w.addr());
     echo::roundtrip(&mut again, b"still accepting on the old address");
 }
+
+fn listen_reported(w: &Warden) -> serde_json::Value {
+    crate::status::get(crate::status::status_addr(w), "/status").json()["listen"].clone()
+}
+
+#[test]
+fn a_sighup_that_cannot_bind_keeps_the_old_listener_and_the_next_one_retries() {
+    let first = free_port();
+    let w = Warden::start(&config_with(
+        &format!("listen = [\"127.0.0.1:{first}\"]"),
+        "",
+    ));
+    let old: std::net::SocketAddr = format!("127.0.0.1:{first}").parse().unwrap();
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = blocker.local_addr().unwrap();
+    w.rewrite_config(&config_with(&format!("listen = [\"{taken}\"]"), ""));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    let line = w.wait_log_after(lines, "keeping the old listeners", Duration::from_secs(5));
+    assert!(line.contains(&taken.to_string()), "{line}");
+    w.assert_not_logged_after(lines, "no longer listening");
+    let mut s = echo::connect(old);
+    echo::roundtrip(&mut s, b"still served on the old address");
+    assert_eq!(listen_reported(&w), serde_json::json!([old.to_string()]));
+
+    // Once the port is free, the same file binds it.
+    drop(blocker);
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(
+        lines,
+        &format!("listening on {taken}"),
+        Duration::from_secs(5),
+    );
+    let mut moved = echo::connect(taken);
+    echo::roundtrip(&mut moved, b"on the new address");
+    assert!(
+        refused(old),
+        "the old address closes once the new one is bound"
+    );
+    assert_eq!(listen_reported(&w), serde_json::json!([taken.to_string()]));
+}
+
+#[test]
+fn a_sighup_widens_the_listen_address_to_the_wildcard_on_the_same_port() {
+    let port = free_port();
+    let w = Warden::start(&config_with(
+        &format!("listen = [\"127.0.0.1:{port}\"]"),
+        "",
+    ));
+    let loopback: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut s = echo::connect(loopback);
+    echo::roundtrip(&mut s, b"before");
+    w.rewrite_config(&config_with(&format!("listen = [\"0.0.0.0:{port}\"]"), ""));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(
+        lines,
+        &format!("listening on 0.0.0.0:{port}"),
+        Duration::from_secs(5),
+    );
+    w.assert_not_logged_after(lines, "keeping the old listeners");
+    let mut fresh = echo::connect(loopback);
+    echo::roundtrip(&mut fresh, b"through the wildcard");
+    echo::roundtrip(&mut s, b"the old connection survived");
+    assert_eq!(
+        listen_reported(&w),
+        serde_json::json!([format!("0.0.0.0:{port}")])
+    );
+}

@@ -109,3 +109,34 @@ fn systemd_socket_activate_hands_over_connections_queued_before_start() {
         activator.lines().join("\n")
     );
 }
+
+#[test]
+fn listen_fds_zero_binds_server_listen_instead_of_serving_nothing() {
+    let dir = TempDir::new("activate-none");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = config_with(&format!("listen = [\"{addr}\"]"), "")
+        .replace("@DIR@", &dir.path().display().to_string());
+    let config_path = dir.write("warden.toml", &config);
+    // LISTEN_PID names warden itself (sh execs it), with no sockets passed.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=0 exec \"$0\" \"$@\"")
+        .arg(warden_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(&config_path)
+        .env("WARDEN_LOG", "info");
+    let mut warden = Logged::spawn(cmd);
+    warden.wait_line("LISTEN_FDS=0", Duration::from_secs(10));
+    warden.wait_line(&format!("listening on {addr}"), Duration::from_secs(10));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream.write_all(b"bound itself").unwrap();
+    let mut got = [0u8; 12];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"bound itself");
+    drop(stream);
+    warden.signal(libc::SIGTERM);
+    let status = warden.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "{status:?}");
+}
