@@ -198,7 +198,8 @@ fn pwm_frequency(driver: FanDriver, frequency_hz: Option<f64>) -> Result<f64, Co
     Ok(frequency_hz)
 }
 
-/// Accepts any non-empty path; its meaning depends on the driver.
+/// Accepts a non-empty absolute path; its meaning depends on the driver. A
+/// relative one would depend on the directory warden happens to start in.
 fn non_empty_path(key: &str, text: &str) -> Result<PathBuf, ConfigError> {
     if text.is_empty() {
         return Err(
@@ -206,7 +207,16 @@ fn non_empty_path(key: &str, text: &str) -> Result<PathBuf, ConfigError> {
                 .allowing(format!("allowed {}", path_text())),
         );
     }
-    Ok(PathBuf::from(text))
+    let path = PathBuf::from(text);
+    if !path.is_absolute() {
+        return Err(ConfigError::at_key(
+            ConfigErrorKind::BadValue,
+            key,
+            format!("{text:?} is relative, so it would depend on the working directory"),
+        )
+        .allowing(format!("allowed {}", path_text())));
+    }
+    Ok(path)
 }
 
 /// The error for a key the chosen driver cannot work without.
@@ -220,7 +230,7 @@ fn missing_for_driver(key: &str, driver: FanDriver, allowed: &str) -> ConfigErro
 }
 
 /// Checks `fan.curve`: point count, ranges, temperatures strictly rising, duty never falling.
-fn curve(pairs: &[[f64; 2]]) -> Result<Vec<CurvePoint>, ConfigError> {
+fn curve(pairs: &[Vec<f64>]) -> Result<Vec<CurvePoint>, ConfigError> {
     if !FAN_CURVE_POINTS_RANGE.contains(&pairs.len()) {
         return Err(ConfigError::at_key(
             ConfigErrorKind::BadValue,
@@ -230,7 +240,15 @@ fn curve(pairs: &[[f64; 2]]) -> Result<Vec<CurvePoint>, ConfigError> {
         .allowing(format!("allowed {}", curve_text())));
     }
     let mut points: Vec<CurvePoint> = Vec::with_capacity(pairs.len());
-    for (index, &[temp_c, duty]) in pairs.iter().enumerate() {
+    for (index, pair) in pairs.iter().enumerate() {
+        let &[temp_c, duty] = pair.as_slice() else {
+            return Err(ConfigError::at_key(
+                ConfigErrorKind::BadValue,
+                format!("fan.curve[{index}]"),
+                format!("has {} numbers", pair.len()),
+            )
+            .allowing(format!("allowed {}", curve_text())));
+        };
         let temp_key = format!("fan.curve[{index}][0]");
         let duty_key = format!("fan.curve[{index}][1]");
         let point = CurvePoint {
@@ -274,7 +292,7 @@ fn pin_text() -> String {
 
 /// What `fan.path` accepts.
 fn path_text() -> String {
-    format!("a path such as {FAN_PATH_EXAMPLE:?} (driver \"file\") or \"/sys/class/hwmon/hwmon2\" (driver \"hwmon\")")
+    format!("an absolute path such as {FAN_PATH_EXAMPLE:?} (driver \"file\", used as written) or \"/sys/class/hwmon/hwmon2\" (driver \"hwmon\", under hardware.sysfs_root)")
 }
 
 /// What `fan.curve` accepts.

@@ -75,7 +75,7 @@ pub(super) struct RawFan {
     pub kick_ms: Option<u64>,
     pub min_on_s: Option<u64>,
     pub min_off_s: Option<u64>,
-    pub curve: Option<Vec<[f64; 2]>>,
+    pub curve: Option<Vec<Vec<f64>>>,
     pub curve_hysteresis_c: Option<f64>,
     pub path: Option<String>,
     pub on_exit: Option<String>,

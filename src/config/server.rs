@@ -1,6 +1,5 @@
 //! `[server]`: the listening sockets and the limits of the connection event loop.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -132,12 +131,11 @@ fn listen_addresses(texts: &[String]) -> Result<Vec<SocketAddr>, ConfigError> {
             address_text()
         )));
     }
-    let mut first_index_of: HashMap<SocketAddr, usize> = HashMap::new();
-    let mut addresses = Vec::with_capacity(texts.len());
+    let mut addresses: Vec<SocketAddr> = Vec::with_capacity(texts.len());
     for (index, text) in texts.iter().enumerate() {
         let key = format!("server.listen[{index}]");
         let address = socket_address(&key, text)?;
-        if let Some(first) = first_index_of.insert(address, index) {
+        if let Some(first) = addresses.iter().position(|a| *a == address) {
             return Err(ConfigError::at_key(
                 ConfigErrorKind::BadValue,
                 key,
@@ -145,9 +143,32 @@ fn listen_addresses(texts: &[String]) -> Result<Vec<SocketAddr>, ConfigError> {
             )
             .allowing("allowed each address once"));
         }
+        if let Some((first, other)) = addresses
+            .iter()
+            .enumerate()
+            .find(|(_, other)| listeners_overlap(other, &address))
+        {
+            return Err(ConfigError::at_key(
+                ConfigErrorKind::Conflict,
+                key,
+                format!(
+                    "{address} overlaps server.listen[{first}] ({other}): both cannot be bound"
+                ),
+            )
+            .allowing("allowed either the wildcard or specific addresses on one port, not both"));
+        }
         addresses.push(address);
     }
     Ok(addresses)
+}
+
+/// True if two service listeners cannot both be bound: same non-zero port and
+/// family, and one is the wildcard (`[::]` is IPv6-only, so it never covers IPv4).
+fn listeners_overlap(a: &SocketAddr, b: &SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.port() != 0
+        && a.is_ipv4() == b.is_ipv4()
+        && (a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 /// What `server.<field>` accepts, for wrong-type messages.

@@ -83,17 +83,15 @@ pub(super) fn check_against_server(
     }
 }
 
-/// True if binding both addresses would fail: same non-zero port and an IP one covers.
-fn addresses_overlap(a: &SocketAddr, b: &SocketAddr) -> bool {
-    a.port() == b.port()
-        && a.port() != 0
-        && (a.ip() == b.ip() || wildcard_covers(a, b) || wildcard_covers(b, a))
-}
-
-/// True if `wildcard` is an unspecified address that includes `other`'s IP
-/// (`0.0.0.0` covers IPv4; `[::]` is dual-stack unless IPV6_V6ONLY, so covers both).
-fn wildcard_covers(wildcard: &SocketAddr, other: &SocketAddr) -> bool {
-    wildcard.ip().is_unspecified() && (wildcard.is_ipv6() || other.is_ipv4())
+/// True if binding both would fail: same non-zero port and an IP one covers.
+/// Service sockets on `[::]` are IPv6-only (`IPV6_V6ONLY`), so they cover only
+/// IPv6; the status page's `[::]` is taken as dual-stack, covering both.
+fn addresses_overlap(status: &SocketAddr, service: &SocketAddr) -> bool {
+    status.port() == service.port()
+        && status.port() != 0
+        && (status.ip() == service.ip()
+            || (status.ip().is_unspecified() && (status.is_ipv6() || service.is_ipv4()))
+            || (service.ip().is_unspecified() && service.is_ipv4() == status.is_ipv4()))
 }
 
 /// What `status.<field>` accepts, for wrong-type messages.

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Interest, Poll, Waker};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::consts::{SIGALRM, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 
 pub use control::{Admission, Command, ControlHandle, ShedMode};
@@ -56,6 +56,25 @@ pub const WEDGE_HOOK_ENV: &str = "WARDEN_TEST_WEDGE";
 pub const PANIC_HOOK_ENV: &str = "WARDEN_TEST_PANIC";
 
 /// True when the test hook behind `env` is armed (set to 1).
+/// Which test hooks the environment armed at start.
+#[derive(Debug, Clone, Copy)]
+struct TestHooks {
+    /// SIGUSR2 wedges the loop.
+    wedge: bool,
+    /// SIGUSR1 panics the loop.
+    panic: bool,
+}
+
+/// A signal's name for the log.
+fn signal_name(signal: i32) -> String {
+    match signal {
+        SIGUSR1 => "SIGUSR1".to_owned(),
+        SIGUSR2 => "SIGUSR2".to_owned(),
+        SIGALRM => "SIGALRM".to_owned(),
+        other => format!("{other}"),
+    }
+}
+
 fn test_hook_armed(env: &str) -> bool {
     std::env::var_os(env).is_some_and(|v| v == "1")
 }
@@ -111,6 +130,7 @@ pub struct EventLoop {
     gate_dirty: bool,
     drain_deadline: Option<Instant>,
     exit: Option<ExitReason>,
+    test_hooks: TestHooks,
     log_limit: crate::logging::RateLimit,
 }
 
@@ -123,16 +143,17 @@ impl EventLoop {
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
-        let mut wanted = vec![SIGTERM, SIGINT, SIGHUP];
-        if test_hook_armed(WEDGE_HOOK_ENV) {
+        // SIGUSR1, SIGUSR2 and SIGALRM would otherwise end the process without
+        // restoring the fan and cpufreq: they are caught, logged and ignored.
+        let wedge = test_hook_armed(WEDGE_HOOK_ENV);
+        if wedge {
             log::warn!("{WEDGE_HOOK_ENV}=1: SIGUSR2 will wedge the event loop (test hook)");
-            wanted.push(SIGUSR2);
         }
-        if test_hook_armed(PANIC_HOOK_ENV) {
+        let panic = test_hook_armed(PANIC_HOOK_ENV);
+        if panic {
             log::warn!("{PANIC_HOOK_ENV}=1: SIGUSR1 will panic the event loop (test hook)");
-            wanted.push(SIGUSR1);
         }
-        let mut signals = Signals::new(wanted)?;
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM])?;
         poll.registry()
             .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
         let started = Instant::now();
@@ -155,6 +176,7 @@ impl EventLoop {
             gate_dirty: false,
             drain_deadline: None,
             exit: None,
+            test_hooks: TestHooks { wedge, panic },
             log_limit: crate::logging::RateLimit::new(Duration::from_secs(10)),
         };
         this.sync_listeners();
@@ -478,14 +500,19 @@ impl EventLoop {
                         self.apply(settings);
                     }
                 }
-                SIGUSR2 => {
+                SIGUSR2 if self.test_hooks.wedge => {
                     log::warn!("SIGUSR2 with {WEDGE_HOOK_ENV}=1: wedging the event loop");
                     loop {
                         std::thread::sleep(Duration::from_secs(3600));
                     }
                 }
-                SIGUSR1 => panic!("SIGUSR1 with {PANIC_HOOK_ENV}=1: test panic in the event loop"),
-                other => log::warn!("unexpected signal {other} ignored"),
+                SIGUSR1 if self.test_hooks.panic => {
+                    panic!("SIGUSR1 with {PANIC_HOOK_ENV}=1: test panic in the event loop")
+                }
+                other => log::warn!(
+                    "signal {} ignored: only SIGTERM, SIGINT (drain) and SIGHUP (reload) mean something to warden",
+                    signal_name(other)
+                ),
             }
         }
     }

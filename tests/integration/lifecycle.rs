@@ -243,3 +243,23 @@ fn a_sighup_widens_the_listen_address_to_the_wildcard_on_the_same_port() {
         serde_json::json!([format!("0.0.0.0:{port}")])
     );
 }
+
+#[test]
+fn stray_signals_are_logged_and_ignored_instead_of_killing_warden() {
+    let w = Warden::start(&config_with("", ""));
+    let mut s = echo::connect(w.addr());
+    for (signal, name) in [
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGALRM, "SIGALRM"),
+    ] {
+        let lines = w.log_len();
+        w.signal(signal);
+        w.wait_log_after(
+            lines,
+            &format!("signal {name} ignored"),
+            Duration::from_secs(5),
+        );
+        echo::roundtrip(&mut s, name.as_bytes());
+    }
+}

@@ -91,6 +91,15 @@ fn ipv4_and_ipv6_listeners_are_kept_in_order() {
 }
 
 #[test]
+fn an_ipv6_only_service_wildcard_leaves_the_ipv4_status_port_free() {
+    let config = config_of(
+        "[server]\nlisten = [\"[::]:9181\", \"127.0.0.1:7000\", \"[::1]:7000\"]\n\
+         [status]\nlisten = \"127.0.0.1:9181\"\n",
+    );
+    assert_eq!(config.status.listen.to_string(), "127.0.0.1:9181");
+}
+
+#[test]
 fn zero_means_off_for_optional_timers() {
     let config =
         config_of("[server]\nidle_timeout_s = 0\n[thermal]\nstuck_s = 0\nmax_step_c = 0\n[fan]\nkick_ms = 0\n");

@@ -128,10 +128,10 @@ fn wrong_types_name_the_key_and_what_is_allowed() {
             &["allowed true or false"],
         ),
         (
-            "[fan]\ncurve = [[50, 0.3], [60]]\n",
+            "[fan]\ncurve = [[50, 0.5, \"junk\"]]\n",
             WrongType,
-            Some("fan.curve[1]"),
-            &["invalid length 1", "allowed 1 to 16 [temp_c, duty] pairs"],
+            Some("fan.curve[0][2]"),
+            &["string \"junk\"", "[temp_c, duty] pairs"],
         ),
         (
             "[fan]\ncurve = [[50, \"x\"]]\n",
@@ -143,7 +143,7 @@ fn wrong_types_name_the_key_and_what_is_allowed() {
             "[fan]\npath = 5\n",
             WrongType,
             Some("fan.path"),
-            &["allowed a path such as"],
+            &["allowed an absolute path such as"],
         ),
         (
             "[cpufreq]\npowersave_governor = true\n",

@@ -158,6 +158,24 @@ fn out_of_range_values_quote_the_range() {
             &["160 is out of range"],
         ),
         (
+            "[fan]\ncurve = [[50, 0.3], [60]]\n",
+            BadValue,
+            Some("fan.curve[1]"),
+            &["has 1 numbers", "allowed 1 to 16 [temp_c, duty] pairs"],
+        ),
+        (
+            "[fan]\ncurve = [[50.0, 0.5, 99.0], [60.0, 1.0, 0.0]]\n",
+            BadValue,
+            Some("fan.curve[0]"),
+            &["has 3 numbers", "[temp_c, duty] pairs"],
+        ),
+        (
+            "[fan]\ndriver = \"file\"\npath = \"fan\"\n",
+            BadValue,
+            Some("fan.path"),
+            &["\"fan\" is relative", "allowed an absolute path"],
+        ),
+        (
             "[fan]\ncurve = [[50, 1.2]]\n",
             OutOfRange,
             Some("fan.curve[0][1]"),
@@ -427,10 +445,16 @@ fn cross_section_conflicts_name_both_keys() {
             &["127.0.0.1:9181 collides with server.listen[1] (0.0.0.0:9181)"],
         ),
         (
-            "[server]\nlisten = [\"[::]:9181\"]\n",
+            "[server]\nlisten = [\"[::]:9181\"]\n[status]\nlisten = \"[::1]:9181\"\n",
             Conflict,
             Some("status.listen"),
             &["collides with server.listen[0] ([::]:9181)"],
+        ),
+        (
+            "[server]\nlisten = [\"0.0.0.0:7000\", \"127.0.0.1:7000\"]\n",
+            Conflict,
+            Some("server.listen[1]"),
+            &["127.0.0.1:7000 overlaps server.listen[0] (0.0.0.0:7000): both cannot be bound"],
         ),
         (
             "[status]\nlisten = \"127.0.0.1:7000\"\n",
