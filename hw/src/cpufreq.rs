@@ -3,6 +3,12 @@
 //! Which step to pick and when is policy, and lives in warden-thermal. This module lists
 //! the steps, writes `scaling_max_freq` / `scaling_governor` on every policy, and keeps
 //! each policy's original values (captured when opened) to put back.
+//!
+//! Everything a throttle will need is checked when opening, not at the first throttle:
+//! unusable words in `scaling_available_frequencies` (a `0`, garbage) are dropped and
+//! listed by [`SysfsCpuFreq::ignored_steps`]; a zero `scaling_max_freq` is refused; and
+//! [`SysfsCpuFreq::check_governor`] checks the governor a "governor" strategy will switch
+//! to. `scaling_governor` itself is optional: the max-freq strategy never touches it.
 
 use std::path::{Path, PathBuf};
 
@@ -20,15 +26,20 @@ pub const DERIVED_STEPS_MAX: u64 = 32;
 
 /// What a frequency file must hold.
 const KHZ: &str = "a frequency in kHz";
+/// What a frequency file that must not be zero must hold.
+const NONZERO_KHZ: &str = "a non-zero frequency in kHz";
 /// What a governor file must hold.
 const GOVERNOR: &str = "a cpufreq governor name";
+/// What `scaling_available_frequencies` must hold.
+const KHZ_LIST: &str = "a list of frequencies in kHz";
 
 /// One cpufreq policy directory and its original values.
 #[derive(Debug, Clone)]
 struct Policy {
     dir: PathBuf,
     original_max_khz: u64,
-    original_governor: String,
+    /// `None` when the policy has no `scaling_governor` (not needed by max-freq throttling).
+    original_governor: Option<String>,
 }
 
 impl Policy {
@@ -46,19 +57,22 @@ impl Policy {
 pub struct SysfsCpuFreq {
     policies: Vec<Policy>,
     steps_khz: Vec<u64>,
+    ignored_steps: Vec<String>,
     available_governors: Option<Vec<String>>,
 }
 
 impl SysfsCpuFreq {
     /// Opens every policy under the root, reads the steps and captures the originals.
-    /// No policy at all is [`HwError::NoCpuFreq`].
+    /// No policy at all is [`HwError::NoCpuFreq`]; a policy without `scaling_max_freq`, or
+    /// with a zero one, is an error. `scaling_governor` may be missing (see
+    /// [`SysfsCpuFreq::check_governor`] for the strategy that needs it).
     pub fn open(sysfs_root: &Path) -> Result<Self, HwError> {
         let dir = sysfs_root.join(CPUFREQ_DIR);
-        let entries = numbered_entries(&dir, "policy");
+        let entries = numbered_entries(&dir, "policy")?;
         let Some((_, first_dir)) = entries.first() else {
             return Err(HwError::NoCpuFreq { dir });
         };
-        let steps_khz = read_steps(first_dir)?;
+        let (steps_khz, ignored_steps) = read_steps(first_dir)?;
         let available_governors =
             read_trimmed(&first_dir.join("scaling_available_governors"), GOVERNOR)
                 .ok()
@@ -66,12 +80,15 @@ impl SysfsCpuFreq {
         let policies = entries
             .iter()
             .map(|(_, policy_dir)| {
+                let original_governor =
+                    match read_trimmed(&policy_dir.join("scaling_governor"), GOVERNOR) {
+                        Ok(governor) => Some(governor),
+                        Err(HwError::NotFound { .. }) => None,
+                        Err(e) => return Err(e),
+                    };
                 Ok(Policy {
-                    original_max_khz: read_u64(&policy_dir.join("scaling_max_freq"), KHZ)?,
-                    original_governor: read_trimmed(
-                        &policy_dir.join("scaling_governor"),
-                        GOVERNOR,
-                    )?,
+                    original_max_khz: read_nonzero_khz(&policy_dir.join("scaling_max_freq"))?,
+                    original_governor,
                     dir: policy_dir.clone(),
                 })
             })
@@ -79,7 +96,60 @@ impl SysfsCpuFreq {
         Ok(SysfsCpuFreq {
             policies,
             steps_khz,
+            ignored_steps,
             available_governors,
+        })
+    }
+
+    /// Words of `scaling_available_frequencies` left out of the steps because they are not
+    /// usable frequencies (a `0`, garbage), as read; empty normally.
+    pub fn ignored_steps(&self) -> &[String] {
+        &self.ignored_steps
+    }
+
+    /// The first policy's `scaling_available_frequencies`, named in notes.
+    pub fn available_frequencies_path(&self) -> PathBuf {
+        self.first().dir.join("scaling_available_frequencies")
+    }
+
+    /// Checks, before any throttle, that `governor` can be switched to on every policy:
+    /// each has a `scaling_governor` ([`HwError::InvalidSpec`] naming the missing file
+    /// otherwise) and, when the kernel lists `scaling_available_governors`, it is listed
+    /// ([`HwError::GovernorNotAvailable`] naming the governor, the file and the list).
+    pub fn check_governor(&self, governor: &str) -> Result<(), HwError> {
+        if let Some(policy) = self.policies.iter().find(|p| p.original_governor.is_none()) {
+            return Err(HwError::InvalidSpec {
+                field: "cpufreq.strategy",
+                reason: format!(
+                    "\"governor\" switches {}, which does not exist on this kernel; \
+                     use strategy = \"max-freq\"",
+                    policy.governor_path().display()
+                ),
+            });
+        }
+        self.check_offered(governor)
+    }
+
+    /// Refuses a governor that the kernel's list (or, without one, a plausible name) rules out.
+    fn check_offered(&self, governor: &str) -> Result<(), HwError> {
+        let plausible = !governor.is_empty()
+            && governor
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let offered = self
+            .available_governors
+            .as_ref()
+            .map_or(plausible, |list| list.iter().any(|g| g == governor));
+        if offered {
+            return Ok(());
+        }
+        Err(HwError::GovernorNotAvailable {
+            governor: governor.to_string(),
+            file: self.first().dir.join("scaling_available_governors"),
+            available: self
+                .available_governors
+                .as_ref()
+                .map_or("unknown".into(), |list| list.join(" ")),
         })
     }
 
@@ -110,35 +180,52 @@ impl SysfsCpuFreq {
     }
 }
 
-/// Reads `scaling_available_frequencies` (sorted, deduplicated) or derives steps from
-/// `cpuinfo_min_freq`/`cpuinfo_max_freq`.
-fn read_steps(policy_dir: &Path) -> Result<Vec<u64>, HwError> {
-    let available = policy_dir.join("scaling_available_frequencies");
-    match read_trimmed(&available, "a list of frequencies in kHz") {
-        Ok(text) => {
-            let mut steps = text
-                .split_whitespace()
-                .map(|word| {
-                    word.parse::<u64>()
-                        .map_err(|_| parse_error(&available, &text, "a list of frequencies in kHz"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            steps.sort_unstable();
-            steps.dedup();
-            Ok(steps)
-        }
-        Err(HwError::NotFound { .. }) | Err(HwError::Empty { .. }) => {
-            let min = read_u64(&policy_dir.join("cpuinfo_min_freq"), KHZ)?;
-            let max = read_u64(&policy_dir.join("cpuinfo_max_freq"), KHZ)?;
-            Ok(derive_steps(min, max))
-        }
-        Err(e) => Err(e),
+/// Reads a frequency file that must hold a non-zero kHz value.
+fn read_nonzero_khz(path: &Path) -> Result<u64, HwError> {
+    match read_u64(path, NONZERO_KHZ)? {
+        0 => Err(parse_error(path, "0", NONZERO_KHZ)),
+        khz => Ok(khz),
     }
 }
 
+/// Reads `scaling_available_frequencies` (sorted, deduplicated, without the words that are
+/// not non-zero kHz values, which are returned second), or derives steps from
+/// `cpuinfo_min_freq`/`cpuinfo_max_freq` when the list is missing, empty or has no usable step.
+fn read_steps(policy_dir: &Path) -> Result<(Vec<u64>, Vec<String>), HwError> {
+    let available = policy_dir.join("scaling_available_frequencies");
+    let mut ignored = Vec::new();
+    match read_trimmed(&available, KHZ_LIST) {
+        Ok(text) => {
+            let mut steps = Vec::new();
+            for word in text.split_whitespace() {
+                match word.parse::<u64>() {
+                    Ok(khz) if khz > 0 => steps.push(khz),
+                    _ => ignored.push(word.chars().take(QUOTED_STEP_MAX_CHARS).collect()),
+                }
+            }
+            if !steps.is_empty() {
+                steps.sort_unstable();
+                steps.dedup();
+                return Ok((steps, ignored));
+            }
+        }
+        Err(HwError::NotFound { .. }) | Err(HwError::Empty { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    let min = read_u64(&policy_dir.join("cpuinfo_min_freq"), KHZ)?;
+    let max = read_nonzero_khz(&policy_dir.join("cpuinfo_max_freq"))?;
+    Ok((derive_steps(min, max), ignored))
+}
+
+/// Longest ignored word of `scaling_available_frequencies` kept for the note.
+const QUOTED_STEP_MAX_CHARS: usize = 32;
+
 /// Steps from `min` to `max` (both included), at least [`DERIVED_STEP_MIN_KHZ`] apart and
-/// at most about [`DERIVED_STEPS_MAX`] of them.
+/// at most about [`DERIVED_STEPS_MAX`] of them. Never 0 kHz, which is not a frequency.
 pub fn derive_steps(min_khz: u64, max_khz: u64) -> Vec<u64> {
+    if max_khz == 0 {
+        return Vec::new();
+    }
     if min_khz >= max_khz {
         return vec![max_khz];
     }
@@ -147,6 +234,7 @@ pub fn derive_steps(min_khz: u64, max_khz: u64) -> Vec<u64> {
     let mut steps: Vec<u64> = (0..)
         .map(|i| min_khz + i * step)
         .take_while(|&khz| khz < max_khz)
+        .filter(|&khz| khz > 0)
         .collect();
     steps.push(max_khz);
     steps
@@ -171,50 +259,51 @@ impl CpuFreq for SysfsCpuFreq {
         self.write_all(Policy::max_path, |_| khz.to_string())
     }
 
+    /// Empty when the first policy had no `scaling_governor` when opened (nothing to read).
     fn governor(&mut self) -> Result<String, HwError> {
+        if self.first().original_governor.is_none() {
+            return Ok(String::new());
+        }
         read_trimmed(&self.first().governor_path(), GOVERNOR)
     }
 
     fn set_governor(&mut self, governor: &str) -> Result<(), HwError> {
-        let plausible = !governor.is_empty()
-            && governor
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        let offered = self
-            .available_governors
-            .as_ref()
-            .map_or(plausible, |list| list.iter().any(|g| g == governor));
-        if !offered {
-            return Err(HwError::GovernorNotAvailable {
-                governor: governor.to_string(),
-                available: self
-                    .available_governors
-                    .as_ref()
-                    .map_or("unknown".into(), |list| list.join(" ")),
-            });
-        }
+        self.check_offered(governor)?;
         self.write_all(Policy::governor_path, |_| governor.to_string())
     }
 
+    /// The governor is empty when the first policy has no `scaling_governor`.
     fn original(&self) -> (u64, String) {
         let first = self.first();
-        (first.original_max_khz, first.original_governor.clone())
+        (
+            first.original_max_khz,
+            first.original_governor.clone().unwrap_or_default(),
+        )
     }
 
     fn restore(&mut self) -> Result<(), HwError> {
-        let governors = self.write_all(Policy::governor_path, |p| p.original_governor.clone());
+        let mut first_error = None;
+        for policy in &self.policies {
+            if let Some(governor) = &policy.original_governor {
+                if let Err(e) = write_text(&policy.governor_path(), governor) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
         let maxima = self.write_all(Policy::max_path, |p| p.original_max_khz.to_string());
-        governors.and(maxima)
+        first_error.map_or(Ok(()), Err).and(maxima)
     }
 
     fn restore_entries(&self) -> Vec<RestoreEntry> {
         self.policies
             .iter()
             .flat_map(|p| {
-                [
-                    RestoreEntry::new(p.governor_path(), p.original_governor.clone()),
-                    RestoreEntry::new(p.max_path(), p.original_max_khz.to_string()),
-                ]
+                let governor = p
+                    .original_governor
+                    .as_ref()
+                    .map(|g| RestoreEntry::new(p.governor_path(), g.clone()));
+                let max = RestoreEntry::new(p.max_path(), p.original_max_khz.to_string());
+                governor.into_iter().chain([max])
             })
             .collect()
     }
@@ -248,5 +337,11 @@ mod tests {
     #[test]
     fn a_fixed_frequency_is_one_step() {
         assert_eq!(derive_steps(1_500_000, 1_500_000), vec![1_500_000]);
+    }
+
+    #[test]
+    fn derived_steps_never_include_zero() {
+        assert_eq!(derive_steps(0, 300_000), vec![100_000, 200_000, 300_000]);
+        assert_eq!(derive_steps(0, 0), Vec::<u64>::new());
     }
 }

@@ -31,14 +31,15 @@ impl fmt::Display for Access {
 #[derive(Debug, thiserror::Error)]
 pub enum HwError {
     /// The kernel said "try again" (ENODATA, EAGAIN): a passing glitch, retry next tick.
-    #[error("{access} {path}: temporarily unavailable ({source}); retrying on the next tick")]
+    #[error("{access} {path}: temporarily unavailable ({os_error}); retrying on the next tick")]
     Transient {
         /// The file concerned.
         path: PathBuf,
         /// Whether it was being read or written.
         access: Access,
-        /// The kernel's error.
-        source: io::Error,
+        /// The kernel's error: printed in the message, deliberately not an error `source`
+        /// so a chain printed with `{:#}` shows it once.
+        os_error: io::Error,
     },
     /// The file does not exist (or a parent of it is not a directory).
     #[error("{path} does not exist: check hardware.sysfs_root and that the kernel driver for it is loaded")]
@@ -55,14 +56,41 @@ pub enum HwError {
         access: Access,
     },
     /// Any other I/O error on a file.
-    #[error("I/O error {access} {path}: {source}")]
+    #[error("I/O error {access} {path}: {os_error}")]
     Io {
         /// The file concerned.
         path: PathBuf,
         /// Whether it was being read or written.
         access: Access,
-        /// The kernel's error.
-        source: io::Error,
+        /// The kernel's error: printed in the message, deliberately not an error `source`
+        /// so a chain printed with `{:#}` shows it once.
+        os_error: io::Error,
+    },
+    /// The path is not a regular file (a FIFO, a device, a directory, a socket).
+    #[error("{path} is a {kind}, not {wanted}")]
+    NotRegularFile {
+        /// The file concerned.
+        path: PathBuf,
+        /// What it is instead, e.g. "FIFO" or "character device".
+        kind: &'static str,
+        /// What it should be, and what to do.
+        wanted: &'static str,
+    },
+    /// The file holds more than a sysfs attribute can (one page).
+    #[error("{path} is larger than a sysfs attribute ({limit} bytes), so it is not one: check the configured path and hardware.sysfs_root")]
+    TooLarge {
+        /// The file concerned.
+        path: PathBuf,
+        /// The most a sysfs attribute holds, in bytes.
+        limit: usize,
+    },
+    /// A directory that a configured file must live in does not exist.
+    #[error("directory {dir} does not exist: create it, or set {setting} to a file in an existing directory")]
+    MissingDirectory {
+        /// The missing directory.
+        dir: PathBuf,
+        /// The config key naming the file, e.g. "fan.path".
+        setting: &'static str,
     },
     /// The file was readable but empty.
     #[error("{path} is empty, expected {expected}")]
@@ -82,11 +110,13 @@ pub enum HwError {
         /// What it should have held.
         expected: &'static str,
     },
-    /// `thermal.sensor = "auto"` found no thermal zone.
-    #[error("no thermal zone under {dir}: this system exposes no SoC temperature there; check hardware.sysfs_root or set thermal.sensor to a temperature file (millidegrees)")]
+    /// `thermal.sensor = "auto"` found no usable thermal zone.
+    #[error("no usable thermal zone under {dir}: {reason}; check hardware.sysfs_root or set thermal.sensor to a temperature file (millidegrees)")]
     NoThermalZone {
         /// The directory searched.
         dir: PathBuf,
+        /// Why: no zone at all, or the zone found and why its `temp` cannot be read.
+        reason: String,
     },
     /// No cpufreq policy exists (the factory turns this into "no cpufreq" plus a note).
     #[error("no cpufreq policy under {dir}: this kernel has no CPU frequency scaling; throttling is unavailable")]
@@ -157,10 +187,12 @@ pub enum HwError {
         reason: String,
     },
     /// A cpufreq governor this kernel does not offer.
-    #[error("cpufreq governor {governor:?} is not available (available: {available}); pick one of those")]
+    #[error("cpufreq governor {governor:?} is not offered by this kernel ({file} lists: {available}); set cpufreq.powersave_governor to one of those")]
     GovernorNotAvailable {
         /// The governor asked for.
         governor: String,
+        /// The kernel's list, `scaling_available_governors` of the first policy.
+        file: PathBuf,
         /// The kernel's scaling_available_governors.
         available: String,
     },
@@ -191,8 +223,11 @@ impl HwError {
             | HwError::Io { path, .. }
             | HwError::Empty { path, .. }
             | HwError::Parse { path, .. }
+            | HwError::NotRegularFile { path, .. }
+            | HwError::TooLarge { path, .. }
             | HwError::StateFile { path, .. } => Some(path),
-            HwError::NoThermalZone { dir }
+            HwError::NoThermalZone { dir, .. }
+            | HwError::MissingDirectory { dir, .. }
             | HwError::NoCpuFreq { dir }
             | HwError::NoHwmonFan { dir } => Some(dir),
             _ => None,
@@ -200,25 +235,25 @@ impl HwError {
     }
 
     /// Maps an I/O error on `path` to the matching variant.
-    pub fn from_io(path: &Path, access: Access, source: io::Error) -> HwError {
+    pub fn from_io(path: &Path, access: Access, os_error: io::Error) -> HwError {
         let path = path.to_path_buf();
-        match source.raw_os_error() {
+        match os_error.raw_os_error() {
             Some(libc::ENODATA) | Some(libc::EAGAIN) => HwError::Transient {
                 path,
                 access,
-                source,
+                os_error,
             },
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => HwError::NotFound { path },
             Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
                 HwError::PermissionDenied { path, access }
             }
-            _ => match source.kind() {
+            _ => match os_error.kind() {
                 io::ErrorKind::NotFound => HwError::NotFound { path },
                 io::ErrorKind::PermissionDenied => HwError::PermissionDenied { path, access },
                 _ => HwError::Io {
                     path,
                     access,
-                    source,
+                    os_error,
                 },
             },
         }

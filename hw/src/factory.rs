@@ -38,7 +38,10 @@ impl std::fmt::Debug for Backends {
 ///
 /// Errors: a missing sensor ([`HwError::NoThermalZone`], [`HwError::NotFound`]); a fan
 /// driver that cannot work here ([`HwError::NotRaspberryPi`] for gpio/pwm/soft-pwm off a
-/// Pi, [`HwError::NoHwmonFan`], ...). Missing cpufreq or throttle flags are only notes.
+/// Pi, [`HwError::NoHwmonFan`], ...); a `spec.powersave_governor` this kernel cannot switch
+/// to ([`HwError::GovernorNotAvailable`], [`HwError::InvalidSpec`]). Missing cpufreq or
+/// throttle flags are only notes, and so are unusable words in
+/// `scaling_available_frequencies` (they are dropped).
 pub fn build(spec: &HardwareSpec) -> Result<Backends, HwError> {
     let root = spec.sysfs_root.as_path();
     let mut notes = Vec::new();
@@ -61,12 +64,27 @@ pub fn build(spec: &HardwareSpec) -> Result<Backends, HwError> {
     } else {
         match crate::cpufreq::SysfsCpuFreq::open(root) {
             Ok(cpufreq) => {
+                if let Some(governor) = &spec.powersave_governor {
+                    cpufreq.check_governor(governor)?;
+                }
                 let (max, governor) = cpufreq.original();
+                let governor = if governor.is_empty() {
+                    "none (no scaling_governor)".to_string()
+                } else {
+                    governor
+                };
                 notes.push(format!(
                     "cpufreq: {} policies, steps {:?} kHz, original max {max} kHz, governor {governor}",
                     cpufreq.policy_dirs().count(),
                     cpufreq.steps_khz()
                 ));
+                if !cpufreq.ignored_steps().is_empty() {
+                    notes.push(format!(
+                        "cpufreq: ignored {:?} in {}: not frequencies in kHz",
+                        cpufreq.ignored_steps(),
+                        cpufreq.available_frequencies_path().display()
+                    ));
+                }
                 Some(Box::new(cpufreq))
             }
             Err(e @ HwError::NoCpuFreq { .. }) => {

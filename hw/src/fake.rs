@@ -40,7 +40,7 @@ impl FakeFailure {
             FakeFailure::Transient => HwError::Transient {
                 path,
                 access,
-                source: io::Error::from_raw_os_error(libc::ENODATA),
+                os_error: io::Error::from_raw_os_error(libc::ENODATA),
             },
             FakeFailure::NotFound => HwError::NotFound { path },
             FakeFailure::PermissionDenied => HwError::PermissionDenied { path, access },
@@ -56,7 +56,7 @@ impl FakeFailure {
             FakeFailure::Io => HwError::Io {
                 path,
                 access,
-                source: io::Error::from_raw_os_error(libc::EIO),
+                os_error: io::Error::from_raw_os_error(libc::EIO),
             },
         }
     }

@@ -265,6 +265,7 @@ impl FakeSysfsTree {
             sensor: SensorSpec::Auto,
             fan,
             cpufreq_enabled: true,
+            powersave_governor: None,
             throttle_flags_enabled: true,
         }
     }

@@ -36,7 +36,7 @@ pub use cpufreq::SysfsCpuFreq;
 pub use error::{Access, HwError};
 pub use factory::{build, Backends};
 pub use fan::{FileFan, GpioFan, HwmonFan, NoFan, PwmFan, SoftPwmFan};
-pub use restore::{restore_from_state, RestoreEntry, RestoreReport, RestoreState};
+pub use restore::{restore_from_state, RestoreEntry, RestoreReport, RestoreState, SkippedEntry};
 pub use sensor::SysfsThermalZone;
 pub use sim::{PiThermalModel, PiThermalParams, SimBoard};
 pub use spec::{FanSpec, HardwareSpec, SensorSpec};
@@ -60,9 +60,9 @@ pub trait Fan: Send {
     /// True when intermediate duties are meaningful (PWM-like), false for on/off.
     fn is_proportional(&self) -> bool;
     /// Plain sysfs/file writes that a crash restore should replay for this fan: with
-    /// `Some(duty)` the writes that set that duty (e.g. the `on_exit` duty), with `None` the
-    /// values captured when the fan was opened. Empty for drivers that are not plain file
-    /// writes (gpio, pwm, soft-pwm, none).
+    /// `Some(duty)` the writes that set that duty (the `on_exit` duty), with `None`
+    /// (`on_exit = "leave"`) none at all, so the fan stays as warden last set it. Empty for
+    /// drivers that are not plain file writes (gpio, pwm, soft-pwm, none).
     fn restore_entries(&self, exit_duty: Option<f64>) -> Vec<RestoreEntry> {
         let _ = exit_duty;
         Vec::new()
@@ -77,11 +77,12 @@ pub trait CpuFreq: Send {
     fn max_khz(&mut self) -> Result<u64, HwError>;
     /// Writes scaling_max_freq on every policy.
     fn set_max_khz(&mut self, khz: u64) -> Result<(), HwError>;
-    /// Current scaling_governor.
+    /// Current scaling_governor (empty when the kernel exposes none).
     fn governor(&mut self) -> Result<String, HwError>;
     /// Writes scaling_governor on every policy.
     fn set_governor(&mut self, governor: &str) -> Result<(), HwError>;
-    /// Original max frequency (kHz) and governor captured when the backend was built.
+    /// Original max frequency (kHz) and governor captured when the backend was built; the
+    /// governor is empty when the kernel exposes no `scaling_governor`.
     fn original(&self) -> (u64, String);
     /// Writes the original values back to every policy.
     fn restore(&mut self) -> Result<(), HwError>;

@@ -1,8 +1,8 @@
 //! The crash-restore state file: the sysfs writes that undo warden's changes.
 //!
 //! Before changing anything the daemon saves a [`RestoreState`] — each file warden may
-//! write and the value to put back (cpufreq originals; the fan's original or `on_exit`
-//! value) — to `<state_dir>/restore.state`. On a clean exit it restores in-process and
+//! write and the value to put back (cpufreq originals; the fan's `on_exit` value, nothing
+//! for `on_exit = "leave"`) — to `<state_dir>/restore.state`. On a clean exit it restores in-process and
 //! removes the file; after a SIGKILL, `warden restore` (systemd `ExecStopPost`) calls
 //! [`restore_from_state`]. Only plain file writes are recorded: a GPIO or hardware-PWM fan
 //! keeps its last level anyway.
@@ -14,7 +14,9 @@
 //! /sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq<TAB>1500000
 //! ```
 //! Paths are absolute (already resolved under the sysfs root when saved), so restoring
-//! needs no configuration beyond the state directory.
+//! needs no configuration beyond the state directory. An entry the format cannot hold (an
+//! empty value, a tab or newline, a non-UTF-8 path) is left out and listed by
+//! [`RestoreState::skipped`]; it never costs the other entries their place in the file.
 
 use std::fs;
 use std::io::Write;
@@ -50,10 +52,20 @@ impl RestoreEntry {
     }
 }
 
+/// An entry left out of a [`RestoreState`] because the state file cannot hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedEntry {
+    /// The entry as given.
+    pub entry: RestoreEntry,
+    /// Why it cannot be recorded.
+    pub reason: &'static str,
+}
+
 /// The ordered writes that undo warden's hardware changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestoreState {
     entries: Vec<RestoreEntry>,
+    skipped: Vec<SkippedEntry>,
 }
 
 /// What a restore did.
@@ -90,20 +102,35 @@ impl RestoreState {
     }
 
     /// The cpufreq originals, then the fan's writes: `fan_exit_duty` `Some(d)` records the
-    /// writes setting duty `d` (the `on_exit` action), `None` the fan's original values.
+    /// writes setting duty `d` (the `on_exit` action), `None` ("leave") records none. Entries
+    /// the file cannot hold go to [`RestoreState::skipped`].
     pub fn capture(
         fan: &dyn Fan,
         fan_exit_duty: Option<f64>,
         cpufreq: Option<&dyn CpuFreq>,
     ) -> Self {
-        let mut entries = cpufreq.map(|c| c.restore_entries()).unwrap_or_default();
-        entries.extend(fan.restore_entries(fan_exit_duty));
-        RestoreState { entries }
+        let mut state = RestoreState::new();
+        let cpufreq_entries = cpufreq.map(|c| c.restore_entries()).unwrap_or_default();
+        for entry in cpufreq_entries
+            .into_iter()
+            .chain(fan.restore_entries(fan_exit_duty))
+        {
+            state.push(entry);
+        }
+        state
     }
 
-    /// Appends one entry.
+    /// Appends one entry, its path made absolute; one the state file cannot hold (see
+    /// [`SkippedEntry`]) is set aside in [`RestoreState::skipped`] instead.
     pub fn push(&mut self, entry: RestoreEntry) {
-        self.entries.push(entry);
+        let entry = RestoreEntry {
+            path: absolute(&entry.path),
+            value: entry.value,
+        };
+        match unrecordable(&entry) {
+            Some(reason) => self.skipped.push(SkippedEntry { entry, reason }),
+            None => self.entries.push(entry),
+        }
     }
 
     /// The entries, in the order they are replayed.
@@ -111,39 +138,31 @@ impl RestoreState {
         &self.entries
     }
 
+    /// Entries left out because the state file cannot hold them, with why: worth a warning,
+    /// the other entries are saved regardless.
+    pub fn skipped(&self) -> &[SkippedEntry] {
+        &self.skipped
+    }
+
     /// True when there is nothing to restore.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    /// Serialises to the line format.
-    fn to_text(&self, state_file: &Path) -> Result<String, HwError> {
+    /// Serialises to the line format (every entry was checked by [`RestoreState::push`]).
+    fn to_text(&self) -> String {
         let mut text = format!("{STATE_FILE_HEADER}\n");
-        for (index, entry) in self.entries.iter().enumerate() {
-            let path = absolute(&entry.path);
-            let path_text = path
-                .to_str()
-                .ok_or_else(|| bad_entry(state_file, index, "path is not UTF-8"))?;
-            if path_text.contains(['\t', '\n'])
-                || entry.value.contains(['\t', '\n'])
-                || entry.value.is_empty()
-            {
-                return Err(bad_entry(
-                    state_file,
-                    index,
-                    "a path or value holds a tab or newline, or the value is empty",
-                ));
-            }
-            text.push_str(&format!("{path_text}\t{}\n", entry.value));
+        for entry in &self.entries {
+            text.push_str(&format!("{}\t{}\n", entry.path.display(), entry.value));
         }
-        Ok(text)
+        text
     }
 
     /// Writes `<state_dir>/restore.state` atomically (temp file, fsync, rename), creating
-    /// the directory if needed; returns the file's path.
+    /// the directory if needed; returns the file's path. Skipped entries are not in it.
     pub fn save(&self, state_dir: &Path) -> Result<PathBuf, HwError> {
         let path = state_path(state_dir);
-        let text = self.to_text(&path)?;
+        let text = self.to_text();
         fs::create_dir_all(state_dir).map_err(|e| HwError::from_io(state_dir, Access::Write, e))?;
         let tmp = state_dir.join(format!("{STATE_FILE_NAME}.tmp"));
         let write_tmp = || -> std::io::Result<()> {
@@ -200,7 +219,10 @@ impl RestoreState {
             }
             entries.push(RestoreEntry::new(file, value));
         }
-        Ok(RestoreState { entries })
+        Ok(RestoreState {
+            entries,
+            skipped: Vec::new(),
+        })
     }
 
     /// Writes every entry back, in order, continuing past failures.
@@ -256,10 +278,18 @@ fn absolute(path: &Path) -> PathBuf {
     std::env::current_dir().map_or_else(|_| path.to_path_buf(), |cwd| cwd.join(path))
 }
 
-fn bad_entry(state_file: &Path, index: usize, reason: &str) -> HwError {
-    HwError::StateFile {
-        path: state_file.to_path_buf(),
-        line: index + 2,
-        reason: format!("entry {}: {reason}", index + 1),
+/// Why the line format cannot hold `entry` (its path already absolute), if it cannot.
+fn unrecordable(entry: &RestoreEntry) -> Option<&'static str> {
+    let Some(path) = entry.path.to_str() else {
+        return Some("the path is not UTF-8");
+    };
+    if path.contains(['\t', '\n']) {
+        Some("the path holds a tab or newline")
+    } else if entry.value.is_empty() {
+        Some("the value is empty")
+    } else if entry.value.contains(['\t', '\n']) {
+        Some("the value holds a tab or newline")
+    } else {
+        None
     }
 }

@@ -1,12 +1,16 @@
 //! Temperature from sysfs: thermal zones and hwmon `temp*_input` files.
 //!
 //! Both hold an integer in millidegrees Celsius ("48312\n"). `auto` picks the thermal zone
-//! whose `type` is `cpu-thermal` (the Pi's SoC sensor), else `thermal_zone0`.
+//! whose `type` is `cpu-thermal` (the Pi's SoC sensor), else `thermal_zone0`. The chosen
+//! file is opened once when the sensor is built, so a missing, unreadable or non-regular
+//! file is reported at start-up with its path rather than as a sensor fault later.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::HwError;
-use crate::sysfs_io::{numbered_entries, parse_error, read_trimmed, resolve_under_root};
+use crate::sysfs_io::{
+    numbered_entries, parse_error, probe_attribute, read_trimmed, resolve_under_root,
+};
 use crate::TempSensor;
 
 /// Directory of thermal zones, relative to the sysfs root.
@@ -26,37 +30,55 @@ pub struct SysfsThermalZone {
 
 impl SysfsThermalZone {
     /// Picks the zone whose `type` is `cpu-thermal`, else `thermal_zone0`, under `sysfs_root`.
+    ///
+    /// Errors: the thermal class directory cannot be listed (e.g.
+    /// [`HwError::PermissionDenied`] naming it); [`HwError::NoThermalZone`] when there is no
+    /// zone to pick, or the picked zone's `temp` cannot be opened (the reason names both).
     pub fn auto(sysfs_root: &Path) -> Result<Self, HwError> {
         let dir = sysfs_root.join(THERMAL_CLASS_DIR);
-        let zones = numbered_entries(&dir, "thermal_zone");
+        let zones = numbered_entries(&dir, "thermal_zone")?;
         let cpu_zone = zones.iter().find(|(_, zone)| {
             read_trimmed(&zone.join("type"), "a zone type").is_ok_and(|t| t == CPU_THERMAL_TYPE)
         });
-        let chosen = match cpu_zone {
+        let chosen = match cpu_zone.or_else(|| zones.iter().find(|(number, _)| *number == 0)) {
             Some((_, zone)) => zone.clone(),
-            None => match zones.iter().find(|(number, _)| *number == 0) {
-                Some((_, zone)) => zone.clone(),
-                None => return Err(HwError::NoThermalZone { dir }),
-            },
+            None => {
+                let reason = if zones.is_empty() {
+                    "it holds no thermal_zone* directory".to_string()
+                } else {
+                    format!(
+                        "none of its {} zones is {CPU_THERMAL_TYPE:?} or thermal_zone0",
+                        zones.len()
+                    )
+                };
+                return Err(HwError::NoThermalZone { dir, reason });
+            }
         };
         let temp = chosen.join("temp");
-        if !temp.exists() {
-            return Err(HwError::NoThermalZone { dir });
+        if let Err(e) = probe_attribute(&temp) {
+            if !e.is_transient() {
+                let zone = describe_file(&temp);
+                return Err(HwError::NoThermalZone {
+                    dir,
+                    reason: format!("{zone} has no readable temp ({e})"),
+                });
+            }
         }
         Ok(Self::at(temp))
     }
 
     /// Uses an explicit file (or a thermal zone directory, meaning its `temp`), resolved by
-    /// [`resolve_under_root`]; it must exist.
+    /// [`resolve_under_root`]. It must open for reading as a regular file: a missing file is
+    /// [`HwError::NotFound`], a FIFO or device [`HwError::NotRegularFile`], and so on.
     pub fn from_path(sysfs_root: &Path, path: &Path) -> Result<Self, HwError> {
         let mut resolved = resolve_under_root(sysfs_root, path);
         if resolved.is_dir() {
             resolved.push("temp");
         }
-        if !resolved.is_file() {
-            return Err(HwError::NotFound { path: resolved });
+        match probe_attribute(&resolved) {
+            Err(e) if !e.is_transient() => Err(e),
+            _ => Ok(Self::at(resolved)),
         }
-        Ok(Self::at(resolved))
     }
 
     /// Wraps a file without checks, describing it from its directory's `type` or `name`.

@@ -24,6 +24,10 @@ pub struct HardwareSpec {
     pub fan: FanSpec,
     /// Whether to open cpufreq for throttling at all.
     pub cpufreq_enabled: bool,
+    /// The governor the "governor" throttling strategy switches to
+    /// (`cpufreq.powersave_governor`), `None` under any other strategy. When set, [`crate::build`]
+    /// checks that every policy has a `scaling_governor` and that the kernel offers it.
+    pub powersave_governor: Option<String>,
     /// Whether to read the Pi firmware's throttle flags.
     pub throttle_flags_enabled: bool,
 }
@@ -35,6 +39,7 @@ impl Default for HardwareSpec {
             sensor: SensorSpec::Auto,
             fan: FanSpec::Auto,
             cpufreq_enabled: true,
+            powersave_governor: None,
             throttle_flags_enabled: true,
         }
     }

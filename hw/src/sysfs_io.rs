@@ -1,17 +1,30 @@
 //! Small, error-mapping helpers for reading and writing sysfs-style files.
 //!
-//! Sysfs attributes are short text values; a write must be a single `write(2)` on a file
-//! opened without `O_CREAT` (sysfs cannot create files, and a missing attribute must be
-//! reported as missing, not silently created in a fake tree).
+//! Sysfs attributes are short text values in regular files; a write must be a single
+//! `write(2)` on a file opened without `O_CREAT` (sysfs cannot create files, and a missing
+//! attribute must be reported as missing, not silently created in a fake tree).
+//!
+//! The thermal thread reads these files every tick, so whatever a path turns out to be it
+//! must not block or eat memory: files are opened `O_NONBLOCK` (a FIFO without a writer
+//! would otherwise block `open` forever), anything that is not a regular file is refused
+//! after opening, and at most one page ([`SYSFS_ATTRIBUTE_MAX_BYTES`]) is read.
 
-use std::fs;
-use std::io::Write;
+use std::fs::{self, File, FileType, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Access, HwError};
 
 /// Longest piece of offending text quoted in a parse error.
 const QUOTE_MAX_CHARS: usize = 64;
+
+/// The most a sysfs attribute holds: one page.
+pub const SYSFS_ATTRIBUTE_MAX_BYTES: usize = 4096;
+
+/// What [`HwError::NotRegularFile`] says a sysfs path should be.
+const SYSFS_ATTRIBUTE: &str = "a sysfs attribute file (those are regular files): \
+                               check the configured path and hardware.sysfs_root";
 
 /// Resolves a path under `root` (the filesystem root that stands for `/`).
 ///
@@ -35,18 +48,92 @@ pub fn resolve_under_root(root: &Path, path: &Path) -> PathBuf {
     root.join(tail)
 }
 
-/// Reads a whole file as text.
-pub(crate) fn read_text(path: &Path) -> Result<String, HwError> {
-    fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            HwError::Parse {
-                path: path.to_path_buf(),
-                text: "<not UTF-8>".into(),
-                expected: "text",
+/// Opens a sysfs attribute for `access` without blocking and refuses anything that is
+/// not a regular file (a FIFO, a device, a directory, a socket), naming what it is.
+///
+/// `O_NONBLOCK` makes opening a FIFO return at once (or fail with `ENXIO` for writing
+/// without a reader); `O_NOCTTY` keeps a terminal from becoming ours. Neither changes how
+/// a regular file or a real sysfs attribute behaves.
+pub(crate) fn open_attribute(path: &Path, access: Access) -> Result<File, HwError> {
+    let mut options = OpenOptions::new();
+    match access {
+        Access::Read => options.read(true),
+        Access::Write => options.write(true).truncate(true),
+    };
+    options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    let file = options.open(path).map_err(|e| {
+        // Writing to a FIFO without a reader: say what the path is, not "no such device".
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            if let Some(kind) = fs::metadata(path)
+                .ok()
+                .and_then(|m| special_kind(m.file_type()))
+            {
+                return not_an_attribute(path, kind);
             }
-        } else {
-            HwError::from_io(path, Access::Read, e)
         }
+        HwError::from_io(path, access, e)
+    })?;
+    let file_type = file
+        .metadata()
+        .map_err(|e| HwError::from_io(path, access, e))?
+        .file_type();
+    match special_kind(file_type) {
+        Some(kind) => Err(not_an_attribute(path, kind)),
+        None => Ok(file),
+    }
+}
+
+/// What a non-regular file is, for messages; `None` for a regular file.
+pub(crate) fn special_kind(file_type: FileType) -> Option<&'static str> {
+    if file_type.is_file() {
+        None
+    } else if file_type.is_fifo() {
+        Some("FIFO")
+    } else if file_type.is_char_device() {
+        Some("character device")
+    } else if file_type.is_block_device() {
+        Some("block device")
+    } else if file_type.is_dir() {
+        Some("directory")
+    } else if file_type.is_socket() {
+        Some("socket")
+    } else {
+        Some("special file")
+    }
+}
+
+fn not_an_attribute(path: &Path, kind: &'static str) -> HwError {
+    HwError::NotRegularFile {
+        path: path.to_path_buf(),
+        kind,
+        wanted: SYSFS_ATTRIBUTE,
+    }
+}
+
+/// Checks that `path` can be opened for reading as a sysfs attribute, without reading it.
+pub(crate) fn probe_attribute(path: &Path) -> Result<(), HwError> {
+    open_attribute(path, Access::Read).map(drop)
+}
+
+/// Reads a whole sysfs attribute as text: at most [`SYSFS_ATTRIBUTE_MAX_BYTES`], never
+/// blocking, and only from a regular file (see [`open_attribute`]).
+pub(crate) fn read_text(path: &Path) -> Result<String, HwError> {
+    let file = open_attribute(path, Access::Read)?;
+    // One byte more than a page tells "exactly a page" from "larger".
+    let mut bytes = Vec::with_capacity(SYSFS_ATTRIBUTE_MAX_BYTES + 1);
+    file.take(SYSFS_ATTRIBUTE_MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| HwError::from_io(path, Access::Read, e))?;
+    if bytes.len() > SYSFS_ATTRIBUTE_MAX_BYTES {
+        return Err(HwError::TooLarge {
+            path: path.to_path_buf(),
+            limit: SYSFS_ATTRIBUTE_MAX_BYTES,
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| HwError::Parse {
+        path: path.to_path_buf(),
+        text: "<not UTF-8>".into(),
+        expected: "text",
     })
 }
 
@@ -78,13 +165,10 @@ pub(crate) fn read_u64(path: &Path, expected: &'static str) -> Result<u64, HwErr
     text.parse().map_err(|_| parse_error(path, &text, expected))
 }
 
-/// Writes `text` to an existing file in one `write(2)`, never creating it.
+/// Writes `text` to an existing regular file in one `write(2)`, never creating it and
+/// never blocking (see [`open_attribute`]).
 pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), HwError> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(path)
-        .map_err(|e| HwError::from_io(path, Access::Write, e))?;
+    let mut file = open_attribute(path, Access::Write)?;
     file.write_all(text.as_bytes())
         .map_err(|e| HwError::from_io(path, Access::Write, e))
 }
@@ -102,10 +186,13 @@ pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), HwError> {
     })
 }
 
-/// Entries of `dir` named `<prefix><number>`, sorted by number; a missing dir gives none.
-pub(crate) fn numbered_entries(dir: &Path, prefix: &str) -> Vec<(u32, PathBuf)> {
-    let Ok(read_dir) = fs::read_dir(dir) else {
-        return Vec::new();
+/// Entries of `dir` named `<prefix><number>`, sorted by number; a missing dir gives none,
+/// any other failure to list it (EACCES, not a directory, EIO) is an error naming it.
+pub(crate) fn numbered_entries(dir: &Path, prefix: &str) -> Result<Vec<(u32, PathBuf)>, HwError> {
+    let read_dir = match fs::read_dir(dir) {
+        Ok(read_dir) => read_dir,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(HwError::from_io(dir, Access::Read, e)),
     };
     let mut found: Vec<(u32, PathBuf)> = read_dir
         .filter_map(Result::ok)
@@ -116,7 +203,7 @@ pub(crate) fn numbered_entries(dir: &Path, prefix: &str) -> Vec<(u32, PathBuf)> 
         })
         .collect();
     found.sort_by_key(|(number, _)| *number);
-    found
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest answer read.
 const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Why `warden status` failed.
+/// Why `warden status` failed. OS errors are part of the message, not an
+/// error `source`, so the chain printed with `{:#}` names them once.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// `--addr` is not HOST:PORT.
@@ -35,12 +36,12 @@ pub enum ClientError {
         addr: SocketAddr,
     },
     /// Connecting or talking failed otherwise.
-    #[error("cannot talk to the warden status server at {addr}: {source}")]
+    #[error("cannot talk to the warden status server at {addr}: {os_error}")]
     Io {
         /// The address tried.
         addr: SocketAddr,
         /// The OS error.
-        source: io::Error,
+        os_error: io::Error,
     },
     /// No complete answer in time.
     #[error("the warden status server at {addr} did not answer within {} s", ANSWER_TIMEOUT.as_secs())]
@@ -58,7 +59,18 @@ pub enum ClientError {
         /// The error text of its answer.
         message: String,
     },
-    /// It answered, but not like a warden status server.
+    /// Something answers there, but not in HTTP (another service's port).
+    #[error(
+        "{addr} answered, but not with HTTP ({what_it_sent}): is it a warden status port? \
+         (the status page is on status.listen, default {DEFAULT_STATUS_LISTEN})"
+    )]
+    NotHttp {
+        /// The address tried.
+        addr: SocketAddr,
+        /// "it echoed the request back", or `it sent "<its first bytes>"`.
+        what_it_sent: String,
+    },
+    /// It answered HTTP, but not like a warden status server.
     #[error("{addr} did not answer like a warden status server: {reason}")]
     NotWarden {
         /// The address tried.
@@ -127,10 +139,10 @@ pub fn resolve(addr: Option<&str>) -> Result<SocketAddr, ClientError> {
 
 /// GETs `path` and returns the body of a 200 answer.
 pub fn fetch(addr: SocketAddr, path: &str) -> Result<Vec<u8>, ClientError> {
-    let io_error = |source: io::Error| match source.kind() {
+    let io_error = |os_error: io::Error| match os_error.kind() {
         io::ErrorKind::ConnectionRefused => ClientError::Refused { addr },
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout { addr },
-        _ => ClientError::Io { addr, source },
+        _ => ClientError::Io { addr, os_error },
     };
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(io_error)?;
     stream
@@ -144,11 +156,17 @@ pub fn fetch(addr: SocketAddr, path: &str) -> Result<Vec<u8>, ClientError> {
         env!("CARGO_PKG_VERSION")
     );
     stream.write_all(request.as_bytes()).map_err(io_error)?;
-    let mut raw = Vec::new();
-    stream
-        .take(MAX_ANSWER_BYTES)
-        .read_to_end(&mut raw)
-        .map_err(io_error)?;
+    let raw = read_answer(stream.take(MAX_ANSWER_BYTES)).map_err(|e| match e {
+        ReadFailure::NotHttp(first_bytes) => ClientError::NotHttp {
+            addr,
+            what_it_sent: if request.starts_with(&first_bytes) {
+                "it echoed the request back".to_string()
+            } else {
+                format!("it sent {first_bytes:?}")
+            },
+        },
+        ReadFailure::Io(os_error) => io_error(os_error),
+    })?;
     let (status, body) =
         split_answer(&raw).map_err(|reason| ClientError::NotWarden { addr, reason })?;
     if status != 200 {
@@ -163,6 +181,47 @@ pub fn fetch(addr: SocketAddr, path: &str) -> Result<Vec<u8>, ClientError> {
         });
     }
     Ok(body.to_vec())
+}
+
+/// Every HTTP/1.x answer starts with this.
+const HTTP_PREFIX: &[u8] = b"HTTP/";
+/// Most bytes of a non-HTTP answer quoted in the error.
+const QUOTED_BYTES: usize = 40;
+
+/// Why [`read_answer`] stopped short.
+#[derive(Debug)]
+enum ReadFailure {
+    /// The first bytes are not an HTTP status line; the start of them.
+    NotHttp(String),
+    /// Reading failed (or timed out).
+    Io(io::Error),
+}
+
+/// Reads an answer to EOF, but gives up as soon as its first bytes show it
+/// is not HTTP: a server of another protocol (an echo service, SSH) may
+/// never close, and waiting for it would only end in a misleading timeout.
+fn read_answer(mut answer: impl Read) -> Result<Vec<u8>, ReadFailure> {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = match answer.read(&mut chunk) {
+            Ok(0) => return Ok(raw),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadFailure::Io(e)),
+        };
+        let checked = raw.len();
+        raw.extend_from_slice(&chunk[..n]);
+        if checked < HTTP_PREFIX.len() {
+            let seen = raw.len().min(HTTP_PREFIX.len());
+            if raw[..seen] != HTTP_PREFIX[..seen] {
+                let quoted = &raw[..raw.len().min(QUOTED_BYTES)];
+                return Err(ReadFailure::NotHttp(
+                    String::from_utf8_lossy(quoted).into_owned(),
+                ));
+            }
+        }
+    }
 }
 
 /// Splits an HTTP/1.1 answer (read to EOF) into status code and body.
@@ -248,5 +307,104 @@ mod tests {
                 && text.contains("is warden running?"),
             "{text}"
         );
+    }
+
+    /// A server of another protocol on 127.0.0.1:0 that sends `greeting`,
+    /// then echoes what it reads and never closes first (like warden's own
+    /// echo service).
+    fn echo_server(greeting: &'static [u8]) -> (SocketAddr, std::thread::JoinHandle<()>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let thread = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            conn.write_all(greeting).unwrap();
+            // Bounded: the client closes long before this.
+            conn.set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            while let Ok(n @ 1..) = conn.read(&mut buf) {
+                if conn.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        });
+        (addr, thread)
+    }
+
+    #[test]
+    fn an_echo_port_is_named_as_not_http_instead_of_timing_out() {
+        let (addr, server) = echo_server(b"");
+        let err = fetch(addr, "/status").unwrap_err();
+        assert!(matches!(err, ClientError::NotHttp { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("{addr} answered, but not with HTTP"))
+                && text.contains("(it echoed the request back)")
+                && text.contains("is it a warden status port?")
+                && text.contains("status.listen, default 127.0.0.1:9181"),
+            "{text}"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn another_protocol_is_quoted() {
+        let (addr, server) = echo_server(b"SSH-2.0-OpenSSH_9.2\r\n");
+        let err = fetch(addr, "/status").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("answered, but not with HTTP (it sent \"SSH-2.0-OpenSSH_9.2"),
+            "{text}"
+        );
+        server.join().unwrap();
+    }
+
+    /// Hands out `chunks` one read at a time, then fails like a read timeout.
+    struct Trickle(Vec<&'static [u8]>);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let chunk = self.0.remove(0);
+            buf[..chunk.len()].copy_from_slice(chunk);
+            Ok(chunk.len())
+        }
+    }
+
+    #[test]
+    fn the_first_byte_that_is_not_http_ends_the_read() {
+        // No timeout needed: it stops on the 'S' before asking for more.
+        let err = read_answer(Trickle(vec![b"S"])).unwrap_err();
+        assert!(
+            matches!(&err, ReadFailure::NotHttp(s) if s == "S"),
+            "{err:?}"
+        );
+        let err = read_answer(Trickle(vec![b"HT", b"TP/1.1 200 OK\r\n", b"\r\n"])).unwrap_err();
+        assert!(
+            matches!(err, ReadFailure::Io(_)),
+            "an HTTP answer split across reads is read on: {err:?}"
+        );
+        let err = read_answer(Trickle(vec![b"HT", b"XP/1.1"])).unwrap_err();
+        assert!(
+            matches!(&err, ReadFailure::NotHttp(s) if s == "HTXP/1.1"),
+            "{err:?}"
+        );
+        let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+        assert_eq!(read_answer(&whole[..]).unwrap(), whole);
+        assert_eq!(read_answer(&b""[..]).unwrap(), b"");
+    }
+
+    #[test]
+    fn io_errors_are_printed_once() {
+        let os_error = io::Error::from_raw_os_error(libc::ECONNRESET);
+        let os_text = os_error.to_string();
+        let err = ClientError::Io {
+            addr: DEFAULT_STATUS_LISTEN,
+            os_error,
+        };
+        let text = format!("{:#}", anyhow::Error::from(err));
+        assert_eq!(text.matches(&os_text).count(), 1, "{text}");
     }
 }

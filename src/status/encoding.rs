@@ -40,12 +40,9 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 }
 
 /// Gzips `response`'s body if the client accepts it and the body is worth it.
-/// Every response gets `Vary: Accept-Encoding`, compressed or not, so caches
-/// keep the two forms apart.
+/// `Vary: Accept-Encoding`, which keeps the two forms apart in caches, is one
+/// of the [`COMMON_HEADERS`](super::http::COMMON_HEADERS) every answer carries.
 pub fn negotiate(mut response: Response, accept_encoding: Option<&str>) -> Response {
-    response
-        .headers
-        .push(("Vary", "Accept-Encoding".to_string()));
     if response.body.len() < MIN_GZIP_BYTES || !accepts_gzip(accept_encoding) {
         return response;
     }

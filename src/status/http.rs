@@ -206,6 +206,12 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// Headers every answer carries, whatever its status (docs/STATUS.md,
+/// "Behaviour common to all endpoints"): answers are live state, never to be
+/// cached, and any of them may be gzipped for a client that asks.
+pub const COMMON_HEADERS: [(&str, &str); 2] =
+    [("Cache-Control", "no-store"), ("Vary", "Accept-Encoding")];
+
 /// A response ready to be serialised: status, headers, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -213,7 +219,8 @@ pub struct Response {
     pub status: u16,
     /// `Content-Type`.
     pub content_type: &'static str,
-    /// Headers besides Content-Type, Content-Length, Date and Connection.
+    /// Headers besides Content-Type, Content-Length, Date, Connection and
+    /// the [`COMMON_HEADERS`], which [`to_bytes`](Self::to_bytes) writes itself.
     pub headers: Vec<(&'static str, String)>,
     /// The body (already encoded when `Content-Encoding` is set).
     pub body: Vec<u8>,
@@ -236,15 +243,19 @@ impl Response {
         self
     }
 
-    /// The value of header `name` (case-insensitive), if set.
+    /// The value of header `name` (case-insensitive) if the answer carries
+    /// it: one of its own headers or one of the [`COMMON_HEADERS`].
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .chain(COMMON_HEADERS)
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
-    /// The bytes on the wire: status line, headers, and the body unless `head_only`.
+    /// The bytes on the wire: status line, headers (the [`COMMON_HEADERS`]
+    /// on every answer, error or not), and the body unless `head_only`.
     pub fn to_bytes(&self, now: SystemTime, head_only: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + if head_only { 0 } else { self.body.len() });
         let head = format!(
@@ -256,7 +267,8 @@ impl Response {
             self.body.len()
         );
         out.extend_from_slice(head.as_bytes());
-        for (name, value) in &self.headers {
+        let own = self.headers.iter().map(|(n, v)| (*n, v.as_str()));
+        for (name, value) in COMMON_HEADERS.into_iter().chain(own) {
             out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
         }
         out.extend_from_slice(b"\r\n");
@@ -401,6 +413,29 @@ mod tests {
         assert!(text.ends_with("\r\n\r\n{}"));
         let head_only = String::from_utf8(response.to_bytes(now, true)).unwrap();
         assert!(head_only.ends_with("\r\n\r\n") && head_only.contains("Content-Length: 2"));
+    }
+
+    #[test]
+    fn every_status_carries_the_common_headers_once() {
+        for status in [200, 400, 404, 405, 408, 431, 500, 503, 505] {
+            let response = Response::new(status, "application/json", b"{}".to_vec())
+                .with_header("Retry-After", "1");
+            for head_only in [false, true] {
+                let text = String::from_utf8(response.to_bytes(SystemTime::UNIX_EPOCH, head_only))
+                    .unwrap();
+                let head = text.split_once("\r\n\r\n").unwrap().0;
+                for (name, value) in COMMON_HEADERS {
+                    let line = format!("\r\n{name}: {value}\r\n");
+                    assert_eq!(
+                        format!("{head}\r\n").matches(&line).count(),
+                        1,
+                        "{status}: {text}"
+                    );
+                    assert_eq!(response.header(name), Some(value));
+                }
+                assert!(head.contains("\r\nRetry-After: 1"), "{text}");
+            }
+        }
     }
 
     #[test]

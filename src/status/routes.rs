@@ -66,10 +66,7 @@ pub fn route(request: &RequestHead, snapshot: &StatusSnapshot) -> Response {
         "/healthz" => healthz(snapshot),
         path => not_found(path),
     };
-    encoding::negotiate(
-        response.with_header("Cache-Control", "no-store"),
-        request.accept_encoding.as_deref(),
-    )
+    encoding::negotiate(response, request.accept_encoding.as_deref())
 }
 
 fn ready(s: &StatusSnapshot) -> Response {
@@ -275,6 +272,25 @@ mod tests {
                 .as_str()
                 .unwrap()
                 .contains(method));
+        }
+    }
+
+    #[test]
+    fn error_answers_carry_the_documented_common_headers() {
+        let snapshot = fixtures::with_thermal();
+        let delete = route(
+            &RequestHead::new(Method::Other("DELETE".into()), "/ready"),
+            &snapshot,
+        );
+        let mut answers = vec![delete, get("/nope", &snapshot)];
+        answers.extend([400, 408, 431, 500, 503, 505].map(|status| error_response(status, "x")));
+        for response in answers {
+            let text = String::from_utf8(response.to_bytes(snapshot.taken_at, false)).unwrap();
+            assert!(
+                text.contains("\r\nCache-Control: no-store\r\n")
+                    && text.contains("\r\nVary: Accept-Encoding\r\n"),
+                "{text}"
+            );
         }
     }
 

@@ -31,27 +31,61 @@ use crate::config::StatusConfig;
 pub const QUEUED_PER_WORKER: usize = 4;
 
 /// Why the status server could not start.
+///
+/// The OS error is part of each message and deliberately not an error
+/// `source`: the binary prints the chain with `{:#}`, which would repeat it.
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
     /// `status.listen` cannot be bound.
-    #[error(
-        "cannot listen on status.listen {addr}: {source}; choose a free address in [status] listen, \
-         or set status.enabled = false"
-    )]
+    #[error("cannot listen on status.listen {addr}: {os_error}{hint}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The OS error.
-        source: std::io::Error,
+        os_error: std::io::Error,
+        /// What to do about it, from [`bind_hint`].
+        hint: &'static str,
     },
     /// A poll, waker or thread could not be created.
-    #[error("cannot start the status server: {what}: {source}")]
+    #[error("cannot start the status server: {what}: {os_error}")]
     Setup {
         /// What was being created.
         what: &'static str,
         /// The OS error.
-        source: std::io::Error,
+        os_error: std::io::Error,
     },
+}
+
+impl StatusError {
+    /// The error for `os_error` from binding `addr`, with the advice that fits it.
+    pub fn bind(addr: SocketAddr, os_error: std::io::Error) -> StatusError {
+        let hint = bind_hint(addr, &os_error);
+        StatusError::Bind {
+            addr,
+            os_error,
+            hint,
+        }
+    }
+}
+
+/// What to do when binding `status.listen` = `addr` failed with `error`
+/// (appended to the OS error in the message).
+pub fn bind_hint(addr: SocketAddr, error: &std::io::Error) -> &'static str {
+    match error.raw_os_error() {
+        Some(libc::EACCES) if addr.port() < 1024 => {
+            " (ports below 1024 need CAP_NET_BIND_SERVICE); choose a port of 1024 or more \
+             in [status] listen, grant warden that capability, or set status.enabled = false"
+        }
+        Some(libc::EADDRINUSE) => {
+            " (another process holds this port); choose a free address in [status] listen, \
+             or set status.enabled = false"
+        }
+        Some(libc::EADDRNOTAVAIL) => {
+            " (no local interface has this address); choose one of this machine's addresses \
+             in [status] listen, or set status.enabled = false"
+        }
+        _ => "; check [status] listen, or set status.enabled = false",
+    }
 }
 
 /// The running status server; stops (and joins its threads) on [`stop`](Self::stop) or drop.
@@ -104,11 +138,9 @@ pub fn spawn(
     sources: StatusSources,
     config: &StatusConfig,
 ) -> Result<StatusServerHandle, StatusError> {
-    let setup = |what: &'static str| move |source| StatusError::Setup { what, source };
-    let mut listener = TcpListener::bind(config.listen).map_err(|source| StatusError::Bind {
-        addr: config.listen,
-        source,
-    })?;
+    let setup = |what: &'static str| move |os_error| StatusError::Setup { what, os_error };
+    let mut listener = TcpListener::bind(config.listen)
+        .map_err(|os_error| StatusError::bind(config.listen, os_error))?;
     let local_addr = listener.local_addr().map_err(setup("local address"))?;
     let poll = Poll::new().map_err(setup("poll"))?;
     poll.registry()
@@ -133,13 +165,13 @@ pub fn spawn(
             .spawn(move || worker.run())
         {
             Ok(thread) => threads.push(thread),
-            Err(source) => {
+            Err(os_error) => {
                 // Closing the queue ends the workers already started.
                 drop(job_tx);
                 threads.into_iter().for_each(|t| drop(t.join()));
                 return Err(StatusError::Setup {
                     what: "worker thread",
-                    source,
+                    os_error,
                 });
             }
         }
@@ -158,11 +190,11 @@ pub fn spawn(
         .spawn(move || io.run())
     {
         Ok(thread) => threads.push(thread),
-        Err(source) => {
+        Err(os_error) => {
             threads.into_iter().for_each(|t| drop(t.join()));
             return Err(StatusError::Setup {
                 what: "network thread",
-                source,
+                os_error,
             });
         }
     }
@@ -212,5 +244,104 @@ impl Worker {
                 log::error!("status server: cannot wake the network thread: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    /// The message as `main` prints it: the whole chain, `{:#}`.
+    fn as_printed(err: StatusError) -> String {
+        format!("{:#}", anyhow::Error::from(err))
+    }
+
+    #[test]
+    fn a_privileged_port_asks_for_the_capability_not_a_free_address() {
+        let err = StatusError::bind(
+            addr("127.0.0.1:81"),
+            io::Error::from_raw_os_error(libc::EACCES),
+        );
+        let text = as_printed(err);
+        assert!(text.contains("CAP_NET_BIND_SERVICE"), "{text}");
+        assert!(text.contains("status.enabled = false"), "{text}");
+        assert!(!text.contains("free address"), "{text}");
+    }
+
+    #[test]
+    fn eacces_on_a_high_port_is_not_blamed_on_the_port_number() {
+        let text = as_printed(StatusError::bind(
+            addr("127.0.0.1:9181"),
+            io::Error::from_raw_os_error(libc::EACCES),
+        ));
+        assert!(!text.contains("CAP_NET_BIND_SERVICE"), "{text}");
+        assert!(!text.contains("free address"), "{text}");
+    }
+
+    #[test]
+    fn only_a_taken_port_gets_the_free_address_advice() {
+        let text = as_printed(StatusError::bind(
+            addr("127.0.0.1:9181"),
+            io::Error::from_raw_os_error(libc::EADDRINUSE),
+        ));
+        assert!(
+            text.contains("choose a free address in [status] listen"),
+            "{text}"
+        );
+        let text = as_printed(StatusError::bind(
+            addr("192.0.2.1:9181"),
+            io::Error::from_raw_os_error(libc::EADDRNOTAVAIL),
+        ));
+        assert!(
+            text.contains("no local interface has this address"),
+            "{text}"
+        );
+        assert!(!text.contains("free address"), "{text}");
+    }
+
+    #[test]
+    fn the_os_error_is_printed_once() {
+        let os_text = io::Error::from_raw_os_error(libc::EACCES).to_string();
+        let errors = [
+            StatusError::bind(
+                addr("127.0.0.1:81"),
+                io::Error::from_raw_os_error(libc::EACCES),
+            ),
+            StatusError::Setup {
+                what: "poll",
+                os_error: io::Error::from_raw_os_error(libc::EACCES),
+            },
+        ];
+        for err in errors {
+            let text = as_printed(err);
+            assert_eq!(text.matches(&os_text).count(), 1, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_real_bind_failure_goes_through_the_hint() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = StatusConfig {
+            enabled: true,
+            listen: taken.local_addr().unwrap(),
+            workers: 1,
+            request_timeout: std::time::Duration::from_secs(1),
+        };
+        let sources = StatusSources::new(
+            Arc::new(crate::engine::LoopShared::new(1)),
+            super::super::ThermalSource::Absent {
+                reason: String::new(),
+            },
+            "echo",
+        );
+        let text = as_printed(spawn(sources, &config).unwrap_err());
+        assert!(text.contains("another process holds this port"), "{text}");
+        let os_text = io::Error::from_raw_os_error(libc::EADDRINUSE).to_string();
+        assert_eq!(text.matches(&os_text).count(), 1, "{text}");
     }
 }

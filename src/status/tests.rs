@@ -108,6 +108,21 @@ fn the_documented_schema_version_is_the_served_one() {
 }
 
 #[test]
+fn the_documented_common_headers_are_the_sent_ones() {
+    let (_, rest) = STATUS_DOC
+        .split_once("Every answer, errors included,")
+        .expect("docs/STATUS.md should say what every answer carries");
+    let promise = rest.split("\n- ").next().unwrap().replace('\n', " ");
+    for (name, value) in super::http::COMMON_HEADERS {
+        let header = format!("`{name}: {value}`");
+        assert!(
+            promise.contains(&header),
+            "docs/STATUS.md should promise {header} on every answer"
+        );
+    }
+}
+
+#[test]
 fn the_documented_limits_are_the_enforced_ones() {
     for claim in [
         format!("At most {} status connections", io_loop::MAX_CONNECTIONS),
@@ -247,6 +262,58 @@ fn wire_errors_get_their_status_codes() {
     }
     let post = exchange(addr, b"DELETE /ready HTTP/1.1\r\n\r\n");
     assert!(post.contains("\r\nAllow: GET, HEAD\r\n"), "{post}");
+}
+
+/// Checks that `answer` carries each of the common headers exactly once.
+fn assert_common_headers(what: &str, answer: &str) {
+    let head = answer.split_once("\r\n\r\n").map_or(answer, |(h, _)| h);
+    for (name, value) in super::http::COMMON_HEADERS {
+        let line = format!("\r\n{name}: {value}");
+        assert_eq!(
+            format!("{head}\r\n")
+                .matches(&format!("{line}\r\n"))
+                .count(),
+            1,
+            "{what}: want one {line:?} in\n{head}"
+        );
+    }
+}
+
+#[test]
+fn every_answer_on_the_wire_carries_the_common_headers() {
+    let server = start(Duration::from_secs(5), 1);
+    let addr = server.handle.local_addr();
+    let mut oversized = b"GET / HTTP/1.1\r\nX-Filler: ".to_vec();
+    oversized.extend(std::iter::repeat(b'a').take(super::http::MAX_HEAD_BYTES + 100));
+    oversized.extend_from_slice(b"\r\n\r\n");
+    let cases: [(&[u8], &str); 11] = [
+        (b"GET /status HTTP/1.1\r\n\r\n", "HTTP/1.1 200 "),
+        (
+            b"GET /status HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n",
+            "HTTP/1.1 200 ",
+        ),
+        (b"HEAD / HTTP/1.1\r\n\r\n", "HTTP/1.1 200 "),
+        (b"GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 200 "),
+        (b"GET /healthz HTTP/1.1\r\n\r\n", "HTTP/1.1 200 "),
+        (b"GET /nothing HTTP/1.1\r\n\r\n", "HTTP/1.1 404 "),
+        (b"POST /status HTTP/1.1\r\n\r\n", "HTTP/1.1 405 "),
+        (b"hello there\r\n\r\n", "HTTP/1.1 400 "),
+        (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", "HTTP/1.1 400 "),
+        (b"GET / HTTP/3.0\r\n\r\n", "HTTP/1.1 505 "),
+        (&oversized, "HTTP/1.1 431 "),
+    ];
+    for (request, expected) in cases {
+        let answer = exchange(addr, request);
+        assert!(answer.starts_with(expected), "{expected}: {answer}");
+        assert_common_headers(expected, &answer);
+    }
+    server.handle.stop();
+    // 408: a request that never finishes.
+    let slow = start(Duration::from_millis(300), 1);
+    let answer = exchange(slow.handle.local_addr(), b"GET /sta");
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+    assert_common_headers("408", &answer);
+    slow.handle.stop();
 }
 
 #[test]
@@ -483,6 +550,7 @@ fn a_full_queue_answers_503_busy_at_once() {
     let busy = exchange(addr, b"GET /ready HTTP/1.1\r\n\r\n");
     assert!(busy.starts_with("HTTP/1.1 503 "), "{busy}");
     assert!(busy.contains("\r\nRetry-After: 1\r\n"), "{busy}");
+    assert_common_headers("503 busy", &busy);
     assert!(body(&busy).contains("busy"), "{busy}");
     assert_eq!(jobs.try_recv().unwrap().head.path, "/status");
     stop();
@@ -494,6 +562,7 @@ fn a_request_no_worker_answers_gets_503_at_the_deadline() {
     let answer = exchange(addr, b"GET /status HTTP/1.1\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
     assert!(answer.contains("status.request_timeout_ms"), "{answer}");
+    assert_common_headers("503 late", &answer);
     assert_eq!(jobs.try_recv().unwrap().head.path, "/status");
     stop();
 }

@@ -1,12 +1,17 @@
 //! Fans driven by plain file writes: the kernel's hwmon `pwm1` and a simulation file.
+//!
+//! Both record crash-restore writes only for an explicit exit duty: with `fan.on_exit =
+//! "leave"` the fan stays as warden last set it, after a crash too.
 
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::check_duty;
-use crate::error::HwError;
+use crate::error::{Access, HwError};
 use crate::restore::RestoreEntry;
 use crate::sysfs_io::{
-    numbered_entries, read_text, read_trimmed, resolve_under_root, write_atomically, write_text,
+    numbered_entries, read_trimmed, resolve_under_root, special_kind, write_atomically, write_text,
 };
 use crate::Fan;
 
@@ -17,6 +22,9 @@ pub const HWMON_FAN_NAMES: [&str; 2] = ["pwmfan", "cooling_fan"];
 
 /// hwmon's `pwm1_enable` value for manual control.
 const PWM_ENABLE_MANUAL: &str = "1";
+/// What [`HwError::NotRegularFile`] says the `file` fan's path should be.
+const FAN_FILE: &str =
+    "a regular file for fan.path (the \"file\" fan driver replaces it with each duty)";
 
 /// A fan controlled through a hwmon device's `pwm1` (0–255), e.g. the Pi 5 fan header.
 ///
@@ -27,7 +35,6 @@ const PWM_ENABLE_MANUAL: &str = "1";
 pub struct HwmonFan {
     dir: PathBuf,
     name: String,
-    original_pwm: Option<String>,
     original_enable: Option<String>,
     manual: bool,
 }
@@ -36,7 +43,7 @@ impl HwmonFan {
     /// Finds the hwmon device named `pwmfan` or `cooling_fan` (with a `pwm1`) under the root.
     pub fn discover(sysfs_root: &Path) -> Result<Self, HwError> {
         let dir = sysfs_root.join(HWMON_CLASS_DIR);
-        numbered_entries(&dir, "hwmon")
+        numbered_entries(&dir, "hwmon")?
             .into_iter()
             .map(|(_, device)| device)
             .find(|device| {
@@ -52,9 +59,10 @@ impl HwmonFan {
         Self::at(&resolve_under_root(sysfs_root, dir))
     }
 
-    /// Opens a hwmon directory, remembering `pwm1` and `pwm1_enable` for restore.
+    /// Opens a hwmon directory, remembering `pwm1_enable` (whether to switch it to manual).
     fn at(dir: &Path) -> Result<Self, HwError> {
-        let original_pwm = read_trimmed(&dir.join("pwm1"), "a PWM value 0-255")?;
+        // Read once so a missing or unusable pwm1 is reported now, not at the first tick.
+        read_trimmed(&dir.join("pwm1"), "a PWM value 0-255")?;
         let enable_path = dir.join("pwm1_enable");
         let original_enable = if enable_path.exists() {
             Some(read_trimmed(&enable_path, "a pwm1_enable mode")?)
@@ -65,7 +73,6 @@ impl HwmonFan {
         Ok(HwmonFan {
             dir: dir.to_path_buf(),
             name,
-            original_pwm: Some(original_pwm),
             manual: original_enable.as_deref() == Some(PWM_ENABLE_MANUAL),
             original_enable,
         })
@@ -106,29 +113,21 @@ impl Fan for HwmonFan {
     }
 
     fn restore_entries(&self, exit_duty: Option<f64>) -> Vec<RestoreEntry> {
-        let pwm = self.dir.join("pwm1");
-        let enable = self.dir.join("pwm1_enable");
-        match exit_duty {
-            Some(duty) => {
-                let duty = duty.clamp(0.0, 1.0);
-                let mut entries = Vec::new();
-                if self.original_enable.is_some() {
-                    entries.push(RestoreEntry::new(enable, PWM_ENABLE_MANUAL));
-                }
-                entries.push(RestoreEntry::new(pwm, Self::pwm_value(duty)));
-                entries
-            }
-            None => {
-                let mut entries = Vec::new();
-                if let Some(value) = &self.original_pwm {
-                    entries.push(RestoreEntry::new(pwm, value.clone()));
-                }
-                if let Some(value) = &self.original_enable {
-                    entries.push(RestoreEntry::new(enable, value.clone()));
-                }
-                entries
-            }
+        let Some(duty) = exit_duty else {
+            return Vec::new();
+        };
+        let mut entries = Vec::new();
+        if self.original_enable.is_some() {
+            entries.push(RestoreEntry::new(
+                self.dir.join("pwm1_enable"),
+                PWM_ENABLE_MANUAL,
+            ));
         }
+        entries.push(RestoreEntry::new(
+            self.dir.join("pwm1"),
+            Self::pwm_value(duty.clamp(0.0, 1.0)),
+        ));
+        entries
     }
 }
 
@@ -138,29 +137,42 @@ impl Fan for HwmonFan {
 #[derive(Debug, Clone)]
 pub struct FileFan {
     path: PathBuf,
-    original: Option<String>,
 }
 
 impl FileFan {
-    /// Uses `path`, remembering its current content (if any) for restore. Its directory must exist.
+    /// Uses `path` (`fan.path`): its directory must exist ([`HwError::MissingDirectory`]),
+    /// and the path must be absent or a regular file ([`HwError::NotRegularFile`]).
     pub fn open(path: &Path) -> Result<Self, HwError> {
         let parent = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        if !parent.is_dir() {
-            return Err(HwError::NotFound {
-                path: parent.to_path_buf(),
-            });
-        }
-        let original = match read_text(path) {
-            Ok(text) => Some(text),
-            Err(HwError::NotFound { .. }) => None,
-            Err(e) => return Err(e),
+        let missing_dir = || HwError::MissingDirectory {
+            dir: parent.to_path_buf(),
+            setting: "fan.path",
         };
+        match fs::metadata(parent) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(missing_dir()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing_dir()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Err(missing_dir()),
+            Err(e) => return Err(HwError::from_io(parent, Access::Read, e)),
+        }
+        match fs::metadata(path) {
+            Ok(meta) => {
+                if let Some(kind) = special_kind(meta.file_type()) {
+                    return Err(HwError::NotRegularFile {
+                        path: path.to_path_buf(),
+                        kind,
+                        wanted: FAN_FILE,
+                    });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(HwError::from_io(path, Access::Read, e)),
+        }
         Ok(FileFan {
             path: path.to_path_buf(),
-            original,
         })
     }
 
@@ -189,17 +201,9 @@ impl Fan for FileFan {
     }
 
     fn restore_entries(&self, exit_duty: Option<f64>) -> Vec<RestoreEntry> {
-        match exit_duty {
-            Some(duty) => vec![RestoreEntry::new(
-                self.path.clone(),
-                Self::duty_text(duty.clamp(0.0, 1.0)),
-            )],
-            None => self
-                .original
-                .as_ref()
-                .map(|text| RestoreEntry::new(self.path.clone(), text.trim_end().to_string()))
-                .into_iter()
-                .collect(),
-        }
+        exit_duty
+            .map(|duty| RestoreEntry::new(self.path.clone(), Self::duty_text(duty.clamp(0.0, 1.0))))
+            .into_iter()
+            .collect()
     }
 }

@@ -96,7 +96,7 @@ impl TempSensor for SimSensor {
             None => Err(HwError::Io {
                 path: PathBuf::from(SIM_SENSOR_PATH),
                 access: Access::Read,
-                source: io::Error::other("sensor fault injected into the simulation"),
+                os_error: io::Error::other("sensor fault injected into the simulation"),
             }),
         }
     }
@@ -196,6 +196,7 @@ impl CpuFreq for SimCpuFreq {
         if !SIM_AVAILABLE_GOVERNORS.contains(&governor) {
             return Err(HwError::GovernorNotAvailable {
                 governor: governor.to_string(),
+                file: "the simulated scaling_available_governors".into(),
                 available: SIM_AVAILABLE_GOVERNORS.join(" "),
             });
         }

@@ -41,21 +41,42 @@ fn the_file_fan_rejects_bad_duties_and_leaves_the_file() {
 }
 
 #[test]
-fn the_file_fan_needs_an_existing_directory() {
+fn the_file_fan_needs_an_existing_directory_and_names_fan_path() {
     let dir = TestDir::new("fan-file-nodir");
-    let err = FileFan::open(&dir.path().join("missing/fan")).unwrap_err();
-    assert!(matches!(err, HwError::NotFound { .. }), "{err:?}");
+    let missing = dir.path().join("missing");
+    let err = FileFan::open(&missing.join("fan")).unwrap_err();
+    assert_eq!(err.path(), Some(missing.as_path()), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("fan.path") && !text.contains("sysfs_root"),
+        "the file fan's path is the user's own, not a sysfs path: {text}"
+    );
 }
 
 #[test]
-fn the_file_fan_reports_original_and_exit_writes() {
+fn the_file_fan_refuses_a_directory_in_place_of_its_file() {
+    let dir = TestDir::new("fan-file-isdir");
+    let path = dir.path().join("duty");
+    fs::create_dir(&path).unwrap();
+    let err = FileFan::open(&path).unwrap_err();
+    let text = crate::util::chain_text(&err);
+    assert!(
+        text.contains("is a directory") && text.contains("fan.path"),
+        "{text}"
+    );
+    assert!(text.matches("os error").count() <= 1, "{text}");
+}
+
+#[test]
+fn the_file_fan_reports_exit_writes_and_none_for_leave() {
     let fx = fixture("fan-file-restore");
     let path = fx.tree.fan_file_path();
     let mut fan = FileFan::open(&path).unwrap();
     fan.set_duty(0.7).unwrap();
     assert_eq!(
         fan.restore_entries(None),
-        vec![RestoreEntry::new(&path, "0.000")]
+        vec![],
+        "\"leave\" leaves the fan as last set: nothing to replay"
     );
     assert_eq!(
         fan.restore_entries(Some(1.0)),
@@ -90,7 +111,7 @@ fn hwmon_discovery_finds_the_pwmfan_and_drives_pwm1() {
 }
 
 #[test]
-fn hwmon_restore_entries_give_control_back_to_the_kernel() {
+fn hwmon_restore_entries_write_the_exit_duty_and_nothing_for_leave() {
     let fx = fixture_with(
         "fan-hwmon-restore",
         &FakeSysfsLayout {
@@ -102,10 +123,8 @@ fn hwmon_restore_entries_give_control_back_to_the_kernel() {
     let fan = HwmonFan::discover(fx.tree.root()).unwrap();
     assert_eq!(
         fan.restore_entries(None),
-        vec![
-            RestoreEntry::new(dir.join("pwm1"), "0"),
-            RestoreEntry::new(dir.join("pwm1_enable"), "2")
-        ]
+        vec![],
+        "\"leave\" leaves the fan as last set: nothing to replay"
     );
     assert_eq!(
         fan.restore_entries(Some(1.0)),

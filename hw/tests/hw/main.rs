@@ -1,6 +1,8 @@
 //! warden-hw's integration tests: the real backends against fake sysfs trees on disk.
 
+mod boundary;
 mod cpufreq;
+mod cpufreq_checks;
 mod factory;
 mod fakes;
 mod fans;

@@ -37,15 +37,30 @@ fn save_and_load_round_trip_in_the_line_format() {
 }
 
 #[test]
-fn values_with_newlines_are_refused() {
+fn an_entry_the_file_cannot_hold_is_skipped_and_the_rest_saved() {
     let dir = TestDir::new("state-newline");
     let mut state = RestoreState::new();
+    state.push(RestoreEntry::new("/sys/a", "1"));
     state.push(RestoreEntry::new("/sys/x", "a\nb"));
-    assert!(matches!(
-        state.save(dir.path()),
-        Err(HwError::StateFile { .. })
-    ));
-    assert!(!state_path(dir.path()).exists());
+    state.push(RestoreEntry::new("/sys/empty", ""));
+    state.push(RestoreEntry::new("/sys/b", "2"));
+    let reasons: Vec<_> = state.skipped().iter().map(|s| s.reason).collect();
+    assert_eq!(
+        reasons,
+        ["the value holds a tab or newline", "the value is empty"]
+    );
+    assert_eq!(
+        state.skipped()[1].entry,
+        RestoreEntry::new("/sys/empty", "")
+    );
+    state.save(dir.path()).unwrap();
+    assert_eq!(
+        RestoreState::load(dir.path()).unwrap().unwrap().entries(),
+        [
+            RestoreEntry::new("/sys/a", "1"),
+            RestoreEntry::new("/sys/b", "2")
+        ]
+    );
 }
 
 #[test]
@@ -154,4 +169,48 @@ fn cpufreq_restore_entries_list_each_policy() {
         ]
     );
     let _: &dyn Fan = &warden_hw::NoFan;
+}
+
+#[test]
+fn a_crash_with_fan_on_exit_leave_keeps_the_fan_as_last_set() {
+    let fx = fixture("state-leave");
+    let state_dir = fx.dir.path().join("run");
+    {
+        let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+        let mut fan = FileFan::open(&fx.tree.fan_file_path()).unwrap();
+        RestoreState::capture(&fan, None, Some(&cpufreq))
+            .save(&state_dir)
+            .unwrap();
+        cpufreq.set_max_khz(600_000).unwrap();
+        fan.set_duty(0.7).unwrap();
+        // Dropped without restore(): what a SIGKILL leaves behind.
+    }
+    let report = restore_from_state(&state_dir).unwrap();
+    assert!(report.is_complete() && report.removed, "{report:?}");
+    assert_eq!(fx.tree.scaling_max_freq(0).unwrap(), 1_500_000);
+    assert_eq!(
+        fx.tree.fan_file_duty().unwrap(),
+        0.7,
+        "\"leave\": the fan stays as warden last set it"
+    );
+}
+
+#[test]
+fn an_empty_fan_file_at_start_keeps_the_cpufreq_entries() {
+    let fx = fixture("state-empty-fan");
+    let state_dir = fx.dir.path().join("run");
+    fs::write(fx.tree.fan_file_path(), "").unwrap();
+    let cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+    let fan = FileFan::open(&fx.tree.fan_file_path()).unwrap();
+    for exit_duty in [None, Some(1.0)] {
+        RestoreState::capture(&fan, exit_duty, Some(&cpufreq))
+            .save(&state_dir)
+            .unwrap();
+        let loaded = RestoreState::load(&state_dir).unwrap().unwrap();
+        assert_eq!(
+            &loaded.entries()[..2],
+            cpufreq.restore_entries().as_slice(),
+            "{exit_duty:?}"
+        );
+    }
 }

@@ -1,10 +1,16 @@
-//! Shared helpers: self-removing temp dirs and running a closure without root's powers.
+//! Shared helpers: self-removing temp dirs, running a closure without root's powers,
+//! FIFOs, and running a call that must not hang.
 
+use std::ffi::CString;
 use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use warden_hw::fake_sysfs::{FakeSysfsLayout, FakeSysfsTree};
 
@@ -84,4 +90,54 @@ pub fn as_nobody<T>(f: impl FnOnce() -> T) -> T {
 
 pub fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Replaces whatever is at `path` with a FIFO that nobody opens for writing or reading.
+pub fn make_fifo(path: &Path) {
+    let _ = fs::remove_file(path);
+    let c_path = CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) };
+    assert_eq!(
+        rc,
+        0,
+        "mkfifo {}: {}",
+        path.display(),
+        io::Error::last_os_error()
+    );
+}
+
+/// How long [`without_hanging`] waits: a bound against a hang, not a speed check (the
+/// calls it guards take microseconds; a blocking open never returns at all).
+pub const HANG_LIMIT: Duration = Duration::from_secs(30);
+
+/// Runs `f` on its own thread and returns its result; fails the test if it has not
+/// returned within [`HANG_LIMIT`] (the stuck thread is left behind).
+pub fn without_hanging<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    match result.recv_timeout(HANG_LIMIT) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => resume_unwind(panic),
+            Ok(()) => unreachable!("the worker sends before it ends"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what} did not return within {HANG_LIMIT:?}: it blocks")
+        }
+    }
+}
+
+/// An error and its whole `source()` chain, joined as anyhow's `{:#}` prints it.
+pub fn chain_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

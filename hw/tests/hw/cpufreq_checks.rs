@@ -1,0 +1,117 @@
+//! cpufreq checked when it is opened: unusable steps, an optional governor, and the
+//! governor the "governor" strategy will switch to.
+
+use std::fs;
+
+use warden_hw::{build, CpuFreq, FanSpec, HwError, RestoreEntry, SysfsCpuFreq};
+
+use crate::util::fixture;
+
+#[test]
+fn zero_and_garbage_steps_are_dropped_and_noted() {
+    let fx = fixture("cpufreq-zero-step");
+    let list = fx.tree.policy_dir(0).join("scaling_available_frequencies");
+    fs::write(&list, "0 600000 fast 1500000\n").unwrap();
+    let cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+    assert_eq!(cpufreq.steps_khz(), &[600_000, 1_500_000]);
+    assert_eq!(cpufreq.ignored_steps(), ["0", "fast"]);
+
+    let backends = build(&fx.tree.spec(FanSpec::None)).unwrap();
+    let note = backends
+        .notes
+        .iter()
+        .find(|n| n.contains("ignored"))
+        .unwrap_or_else(|| panic!("no note on the ignored steps: {:?}", backends.notes));
+    assert!(
+        note.contains(&list.display().to_string()) && note.contains("\"0\""),
+        "{note}"
+    );
+}
+
+#[test]
+fn a_list_of_only_unusable_steps_falls_back_to_cpuinfo() {
+    let fx = fixture("cpufreq-only-zero");
+    let list = fx.tree.policy_dir(0).join("scaling_available_frequencies");
+    fs::write(&list, "0 0\n").unwrap();
+    let cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+    assert_eq!(cpufreq.steps_khz().first(), Some(&600_000));
+    assert_eq!(cpufreq.steps_khz().last(), Some(&1_500_000));
+    assert_eq!(cpufreq.ignored_steps(), ["0", "0"]);
+}
+
+#[test]
+fn a_zero_scaling_max_freq_is_refused_at_open() {
+    let fx = fixture("cpufreq-zero-max");
+    let max = fx.tree.scaling_max_freq_path(0);
+    fs::write(&max, "0\n").unwrap();
+    let err = SysfsCpuFreq::open(fx.tree.root()).unwrap_err();
+    assert!(
+        matches!(&err, HwError::Parse { path, .. } if path == &max),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("non-zero"), "{err}");
+}
+
+#[test]
+fn max_freq_throttling_needs_no_scaling_governor() {
+    let fx = fixture("cpufreq-no-governor");
+    fs::remove_file(fx.tree.policy_dir(0).join("scaling_governor")).unwrap();
+    let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+    assert_eq!(cpufreq.original(), (1_500_000, String::new()));
+    assert_eq!(cpufreq.governor().unwrap(), "");
+    cpufreq.set_max_khz(600_000).unwrap();
+    cpufreq.restore().unwrap();
+    assert_eq!(fx.tree.scaling_max_freq(0).unwrap(), 1_500_000);
+    assert_eq!(
+        cpufreq.restore_entries(),
+        vec![RestoreEntry::new(
+            fx.tree.scaling_max_freq_path(0),
+            "1500000"
+        )],
+        "no governor entry (an empty value would spoil the state file)"
+    );
+    assert!(build(&fx.tree.spec(FanSpec::None)).is_ok());
+}
+
+#[test]
+fn the_governor_strategy_needs_scaling_governor_at_build() {
+    let fx = fixture("cpufreq-governor-missing");
+    let governor = fx.tree.policy_dir(0).join("scaling_governor");
+    fs::remove_file(&governor).unwrap();
+    let mut spec = fx.tree.spec(FanSpec::None);
+    spec.powersave_governor = Some("powersave".into());
+    let err = build(&spec).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&governor.display().to_string()) && text.contains("max-freq"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unoffered_powersave_governor_is_refused_at_build() {
+    let fx = fixture("cpufreq-governor-unoffered");
+    let list = fx.tree.policy_dir(0).join("scaling_available_governors");
+    let mut spec = fx.tree.spec(FanSpec::None);
+    spec.powersave_governor = Some("turbo".into());
+    let err = build(&spec).unwrap_err();
+    assert!(
+        matches!(&err, HwError::GovernorNotAvailable { governor, .. } if governor == "turbo"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&list.display().to_string())
+            && text.contains("ondemand")
+            && text.contains("cpufreq.powersave_governor"),
+        "{text}"
+    );
+
+    spec.powersave_governor = Some("powersave".into());
+    assert!(build(&spec).is_ok(), "an offered governor builds");
+
+    // Without the list there is nothing to check against: the first switch will tell.
+    fs::remove_file(&list).unwrap();
+    spec.powersave_governor = Some("turbo".into());
+    assert!(build(&spec).is_ok());
+}
