@@ -4,7 +4,10 @@
 //! The controller thread owns the hardware. Before it changes anything, the
 //! values to put back are written to a state file in `hardware.state_dir`,
 //! so `warden restore` can undo a crash (SIGKILL); a clean stop restores the
-//! hardware itself and removes the file.
+//! hardware itself and removes the file. A stop that could not restore (a
+//! failed write, a controller stuck in a sensor read) keeps the file. A state
+//! file found at start is an earlier run's crash: it is replayed before the
+//! originals are captured, so a throttled clock is never taken for one.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -68,7 +71,9 @@ impl ThermalGuard {
     }
 
     /// Stops the controller: fan to `fan.on_exit`, cpufreq back to the
-    /// originals; then removes the crash-restore state file.
+    /// originals; then removes the crash-restore state file. If the hardware
+    /// could not be restored (or the controller did not stop in time), the
+    /// file is kept for `warden restore` and the error is logged.
     pub fn stop(mut self) {
         self.shutdown();
     }
@@ -86,9 +91,17 @@ impl ThermalGuard {
                 }
                 log::info!("thermal control stopped; hardware restored");
             }
-            Err(e) => log::error!(
-                "thermal controller: {e}; run 'warden restore' to put the hardware back"
-            ),
+            Err(e) => {
+                let kept = if self.state_saved {
+                    format!(
+                        "the crash-restore state {} is kept",
+                        warden_hw::restore::state_path(&self.state_dir).display()
+                    )
+                } else {
+                    "no crash-restore state was saved at start".to_owned()
+                };
+                log::error!("thermal control stopped without restoring the hardware: {e}; {kept}");
+            }
         }
         self.simulation = None;
     }
@@ -113,6 +126,9 @@ pub fn start(
     control: ControlHandle,
     shared: Arc<LoopShared>,
 ) -> Result<ThermalStart, Failure> {
+    // Before the backends read the "originals": an earlier run killed while
+    // throttling left its changes in place.
+    crate::restore_cmd::replay_leftover_state(&config.hardware.state_dir);
     let (backends, simulation) = match build_backends(config, simulate)? {
         Ok(built) => built,
         Err(no_sensor) => return Ok(ThermalStart::NoSensor(no_sensor)),
@@ -127,6 +143,13 @@ pub fn start(
         fan_on_exit.duty(),
         backends.cpufreq.as_deref(),
     );
+    for skipped in restore.skipped() {
+        log::warn!(
+            "crash-restore state: {} left out ({}); 'warden restore' will not put it back",
+            skipped.entry.path.display(),
+            skipped.reason
+        );
+    }
     let state_saved = match restore.save(&state_dir) {
         Ok(path) => {
             log::debug!("crash-restore state in {}", path.display());
@@ -183,11 +206,13 @@ fn build_backends(
     let spec = hardware_spec(config);
     match warden_hw::build(&spec) {
         Ok(backends) => Ok(Ok((backends, None))),
-        Err(HwError::NoThermalZone { .. }) if spec.sensor == SensorSpec::Auto => Ok(Err(format!(
-            "no thermal zone under {}: THERMAL CONTROL IS OFF (no fan, no shedding, no throttling); \
-             set hardware.sysfs_root or thermal.sensor, or use --simulate to see the control loop",
-            spec.sysfs_root.join("sys/class/thermal").display()
-        ))),
+        Err(HwError::NoThermalZone { dir, reason }) if spec.sensor == SensorSpec::Auto => {
+            Ok(Err(format!(
+                "no thermal zone under {} ({reason}): THERMAL CONTROL IS OFF (no fan, no shedding, no throttling); \
+                 set hardware.sysfs_root or thermal.sensor, or use --simulate to see the control loop",
+                dir.display()
+            )))
+        }
         Err(e) => Err(Failure::HardwareConfig(anyhow::Error::new(e).context("hardware"))),
     }
 }
@@ -231,6 +256,8 @@ pub fn hardware_spec(config: &Config) -> HardwareSpec {
             },
         },
         cpufreq_enabled: config.cpufreq.strategy != config::CpuFreqStrategy::Off,
+        powersave_governor: (config.cpufreq.strategy == config::CpuFreqStrategy::Governor)
+            .then(|| config.cpufreq.powersave_governor.clone()),
         throttle_flags_enabled: true,
     }
 }
@@ -318,6 +345,19 @@ mod tests {
         assert_eq!(controller.cpu_strategy, CpuStrategy::MaxFreq);
         assert_eq!(controller.fan_on_exit, FanOnExit::Full);
         assert_eq!(hardware_spec(&config).fan, FanSpec::Auto);
+        assert_eq!(hardware_spec(&config).powersave_governor, None);
+    }
+
+    #[test]
+    fn the_governor_strategy_asks_the_factory_to_check_its_governor() {
+        let config = Config::from_toml_str(
+            "[cpufreq]\nstrategy = \"governor\"\npowersave_governor = \"conservative\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            hardware_spec(&config).powersave_governor.as_deref(),
+            Some("conservative")
+        );
     }
 
     #[test]
@@ -330,5 +370,75 @@ mod tests {
         assert_eq!(policy.thresholds.shed.on_c, 72.0);
         assert_eq!(policy.thresholds.shed.off_c, 66.0);
         assert_eq!(policy.shed_mode, warden_thermal::ShedMode::Pause);
+    }
+
+    /// A guard over a controller at 82 °C (throttling) on fakes, with a saved state file.
+    fn throttling_guard(cpu: &warden_hw::fake::FakeCpuFreq, state_dir: PathBuf) -> ThermalGuard {
+        let sensor = warden_hw::fake::FakeSensor::new(82.0);
+        let fan = warden_hw::fake::FakeFan::on_off();
+        RestoreState::capture(&fan, Some(1.0), Some(cpu))
+            .save(&state_dir)
+            .unwrap();
+        let policy = PolicyConfig {
+            filter_tau_s: 0.0,
+            horizon_s: 0.0,
+            ..PolicyConfig::default()
+        };
+        let snapshot = Arc::new(SharedSnapshot::new());
+        let handle = Controller::new(policy, Box::new(sensor), Box::new(fan))
+            .unwrap()
+            .with_cpufreq(Box::new(cpu.clone()))
+            .spawn(
+                ControllerConfig {
+                    interval: std::time::Duration::from_millis(10),
+                    ..ControllerConfig::default()
+                },
+                Box::new(|_| {}),
+                Arc::clone(&snapshot),
+            )
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cpu.current_max_khz() == 1_500_000 {
+            assert!(std::time::Instant::now() < deadline, "never throttled");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        ThermalGuard {
+            handle: Some(handle),
+            snapshot,
+            state_dir,
+            state_saved: true,
+            simulation: None,
+        }
+    }
+
+    fn scratch_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("warden-guard-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_clean_stop_removes_the_state_file() {
+        let dir = scratch_dir("clean");
+        let cpu = warden_hw::fake::FakeCpuFreq::pi4();
+        throttling_guard(&cpu, dir.clone()).stop();
+        assert_eq!(cpu.current_max_khz(), 1_500_000);
+        assert!(!warden_hw::restore::state_path(&dir).exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_stop_that_could_not_restore_keeps_the_state_file() {
+        let dir = scratch_dir("failed");
+        let cpu = warden_hw::fake::FakeCpuFreq::pi4();
+        let guard = throttling_guard(&cpu, dir.clone());
+        cpu.fail_writes_always(warden_hw::fake::FakeFailure::PermissionDenied);
+        guard.stop();
+        assert!(cpu.current_max_khz() < 1_500_000);
+        assert!(
+            warden_hw::restore::state_path(&dir).exists(),
+            "kept for `warden restore`"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

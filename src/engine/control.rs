@@ -30,6 +30,21 @@ pub enum Admission {
     },
 }
 
+impl Admission {
+    /// The log's words: `open`, `shed (pause)` or `shed (reject)`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Admission::Open => "open",
+            Admission::Shed {
+                mode: ShedMode::Pause,
+            } => "shed (pause)",
+            Admission::Shed {
+                mode: ShedMode::Reject,
+            } => "shed (reject)",
+        }
+    }
+}
+
 /// A request to the event loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

@@ -476,7 +476,7 @@ impl EventLoop {
             match command {
                 Command::SetAdmission(admission) => {
                     if self.gate.admission() != admission {
-                        log::info!("admission: {admission:?}");
+                        log::info!("admission: {}", admission.as_str());
                         self.gate.set_admission(admission);
                         self.sync_listeners();
                     }

@@ -441,3 +441,165 @@ fn a_sensor_that_drops_to_zero_is_a_jump_fault_until_it_reads_true_again() {
         || r.tree.fan_file_duty().unwrap() == 0.0,
     );
 }
+
+#[test]
+fn a_restart_after_sigkill_while_throttled_puts_back_the_real_originals_first() {
+    let mut killed = rig("", FAST_THERMAL);
+    killed.tree.ramp_temp_celsius(90.0).unwrap();
+    wait_until("minimum frequency", Duration::from_secs(5), || {
+        max_freq(&killed.tree) == 600_000
+    });
+    killed.warden.signal(libc::SIGKILL);
+    killed.warden.wait_exit(Duration::from_secs(5)).unwrap();
+    assert_eq!(max_freq(&killed.tree), 600_000, "nothing restored yet");
+    killed.tree.ramp_temp_celsius(45.0).unwrap();
+
+    // The same sysfs tree and state directory, without `warden restore` in between.
+    let first_dir = killed.warden.dir.path().display().to_string();
+    let config = config_with("", FAST_THERMAL).replace("@DIR@", &first_dir);
+    let state_file = warden_hw::restore::state_path(&killed.warden.dir.path().join("run"));
+    let entries = std::fs::read_to_string(&state_file)
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let mut restarted = Warden::start_in(TempDir::new("restart"), &config, Launch::default());
+    let line = restarted.wait_log(
+        "found the crash-restore state of an earlier run",
+        Duration::from_secs(5),
+    );
+    assert!(line.contains("WARN"), "{line}");
+    assert!(
+        line.contains(&format!("put back {entries} settings")),
+        "{line}"
+    );
+    assert_eq!(
+        max_freq(&killed.tree),
+        1_500_000,
+        "replayed before starting"
+    );
+    assert!(state_file.exists(), "the new run saved its own state");
+
+    // The originals captured now are the real ones: heat, cool, stop.
+    killed.tree.ramp_temp_celsius(82.0).unwrap();
+    wait_until("throttled again", Duration::from_secs(5), || {
+        max_freq(&killed.tree) < 1_500_000
+    });
+    restarted.signal(libc::SIGTERM);
+    let status = restarted.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "{}", restarted.log().join("\n"));
+    assert_eq!(
+        max_freq(&killed.tree),
+        1_500_000,
+        "SIGTERM restores the real original, not the killed run's 600 MHz:\n{}",
+        restarted.log().join("\n")
+    );
+    assert!(!state_file.exists(), "a clean stop removes the state file");
+}
+
+#[test]
+fn a_failed_restore_at_exit_is_an_error_and_keeps_the_state_file() {
+    let mut r = rig("", FAST_THERMAL);
+    let state_file = warden_hw::restore::state_path(&r.warden.dir.path().join("run"));
+    r.tree.ramp_temp_celsius(90.0).unwrap();
+    wait_until("minimum frequency", Duration::from_secs(5), || {
+        max_freq(&r.tree) == 600_000
+    });
+    let max_freq_path = r.tree.scaling_max_freq_path(0);
+    r.tree.make_read_only(&max_freq_path).unwrap();
+    r.warden.signal(libc::SIGTERM);
+    r.warden.wait_exit(Duration::from_secs(10)).unwrap();
+    let log = r.warden.log().join("\n");
+    assert!(log.contains("could not restore"), "{log}");
+    assert!(
+        !log.contains("hardware restored"),
+        "a failed restore is not reported as a success:\n{log}"
+    );
+    let line = r
+        .warden
+        .log()
+        .into_iter()
+        .find(|l| l.contains("crash-restore state") && l.contains("kept"))
+        .unwrap_or_else(|| panic!("no line saying the state file is kept:\n{log}"));
+    assert!(
+        line.contains("ERROR") && line.contains("warden restore"),
+        "{line}"
+    );
+    assert!(state_file.exists(), "kept for `warden restore`:\n{log}");
+    assert_eq!(max_freq(&r.tree), 600_000);
+
+    r.tree.make_writable(&max_freq_path).unwrap();
+    let out = run_warden(&["restore", "--config", r.warden.config.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        max_freq(&r.tree),
+        1_500_000,
+        "`warden restore` had something to undo"
+    );
+}
+
+#[test]
+fn each_new_kind_of_sensor_error_is_logged_at_once() {
+    let r = rig("", FAST_THERMAL);
+    r.tree.set_temp_celsius(45.0).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    r.tree.write_temp_raw("\n").unwrap();
+    let line = r.warden.wait_log("is empty", Duration::from_secs(5));
+    assert!(line.contains("temperature sensor"), "{line}");
+    // Each differs from the line before: logged at once, not a minute later.
+    r.tree.write_temp_raw("abc\n").unwrap();
+    r.warden.wait_log("holds \"abc\"", Duration::from_secs(3));
+    r.tree.remove_temp().unwrap();
+    r.warden.wait_log("does not exist", Duration::from_secs(3));
+    let tmp = r.tree.temp_path().with_extension("tmp");
+    std::fs::write(&tmp, [0xff, 0xfe, b'\n']).unwrap();
+    std::fs::rename(&tmp, r.tree.temp_path()).unwrap();
+    r.warden.wait_log("not UTF-8", Duration::from_secs(3));
+    // The same fault again is still rate-limited.
+    std::thread::sleep(Duration::from_millis(1000));
+    let repeats = r
+        .warden
+        .log()
+        .iter()
+        .filter(|l| l.contains("holds \"abc\""))
+        .count();
+    assert_eq!(repeats, 1, "{}", r.warden.log().join("\n"));
+}
+
+#[test]
+fn admission_changes_and_jump_faults_are_logged_in_words_with_the_values() {
+    let r = rig("", FAST_THERMAL);
+    r.tree.set_temp_celsius(45.0).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    r.tree.ramp_temp_celsius(76.0).unwrap();
+    let line = r
+        .warden
+        .wait_log("admission open -> ", Duration::from_secs(5));
+    assert!(
+        line.contains("admission open -> shed (reject) (hot)"),
+        "{line}"
+    );
+    r.tree.ramp_temp_celsius(65.0).unwrap();
+    r.warden.wait_log(
+        "admission shed (reject) -> open (cool)",
+        Duration::from_secs(5),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    r.tree.set_temp_celsius(0.0).unwrap();
+    let line = r.warden.wait_log("sensor jump", Duration::from_secs(5));
+    assert!(
+        line.contains("read 0.0 °C") && line.contains("last trusted 65.0 °C"),
+        "{line}"
+    );
+    let debug_format = r
+        .warden
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("admission ") && l.contains(" -> ") && l.contains("Shed {"))
+        .collect::<Vec<_>>();
+    assert!(debug_format.is_empty(), "{debug_format:?}");
+}

@@ -5,7 +5,8 @@
 //! once a minute with a count of the lines held back, and retried next tick;
 //! it is never fatal. [`Actuators`] restores the fan's exit duty and the
 //! original cpufreq settings when dropped, so a panic that unwinds the
-//! controller thread restores them too.
+//! controller thread restores them too; a restore that fails is reported,
+//! never taken for a success.
 
 use std::time::Instant;
 
@@ -118,14 +119,22 @@ impl FanActuator {
         }
     }
 
-    fn restore(&mut self, on_exit: FanOnExit) {
-        if let Some(duty) = on_exit.duty() {
-            match self.fan.set_duty(duty) {
-                Ok(()) => self.status.duty = Some(duty),
-                Err(error) => log::error!(
+    /// Sets the exit duty; on failure, says what was not put back.
+    fn restore(&mut self, on_exit: FanOnExit) -> Result<(), String> {
+        let Some(duty) = on_exit.duty() else {
+            return Ok(());
+        };
+        match self.fan.set_duty(duty) {
+            Ok(()) => {
+                self.status.duty = Some(duty);
+                Ok(())
+            }
+            Err(error) => {
+                log::error!(
                     "fan ({}): could not set the exit duty {duty:.2}: {error}",
                     self.fan.driver()
-                ),
+                );
+                Err(format!("the fan's exit duty {duty:.2}"))
             }
         }
     }
@@ -189,7 +198,8 @@ impl CpuActuator {
     /// Puts cpufreq back to its originals, switches to `strategy`, then applies `step`
     /// under it (a reload while throttling keeps the CPU throttled, the new way).
     pub(crate) fn switch_strategy(&mut self, strategy: CpuStrategy, step: CpuStep, now: Instant) {
-        self.restore();
+        // A failure is logged; the new strategy still starts from the applied values.
+        let _ = self.restore();
         self.status.strategy = strategy.as_str();
         self.strategy = strategy;
         self.apply(step, now);
@@ -281,9 +291,10 @@ impl CpuActuator {
         }
     }
 
-    fn restore(&mut self) {
+    /// Puts the originals back if anything was written; on failure, says what was not.
+    fn restore(&mut self) -> Result<(), String> {
         if !self.touched {
-            return;
+            return Ok(());
         }
         match self.cpu.restore() {
             Ok(()) => {
@@ -293,13 +304,20 @@ impl CpuActuator {
                 self.status.governor = Some(self.original_governor.clone());
                 self.status.throttled = false;
                 self.touched = false;
+                Ok(())
             }
-            Err(error) => log::error!(
-                "cpufreq: could not restore scaling_max_freq {} kHz and governor {}: {error}; \
-                 run `warden restore`",
-                self.original_khz,
-                self.original_governor
-            ),
+            Err(error) => {
+                log::error!(
+                    "cpufreq: could not restore scaling_max_freq {} kHz and governor {}: {error}; \
+                     run `warden restore`",
+                    self.original_khz,
+                    self.original_governor
+                );
+                Err(format!(
+                    "cpufreq (scaling_max_freq {} kHz, governor {})",
+                    self.original_khz, self.original_governor
+                ))
+            }
         }
     }
 }
@@ -309,7 +327,8 @@ pub(crate) struct Actuators {
     pub(crate) fan: FanActuator,
     pub(crate) cpu: Option<CpuActuator>,
     fan_on_exit: FanOnExit,
-    restored: bool,
+    /// The outcome of the one restore, once it ran.
+    restored: Option<Result<(), String>>,
 }
 
 impl Actuators {
@@ -318,28 +337,36 @@ impl Actuators {
             fan,
             cpu,
             fan_on_exit,
-            restored: false,
+            restored: None,
         }
     }
 
-    /// Sets the fan to its exit duty and cpufreq back to its originals, once.
-    pub(crate) fn restore(&mut self) {
-        if self.restored {
-            return;
+    /// Sets the fan to its exit duty and cpufreq back to its originals, once; a later call
+    /// returns the first outcome. The error names what could not be put back (each
+    /// failure is also logged with its cause).
+    pub(crate) fn restore(&mut self) -> Result<(), String> {
+        if let Some(outcome) = &self.restored {
+            return outcome.clone();
         }
-        self.restored = true;
-        self.fan.restore(self.fan_on_exit);
-        if let Some(cpu) = &mut self.cpu {
-            cpu.restore();
-        }
+        let fan = self.fan.restore(self.fan_on_exit);
+        let cpu = self.cpu.as_mut().map_or(Ok(()), CpuActuator::restore);
+        let failed: Vec<String> = [fan, cpu].into_iter().filter_map(Result::err).collect();
+        let outcome = if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(failed.join(" and "))
+        };
+        self.restored = Some(outcome.clone());
+        outcome
     }
 }
 
 impl Drop for Actuators {
     fn drop(&mut self) {
-        if !self.restored && std::thread::panicking() {
+        if self.restored.is_none() && std::thread::panicking() {
             log::error!("thermal controller panicked: restoring fan and cpufreq before unwinding");
         }
-        self.restore();
+        // Failures are logged; a panicking thread has no one to report them to.
+        let _ = self.restore();
     }
 }

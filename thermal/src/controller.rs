@@ -3,10 +3,12 @@
 //! traits, tells the event loop about admission changes through a sink, and
 //! publishes a [`SharedSnapshot`]. Stopping it (or dropping its handle, or a
 //! panic unwinding it) sets the fan to its exit duty and restores cpufreq.
+//! Stopping waits at most [`STOP_TIMEOUT`]: a thread stuck in a hardware call
+//! is left behind and reported, so the daemon can still exit.
 
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
@@ -14,8 +16,11 @@ use warden_hw::{Backends, CpuFreq, Fan, TempSensor, ThrottleReader};
 
 use crate::actuators::{Actuators, CpuActuator, CpuStrategy, FanActuator, FanOnExit};
 use crate::config::{PolicyConfig, PolicyConfigError};
+use crate::handle::Message;
+pub use crate::handle::{ControllerHandle, STOP_TIMEOUT};
 use crate::policy::{AdmissionDecision, CpuStep, Decision, Level, SampleError, ThermalPolicy};
-use crate::rate_limit::LogLimiter;
+use crate::rate_limit::{LogLimiter, TextLimiter};
+use crate::sensor_health::SensorFaultCause;
 use crate::snapshot::{HistorySample, SharedSnapshot, ThermalSnapshot, HISTORY_PERIOD};
 
 /// Default tick interval (`thermal.interval_ms` = 500).
@@ -81,26 +86,35 @@ pub enum ControllerError {
     )]
     Spawn(#[source] std::io::Error),
     /// The thread panicked (fan and cpufreq were restored while it unwound).
-    #[error("the thermal controller thread panicked; fan and cpufreq were restored while unwinding, see the log")]
+    #[error(
+        "the thermal controller thread panicked; it restored fan and cpufreq while unwinding, \
+             see the log; if that logged a failure, run `warden restore`"
+    )]
     Panicked,
+    /// The thread did not end within the stop timeout (stuck in a sensor read or another
+    /// hardware call); it was left running, detached.
+    #[error("the thermal controller thread did not stop within {} s (stuck in a sensor read or \
+             another hardware call?) and was left behind: the fan and cpufreq may not be \
+             restored; run `warden restore`", waited.as_secs_f64())]
+    NotStopped {
+        /// How long stopping waited.
+        waited: Duration,
+    },
+    /// The thread stopped but could not put the hardware back.
+    #[error(
+        "the thermal controller stopped but could not put back {what}; run `warden restore` \
+             to retry from the crash-restore state file"
+    )]
+    RestoreFailed {
+        /// What was not restored, e.g. "cpufreq (scaling_max_freq 1500000 kHz, governor ondemand)".
+        what: String,
+    },
     /// A new policy cannot work; the running one stays.
     #[error("{0}; the running thermal policy stays")]
     Policy(#[from] PolicyConfigError),
     /// The thread has ended, so there is nothing to reconfigure.
     #[error("the thermal controller has stopped; a new policy takes a restart")]
     Stopped,
-}
-
-/// What the handle tells the running thread; disconnecting the channel stops it.
-#[derive(Debug)]
-enum Message {
-    /// Take this policy from the next tick on.
-    Reconfigure(PolicyConfig),
-    /// Tick at this interval and throttle with this strategy from now on.
-    Retune {
-        interval: Duration,
-        cpu_strategy: CpuStrategy,
-    },
 }
 
 /// The backends and policy, ready to [`Controller::spawn`].
@@ -170,89 +184,17 @@ impl Controller {
     ) -> Result<ControllerHandle, ControllerError> {
         config.validate()?;
         let (message_tx, message_rx) = mpsc::channel();
+        // Never sent on: dropping it, as the thread ends or unwinds, wakes a waiting stop.
+        let (ended_tx, ended_rx) = mpsc::channel::<()>();
         let interval = config.interval;
         let thread = thread::Builder::new()
             .name("warden-thermal".to_owned())
             .spawn(move || {
+                let _ended = ended_tx;
                 Worker::new(self, config, admission_sink, snapshot).run(interval, &message_rx)
             })
             .map_err(ControllerError::Spawn)?;
-        Ok(ControllerHandle {
-            message_tx: Some(message_tx),
-            thread: Some(thread),
-        })
-    }
-}
-
-/// Owns the running controller thread; stopping or dropping it restores the hardware.
-#[derive(Debug)]
-pub struct ControllerHandle {
-    message_tx: Option<Sender<Message>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl ControllerHandle {
-    /// Stops the thread promptly (mid-sleep), waits for it to set the fan to its exit duty
-    /// and restore cpufreq, and reports whether it had panicked.
-    pub fn stop(mut self) -> Result<(), ControllerError> {
-        self.shutdown()
-    }
-
-    /// Hands the running thread a new policy (a reload), taken before its next tick.
-    /// `policy` is validated here, so a bad one is refused and the running one stays.
-    pub fn reconfigure(&self, policy: PolicyConfig) -> Result<(), ControllerError> {
-        policy.validate()?;
-        self.message_tx
-            .as_ref()
-            .ok_or(ControllerError::Stopped)?
-            .send(Message::Reconfigure(policy))
-            .map_err(|_| ControllerError::Stopped)
-    }
-
-    /// Hands the running thread a new tick interval and cpu strategy (a reload). Both are
-    /// validated here; a strategy change puts cpufreq back first and, if the policy is
-    /// throttling, applies the new strategy at once. The fan's exit duty stays as spawned.
-    pub fn retune(
-        &self,
-        interval: Duration,
-        cpu_strategy: CpuStrategy,
-    ) -> Result<(), ControllerError> {
-        let checked = ControllerConfig {
-            interval,
-            cpu_strategy,
-            fan_on_exit: FanOnExit::default(),
-        };
-        checked.validate()?;
-        self.message_tx
-            .as_ref()
-            .ok_or(ControllerError::Stopped)?
-            .send(Message::Retune {
-                interval,
-                cpu_strategy: checked.cpu_strategy,
-            })
-            .map_err(|_| ControllerError::Stopped)
-    }
-
-    /// True once the thread has ended (stopped, or panicked).
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().map_or(true, JoinHandle::is_finished)
-    }
-
-    fn shutdown(&mut self) -> Result<(), ControllerError> {
-        // Disconnecting the channel wakes the thread out of its sleep.
-        drop(self.message_tx.take());
-        match self.thread.take() {
-            Some(thread) => thread.join().map_err(|_| ControllerError::Panicked),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for ControllerHandle {
-    fn drop(&mut self) {
-        if let Err(error) = self.shutdown() {
-            log::error!("{error}");
-        }
+        Ok(ControllerHandle::new(message_tx, ended_rx, thread))
     }
 }
 
@@ -270,7 +212,7 @@ struct Worker {
     started: Instant,
     last_slow_read: Option<Instant>,
     next_history_due: Option<Instant>,
-    sensor_log: LogLimiter,
+    sensor_log: TextLimiter,
     throttle_log: LogLimiter,
 }
 
@@ -307,12 +249,18 @@ impl Worker {
             started: Instant::now(),
             last_slow_read: None,
             next_history_due: None,
-            sensor_log: LogLimiter::default(),
+            sensor_log: TextLimiter::default(),
             throttle_log: LogLimiter::default(),
         }
     }
 
-    fn run(mut self, mut interval: Duration, messages: &Receiver<Message>) {
+    /// Ticks until the handle disconnects, then restores the hardware and says whether
+    /// that worked.
+    fn run(
+        mut self,
+        mut interval: Duration,
+        messages: &Receiver<Message>,
+    ) -> Result<(), ControllerError> {
         let mut next_tick = Instant::now();
         'ticking: loop {
             self.tick(Instant::now());
@@ -342,12 +290,13 @@ impl Worker {
                 }
             }
         }
-        self.actuators.restore();
+        let restored = self.actuators.restore();
         self.snapshot.fan = self.actuators.fan.status.clone();
         if let Some(cpu) = &self.actuators.cpu {
             self.snapshot.cpu = Some(cpu.status.clone());
         }
         self.shared.publish(&self.snapshot);
+        restored.map_err(|what| ControllerError::RestoreFailed { what })
     }
 
     fn reconfigure(&mut self, policy: PolicyConfig) {
@@ -415,7 +364,7 @@ impl Worker {
         }
         if decision.admission != self.sent_admission {
             log::info!(
-                "admission {:?} -> {:?} ({})",
+                "admission {} -> {} ({})",
                 self.sent_admission,
                 decision.admission,
                 decision.admission_reason.as_str()
@@ -446,7 +395,7 @@ impl Worker {
                 status.consecutive_errors += 1;
                 status.total_errors += 1;
                 let message = error.to_string();
-                if let Some(suppressed) = self.sensor_log.allow(now) {
+                if let Some(suppressed) = self.sensor_log.allow(now, &message) {
                     log::warn!(
                         "temperature sensor: {message} ({suppressed} similar lines suppressed)"
                     );
@@ -468,15 +417,41 @@ impl Worker {
         let (from, to) = (self.snapshot.level.as_str(), decision.level.as_str());
         match (decision.level, decision.sensor_fault) {
             (Level::SensorFault, Some(cause)) => log::warn!(
-                "thermal level {from} -> {to}: sensor {} ({}); fan at full duty",
+                "thermal level {from} -> {to}: sensor {} ({}){}; fan at full duty",
                 cause.as_str(),
-                self.snapshot.sensor.description
+                self.snapshot.sensor.description,
+                self.fault_detail(cause)
             ),
             _ => log::info!(
                 "thermal level {from} -> {to} (filtered {:.1} °C, predicted {:.1} °C)",
                 decision.filtered_c.unwrap_or(f64::NAN),
                 decision.predicted_c.unwrap_or(f64::NAN)
             ),
+        }
+    }
+
+    /// The values behind a sensor fault, for its log line (this tick's reading is in
+    /// the snapshot already).
+    fn fault_detail(&self, cause: SensorFaultCause) -> String {
+        let config = self.policy.config();
+        let read = self.snapshot.temp_c;
+        match (cause, read) {
+            (SensorFaultCause::Implausible, Some(celsius)) => format!(
+                ", read {celsius:.1} °C, outside {:.1}..{:.1} °C",
+                config.plausible_min_c, config.plausible_max_c
+            ),
+            (SensorFaultCause::Jump, Some(celsius)) => match self.policy.last_trusted_c() {
+                Some(trusted) => format!(", read {celsius:.1} °C, last trusted {trusted:.1} °C"),
+                None => format!(", read {celsius:.1} °C"),
+            },
+            (SensorFaultCause::Stuck, Some(celsius)) => {
+                format!(", read {celsius:.1} °C for {:.0} s", config.stuck_s)
+            }
+            (SensorFaultCause::ReadErrors, _) => format!(
+                ", {} read errors in a row",
+                self.snapshot.sensor.consecutive_errors
+            ),
+            (_, None) => String::new(),
         }
     }
 

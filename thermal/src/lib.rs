@@ -12,6 +12,7 @@ mod actuators;
 pub mod config;
 pub mod controller;
 pub mod fan_law;
+mod handle;
 pub mod policy;
 pub mod rate_limit;
 pub mod reference;
@@ -26,7 +27,7 @@ pub use config::{
 };
 pub use controller::{
     ActiveConnections, AdmissionSink, Controller, ControllerConfig, ControllerError,
-    ControllerHandle, DEFAULT_INTERVAL,
+    ControllerHandle, DEFAULT_INTERVAL, STOP_TIMEOUT,
 };
 pub use policy::{
     AdmissionDecision, AdmissionReason, CpuStep, Decision, Level, Sample, SampleError,

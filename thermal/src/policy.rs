@@ -15,6 +15,7 @@
 //! pulls the prediction down, so cooling must actually have happened before
 //! the fan stops, admission reopens or the CPU speeds up again.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::config::{
@@ -83,6 +84,25 @@ impl AdmissionDecision {
     /// True when new connections are refused.
     pub fn is_shed(self) -> bool {
         matches!(self, AdmissionDecision::Shed { .. })
+    }
+
+    /// Words for logs: `open`, `shed (reject)` or `shed (pause)`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdmissionDecision::Open => "open",
+            AdmissionDecision::Shed {
+                mode: ShedMode::Reject,
+            } => "shed (reject)",
+            AdmissionDecision::Shed {
+                mode: ShedMode::Pause,
+            } => "shed (pause)",
+        }
+    }
+}
+
+impl fmt::Display for AdmissionDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -292,6 +312,11 @@ impl ThermalPolicy {
         self.health.consecutive_errors()
     }
 
+    /// The last reading the sensor checks trusted (°C), to name beside a jump.
+    pub fn last_trusted_c(&self) -> Option<f64> {
+        self.health.last_trusted_c()
+    }
+
     fn evaluate(&mut self, celsius: f64, now_s: f64) -> Decision {
         let filtered_c = self.filter.update(celsius, now_s);
         self.trend.push(filtered_c, now_s);
@@ -400,5 +425,36 @@ impl ThermalPolicy {
         } else {
             AdmissionDecision::Open
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admission_reads_as_words_in_logs() {
+        let reject = AdmissionDecision::Shed {
+            mode: ShedMode::Reject,
+        };
+        let pause = AdmissionDecision::Shed {
+            mode: ShedMode::Pause,
+        };
+        assert_eq!(AdmissionDecision::Open.to_string(), "open");
+        assert_eq!(reject.to_string(), "shed (reject)");
+        assert_eq!(
+            format!("{pause} -> {}", AdmissionDecision::Open),
+            "shed (pause) -> open"
+        );
+    }
+
+    #[test]
+    fn the_last_trusted_reading_stays_across_a_jump() {
+        let mut policy = ThermalPolicy::new(PolicyConfig::default()).unwrap();
+        assert_eq!(policy.last_trusted_c(), None);
+        policy.step(Ok(45.0), Duration::from_secs(1));
+        let decision = policy.step(Ok(0.0), Duration::from_millis(1500));
+        assert_eq!(decision.sensor_fault, Some(SensorFaultCause::Jump));
+        assert_eq!(policy.last_trusted_c(), Some(45.0));
     }
 }

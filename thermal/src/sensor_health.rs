@@ -247,6 +247,11 @@ impl SensorHealth {
     pub fn fault(&self) -> Option<SensorFaultCause> {
         self.fault
     }
+
+    /// The last trusted reading (°C), if any.
+    pub fn last_trusted_c(&self) -> Option<f64> {
+        self.last_trusted.map(|(celsius, _)| celsius)
+    }
 }
 
 #[cfg(test)]

@@ -262,7 +262,10 @@ fn read_only_cpufreq_is_counted_and_never_fatal() {
     );
     assert!(!handle.is_finished());
     assert_eq!(rig.fan.last_applied(), Some(1.0), "the fan still works");
-    handle.stop().unwrap();
+    assert!(
+        matches!(handle.stop(), Err(ControllerError::RestoreFailed { .. })),
+        "cpufreq was written (and failed), so its restore fails too"
+    );
 }
 
 #[test]
