@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use warden_hw::fake::{CpuFreqCall, FakeCpuFreq, FakeFailure, FakeFan, FakeSensor, FakeThrottle};
 use warden_hw::ThrottleFlags;
@@ -13,16 +13,11 @@ use warden_thermal::{
     CpuStrategy, FanOnExit, Level, PolicyConfig, SensorFaultCause, SharedSnapshot, ShedMode,
 };
 
-const DEADLINE: Duration = Duration::from_secs(10);
-const TICK: Duration = Duration::from_millis(10);
+mod common;
 
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(2));
-    }
-}
+use common::{wait_until, DEADLINE};
+
+const TICK: Duration = Duration::from_millis(10);
 
 /// Reacts within a tick: no filter, no prediction, no dwell, and no jump check, so a
 /// test can step the fake sensor straight to any temperature.

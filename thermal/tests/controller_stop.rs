@@ -5,7 +5,7 @@
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use warden_hw::fake::{CpuFreqCall, FakeCpuFreq, FakeFailure, FakeFan};
 use warden_hw::{HwError, TempSensor};
@@ -14,16 +14,11 @@ use warden_thermal::{
     PolicyConfig, SharedSnapshot, STOP_TIMEOUT,
 };
 
-const DEADLINE: Duration = Duration::from_secs(10);
-const TICK: Duration = Duration::from_millis(10);
+mod common;
 
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(2));
-    }
-}
+use common::{wait_until, DEADLINE};
+
+const TICK: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Default)]
 struct Gate {

@@ -1,9 +1,9 @@
-//! Helpers shared by the policy tests: a tiny deterministic PRNG and a trace
-//! runner that records every tick's decision.
+//! Helpers shared by the policy and controller tests: a tiny deterministic PRNG, a trace
+//! runner that records every tick's decision, and a bounded wait.
 
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use warden_thermal::{Decision, PolicyConfig, Sample, ThermalPolicy};
 
@@ -93,4 +93,16 @@ pub fn transitions<T: PartialEq + Copy>(
         }
     }
     out
+}
+
+/// How long a controller test waits for anything before failing.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Polls `condition` until it holds; fails the test after [`DEADLINE`].
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
