@@ -17,3 +17,4 @@ mod status;
 mod status_browser;
 mod systemd;
 mod thermal;
+mod thermal_restore;
