@@ -15,22 +15,9 @@ use warden_thermal::{
 
 mod common;
 
-use common::{wait_until, DEADLINE};
+use common::{reactive_policy, wait_until, DEADLINE};
 
 const TICK: Duration = Duration::from_millis(10);
-
-/// Reacts within a tick: no filter, no prediction, no dwell, and no jump check, so a
-/// test can step the fake sensor straight to any temperature.
-fn reactive_policy() -> PolicyConfig {
-    PolicyConfig {
-        filter_tau_s: 0.0,
-        horizon_s: 0.0,
-        max_step_c: 0.0,
-        fan_min_on_s: 0.0,
-        fan_min_off_s: 0.0,
-        ..PolicyConfig::default()
-    }
-}
 
 fn config(cpu_strategy: CpuStrategy, fan_on_exit: FanOnExit) -> ControllerConfig {
     ControllerConfig {

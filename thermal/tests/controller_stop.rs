@@ -11,12 +11,12 @@ use warden_hw::fake::{CpuFreqCall, FakeCpuFreq, FakeFailure, FakeFan};
 use warden_hw::{HwError, TempSensor};
 use warden_thermal::{
     Controller, ControllerConfig, ControllerError, ControllerHandle, CpuStrategy, FanOnExit,
-    PolicyConfig, SharedSnapshot, STOP_TIMEOUT,
+    SharedSnapshot, STOP_TIMEOUT,
 };
 
 mod common;
 
-use common::{wait_until, DEADLINE};
+use common::{reactive_policy, wait_until, DEADLINE};
 
 const TICK: Duration = Duration::from_millis(10);
 
@@ -67,18 +67,6 @@ impl TempSensor for StallingSensor {
 
     fn describe(&self) -> String {
         "stalling sensor".into()
-    }
-}
-
-/// Reacts within a tick (no filter, prediction, dwell or jump check).
-fn reactive_policy() -> PolicyConfig {
-    PolicyConfig {
-        filter_tau_s: 0.0,
-        horizon_s: 0.0,
-        max_step_c: 0.0,
-        fan_min_on_s: 0.0,
-        fan_min_off_s: 0.0,
-        ..PolicyConfig::default()
     }
 }
 

@@ -106,3 +106,16 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// Reacts within a tick: no filter, no prediction, no dwell, and no jump check, so a
+/// controller test can step the fake sensor straight to any temperature.
+pub fn reactive_policy() -> PolicyConfig {
+    PolicyConfig {
+        filter_tau_s: 0.0,
+        horizon_s: 0.0,
+        max_step_c: 0.0,
+        fan_min_on_s: 0.0,
+        fan_min_off_s: 0.0,
+        ..PolicyConfig::default()
+    }
+}
