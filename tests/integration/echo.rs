@@ -109,43 +109,63 @@ fn max_pending_bytes_caps_what_a_peer_that_never_reads_is_owed() {
         "max_pending_bytes = 1024\nread_buffer_bytes = 1048576",
         "",
     ));
-    let s = echo::connect(w.addr());
-    socket2::SockRef::from(&s)
-        .set_recv_buffer_size(4096)
+    // The receive buffer is fixed before connecting, so the window this peer
+    // advertises is what it can hold. Shrunk after connecting, it made the
+    // kernel drop warden's segments and both sides stall in TCP back-off
+    // before warden's send buffer ever filled.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(256 << 10).unwrap();
+    sock.connect_timeout(&w.addr().into(), Duration::from_secs(5))
         .unwrap();
-    let mut writer = s.try_clone().unwrap();
-    writer
-        .set_write_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
+    let mut s: std::net::TcpStream = sock.into();
+    s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
     let chunk = vec![7u8; 1 << 20];
-    // Bounded: 16 MiB at most; the write blocks (and times out) once both
+    // Bounded: 16 MiB at most; a write blocks (and times out) once both
     // kernels' buffers and warden's 1 KiB are full.
-    for _ in 0..16 {
-        if writer.write_all(&chunk).is_err() {
-            break;
+    let mut written = 0usize;
+    while written < 16 << 20 {
+        match s.write(&chunk) {
+            Ok(n) => written += n,
+            Err(_) => break,
         }
     }
-    // The counters are published a few times a second: wait until they settle.
-    let traffic =
-        || crate::status::get(crate::status::status_addr(&w), "/status").json()["traffic"].clone();
-    let mut last = traffic();
-    for _ in 0..20 {
-        std::thread::sleep(Duration::from_millis(500));
-        let now = traffic();
-        if now == last {
-            break;
-        }
-        last = now;
-    }
-    let traffic = &last;
+    let traffic = settled_traffic(&w, |t| t["backpressure_pauses"].as_u64() >= Some(1));
     let owed = traffic["bytes_in"].as_u64().unwrap() - traffic["bytes_out"].as_u64().unwrap();
     assert!(
         owed <= 1024,
         "warden holds {owed} bytes for the peer: {traffic}"
     );
-    assert!(
-        traffic["backpressure_pauses"].as_u64().unwrap() >= 1,
-        "{traffic}"
-    );
-    drop(s);
+    // Reading resumes once the peer reads: every byte comes back.
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut received = 0usize;
+    while received < written {
+        let n = s
+            .read(&mut buf)
+            .expect("the echo stalled after the peer began reading");
+        assert!(n > 0, "warden closed after {received} of {written} bytes");
+        assert!(buf[..n].iter().all(|&b| b == 7), "corrupted echo");
+        received += n;
+    }
+}
+
+/// The status page's traffic counters once `ready` holds and two readings in
+/// a row agree (they are published a few times a second); bounded at 20 s.
+fn settled_traffic(w: &Warden, ready: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let traffic =
+        || crate::status::get(crate::status::status_addr(w), "/status").json()["traffic"].clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = traffic();
+    loop {
+        std::thread::sleep(Duration::from_millis(600));
+        let now = traffic();
+        if ready(&now) && now == last {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "traffic never settled as expected: {now}"
+        );
+        last = now;
+    }
 }
