@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use log::LevelFilter;
+use warden_hw::HwError;
 
 use crate::config::{AtCapacity, Config, CpuFreqStrategy};
 use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
@@ -70,6 +71,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     let status = LiveStatus::start(sources, &config.status).map_err(anyhow::Error::from)?;
     let mut hooks = DaemonHooks {
         config_path: config_path.map(Path::to_path_buf),
+        simulated: simulate || config.hardware.simulate,
         started: config.clone(),
         applied: config,
         fd_budget,
@@ -89,16 +91,16 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         status, thermal, ..
     } = hooks;
     status.stop();
-    if let Some(guard) = thermal {
-        guard.stop();
-    }
+    // A restore that failed at exit leaves the hardware as warden set it: exit 1,
+    // so systemd records the failure (the cause is logged already).
+    let restored = thermal.map_or(Ok(()), ThermalGuard::stop);
     let reason = match outcome {
         Ok(result) => result.context("event loop failed")?,
         Err(panicked) => return Err(Failure::Runtime(anyhow::anyhow!(panicked))),
     };
     log::info!("stopped: {reason:?}");
     log_final_counters(&shared);
-    Ok(())
+    restored.map_err(Failure::Runtime)
 }
 
 /// The text a panic was raised with, when it was a string.
@@ -186,6 +188,8 @@ struct DaemonHooks {
     applied: Config,
     /// The most connections the open-file limit leaves room for, when below the config's.
     fd_budget: Option<usize>,
+    /// True when the thermal controller drives the simulated Pi, not sysfs.
+    simulated: bool,
     notifier: Notifier,
     /// The status page, rebuilt when a SIGHUP changes `[status]`.
     status: LiveStatus,
@@ -233,10 +237,24 @@ impl DaemonHooks {
         }
     }
 
-    /// Hands a changed tick interval or cpu strategy to the running controller.
-    fn apply_controller_settings(&self, newer: &Config) {
-        let settings = self.live_controller_settings(newer);
+    /// Hands a changed tick interval or cpu strategy to the running controller. A switch
+    /// to the "governor" strategy is checked first as at start (the powersave governor must
+    /// be offered): when it fails, the running strategy stays, the rest still applies, and
+    /// `newer` keeps the running `[cpufreq]` so the next SIGHUP tries the switch again.
+    fn apply_controller_settings(&self, newer: &mut Config) {
         let running = self.live_controller_settings(&self.applied);
+        let mut settings = self.live_controller_settings(newer);
+        if settings.cpu_strategy != running.cpu_strategy {
+            if let Err(e) = self.check_cpu_strategy(&settings.cpu_strategy) {
+                log::error!(
+                    "SIGHUP: cpufreq.strategy = \"{}\": {e}; keeping the cpu strategy {}",
+                    settings.cpu_strategy.as_str(),
+                    running.cpu_strategy.as_str()
+                );
+                settings.cpu_strategy = running.cpu_strategy.clone();
+                newer.cpufreq = self.applied.cpufreq.clone();
+            }
+        }
         if (settings.interval, &settings.cpu_strategy) == (running.interval, &running.cpu_strategy)
         {
             return;
@@ -250,6 +268,19 @@ impl DaemonHooks {
             None => log::warn!(
                 "SIGHUP: thermal.interval_ms or [cpufreq] changed, but thermal control is off (no thermal zone)"
             ),
+        }
+    }
+
+    /// What the start-up factory checks before a strategy can be used, checked again on the
+    /// kernel's lists as they are now (the simulated Pi checks its own at the switch).
+    fn check_cpu_strategy(&self, strategy: &warden_thermal::CpuStrategy) -> Result<(), HwError> {
+        match strategy {
+            warden_thermal::CpuStrategy::Governor { powersave }
+                if self.thermal.is_some() && !self.simulated =>
+            {
+                warden_hw::check_powersave_governor(&self.started.hardware.sysfs_root, powersave)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -273,7 +304,7 @@ impl LoopHooks for DaemonHooks {
         };
         self.notifier.reloading();
         let outcome = match Config::load(&path) {
-            Ok(config) => {
+            Ok(mut config) => {
                 apply_logging(&config);
                 let waiting = self.started.restart_only_changes(&config);
                 if !waiting.is_empty() {
@@ -283,7 +314,7 @@ impl LoopHooks for DaemonHooks {
                     );
                 }
                 self.apply_thermal_policy(&config);
-                self.apply_controller_settings(&config);
+                self.apply_controller_settings(&mut config);
                 self.status.apply(&config.status);
                 let settings = engine_settings(&config, self.fd_budget);
                 self.applied = config;

@@ -5,15 +5,19 @@
 //! values to put back are written to a state file in `hardware.state_dir`,
 //! so `warden restore` can undo a crash (SIGKILL); a clean stop restores the
 //! hardware itself and removes the file. A stop that could not restore (a
-//! failed write, a controller stuck in a sensor read) keeps the file. A state
-//! file found at start is an earlier run's crash: it is replayed before the
-//! originals are captured, so a throttled clock is never taken for one.
+//! failed write, a controller stuck in a sensor read) keeps the file and is an
+//! error the daemon exits 1 on. The file names this process as its owner, so
+//! `warden restore` refuses while it runs. A state file found at start is an
+//! earlier run's crash: it is replayed before the originals are captured, so a
+//! throttled clock is never taken for one; one whose owner still runs is
+//! another warden on the same state directory, and start-up stops there.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use warden_hw::{Backends, FanSpec, HardwareSpec, HwError, RestoreState, SensorSpec};
+use anyhow::anyhow;
+use warden_hw::{Backends, FanSpec, HardwareSpec, HwError, RestoreState, SensorSpec, StateOwner};
 use warden_thermal::{
     AdmissionDecision, Controller, ControllerConfig, ControllerError, ControllerHandle,
     CpuStrategy, FanOnExit, PolicyConfig, SharedSnapshot,
@@ -73,16 +77,17 @@ impl ThermalGuard {
     /// Stops the controller: fan to `fan.on_exit`, cpufreq back to the
     /// originals; then removes the crash-restore state file. If the hardware
     /// could not be restored (or the controller did not stop in time), the
-    /// file is kept for `warden restore` and the error is logged.
-    pub fn stop(mut self) {
-        self.shutdown();
+    /// file is kept for `warden restore`, the cause is logged, and the error
+    /// says so (the daemon exits 1 on it, after draining).
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown()
     }
 
-    fn shutdown(&mut self) {
+    fn shutdown(&mut self) -> anyhow::Result<()> {
         let Some(handle) = self.handle.take() else {
-            return;
+            return Ok(());
         };
-        match handle.stop() {
+        let stopped = match handle.stop() {
             Ok(()) => {
                 if self.state_saved {
                     if let Err(e) = RestoreState::remove(&self.state_dir) {
@@ -90,6 +95,7 @@ impl ThermalGuard {
                     }
                 }
                 log::info!("thermal control stopped; hardware restored");
+                Ok(())
             }
             Err(e) => {
                 let kept = if self.state_saved {
@@ -101,16 +107,21 @@ impl ThermalGuard {
                     "no crash-restore state was saved at start".to_owned()
                 };
                 log::error!("thermal control stopped without restoring the hardware: {e}; {kept}");
+                Err(anyhow!(
+                    "the fan and cpufreq settings were not all put back at exit (see the error \
+                     logged above); {kept}"
+                ))
             }
-        }
+        };
         self.simulation = None;
+        stopped
     }
 }
 
 impl Drop for ThermalGuard {
     fn drop(&mut self) {
-        // Also on unwinding from a panic in the event loop.
-        self.shutdown();
+        // Also on unwinding from a panic in the event loop; a failure is logged already.
+        let _ = self.shutdown();
     }
 }
 
@@ -128,7 +139,7 @@ pub fn start(
 ) -> Result<ThermalStart, Failure> {
     // Before the backends read the "originals": an earlier run killed while
     // throttling left its changes in place.
-    crate::restore_cmd::replay_leftover_state(&config.hardware.state_dir);
+    crate::restore_cmd::replay_leftover_state(&config.hardware.state_dir)?;
     let (backends, simulation) = match build_backends(config, simulate)? {
         Ok(built) => built,
         Err(no_sensor) => return Ok(ThermalStart::NoSensor(no_sensor)),
@@ -138,11 +149,18 @@ pub fn start(
     }
     let fan_on_exit = fan_on_exit(config.fan.on_exit);
     let state_dir = config.hardware.state_dir.clone();
-    let restore = RestoreState::capture(
+    let mut restore = RestoreState::capture(
         backends.fan.as_ref(),
         fan_on_exit.duty(),
         backends.cpufreq.as_deref(),
     );
+    match StateOwner::current() {
+        Ok(owner) => restore.set_owner(owner),
+        Err(e) => log::warn!(
+            "crash-restore state: cannot name this process as its owner ({e}); \
+             'warden restore' will not know whether this warden still runs"
+        ),
+    }
     for skipped in restore.skipped() {
         log::warn!(
             "crash-restore state: {} left out ({}); 'warden restore' will not put it back",
@@ -421,7 +439,7 @@ mod tests {
     fn a_clean_stop_removes_the_state_file() {
         let dir = scratch_dir("clean");
         let cpu = warden_hw::fake::FakeCpuFreq::pi4();
-        throttling_guard(&cpu, dir.clone()).stop();
+        throttling_guard(&cpu, dir.clone()).stop().unwrap();
         assert_eq!(cpu.current_max_khz(), 1_500_000);
         assert!(!warden_hw::restore::state_path(&dir).exists());
         let _ = std::fs::remove_dir_all(&dir);
@@ -433,7 +451,11 @@ mod tests {
         let cpu = warden_hw::fake::FakeCpuFreq::pi4();
         let guard = throttling_guard(&cpu, dir.clone());
         cpu.fail_writes_always(warden_hw::fake::FakeFailure::PermissionDenied);
-        guard.stop();
+        let error = guard.stop().expect_err("a failed restore is an error");
+        assert!(
+            error.to_string().contains("is kept"),
+            "names the kept state file: {error}"
+        );
         assert!(cpu.current_max_khz() < 1_500_000);
         assert!(
             warden_hw::restore::state_path(&dir).exists(),

@@ -9,6 +9,8 @@
 //! listed by [`SysfsCpuFreq::ignored_steps`]; a zero `scaling_max_freq` is refused; and
 //! [`SysfsCpuFreq::check_governor`] checks the governor a "governor" strategy will switch
 //! to. `scaling_governor` itself is optional: the max-freq strategy never touches it.
+//! [`check_powersave_governor`] runs that check again, on the kernel's lists as they are
+//! now, for a reload that switches to the "governor" strategy.
 
 use std::path::{Path, PathBuf};
 
@@ -177,6 +179,18 @@ impl SysfsCpuFreq {
     fn first(&self) -> &Policy {
         // `open` refuses to build without a policy.
         &self.policies[0]
+    }
+}
+
+/// Checks, changing nothing, that the cpufreq policies under `sysfs_root` can switch to
+/// `governor` now: the check [`crate::build`] makes for `HardwareSpec::powersave_governor`
+/// ([`SysfsCpuFreq::check_governor`]), for a reload that switches to the "governor" strategy.
+/// No cpufreq at all passes: there is nothing to switch.
+pub fn check_powersave_governor(sysfs_root: &Path, governor: &str) -> Result<(), HwError> {
+    match SysfsCpuFreq::open(sysfs_root) {
+        Ok(cpufreq) => cpufreq.check_governor(governor),
+        Err(HwError::NoCpuFreq { .. }) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

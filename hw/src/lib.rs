@@ -32,11 +32,14 @@ pub mod spec;
 mod sysfs_io;
 pub mod throttle;
 
-pub use cpufreq::SysfsCpuFreq;
+pub use cpufreq::{check_powersave_governor, SysfsCpuFreq};
 pub use error::{Access, HwError};
 pub use factory::{build, Backends};
 pub use fan::{FileFan, GpioFan, HwmonFan, NoFan, PwmFan, SoftPwmFan};
-pub use restore::{restore_from_state, RestoreEntry, RestoreReport, RestoreState, SkippedEntry};
+pub use restore::{
+    restore_from_state, RestoreEntry, RestoreError, RestoreReport, RestoreState, SkippedEntry,
+    StateOwner,
+};
 pub use sensor::SysfsThermalZone;
 pub use sim::{PiThermalModel, PiThermalParams, SimBoard};
 pub use spec::{FanSpec, HardwareSpec, SensorSpec};

@@ -7,9 +7,10 @@
 //! [`restore_from_state`]. Only plain file writes are recorded: a GPIO or hardware-PWM fan
 //! keeps its last level anyway.
 //!
-//! Format, one entry per line after a header, applied in order:
+//! Format, one entry per line after a header and the owner, applied in order:
 //! ```text
 //! # warden restore state v1
+//! # owner pid=812 start_time=4711 boot_id=0f3c…
 //! /sys/devices/system/cpu/cpufreq/policy0/scaling_governor<TAB>ondemand
 //! /sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq<TAB>1500000
 //! ```
@@ -17,14 +18,27 @@
 //! needs no configuration beyond the state directory. An entry the format cannot hold (an
 //! empty value, a tab or newline, a non-UTF-8 path) is left out and listed by
 //! [`RestoreState::skipped`]; it never costs the other entries their place in the file.
+//!
+//! The owner line names the warden that wrote the file ([`StateOwner`]): a restore refuses
+//! while it still runs ([`RestoreError::OwnerRunning`]). It is a comment to the parser of
+//! older versions, so their `warden restore` still replays the file, and a file without it
+//! (from an older version) is replayed as before.
+//!
+//! The file is read like a sysfs attribute is: opened without blocking, only when it is a
+//! regular file, and at most [`STATE_FILE_MAX_BYTES`] of it.
 
-use std::fs;
-use std::io::Write;
+pub mod owner;
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Access, HwError};
-use crate::sysfs_io::write_text;
+use crate::sysfs_io::{special_kind, write_text};
 use crate::{CpuFreq, Fan};
+
+pub use owner::StateOwner;
 
 /// Default directory of the state file (systemd `RuntimeDirectory=warden`).
 pub const DEFAULT_STATE_DIR: &str = "/run/warden";
@@ -32,6 +46,15 @@ pub const DEFAULT_STATE_DIR: &str = "/run/warden";
 pub const STATE_FILE_NAME: &str = "restore.state";
 /// First line of every state file.
 pub const STATE_FILE_HEADER: &str = "# warden restore state v1";
+/// Start of the line naming the owner: `# owner pid=<pid> start_time=<ticks> [boot_id=<id>]`.
+pub const OWNER_LINE_PREFIX: &str = "# owner ";
+/// The most of a state file that is read: far more than any real one (a few lines per
+/// cpufreq policy), little enough that a wrong file cannot eat memory.
+pub const STATE_FILE_MAX_BYTES: usize = 64 * 1024;
+
+/// What [`HwError::NotRegularFile`] says the state file should be.
+const STATE_FILE_KIND: &str = "a warden restore state file (a regular file): \
+                               remove it, or set hardware.state_dir to a directory of warden's own";
 
 /// One write to replay: put `value` into `path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +87,32 @@ pub struct SkippedEntry {
 /// The ordered writes that undo warden's hardware changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestoreState {
+    owner: Option<StateOwner>,
     entries: Vec<RestoreEntry>,
     skipped: Vec<SkippedEntry>,
+}
+
+/// Why a restore failed as a whole (a single failed write is in [`RestoreReport::failed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The state file or its owner's `/proc` entry could not be read (nothing was written),
+    /// or the file could not be removed after every write succeeded.
+    #[error(transparent)]
+    Hw(#[from] HwError),
+    /// The warden that wrote the state file still runs: restoring now would undo its fan and
+    /// cpufreq settings underneath it.
+    #[error(
+        "{state_file} belongs to a warden that is still running (pid {pid}); putting the fan and \
+         cpufreq back now would undo its settings underneath it: stop that warden instead \
+         (systemctl stop warden, or kill -TERM {pid}), which restores them and removes the file itself",
+        pid = owner.pid
+    )]
+    OwnerRunning {
+        /// The state file, kept untouched.
+        state_file: PathBuf,
+        /// The running warden that wrote it.
+        owner: StateOwner,
+    },
 }
 
 /// What a restore did.
@@ -133,6 +180,16 @@ impl RestoreState {
         }
     }
 
+    /// Records `owner` as the process that saved this state (see [`StateOwner::current`]).
+    pub fn set_owner(&mut self, owner: StateOwner) {
+        self.owner = Some(owner);
+    }
+
+    /// The process that saved this state; `None` in a file from an older version.
+    pub fn owner(&self) -> Option<&StateOwner> {
+        self.owner.as_ref()
+    }
+
     /// The entries, in the order they are replayed.
     pub fn entries(&self) -> &[RestoreEntry] {
         &self.entries
@@ -152,6 +209,16 @@ impl RestoreState {
     /// Serialises to the line format (every entry was checked by [`RestoreState::push`]).
     fn to_text(&self) -> String {
         let mut text = format!("{STATE_FILE_HEADER}\n");
+        if let Some(owner) = &self.owner {
+            text.push_str(&format!(
+                "{OWNER_LINE_PREFIX}pid={} start_time={}",
+                owner.pid, owner.start_time
+            ));
+            if let Some(boot_id) = &owner.boot_id {
+                text.push_str(&format!(" boot_id={boot_id}"));
+            }
+            text.push('\n');
+        }
         for entry in &self.entries {
             text.push_str(&format!("{}\t{}\n", entry.path.display(), entry.value));
         }
@@ -175,15 +242,15 @@ impl RestoreState {
         Ok(path)
     }
 
-    /// Reads `<state_dir>/restore.state`; `Ok(None)` when there is none.
+    /// Reads `<state_dir>/restore.state`; `Ok(None)` when there is none. Anything but a
+    /// regular file there (a FIFO, a directory) is [`HwError::NotRegularFile`], without
+    /// blocking; a file over [`STATE_FILE_MAX_BYTES`] is [`HwError::StateFile`].
     pub fn load(state_dir: &Path) -> Result<Option<Self>, HwError> {
         let path = state_path(state_dir);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(HwError::from_io(&path, Access::Read, e)),
-        };
-        Self::parse(&path, &text).map(Some)
+        match read_state_text(&path)? {
+            Some(text) => Self::parse(&path, &text).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Parses the line format (`path` names the file in errors).
@@ -204,7 +271,15 @@ impl RestoreState {
             }
         }
         let mut entries = Vec::new();
+        let mut owner = None;
         for (index, line) in lines {
+            if let Some(fields) = line.strip_prefix(OWNER_LINE_PREFIX) {
+                if owner.is_some() {
+                    return Err(error(index + 1, "a second owner line"));
+                }
+                owner = Some(parse_owner(fields).map_err(|reason| error(index + 1, reason))?);
+                continue;
+            }
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -220,6 +295,7 @@ impl RestoreState {
             entries.push(RestoreEntry::new(file, value));
         }
         Ok(RestoreState {
+            owner,
             entries,
             skipped: Vec::new(),
         })
@@ -253,8 +329,10 @@ impl RestoreState {
 
 /// Replays `<state_dir>/restore.state` (for `warden restore` after a crash) and removes it
 /// when every write succeeded; a missing file is a successful no-op (`found == false`).
-/// A failed write is reported, and the file kept so a later run can retry.
-pub fn restore_from_state(state_dir: &Path) -> Result<RestoreReport, HwError> {
+/// A failed write is reported, and the file kept so a later run can retry. While the warden
+/// that wrote the file still runs, nothing is written and the file is kept
+/// ([`RestoreError::OwnerRunning`]); a file without an owner is replayed.
+pub fn restore_from_state(state_dir: &Path) -> Result<RestoreReport, RestoreError> {
     let state_file = state_path(state_dir);
     let Some(state) = RestoreState::load(state_dir)? else {
         return Ok(RestoreReport {
@@ -262,12 +340,87 @@ pub fn restore_from_state(state_dir: &Path) -> Result<RestoreReport, HwError> {
             ..RestoreReport::default()
         });
     };
+    if let Some(owner) = state.owner() {
+        if owner.is_running()? {
+            return Err(RestoreError::OwnerRunning {
+                state_file,
+                owner: owner.clone(),
+            });
+        }
+    }
     let mut report = state.apply();
     report.state_file = state_file;
     if report.is_complete() {
         report.removed = RestoreState::remove(state_dir)?;
     }
     Ok(report)
+}
+
+/// The text of the state file at `path`, `None` when there is none: opened without blocking
+/// (a FIFO there must not hang a restore), refused unless a regular file, read up to
+/// [`STATE_FILE_MAX_BYTES`].
+fn read_state_text(path: &Path) -> Result<Option<String>, HwError> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(HwError::from_io(path, Access::Read, e)),
+    };
+    let metadata = file
+        .metadata()
+        .map_err(|e| HwError::from_io(path, Access::Read, e))?;
+    if let Some(kind) = special_kind(metadata.file_type()) {
+        return Err(HwError::NotRegularFile {
+            path: path.to_path_buf(),
+            kind,
+            wanted: STATE_FILE_KIND,
+        });
+    }
+    let whole_file = |reason: String| HwError::StateFile {
+        path: path.to_path_buf(),
+        line: 0,
+        reason,
+    };
+    // One byte more than the cap tells "exactly the cap" from "larger".
+    let mut bytes = Vec::new();
+    file.take(STATE_FILE_MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| HwError::from_io(path, Access::Read, e))?;
+    if bytes.len() > STATE_FILE_MAX_BYTES {
+        return Err(whole_file(format!(
+            "larger than {STATE_FILE_MAX_BYTES} bytes, so not a state file warden wrote"
+        )));
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| whole_file("not UTF-8 text, so not a state file warden wrote".into()))
+}
+
+/// The owner from the fields of an owner line (`pid=.. start_time=.. [boot_id=..]`); other
+/// `key=value` fields, from a newer version, are ignored.
+fn parse_owner(fields: &str) -> Result<StateOwner, &'static str> {
+    const EXPECTED: &str = "expected \"# owner pid=<pid> start_time=<ticks> [boot_id=<id>]\"";
+    let (mut pid, mut start_time, mut boot_id) = (None, None, None);
+    for field in fields.split_whitespace() {
+        let (key, value) = field.split_once('=').ok_or(EXPECTED)?;
+        match key {
+            "pid" => pid = Some(value.parse::<u32>().map_err(|_| EXPECTED)?),
+            "start_time" => start_time = Some(value.parse::<u64>().map_err(|_| EXPECTED)?),
+            "boot_id" if !value.is_empty() => boot_id = Some(value.to_string()),
+            _ => {}
+        }
+    }
+    match (pid, start_time) {
+        (Some(pid), Some(start_time)) if pid > 0 => Ok(StateOwner {
+            pid,
+            start_time,
+            boot_id,
+        }),
+        _ => Err(EXPECTED),
+    }
 }
 
 /// `path` made absolute against the current directory (paths from a relative sysfs root).

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use warden_hw::fake_sysfs::FakeSysfsTree;
+use warden_hw::fake_sysfs::{FakeSysfsLayout, FakeSysfsTree};
 
 use crate::util::{config_with, echo, loadgen, Launch, TempDir, Warden};
 
@@ -274,6 +274,47 @@ fn sighup_switches_the_cpu_strategy_and_tick_while_throttling() {
     wait_until("the original governor", Duration::from_secs(5), || {
         r.tree.governor(0).unwrap() != "powersave"
     });
+}
+
+#[test]
+fn sighup_to_a_governor_the_kernel_does_not_offer_keeps_throttling_by_max_freq() {
+    let dir = TempDir::new("thermal");
+    let layout = FakeSysfsLayout {
+        available_governors: "ondemand performance".into(),
+        ..FakeSysfsLayout::default()
+    };
+    let tree = FakeSysfsTree::create_with(&dir.path().join("sysfs"), &layout).unwrap();
+    let w = Warden::start_in(dir, &config_with("", FAST_THERMAL), Launch::default());
+    tree.ramp_temp_celsius(82.0).unwrap();
+    wait_until("max-freq throttling", Duration::from_secs(5), || {
+        max_freq(&tree) < 1_500_000
+    });
+    let retuned = FAST_THERMAL.replace("interval_ms = 100", "interval_ms = 200")
+        + "[cpufreq]\nstrategy = \"governor\"\n";
+    let lines = w.log_len();
+    w.rewrite_config(&config_with("", &retuned));
+    w.signal(libc::SIGHUP);
+    let line = w.wait_log_after(
+        lines,
+        "keeping the cpu strategy max-freq",
+        Duration::from_secs(5),
+    );
+    assert!(
+        line.contains("ERROR")
+            && line.contains("\"powersave\"")
+            && line.contains("ondemand performance"),
+        "names the governor and what is offered: {line}"
+    );
+    // The rest of the reload applies; a few ticks later max-freq still throttles.
+    w.wait_log_after(
+        lines,
+        "thermal tick interval 100 ms -> 200 ms",
+        Duration::from_secs(5),
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    w.assert_not_logged_after(lines, "cpu strategy max-freq -> governor");
+    assert!(max_freq(&tree) < 1_500_000, "still capped by max-freq");
+    assert_eq!(tree.governor(0).unwrap(), "ondemand");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Putting the hardware back, end to end: after a SIGKILL (`warden restore`,
 //! or the next start replaying the crash-restore state), after a panic in the
-//! event loop, and when the restore at exit itself fails.
+//! event loop, and when the restore at exit itself fails; and never underneath
+//! a warden that still runs.
 
 use std::time::Duration;
 
@@ -88,11 +89,12 @@ fn a_restart_after_sigkill_while_throttled_puts_back_the_real_originals_first() 
     let first_dir = killed.warden.dir.path().display().to_string();
     let config = config_with("", FAST_THERMAL).replace("@DIR@", &first_dir);
     let state_file = warden_hw::restore::state_path(&killed.warden.dir.path().join("run"));
+    // Header and owner lines start with '#'; every other line is a setting.
     let entries = std::fs::read_to_string(&state_file)
         .unwrap()
         .lines()
-        .count()
-        - 1;
+        .filter(|line| !line.starts_with('#'))
+        .count();
     let mut restarted = Warden::start_in(TempDir::new("restart"), &config, Launch::default());
     let line = restarted.wait_log(
         "found the crash-restore state of an earlier run",
@@ -138,8 +140,13 @@ fn a_failed_restore_at_exit_is_an_error_and_keeps_the_state_file() {
     let max_freq_path = r.tree.scaling_max_freq_path(0);
     r.tree.make_read_only(&max_freq_path).unwrap();
     r.warden.signal(libc::SIGTERM);
-    r.warden.wait_exit(Duration::from_secs(10)).unwrap();
+    let status = r.warden.wait_exit(Duration::from_secs(10)).unwrap();
     let log = r.warden.log().join("\n");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a failed restore at exit is a runtime failure:\n{log}"
+    );
     assert!(log.contains("could not restore"), "{log}");
     assert!(
         !log.contains("hardware restored"),
@@ -169,5 +176,67 @@ fn a_failed_restore_at_exit_is_an_error_and_keeps_the_state_file() {
         max_freq(&r.tree),
         1_500_000,
         "`warden restore` had something to undo"
+    );
+}
+
+#[test]
+fn warden_restore_refuses_while_the_warden_that_wrote_the_state_runs() {
+    let mut r = rig("", FAST_THERMAL);
+    let state_file = warden_hw::restore::state_path(&r.warden.dir.path().join("run"));
+    r.tree.ramp_temp_celsius(90.0).unwrap();
+    wait_until("minimum frequency", Duration::from_secs(5), || {
+        max_freq(&r.tree) == 600_000
+    });
+    let saved = std::fs::read_to_string(&state_file).unwrap();
+    let out = run_warden(&["restore", "--config", r.warden.config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", r.warden.pid())) && stderr.contains("stop that warden"),
+        "{stderr}"
+    );
+    assert_eq!(max_freq(&r.tree), 600_000, "nothing put back underneath it");
+    assert_eq!(std::fs::read_to_string(&state_file).unwrap(), saved, "kept");
+
+    r.warden.signal(libc::SIGTERM);
+    let status = r.warden.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "{}", r.warden.log().join("\n"));
+    assert_eq!(max_freq(&r.tree), 1_500_000, "its own stop restores");
+    assert!(!state_file.exists());
+}
+
+#[test]
+fn a_second_warden_on_the_same_state_dir_refuses_to_start() {
+    let first = rig("", FAST_THERMAL);
+    first.tree.ramp_temp_celsius(90.0).unwrap();
+    wait_until("minimum frequency", Duration::from_secs(5), || {
+        max_freq(&first.tree) == 600_000
+    });
+    let first_dir = first.warden.dir.path().display().to_string();
+    let state_dir = first.warden.dir.path().join("run");
+    let saved = std::fs::read_to_string(warden_hw::restore::state_path(&state_dir)).unwrap();
+    let config = config_with("", FAST_THERMAL).replace("@DIR@", &first_dir);
+    let launch = Launch {
+        expect_exit: true,
+        ..Launch::default()
+    };
+    let mut second = Warden::start_in(TempDir::new("second"), &config, launch);
+    let status = second.wait_exit(Duration::from_secs(10)).expect("exits");
+    let log = second.log().join("\n");
+    assert_eq!(status.code(), Some(1), "a runtime conflict:\n{log}");
+    assert!(
+        log.contains(&format!("pid {}", first.warden.pid()))
+            && log.contains(&state_dir.display().to_string()),
+        "names the running warden and the state dir:\n{log}"
+    );
+    assert_eq!(
+        max_freq(&first.tree),
+        600_000,
+        "the running warden's throttle is left alone:\n{log}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(warden_hw::restore::state_path(&state_dir)).unwrap(),
+        saved,
+        "the running warden's state file is left alone"
     );
 }

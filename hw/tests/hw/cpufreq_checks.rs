@@ -3,7 +3,9 @@
 
 use std::fs;
 
-use warden_hw::{build, CpuFreq, FanSpec, HwError, RestoreEntry, SysfsCpuFreq};
+use warden_hw::{
+    build, check_powersave_governor, CpuFreq, FanSpec, HwError, RestoreEntry, SysfsCpuFreq,
+};
 
 use crate::util::fixture;
 
@@ -114,4 +116,38 @@ fn an_unoffered_powersave_governor_is_refused_at_build() {
     fs::remove_file(&list).unwrap();
     spec.powersave_governor = Some("turbo".into());
     assert!(build(&spec).is_ok());
+}
+
+#[test]
+fn the_powersave_governor_check_reads_the_lists_as_they_are_now() {
+    let fx = fixture("cpufreq-governor-recheck");
+    let root = fx.tree.root();
+    assert!(check_powersave_governor(root, "powersave").is_ok());
+    let list = fx.tree.policy_dir(0).join("scaling_available_governors");
+    fs::write(&list, "ondemand performance\n").unwrap();
+    let err = check_powersave_governor(root, "powersave").unwrap_err();
+    assert!(
+        matches!(&err, HwError::GovernorNotAvailable { governor, available, .. }
+            if governor == "powersave" && available == "ondemand performance"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&list.display().to_string()),
+        "{err}"
+    );
+
+    fs::remove_file(fx.tree.policy_dir(0).join("scaling_governor")).unwrap();
+    assert!(
+        matches!(
+            check_powersave_governor(root, "ondemand"),
+            Err(HwError::InvalidSpec { .. })
+        ),
+        "no scaling_governor to switch"
+    );
+}
+
+#[test]
+fn the_powersave_governor_check_passes_without_cpufreq() {
+    let dir = crate::util::TestDir::new("cpufreq-governor-none");
+    assert!(check_powersave_governor(dir.path(), "powersave").is_ok());
 }

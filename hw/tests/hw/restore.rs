@@ -1,14 +1,17 @@
-//! The crash-restore state file: round trip, format, and restoring after a "SIGKILL".
+//! The crash-restore state file: round trip, format, restoring after a "SIGKILL", the
+//! owner that must not be restored underneath, and a state path that is not a state file.
 
 use std::fs;
+use std::path::{Path, PathBuf};
 
 use warden_hw::fake_sysfs::FakeSysfsLayout;
-use warden_hw::restore::{state_path, STATE_FILE_HEADER};
+use warden_hw::restore::{state_path, STATE_FILE_HEADER, STATE_FILE_MAX_BYTES};
 use warden_hw::{
-    restore_from_state, CpuFreq, Fan, FileFan, HwError, RestoreEntry, RestoreState, SysfsCpuFreq,
+    restore_from_state, CpuFreq, Fan, FileFan, HwError, RestoreEntry, RestoreError, RestoreState,
+    StateOwner, SysfsCpuFreq,
 };
 
-use crate::util::{fixture, fixture_with, TestDir};
+use crate::util::{fixture, fixture_with, make_fifo, without_hanging, TestDir};
 
 #[test]
 fn save_and_load_round_trip_in_the_line_format() {
@@ -213,4 +216,200 @@ fn an_empty_fan_file_at_start_keeps_the_cpufreq_entries() {
             "{exit_duty:?}"
         );
     }
+}
+
+/// Saves a state in `<dir>/run` that puts `1500000` into `<dir>/scaling_max_freq` (which
+/// holds `600000`), owned by `owner`; returns (state dir, max-freq file).
+fn state_owned_by(dir: &TestDir, owner: Option<StateOwner>) -> (PathBuf, PathBuf) {
+    let max_freq = dir.path().join("scaling_max_freq");
+    fs::write(&max_freq, "600000\n").unwrap();
+    let state_dir = dir.path().join("run");
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new(&max_freq, "1500000"));
+    if let Some(owner) = owner {
+        state.set_owner(owner);
+    }
+    state.save(&state_dir).unwrap();
+    (state_dir, max_freq)
+}
+
+fn assert_replayed(state_dir: &Path, max_freq: &Path) {
+    let report = restore_from_state(state_dir).unwrap();
+    assert!(report.is_complete() && report.removed, "{report:?}");
+    assert_eq!(fs::read_to_string(max_freq).unwrap(), "1500000");
+}
+
+#[test]
+fn the_owner_is_saved_and_loaded_and_older_parsers_see_a_comment() {
+    let dir = TestDir::new("state-owner");
+    let owner = StateOwner::current().unwrap();
+    assert_eq!(owner.pid, std::process::id());
+    let (state_dir, _) = state_owned_by(&dir, Some(owner.clone()));
+    let text = fs::read_to_string(state_path(&state_dir)).unwrap();
+    let second = text.lines().nth(1).unwrap();
+    assert!(
+        second.starts_with(&format!(
+            "# owner pid={} start_time={}",
+            owner.pid, owner.start_time
+        )),
+        "{text}"
+    );
+    let loaded = RestoreState::load(&state_dir).unwrap().unwrap();
+    assert_eq!(loaded.owner(), Some(&owner));
+    assert_eq!(loaded.entries().len(), 1);
+}
+
+#[test]
+fn a_restore_while_the_owner_runs_touches_nothing_and_keeps_the_file() {
+    let dir = TestDir::new("state-live-owner");
+    let owner = StateOwner::current().unwrap();
+    let (state_dir, max_freq) = state_owned_by(&dir, Some(owner.clone()));
+    let err = restore_from_state(&state_dir).unwrap_err();
+    assert!(
+        matches!(&err, RestoreError::OwnerRunning { owner: o, .. } if *o == owner),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("pid {}", owner.pid)) && text.contains("stop that warden"),
+        "{text}"
+    );
+    assert_eq!(fs::read_to_string(&max_freq).unwrap(), "600000\n");
+    assert!(
+        state_path(&state_dir).exists(),
+        "the live warden's file is kept"
+    );
+}
+
+#[test]
+fn a_state_whose_owner_exited_is_replayed() {
+    let dir = TestDir::new("state-dead-owner");
+    let mut child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let owner = StateOwner::of_pid(child.id()).unwrap().expect("sleep runs");
+    assert!(owner.is_running().unwrap());
+    let (state_dir, max_freq) = state_owned_by(&dir, Some(owner.clone()));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!owner.is_running().unwrap(), "a reaped process is gone");
+    assert_replayed(&state_dir, &max_freq);
+}
+
+#[test]
+fn a_recycled_pid_or_another_boot_is_not_the_owner() {
+    let me = StateOwner::current().unwrap();
+    let recycled = StateOwner {
+        start_time: me.start_time + 1,
+        ..me.clone()
+    };
+    assert!(
+        !recycled.is_running().unwrap(),
+        "same pid, other start time"
+    );
+    if me.boot_id.is_some() {
+        let earlier_boot = StateOwner {
+            boot_id: Some("00000000-0000-0000-0000-000000000000".into()),
+            ..me.clone()
+        };
+        assert!(
+            !earlier_boot.is_running().unwrap(),
+            "same pid and tick, other boot"
+        );
+    }
+    let dir = TestDir::new("state-recycled-owner");
+    let (state_dir, max_freq) = state_owned_by(&dir, Some(recycled));
+    assert_replayed(&state_dir, &max_freq);
+}
+
+#[test]
+fn a_state_file_without_an_owner_from_an_older_version_is_replayed() {
+    let dir = TestDir::new("state-no-owner");
+    let (state_dir, max_freq) = state_owned_by(&dir, None);
+    let text = fs::read_to_string(state_path(&state_dir)).unwrap();
+    assert!(!text.contains("# owner"), "{text}");
+    assert_replayed(&state_dir, &max_freq);
+}
+
+#[test]
+fn a_malformed_owner_line_names_the_line() {
+    let dir = TestDir::new("state-bad-owner");
+    fs::write(
+        state_path(dir.path()),
+        format!("{STATE_FILE_HEADER}\n# owner pid=twelve start_time=5\n/sys/ok\t1\n"),
+    )
+    .unwrap();
+    let err = RestoreState::load(dir.path()).unwrap_err();
+    assert!(matches!(err, HwError::StateFile { line: 2, .. }), "{err:?}");
+    assert!(err.to_string().contains("pid="), "{err}");
+}
+
+#[test]
+fn a_fifo_at_the_state_path_is_refused_without_hanging() {
+    let dir = TestDir::new("state-fifo");
+    let state_dir = dir.path().to_path_buf();
+    make_fifo(&state_path(&state_dir));
+    let err = without_hanging("loading a FIFO state file", move || {
+        restore_from_state(&state_dir).unwrap_err()
+    });
+    assert!(
+        matches!(
+            &err,
+            RestoreError::Hw(HwError::NotRegularFile { kind: "FIFO", .. })
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("restore state file"),
+        "says what the path should be: {err}"
+    );
+    assert!(state_path(dir.path()).exists(), "not removed");
+}
+
+#[test]
+fn a_directory_at_the_state_path_is_refused() {
+    let dir = TestDir::new("state-dir");
+    fs::create_dir(state_path(dir.path())).unwrap();
+    let err = RestoreState::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HwError::NotRegularFile {
+                kind: "directory",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_oversized_state_file_is_refused_naming_the_file() {
+    let dir = TestDir::new("state-huge");
+    let path = state_path(dir.path());
+    let mut text = format!("{STATE_FILE_HEADER}\n");
+    while text.len() <= STATE_FILE_MAX_BYTES {
+        text.push_str("/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq\t1500000\n");
+    }
+    fs::write(&path, &text).unwrap();
+    let err = RestoreState::load(dir.path()).unwrap_err();
+    assert!(matches!(err, HwError::StateFile { line: 0, .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&path.display().to_string())
+            && message.contains(&STATE_FILE_MAX_BYTES.to_string()),
+        "{message}"
+    );
+
+    // Exactly at the cap is still read.
+    let entry = "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq\t1500000\n";
+    let mut text = format!("{STATE_FILE_HEADER}\n");
+    while text.len() + entry.len() <= STATE_FILE_MAX_BYTES {
+        text.push_str(entry);
+    }
+    text.push_str(&"#".repeat(STATE_FILE_MAX_BYTES - text.len()));
+    assert_eq!(text.len(), STATE_FILE_MAX_BYTES);
+    fs::write(&path, &text).unwrap();
+    assert!(RestoreState::load(dir.path()).unwrap().is_some());
 }

@@ -1,0 +1,139 @@
+//! Who wrote a crash-restore state file, and whether that process still runs.
+//!
+//! Replaying a state file puts the fan and cpufreq back; done while the warden that wrote it
+//! still runs, it would undo that warden's settings underneath it and delete its file. So the
+//! file records its owner, and a restore first asks whether the owner is alive. A pid alone
+//! cannot tell: after a crash the kernel may give the same pid to an unrelated process. The
+//! owner is therefore the pid *and* the process start time (`/proc/<pid>/stat` field 22,
+//! clock ticks after boot), which differs for any later process with that pid; and, when the
+//! kernel has one, the boot id, so a `state_dir` that survives a reboot is not mistaken for
+//! the state of a process that started at the same tick of an earlier boot. A zombie (killed,
+//! not yet reaped) counts as gone: it cannot touch the hardware any more.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::HwError;
+use crate::sysfs_io::{parse_error, read_text};
+
+/// Where the kernel describes processes.
+pub const PROC_DIR: &str = "/proc";
+/// The kernel's id of the current boot (a UUID), new at every boot.
+pub const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
+
+/// What a `/proc/<pid>/stat` line must look like, for parse errors.
+const STAT_LINE: &str =
+    "a /proc/<pid>/stat line: pid (comm) state ... with the start time as field 22";
+/// Index of field 22 (start time) among the fields after `(comm)`, which begin at field 3.
+const START_TIME_INDEX: usize = 22 - 3;
+
+/// The process that wrote a state file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateOwner {
+    /// Its process id.
+    pub pid: u32,
+    /// Its start time in clock ticks after boot (`/proc/<pid>/stat` field 22).
+    pub start_time: u64,
+    /// The boot it ran in (`/proc/sys/kernel/random/boot_id`), when the kernel has one.
+    pub boot_id: Option<String>,
+}
+
+impl StateOwner {
+    /// The calling process, to record in the state file it is about to save.
+    pub fn current() -> Result<Self, HwError> {
+        let pid = std::process::id();
+        Self::of_pid(pid)?.ok_or_else(|| HwError::NotFound {
+            path: stat_path(pid),
+        })
+    }
+
+    /// The process running as `pid` now, with its start time and the current boot id;
+    /// `Ok(None)` when there is none, or only its zombie.
+    pub fn of_pid(pid: u32) -> Result<Option<Self>, HwError> {
+        let path = stat_path(pid);
+        let text = match read_text(&path) {
+            Ok(text) => text,
+            Err(HwError::NotFound { .. }) => return Ok(None),
+            // The process ended between open and read.
+            Err(HwError::Io { os_error, .. }) if os_error.raw_os_error() == Some(libc::ESRCH) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let (state, start_time) = parse_stat(&path, &text)?;
+        if matches!(state, "Z" | "X" | "x") {
+            return Ok(None);
+        }
+        Ok(Some(StateOwner {
+            pid,
+            start_time,
+            boot_id: current_boot_id(),
+        }))
+    }
+
+    /// True when the process that wrote the state still runs: `pid` exists, is not a zombie,
+    /// started at `start_time`, and (when both are known) in the same boot. Errors only when
+    /// `/proc/<pid>/stat` exists but cannot be read or parsed.
+    pub fn is_running(&self) -> Result<bool, HwError> {
+        let Some(now) = Self::of_pid(self.pid)? else {
+            return Ok(false);
+        };
+        let same_boot = match (&self.boot_id, &now.boot_id) {
+            (Some(recorded), Some(current)) => recorded == current,
+            _ => true,
+        };
+        Ok(same_boot && now.start_time == self.start_time)
+    }
+}
+
+/// `/proc/<pid>/stat`.
+fn stat_path(pid: u32) -> PathBuf {
+    Path::new(PROC_DIR).join(pid.to_string()).join("stat")
+}
+
+/// The state (field 3) and start time (field 22) of a `/proc/<pid>/stat` line. The command
+/// name (field 2) may hold spaces and parentheses, so the fields after it are counted from
+/// its last `)`.
+fn parse_stat<'a>(path: &Path, text: &'a str) -> Result<(&'a str, u64), HwError> {
+    let after_comm = text
+        .rfind(')')
+        .map(|end| &text[end + 1..])
+        .ok_or_else(|| parse_error(path, text, STAT_LINE))?;
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let state = fields
+        .first()
+        .ok_or_else(|| parse_error(path, text, STAT_LINE))?;
+    let start_time = fields
+        .get(START_TIME_INDEX)
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| parse_error(path, text, STAT_LINE))?;
+    Ok((state, start_time))
+}
+
+/// The current boot id, or `None` when the kernel does not expose one.
+fn current_boot_id() -> Option<String> {
+    let text = read_text(Path::new(BOOT_ID_PATH))
+        .map_err(|e| log::debug!("no boot id: {e}"))
+        .ok()?;
+    let id = text.trim();
+    (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_start_time_is_found_after_a_command_name_with_spaces_and_parentheses() {
+        let line = "4242 (evil) name (x) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 \
+                    987654 1000000 100 18446744073709551615\n";
+        let (state, start) = parse_stat(Path::new("/proc/4242/stat"), line).unwrap();
+        assert_eq!((state, start), ("S", 987_654));
+    }
+
+    #[test]
+    fn a_truncated_stat_line_is_a_parse_error_naming_the_file() {
+        let err = parse_stat(Path::new("/proc/1/stat"), "1 (init) S 0 1").unwrap_err();
+        assert!(matches!(err, HwError::Parse { .. }), "{err:?}");
+        assert!(err.to_string().contains("/proc/1/stat"), "{err}");
+    }
+}
