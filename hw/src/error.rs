@@ -48,7 +48,7 @@ pub enum HwError {
         path: PathBuf,
     },
     /// The kernel refused access (EACCES, EPERM, EROFS).
-    #[error("permission denied {access} {path}: run warden as root, or grant its user {access} access (udev rule or group)")]
+    #[error("permission denied {access} {path}: run warden as root, or grant its user {access} access (udev rule or group); under systemd, also check the unit's User= and sandboxing (ProtectSystem=, ReadWritePaths=, InaccessiblePaths=)")]
     PermissionDenied {
         /// The file concerned.
         path: PathBuf,

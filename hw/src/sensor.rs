@@ -31,9 +31,13 @@ pub struct SysfsThermalZone {
 impl SysfsThermalZone {
     /// Picks the zone whose `type` is `cpu-thermal`, else `thermal_zone0`, under `sysfs_root`.
     ///
-    /// Errors: the thermal class directory cannot be listed (e.g.
-    /// [`HwError::PermissionDenied`] naming it); [`HwError::NoThermalZone`] when there is no
-    /// zone to pick, or the picked zone's `temp` cannot be opened (the reason names both).
+    /// Errors: the thermal class directory cannot be listed, or the picked zone's `temp`
+    /// exists but this process may not read it (EACCES, EPERM):
+    /// [`HwError::PermissionDenied`] naming the directory or file, since that is a
+    /// misconfiguration to fix, not a machine without a sensor. [`HwError::NoThermalZone`]
+    /// when there is no zone to pick, or the picked zone's `temp` fails to open any other
+    /// way, e.g. EIO or EINVAL from some VMs' ACPI zones (the reason names both). A passing
+    /// glitch (ENODATA, EAGAIN) is accepted: the controller retries it every tick.
     pub fn auto(sysfs_root: &Path) -> Result<Self, HwError> {
         let dir = sysfs_root.join(THERMAL_CLASS_DIR);
         let zones = numbered_entries(&dir, "thermal_zone")?;
@@ -55,15 +59,7 @@ impl SysfsThermalZone {
             }
         };
         let temp = chosen.join("temp");
-        if let Err(e) = probe_attribute(&temp) {
-            if !e.is_transient() {
-                let zone = describe_file(&temp);
-                return Err(HwError::NoThermalZone {
-                    dir,
-                    reason: format!("{zone} has no readable temp ({e})"),
-                });
-            }
-        }
+        check_chosen_temp(&dir, &temp, probe_attribute(&temp))?;
         Ok(Self::at(temp))
     }
 
@@ -90,6 +86,24 @@ impl SysfsThermalZone {
     /// The file read on every tick.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Judges how the `temp` that `auto` picked (in the thermal class `dir`) opened.
+///
+/// A permission error is returned as it is, naming the file: thermal zones are
+/// world-readable, so it means the wrong user, a sandbox or a security module, which the
+/// user must fix; turning it into [`HwError::NoThermalZone`] would let warden run with
+/// thermal control off. Any other failure means the zone cannot serve as a sensor.
+fn check_chosen_temp(dir: &Path, temp: &Path, opened: Result<(), HwError>) -> Result<(), HwError> {
+    match opened {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_transient() => Ok(()),
+        Err(e @ HwError::PermissionDenied { .. }) => Err(e),
+        Err(e) => Err(HwError::NoThermalZone {
+            dir: dir.to_path_buf(),
+            reason: format!("{} has no readable temp ({e})", describe_file(temp)),
+        }),
     }
 }
 
@@ -151,6 +165,43 @@ mod tests {
         assert_eq!(parse_millidegrees(p, "48312\n").unwrap(), 48.312);
         assert_eq!(parse_millidegrees(p, "-5000\n").unwrap(), -5.0);
         assert_eq!(parse_millidegrees(p, "0").unwrap(), 0.0);
+    }
+
+    /// The permission test in tests/hw/sensor.rs gets a real EACCES; the other errnos
+    /// cannot be produced on a temp dir, so the judgement is checked on the mapped errors.
+    #[test]
+    fn only_permission_errors_on_the_chosen_temp_stop_auto() {
+        let dir = Path::new("/root/sys/class/thermal");
+        let temp = dir.join("thermal_zone0/temp");
+        let judge = |errno| {
+            let error = HwError::from_io(
+                &temp,
+                crate::error::Access::Read,
+                std::io::Error::from_raw_os_error(errno),
+            );
+            check_chosen_temp(dir, &temp, Err(error))
+        };
+        for errno in [libc::EACCES, libc::EPERM] {
+            assert!(
+                matches!(judge(errno), Err(HwError::PermissionDenied { ref path, .. }) if path == &temp),
+                "errno {errno}"
+            );
+        }
+        for errno in [libc::EIO, libc::EINVAL] {
+            let err = judge(errno).unwrap_err();
+            assert!(
+                matches!(&err, HwError::NoThermalZone { dir: d, reason } if d == dir
+                    && reason.contains("has no readable temp")),
+                "errno {errno}: {err:?}"
+            );
+        }
+        for errno in [libc::ENODATA, libc::EAGAIN] {
+            assert!(
+                judge(errno).is_ok(),
+                "errno {errno} is retried by the controller"
+            );
+        }
+        assert!(check_chosen_temp(dir, &temp, Ok(())).is_ok());
     }
 
     #[test]

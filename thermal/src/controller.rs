@@ -4,7 +4,8 @@
 //! publishes a [`SharedSnapshot`]. Stopping it (or dropping its handle, or a
 //! panic unwinding it) sets the fan to its exit duty and restores cpufreq.
 //! Stopping waits at most [`STOP_TIMEOUT`]: a thread stuck in a hardware call
-//! is left behind and reported, so the daemon can still exit.
+//! is left behind and reported, so the daemon can still exit. At debug level
+//! every tick logs one line of what it read, decided and applied (`tick_log`).
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::policy::{AdmissionDecision, CpuStep, Decision, Level, SampleError, Th
 use crate::rate_limit::{LogLimiter, TextLimiter};
 use crate::sensor_health::SensorFaultCause;
 use crate::snapshot::{HistorySample, SharedSnapshot, ThermalSnapshot, HISTORY_PERIOD};
+use crate::tick_log::TickLine;
 
 /// Default tick interval (`thermal.interval_ms` = 500).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
@@ -380,6 +382,16 @@ impl Worker {
             self.read_slow_status(now);
         }
         self.publish(&decision, now, uptime);
+        // The line is formatted only when written: nothing is spent on it at info level.
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!(
+                "{}",
+                TickLine {
+                    snapshot: &self.snapshot,
+                    cpu_step: decision.cpu_step,
+                }
+            );
+        }
     }
 
     fn read_sensor(&mut self, now: Instant) -> Result<f64, SampleError> {

@@ -19,6 +19,7 @@ pub mod reference;
 pub mod sensor_health;
 pub mod signal;
 pub mod snapshot;
+mod tick_log;
 
 pub use actuators::{CpuStrategy, FanOnExit};
 pub use config::{

@@ -150,6 +150,18 @@ pub enum CpuStep {
     ToMinimum,
 }
 
+impl CpuStep {
+    /// Machine-readable name (`hold`, `down`, `up`, `to_minimum`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CpuStep::Hold => "hold",
+            CpuStep::Down => "down",
+            CpuStep::Up => "up",
+            CpuStep::ToMinimum => "to_minimum",
+        }
+    }
+}
+
 /// The policy's output for one tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Decision {

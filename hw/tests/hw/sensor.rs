@@ -106,6 +106,43 @@ fn permission_denied_is_its_own_error() {
 }
 
 #[test]
+fn auto_reports_a_temp_it_may_not_read_as_permission_denied_naming_it() {
+    let fx = fixture("sensor-auto-denied");
+    let temp = fx.tree.temp_path();
+    chmod(&temp, 0o000);
+    // Real EACCES: as root, only this thread's fsuid drops to nobody (mode bits bind again).
+    let err = as_nobody(|| SysfsThermalZone::auto(fx.tree.root())).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            HwError::PermissionDenied { path, access: Access::Read } if path == &temp
+        ),
+        "a sensor warden may not read is a misconfiguration, not a missing zone: {err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains(&temp.display().to_string()), "{text}");
+    assert!(text.contains("run warden as root"), "{text}");
+    assert!(text.contains("sandboxing"), "{text}");
+}
+
+#[test]
+fn auto_reports_a_temp_that_is_not_a_file_as_no_thermal_zone() {
+    let fx = fixture("sensor-auto-not-a-file");
+    let temp = fx.tree.temp_path();
+    std::fs::remove_file(&temp).unwrap();
+    std::fs::create_dir(&temp).unwrap();
+    let err = SysfsThermalZone::auto(fx.tree.root()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            HwError::NoThermalZone { reason, .. }
+                if reason.contains("thermal_zone0 (cpu-thermal) has no readable temp")
+        ),
+        "warden still runs, without thermal control, on such a box: {err:?}"
+    );
+}
+
+#[test]
 fn enodata_and_eagain_are_transient() {
     let path = Path::new("/sys/class/thermal/thermal_zone0/temp");
     for errno in [libc::ENODATA, libc::EAGAIN] {

@@ -1,7 +1,9 @@
 //! Helpers shared by the policy and controller tests: a tiny deterministic PRNG, a trace
-//! runner that records every tick's decision, and a bounded wait.
+//! runner that records every tick's decision, a bounded wait, and a log capture.
 
 #![allow(dead_code)]
+
+pub mod capture_log;
 
 use std::time::{Duration, Instant};
 
