@@ -1,5 +1,10 @@
 //! Command-line parsing: `warden [run] [--config FILE]`, `check-config`,
 //! `status`, `restore`, `--version`, `--help`.
+//!
+//! Hand-written and strict: each subcommand accepts only its own options
+//! ([`Subcommand::options`]), each at most once, so a flag that would be
+//! ignored, or a second `--config` that would silently win, is a usage error
+//! (exit 2) instead of a surprise.
 
 use std::path::PathBuf;
 
@@ -11,11 +16,14 @@ Usage:
   warden [run] [--config FILE] [--simulate]
                               serve; with no FILE, built-in defaults (echo on 0.0.0.0:7000)
   warden check-config FILE    validate a configuration file and exit
+                              (FILE may also be given as --config FILE)
   warden status [--addr HOST:PORT] [--json]
                               show a running warden's status (default 127.0.0.1:9181)
   warden restore [--config FILE]
                               put back fan and cpufreq settings saved by a warden that died
   warden --version | --help
+
+Each subcommand accepts only the options listed for it, each at most once.
 
 Environment:
   WARDEN_LOG=LEVEL            error, warn, info, debug or trace (overrides log.level)
@@ -61,67 +69,262 @@ pub enum Command {
 
 /// A command line that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}\nRun 'warden --help' for usage.")]
-pub struct UsageError(String);
+#[error("{why}\nRun '{help_command} --help' for usage.")]
+pub struct UsageError {
+    /// What is wrong.
+    why: String,
+    /// The command whose `--help` the user should read: `warden`, or
+    /// `warden status` once a subcommand was named.
+    help_command: String,
+}
 
 impl UsageError {
     /// A usage error with this explanation.
     pub fn new(why: impl Into<String>) -> Self {
-        UsageError(why.into())
+        UsageError {
+            why: why.into(),
+            help_command: "warden".into(),
+        }
+    }
+
+    /// A usage error within an explicitly named subcommand (`None`: none was
+    /// named, `warden run` by default), pointing at that subcommand's help.
+    fn within(sub: Option<Subcommand>, why: impl Into<String>) -> Self {
+        let mut error = UsageError::new(why);
+        if let Some(sub) = sub {
+            error.help_command = format!("warden {}", sub.word());
+        }
+        error
+    }
+}
+
+/// A subcommand, the first word of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subcommand {
+    /// `warden run` (also the default when no subcommand is named).
+    Run,
+    /// `warden check-config`.
+    CheckConfig,
+    /// `warden status`.
+    Status,
+    /// `warden restore`.
+    Restore,
+}
+
+impl Subcommand {
+    /// Every subcommand, in the order `--help` lists them.
+    const ALL: [Subcommand; 4] = [
+        Subcommand::Run,
+        Subcommand::CheckConfig,
+        Subcommand::Status,
+        Subcommand::Restore,
+    ];
+
+    /// The word that names it on the command line.
+    fn word(self) -> &'static str {
+        match self {
+            Subcommand::Run => "run",
+            Subcommand::CheckConfig => "check-config",
+            Subcommand::Status => "status",
+            Subcommand::Restore => "restore",
+        }
+    }
+
+    /// The subcommand `word` names, if any.
+    fn from_word(word: &str) -> Option<Subcommand> {
+        Subcommand::ALL.into_iter().find(|sub| sub.word() == word)
+    }
+
+    /// The options it accepts (besides `--help` and `--version`).
+    fn options(self) -> &'static [CliOption] {
+        match self {
+            Subcommand::Run => &[CliOption::Config, CliOption::Simulate],
+            // `--config FILE` is accepted as another spelling of FILE.
+            Subcommand::CheckConfig => &[CliOption::Config],
+            Subcommand::Status => &[CliOption::Addr, CliOption::Json],
+            Subcommand::Restore => &[CliOption::Config],
+        }
+    }
+
+    /// The positional arguments it takes (check-config's FILE).
+    fn max_positional(self) -> usize {
+        usize::from(self == Subcommand::CheckConfig)
+    }
+}
+
+/// An option some subcommand accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CliOption {
+    /// `-c FILE`, `--config FILE`.
+    Config,
+    /// `--simulate`.
+    Simulate,
+    /// `--addr HOST:PORT`.
+    Addr,
+    /// `--json`.
+    Json,
+}
+
+impl CliOption {
+    /// Every option.
+    const ALL: [CliOption; 4] = [
+        CliOption::Config,
+        CliOption::Simulate,
+        CliOption::Addr,
+        CliOption::Json,
+    ];
+
+    /// Its long spelling, used in every message about it.
+    fn long(self) -> &'static str {
+        match self {
+            CliOption::Config => "--config",
+            CliOption::Simulate => "--simulate",
+            CliOption::Addr => "--addr",
+            CliOption::Json => "--json",
+        }
+    }
+
+    /// The option `arg` spells (long or short), if any.
+    fn from_arg(arg: &str) -> Option<CliOption> {
+        match arg {
+            "-c" => Some(CliOption::Config),
+            _ => CliOption::ALL.into_iter().find(|opt| opt.long() == arg),
+        }
+    }
+
+    /// True when it is followed by a value.
+    fn takes_value(self) -> bool {
+        matches!(self, CliOption::Config | CliOption::Addr)
+    }
+
+    /// The subcommands that accept it, for the error when another was given it.
+    fn accepted_by(self) -> String {
+        let words: Vec<String> = Subcommand::ALL
+            .into_iter()
+            .filter(|sub| sub.options().contains(&self))
+            .map(|sub| format!("'warden {}'", sub.word()))
+            .collect();
+        words.join(", ")
+    }
+}
+
+/// The options given so far: a value (or, for a flag, its spelling) each.
+#[derive(Debug, Default)]
+struct GivenOptions([Option<String>; CliOption::ALL.len()]);
+
+impl GivenOptions {
+    /// Records `opt`; a second time is an error naming both values.
+    fn record(
+        &mut self,
+        opt: CliOption,
+        value: String,
+        sub: Option<Subcommand>,
+    ) -> Result<(), UsageError> {
+        let slot = &mut self.0[opt as usize];
+        if let Some(first) = slot {
+            let values = if opt.takes_value() {
+                format!(" ('{first}', then '{value}')")
+            } else {
+                String::new()
+            };
+            return Err(UsageError::within(
+                sub,
+                format!("option '{}' given twice{values}; give it once", opt.long()),
+            ));
+        }
+        *slot = Some(value);
+        Ok(())
+    }
+
+    /// The value of `opt`, if given.
+    fn take(&mut self, opt: CliOption) -> Option<String> {
+        self.0[opt as usize].take()
+    }
+
+    /// True when the flag `opt` was given.
+    fn has(&self, opt: CliOption) -> bool {
+        self.0[opt as usize].is_some()
     }
 }
 
 /// Parses the arguments after the program name.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageError> {
     let mut args = args.into_iter().peekable();
-    let sub = match args.peek().map(String::as_str) {
-        Some("run" | "check-config" | "status" | "restore") => args.next(),
-        _ => None,
-    };
-    let mut config = None;
-    let mut simulate = false;
-    let mut addr = None;
-    let mut json = false;
+    let named = args.peek().and_then(|word| Subcommand::from_word(word));
+    if named.is_some() {
+        args.next();
+    }
+    let sub = named.unwrap_or(Subcommand::Run);
+    let mut given = GivenOptions::default();
     let mut positional = Vec::new();
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .ok_or_else(|| UsageError(format!("{name} needs a value")))
-        };
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
-            "-c" | "--config" => config = Some(PathBuf::from(value("--config")?)),
-            "--simulate" => simulate = true,
-            "--addr" => addr = Some(value("--addr")?),
-            "--json" => json = true,
-            flag if flag.starts_with('-') => {
-                return Err(UsageError(format!("unknown option '{flag}'")));
+            _ => {}
+        }
+        if let Some(opt) = CliOption::from_arg(&arg) {
+            if !sub.options().contains(&opt) {
+                return Err(UsageError::within(
+                    named,
+                    format!(
+                        "option '{}' does not apply to 'warden {}' (it is for {})",
+                        opt.long(),
+                        sub.word(),
+                        opt.accepted_by()
+                    ),
+                ));
             }
-            _ => positional.push(arg),
+            let value = if opt.takes_value() {
+                args.next().ok_or_else(|| {
+                    UsageError::within(named, format!("{} needs a value", opt.long()))
+                })?
+            } else {
+                arg
+            };
+            given.record(opt, value, named)?;
+        } else if arg.starts_with('-') {
+            return Err(UsageError::within(named, format!("unknown option '{arg}'")));
+        } else {
+            positional.push(arg);
         }
     }
-    if let Some(extra) = positional.get(usize::from(sub.as_deref() == Some("check-config"))) {
-        return Err(UsageError(format!("unexpected argument '{extra}'")));
+    if let Some(extra) = positional.get(sub.max_positional()) {
+        return Err(UsageError::within(
+            named,
+            format!("unexpected argument '{extra}'"),
+        ));
     }
-    match sub.as_deref() {
-        None | Some("run") if addr.is_some() || json => Err(UsageError(
-            "--addr and --json belong to 'warden status'".into(),
-        )),
-        Some("status" | "check-config" | "restore") if simulate => {
-            Err(UsageError("--simulate belongs to 'warden run'".into()))
-        }
-        None | Some("run") => Ok(Command::Run { config, simulate }),
-        Some("check-config") => match (positional.pop(), config) {
-            (Some(p), _) => Ok(Command::CheckConfig {
-                path: PathBuf::from(p),
-            }),
-            (None, Some(path)) => Ok(Command::CheckConfig { path }),
-            (None, None) => Err(UsageError("check-config needs a FILE".into())),
+    let config = given.take(CliOption::Config);
+    Ok(match sub {
+        Subcommand::Run => Command::Run {
+            config: config.map(PathBuf::from),
+            simulate: given.has(CliOption::Simulate),
         },
-        Some("status") => Ok(Command::Status { addr, json }),
-        Some(_) => Ok(Command::Restore { config }),
-    }
+        Subcommand::CheckConfig => match (positional.pop(), config) {
+            (Some(file), Some(option)) => {
+                return Err(UsageError::within(
+                    named,
+                    format!(
+                        "check-config takes one FILE, given both '{file}' and --config '{option}'; give it once"
+                    ),
+                ))
+            }
+            (Some(path), None) | (None, Some(path)) => Command::CheckConfig {
+                path: PathBuf::from(path),
+            },
+            (None, None) => {
+                return Err(UsageError::within(named, "check-config needs a FILE"))
+            }
+        },
+        Subcommand::Status => Command::Status {
+            addr: given.take(CliOption::Addr),
+            json: given.has(CliOption::Json),
+        },
+        Subcommand::Restore => Command::Restore {
+            config: config.map(PathBuf::from),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -130,6 +333,23 @@ mod tests {
 
     fn p(args: &[&str]) -> Result<Command, UsageError> {
         parse(args.iter().map(|s| s.to_string()))
+    }
+
+    /// The error text for `args`, which must be rejected.
+    fn rejected(args: &[&str]) -> String {
+        match p(args) {
+            Ok(command) => panic!("{args:?} was accepted as {command:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// Arguments that give `opt` once, with a value when it takes one.
+    fn once(opt: CliOption) -> Vec<&'static str> {
+        if opt.takes_value() {
+            vec![opt.long(), "v"]
+        } else {
+            vec![opt.long()]
+        }
     }
 
     #[test]
@@ -142,14 +362,14 @@ mod tests {
             }
         );
         assert_eq!(
-            p(&["run", "--config", "a.toml"]).unwrap(),
+            p(&["run", "--config", "a.toml", "--simulate"]).unwrap(),
             Command::Run {
                 config: Some("a.toml".into()),
-                simulate: false
+                simulate: true
             }
         );
         assert_eq!(
-            p(&["--config", "b.toml"]).unwrap(),
+            p(&["-c", "b.toml"]).unwrap(),
             Command::Run {
                 config: Some("b.toml".into()),
                 simulate: false
@@ -162,6 +382,12 @@ mod tests {
             }
         );
         assert_eq!(
+            p(&["check-config", "--config", "y.toml"]).unwrap(),
+            Command::CheckConfig {
+                path: "y.toml".into()
+            }
+        );
+        assert_eq!(
             p(&["status", "--addr", "127.0.0.1:1", "--json"]).unwrap(),
             Command::Status {
                 addr: Some("127.0.0.1:1".into()),
@@ -169,25 +395,119 @@ mod tests {
             }
         );
         assert_eq!(p(&["restore"]).unwrap(), Command::Restore { config: None });
+        assert_eq!(
+            p(&["restore", "--config", "r.toml"]).unwrap(),
+            Command::Restore {
+                config: Some("r.toml".into())
+            }
+        );
         assert_eq!(p(&["--version"]).unwrap(), Command::Version);
         assert_eq!(p(&["run", "--help"]).unwrap(), Command::Help);
+        assert_eq!(p(&["status", "-h"]).unwrap(), Command::Help);
     }
 
     #[test]
     fn rejects_what_it_does_not_know() {
-        assert!(p(&["--frob"]).unwrap_err().to_string().contains("--frob"));
-        assert!(p(&["check-config"])
-            .unwrap_err()
-            .to_string()
-            .contains("FILE"));
-        assert!(p(&["run", "--config"])
-            .unwrap_err()
-            .to_string()
-            .contains("needs a value"));
-        assert!(p(&["run", "extra"])
-            .unwrap_err()
-            .to_string()
-            .contains("extra"));
-        assert!(p(&["run", "--json"]).is_err());
+        let err = rejected(&["--frob"]);
+        assert!(
+            err.contains("unknown option '--frob'")
+                && err.ends_with("Run 'warden --help' for usage."),
+            "{err}"
+        );
+        let err = rejected(&["status", "--frob"]);
+        assert!(
+            err.ends_with("Run 'warden status --help' for usage."),
+            "{err}"
+        );
+        assert!(rejected(&["check-config"]).contains("FILE"));
+        assert!(rejected(&["run", "--config"]).contains("--config needs a value"));
+        assert!(rejected(&["run", "extra"]).contains("unexpected argument 'extra'"));
+        assert!(rejected(&["check-config", "a.toml", "b.toml"]).contains("'b.toml'"));
+        assert!(rejected(&["status", "extra"]).contains("'extra'"));
+    }
+
+    #[test]
+    fn every_subcommand_rejects_the_options_of_the_others() {
+        for sub in Subcommand::ALL {
+            for opt in CliOption::ALL {
+                if sub.options().contains(&opt) {
+                    continue;
+                }
+                let mut args = vec![sub.word()];
+                if sub == Subcommand::CheckConfig {
+                    args.push("x.toml");
+                }
+                args.extend(once(opt));
+                let err = rejected(&args);
+                let expected = format!(
+                    "option '{}' does not apply to 'warden {}' (it is for ",
+                    opt.long(),
+                    sub.word()
+                );
+                assert!(err.starts_with(&expected), "{args:?}: {err}");
+                let hint = format!("Run 'warden {} --help' for usage.", sub.word());
+                assert!(err.ends_with(&hint), "{args:?}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn misplaced_options_name_where_they_belong() {
+        assert_eq!(
+            rejected(&["status", "--config", "a.toml"]),
+            "option '--config' does not apply to 'warden status' (it is for 'warden run', \
+             'warden check-config', 'warden restore')\nRun 'warden status --help' for usage."
+        );
+        assert_eq!(
+            rejected(&["restore", "--simulate"]),
+            "option '--simulate' does not apply to 'warden restore' (it is for 'warden run')\n\
+             Run 'warden restore --help' for usage."
+        );
+        // Without a subcommand it is `run`, and the hint is the general help.
+        assert_eq!(
+            rejected(&["--json"]),
+            "option '--json' does not apply to 'warden run' (it is for 'warden status')\n\
+             Run 'warden --help' for usage."
+        );
+        // A value-taking option is rejected before it swallows the next word.
+        assert!(rejected(&["check-config", "--addr"]).contains("'--addr' does not apply"));
+    }
+
+    #[test]
+    fn every_option_given_twice_is_rejected() {
+        for sub in Subcommand::ALL {
+            for &opt in sub.options() {
+                let mut args = vec![sub.word()];
+                args.extend(once(opt));
+                args.extend(once(opt));
+                let err = rejected(&args);
+                let expected = format!("option '{}' given twice", opt.long());
+                assert!(err.starts_with(&expected), "{args:?}: {err}");
+                assert!(err.contains("give it once"), "{args:?}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_config_names_both_files() {
+        let expected = "option '--config' given twice ('a.toml', then 'b.toml'); give it once\n\
+                        Run 'warden run --help' for usage.";
+        assert_eq!(
+            rejected(&["run", "--config", "a.toml", "--config", "b.toml"]),
+            expected
+        );
+        assert_eq!(
+            rejected(&["run", "-c", "a.toml", "--config", "b.toml"]),
+            expected
+        );
+        assert_eq!(
+            rejected(&["status", "--json", "--json"]),
+            "option '--json' given twice; give it once\nRun 'warden status --help' for usage."
+        );
+        assert_eq!(
+            rejected(&["check-config", "a.toml", "--config", "b.toml"]),
+            "check-config takes one FILE, given both 'a.toml' and --config 'b.toml'; give it once\n\
+             Run 'warden check-config --help' for usage."
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::json::SCHEMA_VERSION;
 use crate::config::defaults::DEFAULT_STATUS_LISTEN;
 
 /// How long connecting may take.
@@ -78,6 +79,23 @@ pub enum ClientError {
         /// What was wrong.
         reason: String,
     },
+    /// It serves another layout of the status document than this client
+    /// reads: the client and the daemon are different warden versions.
+    #[error(
+        "the warden at {addr} (version {daemon_version}) serves status schema {served}, \
+         but this `warden status` (version {}) understands only schema {SCHEMA_VERSION}: \
+         the client and the daemon are different warden versions; run the `warden` binary \
+         that matches the running daemon (the raw document is at http://{addr}/status)",
+        env!("CARGO_PKG_VERSION")
+    )]
+    SchemaMismatch {
+        /// The address tried.
+        addr: SocketAddr,
+        /// The `schema` value it served, as JSON (`2`, `"1"`).
+        served: String,
+        /// Its `version` field, or "unknown".
+        daemon_version: String,
+    },
     /// Printing failed (stdout closed).
     #[error("cannot print the status: {0}")]
     Print(io::Error),
@@ -99,12 +117,7 @@ pub fn run(addr: Option<&str>, json: bool) -> Result<(), ClientError> {
         addr,
         reason: format!("the answer is not JSON ({e})"),
     })?;
-    if doc.get("schema").and_then(Value::as_u64).is_none() {
-        return Err(ClientError::NotWarden {
-            addr,
-            reason: "the JSON has no \"schema\" field".into(),
-        });
-    }
+    check_schema(addr, &doc)?;
     let text = if json {
         String::from_utf8_lossy(&body).into_owned()
     } else {
@@ -120,6 +133,32 @@ pub fn run(addr: Option<&str>, json: bool) -> Result<(), ClientError> {
             }
         })
         .map_err(ClientError::Print)
+}
+
+/// Accepts a `/status` document only in the layout this client reads,
+/// [`SCHEMA_VERSION`]: a table or `--json` output of another layout would
+/// be silently wrong or empty.
+pub fn check_schema(addr: SocketAddr, doc: &Value) -> Result<(), ClientError> {
+    let Some(served) = doc.get("schema") else {
+        return Err(ClientError::NotWarden {
+            addr,
+            reason: format!(
+                "its JSON has no \"schema\" field (a warden status document has \"schema\": {SCHEMA_VERSION})"
+            ),
+        });
+    };
+    if served.as_u64() == Some(u64::from(SCHEMA_VERSION)) {
+        return Ok(());
+    }
+    Err(ClientError::SchemaMismatch {
+        addr,
+        served: served.to_string(),
+        daemon_version: doc
+            .get("version")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string(),
+    })
 }
 
 /// `--addr` (or the default) as a socket address.
@@ -394,6 +433,59 @@ mod tests {
         let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(read_answer(&whole[..]).unwrap(), whole);
         assert_eq!(read_answer(&b""[..]).unwrap(), b"");
+    }
+
+    #[test]
+    fn only_the_understood_schema_is_accepted() {
+        let addr = DEFAULT_STATUS_LISTEN;
+        let doc = serde_json::json!({"schema": SCHEMA_VERSION, "version": "0.1.0"});
+        check_schema(addr, &doc).unwrap();
+
+        let newer = serde_json::json!({"schema": 2, "version": "9.9.9"});
+        let err = check_schema(addr, &newer).unwrap_err();
+        assert!(matches!(err, ClientError::SchemaMismatch { .. }), "{err:?}");
+        assert!(!err.is_usage());
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the warden at 127.0.0.1:9181 (version 9.9.9) serves status schema 2, \
+                 but this `warden status` (version {}) understands only schema 1: \
+                 the client and the daemon are different warden versions; run the `warden` \
+                 binary that matches the running daemon (the raw document is at \
+                 http://127.0.0.1:9181/status)",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+
+        for (served, shown) in [
+            (serde_json::json!("1"), "schema \"1\""),
+            (serde_json::json!(0), "schema 0"),
+            (serde_json::json!(1.5), "schema 1.5"),
+            (serde_json::json!(null), "schema null"),
+        ] {
+            let doc = serde_json::json!({ "schema": served });
+            let text = check_schema(addr, &doc).unwrap_err().to_string();
+            assert!(
+                text.contains(&format!("(version unknown) serves status {shown},")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_schema_is_named() {
+        for doc in [
+            serde_json::json!({"version": "0.1.0"}),
+            serde_json::json!([1]),
+        ] {
+            let err = check_schema(DEFAULT_STATUS_LISTEN, &doc).unwrap_err();
+            assert!(matches!(err, ClientError::NotWarden { .. }), "{err:?}");
+            assert_eq!(
+                err.to_string(),
+                "127.0.0.1:9181 did not answer like a warden status server: its JSON has no \
+                 \"schema\" field (a warden status document has \"schema\": 1)"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod util;
 
 mod capacity;
+mod cli_usage;
 mod config_errors;
 mod echo;
 mod emfile;
