@@ -142,7 +142,10 @@ impl Gate {
                 ShedMode::Reject => GateState::ShedReject,
             }
         } else if self.at_capacity {
-            GateState::AtCapacity
+            match self.capacity_mode {
+                ShedMode::Pause => GateState::AtCapacityPause,
+                ShedMode::Reject => GateState::AtCapacityReject,
+            }
         } else if self.backoff_until.is_some() {
             GateState::FdBackoff
         } else {
@@ -176,6 +179,7 @@ mod tests {
         assert!(gate.listening());
         assert!(gate.update_capacity(100, &s));
         assert!(!gate.listening());
+        assert_eq!(gate.state(), GateState::AtCapacityPause);
         gate.update_capacity(95, &s);
         assert!(!gate.listening(), "still within the 90 % band");
         gate.update_capacity(89, &s);
@@ -190,6 +194,7 @@ mod tests {
         gate.update_capacity(10, &s);
         assert!(gate.listening());
         assert_eq!(gate.reject_reason(), Some(RejectReason::Capacity));
+        assert_eq!(gate.state(), GateState::AtCapacityReject);
         gate.set_admission(Admission::Shed {
             mode: ShedMode::Reject,
         });

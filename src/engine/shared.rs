@@ -18,12 +18,14 @@ pub enum GateState {
     ShedPause = 1,
     /// Thermal shedding, newcomers accepted and closed.
     ShedReject = 2,
-    /// At `server.max_connections`.
-    AtCapacity = 3,
+    /// At `server.max_connections`, newcomers left in the kernel backlog.
+    AtCapacityPause = 3,
     /// Out of descriptors; accepting again after a back-off.
     FdBackoff = 4,
     /// Draining for shutdown.
     Draining = 5,
+    /// At `server.max_connections`, newcomers accepted and closed.
+    AtCapacityReject = 6,
 }
 
 impl GateState {
@@ -31,9 +33,10 @@ impl GateState {
         match v {
             1 => GateState::ShedPause,
             2 => GateState::ShedReject,
-            3 => GateState::AtCapacity,
+            3 => GateState::AtCapacityPause,
             4 => GateState::FdBackoff,
             5 => GateState::Draining,
+            6 => GateState::AtCapacityReject,
             _ => GateState::Open,
         }
     }
@@ -43,7 +46,7 @@ impl GateState {
         match self {
             GateState::Open => "open",
             GateState::ShedPause | GateState::ShedReject => "shedding",
-            GateState::AtCapacity => "at_capacity",
+            GateState::AtCapacityPause | GateState::AtCapacityReject => "at_capacity",
             GateState::FdBackoff => "fd_backoff",
             GateState::Draining => "draining",
         }

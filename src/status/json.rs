@@ -32,8 +32,8 @@ pub fn status_document(s: &StatusSnapshot) -> Value {
     let c = &s.counters;
     let (reason, message) = s.admission_reason();
     let shed_mode = match s.gate {
-        GateState::ShedPause => Some("pause"),
-        GateState::ShedReject => Some("reject"),
+        GateState::ShedPause | GateState::AtCapacityPause => Some("pause"),
+        GateState::ShedReject | GateState::AtCapacityReject => Some("reject"),
         _ => None,
     };
     json!({

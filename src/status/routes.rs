@@ -214,7 +214,8 @@ mod tests {
         for (gate, reason) in [
             (GateState::ShedPause, "cool"),
             (GateState::ShedReject, "cool"),
-            (GateState::AtCapacity, "max_connections"),
+            (GateState::AtCapacityPause, "max_connections"),
+            (GateState::AtCapacityReject, "max_connections"),
             (GateState::FdBackoff, "out_of_descriptors"),
             (GateState::Draining, "shutdown"),
         ] {

@@ -176,10 +176,17 @@ impl StatusSnapshot {
                     None => ("thermal", format!("thermal shedding: new connections {mode}")),
                 }
             }
-            GateState::AtCapacity => (
+            GateState::AtCapacityPause => (
                 "max_connections",
                 format!(
-                    "at server.max_connections ({}): new connections wait until fewer than 90 % are open",
+                    "at server.max_connections ({}): new connections wait in the kernel backlog until fewer than 90 % are open",
+                    self.max_connections
+                ),
+            ),
+            GateState::AtCapacityReject => (
+                "max_connections",
+                format!(
+                    "at server.max_connections ({}): new connections are accepted and closed at once until fewer than 90 % are open",
                     self.max_connections
                 ),
             ),
@@ -304,7 +311,7 @@ mod tests {
             ..LocalStats::default()
         };
         shared.stats.publish(&local);
-        shared.set_gate(GateState::AtCapacity);
+        shared.set_gate(GateState::AtCapacityReject);
         shared.beat(Instant::now());
         let thermal = Arc::new(SharedSnapshot::new());
         thermal.push_history(HistorySample {
@@ -321,7 +328,7 @@ mod tests {
         let without = sources.snapshot(false);
         assert_eq!(without.counters.active, 7);
         assert_eq!(without.counters.bytes_in, 99);
-        assert_eq!(without.gate, GateState::AtCapacity);
+        assert_eq!(without.gate, GateState::AtCapacityReject);
         assert_eq!(without.max_connections, 500);
         assert!(without.loop_alive());
         assert!(
@@ -356,8 +363,17 @@ mod tests {
             text.contains("rejected") && text.contains("75.0 °C"),
             "{text}"
         );
-        snapshot.gate = GateState::AtCapacity;
-        assert!(snapshot.admission_reason().1.contains("10000"));
+        snapshot.gate = GateState::AtCapacityPause;
+        let (code, text) = snapshot.admission_reason();
+        assert_eq!(code, "max_connections");
+        assert!(text.contains("10000") && text.contains("wait"), "{text}");
+        snapshot.gate = GateState::AtCapacityReject;
+        let (code, text) = snapshot.admission_reason();
+        assert_eq!(code, "max_connections");
+        assert!(
+            text.contains("10000") && text.contains("closed at once") && !text.contains("wait"),
+            "{text}"
+        );
         snapshot.gate = GateState::Draining;
         assert_eq!(snapshot.state(), "draining");
         assert_eq!(fixtures::without_thermal().state(), "running");

@@ -29,6 +29,7 @@ fn reject_mode_closes_the_extra_fifty_and_counts_them() {
         refused, 50,
         "every connection over the cap is closed at once"
     );
+    assert_admission_says(&w, "reject", "closed at once");
     for (i, s) in held.iter_mut().enumerate() {
         echo::roundtrip(s, format!("still here {i}").as_bytes());
     }
@@ -66,6 +67,7 @@ fn pause_mode_leaves_the_extra_fifty_waiting_then_serves_them() {
             "a paused newcomer must not be served yet"
         );
     }
+    assert_admission_says(&w, "pause", "wait in the kernel backlog");
     // Drop to 50 open: below 90 %, so warden resumes and serves the queue.
     held.truncate(50);
     for (i, s) in waiting.iter_mut().enumerate() {
@@ -86,4 +88,17 @@ fn pause_mode_leaves_the_extra_fifty_waiting_then_serves_them() {
     assert_eq!(c["rejected_capacity"], 0, "{c:?}");
     assert_eq!(c["accepted"], 150, "{c:?}");
     assert!(c["capacity_pauses"] >= 1, "{c:?}");
+}
+
+/// `/ready` is 503 at the cap, and `/status` tells what happens to newcomers
+/// in this mode.
+fn assert_admission_says(w: &Warden, mode: &str, words: &str) {
+    let addr = crate::status::status_addr(w);
+    assert_eq!(crate::status::get(addr, "/ready").status, 503);
+    let admission = crate::status::get(addr, "/status").json()["admission"].clone();
+    assert_eq!(admission["state"], "at_capacity", "{admission}");
+    assert_eq!(admission["reason"], "max_connections", "{admission}");
+    assert_eq!(admission["shed_mode"], mode, "{admission}");
+    let message = admission["message"].as_str().unwrap();
+    assert!(message.contains(words), "{message}");
 }
