@@ -491,7 +491,13 @@ impl EventLoop {
         for signal in pending {
             match signal {
                 SIGTERM | SIGINT if self.drain_deadline.is_some() => {
-                    log::warn!("second stop signal: exiting now");
+                    let open = self.sessions.open();
+                    log::warn!("second stop signal: exiting now, cutting {open} open connections");
+                    // Closed and counted like the drain deadline's cut, so the
+                    // final counters add up; the batch's end frees the keys.
+                    for key in self.sessions.open_keys() {
+                        self.close(key, CloseReason::DrainDeadline);
+                    }
                     self.exit = Some(ExitReason::Forced);
                 }
                 SIGTERM | SIGINT => self.begin_drain(hooks, now),

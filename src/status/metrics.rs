@@ -207,7 +207,7 @@ pub fn render(s: &StatusSnapshot) -> String {
     e.single(
         "warden_connections_drain_closed_total",
         Kind::Counter,
-        "Connections closed by the drain deadline or refused while draining.",
+        "Connections cut when the drain ended (deadline or a second stop signal) or refused while draining.",
         c.drain_closed as f64,
     );
     e.single(

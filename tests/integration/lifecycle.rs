@@ -63,8 +63,10 @@ fn the_drain_deadline_closes_stragglers_and_exits_zero() {
 #[test]
 fn a_second_sigterm_exits_at_once() {
     let mut w = Warden::start(&config_with("drain_timeout_s = 60", ""));
-    let mut s = echo::connect(w.addr());
-    echo::roundtrip(&mut s, b"x");
+    let mut held: Vec<_> = (0..3).map(|_| echo::connect(w.addr())).collect();
+    for s in held.iter_mut() {
+        echo::roundtrip(s, b"x");
+    }
     w.signal(libc::SIGTERM);
     w.wait_log("draining", Duration::from_secs(5));
     w.signal(libc::SIGTERM);
@@ -72,6 +74,12 @@ fn a_second_sigterm_exits_at_once() {
         .wait_exit(Duration::from_secs(3))
         .expect("second SIGTERM exits at once");
     assert!(status.success(), "{status:?}");
+    // The cut connections are in the final counters.
+    let line = w.wait_log("final counters:", Duration::from_secs(2));
+    assert!(
+        line.contains(" closed=3 ") && line.contains(" drain_closed=3 "),
+        "{line}"
+    );
 }
 
 #[test]
