@@ -35,7 +35,7 @@ fn reject_mode_closes_the_extra_fifty_and_counts_them() {
     }
     // Below 90 % again: admitted.
     held.truncate(89);
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for_active(&w, 89);
     let mut s = echo::connect(w.addr());
     echo::roundtrip(&mut s, b"room again");
     drop(s);
@@ -104,4 +104,22 @@ fn assert_admission_says(w: &Warden, mode: &str, words: &str) {
     assert_eq!(admission["shed_mode"], mode, "{admission}");
     let message = admission["message"].as_str().unwrap();
     assert!(message.contains(words), "{message}");
+}
+
+/// Waits (at most 10 s) until the status page counts `n` open connections,
+/// so the next client meets the gate as it is after the closes.
+fn wait_for_active(w: &Warden, n: u64) {
+    let addr = crate::status::status_addr(w);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let active = crate::status::get(addr, "/status").json()["connections"]["active"].clone();
+        if active == n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "warden still counts {active} open, not {n}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

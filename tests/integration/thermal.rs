@@ -179,7 +179,10 @@ fn shedding_in_pause_mode_leaves_newcomers_in_the_backlog() {
     let mut established = echo::connect(addr);
     echo::roundtrip(&mut established, b"before");
     r.tree.ramp_temp_celsius(76.0).unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    let status = crate::status::status_addr(&r.warden);
+    wait_until("the event loop sheds", Duration::from_secs(5), || {
+        crate::status::get(status, "/status").json()["admission"]["state"] == "shedding"
+    });
     let mut waiting = echo::connect(addr);
     waiting.write_all(b"queued").unwrap();
     waiting
