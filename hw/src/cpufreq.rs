@@ -60,7 +60,6 @@ pub struct SysfsCpuFreq {
     policies: Vec<Policy>,
     steps_khz: Vec<u64>,
     ignored_steps: Vec<String>,
-    available_governors: Option<Vec<String>>,
 }
 
 impl SysfsCpuFreq {
@@ -75,10 +74,6 @@ impl SysfsCpuFreq {
             return Err(HwError::NoCpuFreq { dir });
         };
         let (steps_khz, ignored_steps) = read_steps(first_dir)?;
-        let available_governors =
-            read_trimmed(&first_dir.join("scaling_available_governors"), GOVERNOR)
-                .ok()
-                .map(|text| text.split_whitespace().map(str::to_string).collect());
         let policies = entries
             .iter()
             .map(|(_, policy_dir)| {
@@ -99,7 +94,6 @@ impl SysfsCpuFreq {
             policies,
             steps_khz,
             ignored_steps,
-            available_governors,
         })
     }
 
@@ -133,25 +127,24 @@ impl SysfsCpuFreq {
     }
 
     /// Refuses a governor that the kernel's list (or, without one, a plausible name) rules out.
+    /// The list is read each time: loading a governor module adds to it while warden runs.
     fn check_offered(&self, governor: &str) -> Result<(), HwError> {
+        let file = self.first().dir.join("scaling_available_governors");
+        let available = read_trimmed(&file, GOVERNOR).ok();
         let plausible = !governor.is_empty()
             && governor
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        let offered = self
-            .available_governors
-            .as_ref()
-            .map_or(plausible, |list| list.iter().any(|g| g == governor));
+        let offered = available.as_deref().map_or(plausible, |list| {
+            list.split_whitespace().any(|g| g == governor)
+        });
         if offered {
             return Ok(());
         }
         Err(HwError::GovernorNotAvailable {
             governor: governor.to_string(),
-            file: self.first().dir.join("scaling_available_governors"),
-            available: self
-                .available_governors
-                .as_ref()
-                .map_or("unknown".into(), |list| list.join(" ")),
+            file,
+            available: available.unwrap_or_else(|| "unknown".into()),
         })
     }
 

@@ -151,3 +151,19 @@ fn the_powersave_governor_check_passes_without_cpufreq() {
     let dir = crate::util::TestDir::new("cpufreq-governor-none");
     assert!(check_powersave_governor(dir.path(), "powersave").is_ok());
 }
+
+#[test]
+fn a_governor_the_kernel_offers_after_open_can_be_set() {
+    let fx = fixture("cpufreq-governor-loaded-later");
+    let list = fx.tree.policy_dir(0).join("scaling_available_governors");
+    fs::write(&list, "ondemand performance\n").unwrap();
+    let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+    assert!(matches!(
+        cpufreq.set_governor("powersave"),
+        Err(HwError::GovernorNotAvailable { .. })
+    ));
+    // A governor module loaded while warden runs adds to the kernel's list.
+    fs::write(&list, "ondemand performance powersave\n").unwrap();
+    cpufreq.set_governor("powersave").unwrap();
+    assert_eq!(fx.tree.governor(0).unwrap(), "powersave");
+}
