@@ -4,13 +4,20 @@
 //! do and it says so. `warden run` replays a leftover state file the same way
 //! before it starts ([`replay_leftover_state`]).
 //!
-//! Both refuse while the warden that wrote the file still runs (the file names
-//! it, see `warden_hw::StateOwner`): replaying then would undo a live
-//! daemon's fan and cpufreq settings underneath it.
+//! Both refuse while another warden runs on the same state directory: a
+//! running warden holds `<state_dir>/warden.lock` (see
+//! `warden_hw::StateDirLock`), and the file names its owner (see
+//! `warden_hw::StateOwner`) for older versions; replaying then would undo a
+//! live daemon's fan and cpufreq settings underneath it.
+//!
+//! A leftover that `warden run` cannot replay is moved aside to
+//! `restore.state.unreplayed` before the new run saves its own state, so its
+//! values are not overwritten; `warden restore` does not read that file.
 
 use std::path::Path;
 
-use warden_hw::RestoreError;
+use warden_hw::restore::UNREPLAYED_FILE_NAME;
+use warden_hw::{LockError, RestoreEntry, RestoreError, RestoreState, StateDirLock};
 
 use crate::config::Config;
 use crate::exit::Failure;
@@ -24,7 +31,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     let state_dir = &config.hardware.state_dir;
     let report = match warden_hw::restore_from_state(state_dir) {
         Ok(report) => report,
-        Err(e @ RestoreError::OwnerRunning { .. }) => {
+        Err(e @ (RestoreError::OwnerRunning { .. } | RestoreError::LockHeld { .. })) => {
             return Err(Failure::Runtime(
                 anyhow::Error::new(e).context("refusing to restore: nothing was changed"),
             ))
@@ -67,41 +74,40 @@ pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     }
 }
 
-/// At start: replays the crash-restore state an earlier run left in `state_dir` (it was
-/// killed while it had the hardware changed), so the originals captured next are the real
-/// ones, and removes it when every write succeeded. Logs what it did; a failure is logged
-/// and start-up goes on.
+/// At start, with the state directory locked: replays the crash-restore state an earlier
+/// run left there (it was killed while it had the hardware changed), so the originals
+/// captured next are the real ones, and removes it when every write succeeded. Logs what it
+/// did; a failure is logged and start-up goes on.
 ///
-/// Errors (nothing written) when the file belongs to a warden that still runs: another
-/// instance on the same `state_dir` drives the same fan and cpufreq, and this one must not
+/// A leftover that cannot be replayed (unreadable, malformed, or a write that failed) is
+/// moved to `restore.state.unreplayed`, with an error naming it and the values that were
+/// not put back, so the new run's state does not overwrite it. Returns whether the new run
+/// may save its state: false only when such a leftover could not be moved out of the way.
+///
+/// Errors (nothing written) when the file belongs to a warden that still runs (an older
+/// version, which takes no lock): it drives the same fan and cpufreq, and this one must not
 /// start.
-pub fn replay_leftover_state(state_dir: &Path) -> Result<(), Failure> {
+pub fn replay_leftover_state(lock: &StateDirLock) -> Result<bool, Failure> {
+    let state_dir = lock.state_dir();
     let state_file = warden_hw::restore::state_path(state_dir);
-    let report = match warden_hw::restore_from_state(state_dir) {
+    let report = match warden_hw::restore_from_state_locked(lock) {
         Ok(report) => report,
         Err(RestoreError::OwnerRunning { owner, .. }) => {
-            return Err(Failure::Runtime(anyhow::anyhow!(
-                "another warden (pid {pid}) is running with hardware.state_dir = {dir} (its \
-                 crash-restore state is {file}); two wardens would fight over the same fan and \
-                 cpufreq: stop that one first (systemctl stop warden, or kill -TERM {pid}), or \
-                 give this one a hardware.state_dir of its own",
-                pid = owner.pid,
-                dir = state_dir.display(),
-                file = state_file.display()
-            )));
+            return Err(another_warden_runs(state_dir, Some(owner.pid)));
+        }
+        Err(RestoreError::LockHeld { holder, .. }) => {
+            return Err(another_warden_runs(state_dir, holder));
         }
         Err(RestoreError::Hw(e)) => {
             log::error!(
-                "found the crash-restore state of an earlier run ({}) but cannot replay it: {e}; \
-                 starting anyway, so the fan and cpufreq settings read as originals now may be \
-                 that run's throttled ones: check them, or fix the file and run `warden restore`",
+                "found the crash-restore state of an earlier run ({}) but cannot replay it: {e}",
                 state_file.display()
             );
-            return Ok(());
+            return Ok(set_aside(state_dir, &[]));
         }
     };
     if !report.found {
-        return Ok(());
+        return Ok(true);
     }
     log::warn!(
         "found the crash-restore state of an earlier run ({}): put back {} settings before starting",
@@ -119,7 +125,96 @@ pub fn replay_leftover_state(state_dir: &Path) -> Result<(), Failure> {
             entry.value
         );
     }
-    Ok(())
+    if report.is_complete() {
+        return Ok(true);
+    }
+    let not_put_back: Vec<RestoreEntry> = report.failed.into_iter().map(|(e, _)| e).collect();
+    Ok(set_aside(state_dir, &not_put_back))
+}
+
+/// Takes `<state_dir>/warden.lock` for the life of the daemon. Held by another process:
+/// another warden runs there, and start-up stops (exit 1). Not lockable for another
+/// reason (read-only filesystem, a file in the way): warns and runs without crash-restore
+/// state (`Ok(None)`).
+pub fn lock_state_dir(state_dir: &Path) -> Result<Option<StateDirLock>, Failure> {
+    match StateDirLock::acquire(state_dir) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(LockError::Held { holder, .. }) => {
+            let pid = holder.or_else(|| {
+                RestoreState::load(state_dir)
+                    .ok()
+                    .flatten()
+                    .and_then(|state| state.owner().map(|owner| owner.pid))
+            });
+            Err(another_warden_runs(state_dir, pid))
+        }
+        Err(LockError::Unavailable(e)) => {
+            log::warn!(
+                "cannot lock the state directory ({e}); running WITHOUT crash-restore state: a \
+                 state file an earlier run left there is not replayed, 'warden restore' will have \
+                 nothing to undo after a crash, and a second warden on hardware.state_dir = {} \
+                 would NOT be detected",
+                state_dir.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The start-up failure for a state directory another warden uses.
+pub fn another_warden_runs(state_dir: &Path, pid: Option<u32>) -> Failure {
+    let (who, kill) = match pid {
+        Some(pid) => (format!(" (pid {pid})"), format!(", or kill -TERM {pid}")),
+        None => (String::new(), String::new()),
+    };
+    Failure::Runtime(anyhow::anyhow!(
+        "another warden{who} is running with hardware.state_dir = {dir} (it holds {lock}); two \
+         wardens would fight over the same fan and cpufreq: stop that one first (systemctl stop \
+         warden{kill}), or give this one a hardware.state_dir of its own",
+        dir = state_dir.display(),
+        lock = warden_hw::restore::lock::lock_path(state_dir).display()
+    ))
+}
+
+/// Moves the unreplayable leftover in `state_dir` to `restore.state.unreplayed` and says
+/// so; `not_put_back` lists its values that were not written (empty when it could not be
+/// parsed). Returns false when it could not be moved: the new state must not be saved.
+fn set_aside(state_dir: &Path, not_put_back: &[RestoreEntry]) -> bool {
+    let state_file = warden_hw::restore::state_path(state_dir);
+    let values = if not_put_back.is_empty() {
+        "its values".to_owned()
+    } else {
+        let list: Vec<String> = not_put_back
+            .iter()
+            .map(|e| format!("{} = {}", e.path.display(), e.value))
+            .collect();
+        format!("its values {}", list.join(", "))
+    };
+    match warden_hw::set_aside_unreplayed(state_dir) {
+        Ok(Some(unreplayed)) => {
+            log::error!(
+                "moved the earlier run's crash-restore state to {aside}: {values} were NOT put \
+                 back, so the fan and cpufreq settings read as originals now may be that run's \
+                 throttled ones: check them and put back by hand what {aside} lists (or stop \
+                 warden, move it back to {file}, fix it and run 'warden restore')",
+                aside = unreplayed.display(),
+                file = state_file.display()
+            );
+            true
+        }
+        Ok(None) => true,
+        Err(e) => {
+            log::error!(
+                "cannot move the earlier run's crash-restore state {file} aside to {aside} \
+                 ({e}): {values} were NOT put back; this run saves no crash-restore state, so \
+                 that file is kept as it is, and 'warden restore' will have nothing of this \
+                 run's to undo after a crash",
+                file = state_file.display(),
+                aside = state_dir.join(UNREPLAYED_FILE_NAME).display()
+            );
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -157,44 +252,105 @@ mod tests {
         state.push(RestoreEntry::new(&max_freq, "1500000"));
         state.save(&state_dir).unwrap();
 
-        replay_leftover_state(&state_dir).unwrap();
+        let lock = StateDirLock::acquire(&state_dir).unwrap();
+        assert!(replay_leftover_state(&lock).unwrap(), "may save");
         assert_eq!(
             std::fs::read_to_string(&max_freq).unwrap().trim(),
             "1500000"
         );
         assert!(!warden_hw::restore::state_path(&state_dir).exists());
         // Nothing left: a second start has nothing to do.
-        replay_leftover_state(&state_dir).unwrap();
+        assert!(replay_leftover_state(&lock).unwrap());
     }
 
     #[test]
-    fn a_state_that_cannot_be_replayed_does_not_stop_the_start() {
+    fn a_state_that_cannot_be_parsed_is_set_aside_and_does_not_stop_the_start() {
         let scratch = Scratch::new("broken");
         let state_dir = scratch.0.join("run");
-        std::fs::create_dir_all(&state_dir).unwrap();
+        let lock = StateDirLock::acquire(&state_dir).unwrap();
         let state_file = warden_hw::restore::state_path(&state_dir);
-        std::fs::write(&state_file, "not a state file\n").unwrap();
-        replay_leftover_state(&state_dir).unwrap();
+        let unreplayed = state_dir.join(UNREPLAYED_FILE_NAME);
+        let broken = "# warden restore state v1\nrelative\t1500000\n";
+        std::fs::write(&state_file, broken).unwrap();
+        assert!(replay_leftover_state(&lock).unwrap(), "may save");
+        assert!(!state_file.exists(), "out of the new state's way");
+        assert_eq!(std::fs::read_to_string(&unreplayed).unwrap(), broken);
+    }
+
+    #[test]
+    fn a_state_whose_write_failed_is_set_aside_with_all_its_values() {
+        let scratch = Scratch::new("failed-write");
+        let state_dir = scratch.0.join("run");
+        let lock = StateDirLock::acquire(&state_dir).unwrap();
         let missing = scratch.0.join("no-such-dir/scaling_max_freq");
         let mut state = RestoreState::new();
         state.push(RestoreEntry::new(&missing, "1500000"));
-        state.save(&state_dir).unwrap();
-        replay_leftover_state(&state_dir).unwrap();
-        assert!(state_file.exists(), "kept: the write failed");
+        let saved = state.save(&state_dir).unwrap();
+        let text = std::fs::read_to_string(&saved).unwrap();
+        assert!(replay_leftover_state(&lock).unwrap());
+        assert!(!saved.exists());
+        assert_eq!(
+            std::fs::read_to_string(state_dir.join(UNREPLAYED_FILE_NAME)).unwrap(),
+            text,
+            "scaling_max_freq 1500000 is not lost"
+        );
+    }
+
+    #[test]
+    fn a_leftover_that_cannot_be_moved_aside_forbids_saving_over_it() {
+        let scratch = Scratch::new("stuck-aside");
+        let state_dir = scratch.0.join("run");
+        let lock = StateDirLock::acquire(&state_dir).unwrap();
+        let state_file = warden_hw::restore::state_path(&state_dir);
+        std::fs::write(&state_file, "not a state file\n").unwrap();
+        // A non-empty directory cannot be replaced by a rename.
+        std::fs::create_dir_all(state_dir.join(UNREPLAYED_FILE_NAME).join("x")).unwrap();
+        assert!(!replay_leftover_state(&lock).unwrap(), "must not save");
+        assert_eq!(
+            std::fs::read_to_string(&state_file).unwrap(),
+            "not a state file\n"
+        );
+    }
+
+    #[test]
+    fn warden_restore_refuses_while_the_state_dir_is_locked() {
+        let scratch = Scratch::new("locked");
+        let (state_dir, max_freq) = state_owned_by(&scratch, None);
+        let config = scratch.0.join("warden.toml");
+        std::fs::write(
+            &config,
+            format!("[hardware]\nstate_dir = \"{}\"\n", state_dir.display()),
+        )
+        .unwrap();
+        let _held = StateDirLock::acquire(&state_dir).unwrap();
+        let failure = run(Some(&config)).unwrap_err();
+        assert!(
+            matches!(failure, Failure::Runtime(_)),
+            "exit 1: {failure:?}"
+        );
+        let text = failure.to_string();
+        assert!(
+            text.contains("stop that warden instead") && text.contains("nothing was changed"),
+            "{text}"
+        );
+        assert_eq!(std::fs::read_to_string(&max_freq).unwrap(), "600000\n");
+        assert!(warden_hw::restore::state_path(&state_dir).exists());
     }
 
     /// A state in `<scratch>/run` putting `1500000` into `<scratch>/scaling_max_freq`
     /// (which holds `600000`), owned by `owner`; returns (state dir, max-freq file).
     fn state_owned_by(
         scratch: &Scratch,
-        owner: warden_hw::StateOwner,
+        owner: Option<warden_hw::StateOwner>,
     ) -> (std::path::PathBuf, std::path::PathBuf) {
         let max_freq = scratch.0.join("scaling_max_freq");
         std::fs::write(&max_freq, "600000\n").unwrap();
         let state_dir = scratch.0.join("run");
         let mut state = RestoreState::new();
         state.push(RestoreEntry::new(&max_freq, "1500000"));
-        state.set_owner(owner);
+        if let Some(owner) = owner {
+            state.set_owner(owner);
+        }
         state.save(&state_dir).unwrap();
         (state_dir, max_freq)
     }
@@ -203,8 +359,9 @@ mod tests {
     fn the_state_of_a_running_warden_is_not_replayed_and_stops_the_start() {
         let scratch = Scratch::new("live-owner");
         let owner = warden_hw::StateOwner::current().unwrap();
-        let (state_dir, max_freq) = state_owned_by(&scratch, owner.clone());
-        let failure = replay_leftover_state(&state_dir).unwrap_err();
+        let (state_dir, max_freq) = state_owned_by(&scratch, Some(owner.clone()));
+        let lock = StateDirLock::acquire(&state_dir).unwrap();
+        let failure = replay_leftover_state(&lock).unwrap_err();
         assert!(
             matches!(failure, Failure::Runtime(_)),
             "exit 1: {failure:?}"
@@ -226,8 +383,9 @@ mod tests {
         let mut owner = warden_hw::StateOwner::current().unwrap();
         // Our pid, but a process that started at another time: not the owner.
         owner.start_time += 1;
-        let (state_dir, max_freq) = state_owned_by(&scratch, owner);
-        replay_leftover_state(&state_dir).unwrap();
+        let (state_dir, max_freq) = state_owned_by(&scratch, Some(owner));
+        let lock = StateDirLock::acquire(&state_dir).unwrap();
+        assert!(replay_leftover_state(&lock).unwrap());
         assert_eq!(std::fs::read_to_string(&max_freq).unwrap(), "1500000");
         assert!(!warden_hw::restore::state_path(&state_dir).exists());
     }

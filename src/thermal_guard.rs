@@ -9,15 +9,23 @@
 //! error the daemon exits 1 on. The file names this process as its owner, so
 //! `warden restore` refuses while it runs. A state file found at start is an
 //! earlier run's crash: it is replayed before the originals are captured, so a
-//! throttled clock is never taken for one; one whose owner still runs is
-//! another warden on the same state directory, and start-up stops there.
+//! throttled clock is never taken for one.
+//!
+//! Before that, the daemon takes the exclusive lock `<state_dir>/warden.lock`
+//! and holds it for its life: a second warden on the same state directory
+//! (started at the same moment, or with `/proc` hidden) finds it held and
+//! stops there. A simulated board touches no hardware, so it neither locks
+//! nor writes a state file.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use anyhow::anyhow;
-use warden_hw::{Backends, FanSpec, HardwareSpec, HwError, RestoreState, SensorSpec, StateOwner};
+use warden_hw::{
+    Backends, FanSpec, HardwareSpec, HwError, RestoreEntry, RestoreState, SensorSpec, StateDirLock,
+    StateOwner,
+};
 use warden_thermal::{
     AdmissionDecision, Controller, ControllerConfig, ControllerError, ControllerHandle,
     CpuStrategy, FanOnExit, PolicyConfig, SharedSnapshot,
@@ -34,8 +42,14 @@ pub struct ThermalGuard {
     snapshot: Arc<SharedSnapshot>,
     state_dir: PathBuf,
     state_saved: bool,
+    /// The writes that put the hardware back, for the message when they fail and no state
+    /// file was saved (the values to put back by hand).
+    originals: Vec<RestoreEntry>,
     /// The in-process Pi model when simulating; dropped after the controller.
     simulation: Option<Simulation>,
+    /// The state directory's lock, held until after the state file is removed; `None`
+    /// when simulating or when the directory could not be locked.
+    _state_lock: Option<StateDirLock>,
 }
 
 /// What thermal control is doing on this machine.
@@ -98,23 +112,67 @@ impl ThermalGuard {
                 Ok(())
             }
             Err(e) => {
-                let kept = if self.state_saved {
-                    format!(
-                        "the crash-restore state {} is kept",
-                        warden_hw::restore::state_path(&self.state_dir).display()
-                    )
-                } else {
-                    "no crash-restore state was saved at start".to_owned()
-                };
-                log::error!("thermal control stopped without restoring the hardware: {e}; {kept}");
+                let message = self.not_restored_message(&e);
+                log::error!("thermal control stopped without restoring the hardware: {message}");
                 Err(anyhow!(
                     "the fan and cpufreq settings were not all put back at exit (see the error \
-                     logged above); {kept}"
+                     logged above); {}",
+                    self.what_now()
                 ))
             }
         };
         self.simulation = None;
         stopped
+    }
+}
+
+impl ThermalGuard {
+    /// The controller's error and what to do now. With a saved state its own advice
+    /// ("run `warden restore`") holds; without one, `warden restore` cannot help, so the
+    /// advice is replaced by the values to put back by hand.
+    fn not_restored_message(&self, error: &ControllerError) -> String {
+        if self.state_saved {
+            return format!("{error}; {}", self.what_now());
+        }
+        let cause = match error {
+            ControllerError::RestoreFailed { what } => {
+                format!("the thermal controller stopped but could not put back {what}")
+            }
+            ControllerError::NotStopped { waited } => format!(
+                "the thermal controller thread did not stop within {} s (stuck in a sensor read \
+                 or another hardware call?) and was left behind: the fan and cpufreq may not be \
+                 restored",
+                waited.as_secs_f64()
+            ),
+            ControllerError::Panicked => "the thermal controller thread panicked; see the log \
+                                          for what it could not restore while unwinding"
+                .to_owned(),
+            other => other.to_string(),
+        };
+        format!("{cause}; {}", self.what_now())
+    }
+
+    /// Where the values to put back are: the kept state file, or (none saved) by hand.
+    fn what_now(&self) -> String {
+        if self.state_saved {
+            return format!(
+                "the crash-restore state {} is kept: run 'warden restore' to retry",
+                warden_hw::restore::state_path(&self.state_dir).display()
+            );
+        }
+        let by_hand = if self.originals.is_empty() {
+            "check the fan and cpufreq settings by hand".to_owned()
+        } else {
+            let list: Vec<String> = self
+                .originals
+                .iter()
+                .map(|e| format!("{} = {}", e.path.display(), e.value))
+                .collect();
+            format!("put these back by hand: {}", list.join(", "))
+        };
+        format!(
+            "no crash-restore state was saved at start, so 'warden restore' cannot help: {by_hand}"
+        )
     }
 }
 
@@ -137,9 +195,24 @@ pub fn start(
     control: ControlHandle,
     shared: Arc<LoopShared>,
 ) -> Result<ThermalStart, Failure> {
+    let simulated = simulate || config.hardware.simulate;
+    let state_dir = config.hardware.state_dir.clone();
+    // Before the leftover replay, so no other warden replays or saves meanwhile.
+    let state_lock = if simulated {
+        log::info!(
+            "simulated board: no crash-restore state is written and {} is not locked",
+            state_dir.display()
+        );
+        None
+    } else {
+        crate::restore_cmd::lock_state_dir(&state_dir)?
+    };
     // Before the backends read the "originals": an earlier run killed while
     // throttling left its changes in place.
-    crate::restore_cmd::replay_leftover_state(&config.hardware.state_dir)?;
+    let may_save = match &state_lock {
+        Some(lock) => crate::restore_cmd::replay_leftover_state(lock)?,
+        None => false,
+    };
     let (backends, simulation) = match build_backends(config, simulate)? {
         Ok(built) => built,
         Err(no_sensor) => return Ok(ThermalStart::NoSensor(no_sensor)),
@@ -148,36 +221,12 @@ pub fn start(
         log::info!("{note}");
     }
     let fan_on_exit = fan_on_exit(config.fan.on_exit);
-    let state_dir = config.hardware.state_dir.clone();
     let mut restore = RestoreState::capture(
         backends.fan.as_ref(),
         fan_on_exit.duty(),
         backends.cpufreq.as_deref(),
     );
-    match StateOwner::current() {
-        Ok(owner) => restore.set_owner(owner),
-        Err(e) => log::warn!(
-            "crash-restore state: cannot name this process as its owner ({e}); \
-             'warden restore' will not know whether this warden still runs"
-        ),
-    }
-    for skipped in restore.skipped() {
-        log::warn!(
-            "crash-restore state: {} left out ({}); 'warden restore' will not put it back",
-            skipped.entry.path.display(),
-            skipped.reason
-        );
-    }
-    let state_saved = match restore.save(&state_dir) {
-        Ok(path) => {
-            log::debug!("crash-restore state in {}", path.display());
-            true
-        }
-        Err(e) => {
-            log::warn!("cannot write the crash-restore state ({e}); 'warden restore' will have nothing to undo after a crash");
-            false
-        }
-    };
+    let state_saved = may_save && save_state(&mut restore, &state_dir);
     let active = Arc::clone(&shared);
     let controller = Controller::from_backends(policy_config(config), backends)
         .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("thermal policy")))?
@@ -207,8 +256,39 @@ pub fn start(
         snapshot,
         state_dir,
         state_saved,
+        originals: restore.entries().to_vec(),
         simulation,
+        _state_lock: state_lock,
     }))
+}
+
+/// Names this process as the owner of `restore` and saves it in `state_dir`; true when
+/// saved. Failures are logged: warden runs on without crash-restore state.
+fn save_state(restore: &mut RestoreState, state_dir: &std::path::Path) -> bool {
+    match StateOwner::current() {
+        Ok(owner) => restore.set_owner(owner),
+        Err(e) => log::warn!(
+            "crash-restore state: cannot name this process as its owner ({e}); \
+             'warden restore' will not know whether this warden still runs"
+        ),
+    }
+    for skipped in restore.skipped() {
+        log::warn!(
+            "crash-restore state: {} left out ({}); 'warden restore' will not put it back",
+            skipped.entry.path.display(),
+            skipped.reason
+        );
+    }
+    match restore.save(state_dir) {
+        Ok(path) => {
+            log::debug!("crash-restore state in {}", path.display());
+            true
+        }
+        Err(e) => {
+            log::warn!("cannot write the crash-restore state ({e}); 'warden restore' will have nothing to undo after a crash");
+            false
+        }
+    }
 }
 
 /// The hardware backends (or the simulated Pi), or why there is no sensor.
@@ -392,11 +472,26 @@ mod tests {
 
     /// A guard over a controller at 82 °C (throttling) on fakes, with a saved state file.
     fn throttling_guard(cpu: &warden_hw::fake::FakeCpuFreq, state_dir: PathBuf) -> ThermalGuard {
+        throttling_guard_saving(cpu, state_dir, true)
+    }
+
+    /// [`throttling_guard`], saving the state file only when `save` is true.
+    fn throttling_guard_saving(
+        cpu: &warden_hw::fake::FakeCpuFreq,
+        state_dir: PathBuf,
+        save: bool,
+    ) -> ThermalGuard {
         let sensor = warden_hw::fake::FakeSensor::new(82.0);
         let fan = warden_hw::fake::FakeFan::on_off();
-        RestoreState::capture(&fan, Some(1.0), Some(cpu))
-            .save(&state_dir)
-            .unwrap();
+        let originals = vec![RestoreEntry::new(
+            "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq",
+            "1500000",
+        )];
+        if save {
+            RestoreState::capture(&fan, Some(1.0), Some(cpu))
+                .save(&state_dir)
+                .unwrap();
+        }
         let policy = PolicyConfig {
             filter_tau_s: 0.0,
             horizon_s: 0.0,
@@ -424,8 +519,10 @@ mod tests {
             handle: Some(handle),
             snapshot,
             state_dir,
-            state_saved: true,
+            state_saved: save,
+            originals,
             simulation: None,
+            _state_lock: None,
         }
     }
 
@@ -461,6 +558,30 @@ mod tests {
             warden_hw::restore::state_path(&dir).exists(),
             "kept for `warden restore`"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_stop_without_a_saved_state_says_warden_restore_cannot_help() {
+        let dir = scratch_dir("unsaved");
+        let cpu = warden_hw::fake::FakeCpuFreq::pi4();
+        let guard = throttling_guard_saving(&cpu, dir.clone(), false);
+        cpu.fail_writes_always(warden_hw::fake::FakeFailure::PermissionDenied);
+        let logged = guard.not_restored_message(&ControllerError::RestoreFailed {
+            what: "cpufreq (scaling_max_freq 1500000 kHz)".into(),
+        });
+        let error = guard.stop().expect_err("a failed restore is an error");
+        for text in [logged, error.to_string()] {
+            assert!(
+                text.contains("'warden restore' cannot help")
+                    && text.contains("put these back by hand")
+                    && text.contains("policy0/scaling_max_freq = 1500000")
+                    && !text.contains("retry from the crash-restore state file")
+                    && !text.contains("is kept"),
+                "{text}"
+            );
+        }
+        assert!(!warden_hw::restore::state_path(&dir).exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

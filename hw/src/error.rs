@@ -41,7 +41,14 @@ pub enum HwError {
         /// so a chain printed with `{:#}` shows it once.
         os_error: io::Error,
     },
-    /// The file does not exist (or a parent of it is not a directory).
+    /// A component of a path in warden's own state directory is not a directory (ENOTDIR),
+    /// e.g. `hardware.state_dir` names a regular file.
+    #[error("a component of {path} is not a directory: set hardware.state_dir to a directory (or a path where warden may create one), not a file")]
+    NotADirectory {
+        /// The path that could not be reached.
+        path: PathBuf,
+    },
+    /// The file does not exist (or, for a sysfs path, a parent of it is not a directory).
     #[error("{path} does not exist: check hardware.sysfs_root and that the kernel driver for it is loaded")]
     NotFound {
         /// The missing file.
@@ -219,6 +226,7 @@ impl HwError {
         match self {
             HwError::Transient { path, .. }
             | HwError::NotFound { path }
+            | HwError::NotADirectory { path }
             | HwError::PermissionDenied { path, .. }
             | HwError::Io { path, .. }
             | HwError::Empty { path, .. }
@@ -231,6 +239,18 @@ impl HwError {
             | HwError::NoCpuFreq { dir }
             | HwError::NoHwmonFan { dir } => Some(dir),
             _ => None,
+        }
+    }
+
+    /// Maps an I/O error on `path` in warden's state directory (not sysfs): as
+    /// [`HwError::from_io`], but ENOTDIR is [`HwError::NotADirectory`] instead of a hint at
+    /// sysfs.
+    pub fn from_state_io(path: &Path, access: Access, os_error: io::Error) -> HwError {
+        match os_error.raw_os_error() {
+            Some(libc::ENOTDIR) => HwError::NotADirectory {
+                path: path.to_path_buf(),
+            },
+            _ => HwError::from_io(path, access, os_error),
         }
     }
 

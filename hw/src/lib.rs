@@ -37,8 +37,8 @@ pub use error::{Access, HwError};
 pub use factory::{build, Backends};
 pub use fan::{FileFan, GpioFan, HwmonFan, NoFan, PwmFan, SoftPwmFan};
 pub use restore::{
-    restore_from_state, RestoreEntry, RestoreError, RestoreReport, RestoreState, SkippedEntry,
-    StateOwner,
+    restore_from_state, restore_from_state_locked, set_aside_unreplayed, LockError, RestoreEntry,
+    RestoreError, RestoreReport, RestoreState, SkippedEntry, StateDirLock, StateOwner,
 };
 pub use sensor::SysfsThermalZone;
 pub use sim::{PiThermalModel, PiThermalParams, SimBoard};

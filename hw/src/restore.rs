@@ -24,9 +24,21 @@
 //! older versions, so their `warden restore` still replays the file, and a file without it
 //! (from an older version) is replayed as before.
 //!
+//! The owner check depends on `/proc` and is check-then-act, so the state directory is also
+//! guarded by an exclusive lock ([`lock::StateDirLock`] on `warden.lock`): `warden run`
+//! holds it for its life, [`restore_from_state`] takes it before replaying and refuses
+//! while another process holds it ([`RestoreError::LockHeld`]).
+//!
+//! A leftover file that cannot be replayed is moved aside to
+//! [`UNREPLAYED_FILE_NAME`] ([`set_aside_unreplayed`]) before a new state is saved, so its
+//! values are not lost; a restore never reads that file.
+//!
 //! The file is read like a sysfs attribute is: opened without blocking, only when it is a
-//! regular file, and at most [`STATE_FILE_MAX_BYTES`] of it.
+//! regular file, and at most [`STATE_FILE_MAX_BYTES`] of it. It is written through a fresh
+//! temp file created with `O_EXCL | O_NOFOLLOW`, so a FIFO or symlink left at the temp path
+//! neither hangs the save nor redirects it.
 
+pub mod lock;
 pub mod owner;
 
 use std::fs::{self, OpenOptions};
@@ -38,12 +50,18 @@ use crate::error::{Access, HwError};
 use crate::sysfs_io::{special_kind, write_text};
 use crate::{CpuFreq, Fan};
 
+pub use lock::{LockError, StateDirLock};
 pub use owner::StateOwner;
 
 /// Default directory of the state file (systemd `RuntimeDirectory=warden`).
 pub const DEFAULT_STATE_DIR: &str = "/run/warden";
 /// Name of the state file inside the state directory.
 pub const STATE_FILE_NAME: &str = "restore.state";
+/// Name a leftover state file that could not be replayed is moved to (see
+/// [`set_aside_unreplayed`]); `warden restore` does not read it.
+pub const UNREPLAYED_FILE_NAME: &str = "restore.state.unreplayed";
+/// Name of the temp file a state is written to before it is renamed into place.
+pub const TEMP_FILE_NAME: &str = "restore.state.tmp";
 /// First line of every state file.
 pub const STATE_FILE_HEADER: &str = "# warden restore state v1";
 /// Start of the line naming the owner: `# owner pid=<pid> start_time=<ticks> [boot_id=<id>]`.
@@ -112,6 +130,25 @@ pub enum RestoreError {
         state_file: PathBuf,
         /// The running warden that wrote it.
         owner: StateOwner,
+    },
+    /// Another process (a running warden) holds the state directory's lock: restoring now
+    /// would undo its settings underneath it.
+    #[error(
+        "{} is locked by a warden that is still running{}; putting the fan and cpufreq back now \
+         would undo its settings underneath it: stop that warden instead (systemctl stop warden{}), \
+         which restores them and removes {} itself",
+        lock_file.display(),
+        holder.map_or_else(String::new, |pid| format!(" (pid {pid})")),
+        holder.map_or_else(String::new, |pid| format!(", or kill -TERM {pid}")),
+        state_file.display()
+    )]
+    LockHeld {
+        /// The state file, kept untouched.
+        state_file: PathBuf,
+        /// The lock file (`<state_dir>/warden.lock`).
+        lock_file: PathBuf,
+        /// The holder's pid: from the lock file, else from the state file's owner line.
+        holder: Option<u32>,
     },
 }
 
@@ -227,18 +264,32 @@ impl RestoreState {
 
     /// Writes `<state_dir>/restore.state` atomically (temp file, fsync, rename), creating
     /// the directory if needed; returns the file's path. Skipped entries are not in it.
+    ///
+    /// Whatever is at the temp path (a stale temp file, a FIFO, a symlink) is removed first
+    /// and the temp file created afresh with `O_EXCL | O_NOFOLLOW`: the save never blocks on
+    /// a FIFO and never writes through a symlink.
     pub fn save(&self, state_dir: &Path) -> Result<PathBuf, HwError> {
         let path = state_path(state_dir);
         let text = self.to_text();
-        fs::create_dir_all(state_dir).map_err(|e| HwError::from_io(state_dir, Access::Write, e))?;
-        let tmp = state_dir.join(format!("{STATE_FILE_NAME}.tmp"));
+        create_state_dir(state_dir)?;
+        let tmp = state_dir.join(TEMP_FILE_NAME);
         let write_tmp = || -> std::io::Result<()> {
-            let mut file = fs::File::create(&tmp)?;
+            // unlink does not follow a symlink: it removes the link, not its target.
+            match fs::remove_file(&tmp) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&tmp)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()
         };
-        write_tmp().map_err(|e| HwError::from_io(&tmp, Access::Write, e))?;
-        fs::rename(&tmp, &path).map_err(|e| HwError::from_io(&path, Access::Write, e))?;
+        write_tmp().map_err(|e| HwError::from_state_io(&tmp, Access::Write, e))?;
+        fs::rename(&tmp, &path).map_err(|e| HwError::from_state_io(&path, Access::Write, e))?;
         Ok(path)
     }
 
@@ -322,17 +373,82 @@ impl RestoreState {
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(HwError::from_io(&path, Access::Write, e)),
+            Err(e) => Err(HwError::from_state_io(&path, Access::Write, e)),
         }
     }
 }
 
 /// Replays `<state_dir>/restore.state` (for `warden restore` after a crash) and removes it
 /// when every write succeeded; a missing file is a successful no-op (`found == false`).
-/// A failed write is reported, and the file kept so a later run can retry. While the warden
-/// that wrote the file still runs, nothing is written and the file is kept
-/// ([`RestoreError::OwnerRunning`]); a file without an owner is replayed.
+/// A failed write is reported, and the file kept so a later run can retry.
+///
+/// First takes the state directory's lock without blocking: while another process holds
+/// it, nothing is read or written ([`RestoreError::LockHeld`]). When the lock cannot be
+/// taken for another reason (no state directory, a read-only filesystem) it goes on with
+/// the owner check alone. While the warden that wrote the file still runs, nothing is
+/// written and the file is kept ([`RestoreError::OwnerRunning`]); a file without an owner
+/// is replayed.
 pub fn restore_from_state(state_dir: &Path) -> Result<RestoreReport, RestoreError> {
+    match StateDirLock::acquire_existing(state_dir) {
+        Ok(Some(lock)) => restore_from_state_locked(&lock),
+        Ok(None) => replay(state_dir),
+        Err(LockError::Held { lock_file, holder }) => {
+            let state_file = state_path(state_dir);
+            let holder = holder.or_else(|| {
+                RestoreState::load(state_dir)
+                    .ok()
+                    .flatten()
+                    .and_then(|state| state.owner().map(|owner| owner.pid))
+            });
+            Err(RestoreError::LockHeld {
+                state_file,
+                lock_file,
+                holder,
+            })
+        }
+        Err(LockError::Unavailable(e)) => {
+            log::warn!("cannot lock the state directory ({e}); replaying on the owner check alone");
+            replay(state_dir)
+        }
+    }
+}
+
+/// [`restore_from_state`] for a caller that already holds the state directory's lock (a
+/// starting `warden run` replaying an earlier run's leftover).
+pub fn restore_from_state_locked(lock: &StateDirLock) -> Result<RestoreReport, RestoreError> {
+    replay(lock.state_dir())
+}
+
+/// Moves a leftover `<state_dir>/restore.state` that could not be replayed to
+/// `<state_dir>/restore.state.unreplayed` (replacing an older one), so saving a new state
+/// does not overwrite its values; returns the new path, `None` when there was no file.
+pub fn set_aside_unreplayed(state_dir: &Path) -> Result<Option<PathBuf>, HwError> {
+    let from = state_path(state_dir);
+    let to = state_dir.join(UNREPLAYED_FILE_NAME);
+    match fs::rename(&from, &to) {
+        Ok(()) => Ok(Some(to)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(HwError::from_state_io(&to, Access::Write, e)),
+    }
+}
+
+/// Creates `state_dir` if needed; a file standing where it should be is
+/// [`HwError::NotADirectory`].
+pub(crate) fn create_state_dir(state_dir: &Path) -> Result<(), HwError> {
+    fs::create_dir_all(state_dir).map_err(|e| {
+        let file_in_the_way = e.kind() == std::io::ErrorKind::AlreadyExists && !state_dir.is_dir();
+        if file_in_the_way {
+            HwError::NotADirectory {
+                path: state_dir.to_path_buf(),
+            }
+        } else {
+            HwError::from_state_io(state_dir, Access::Write, e)
+        }
+    })
+}
+
+/// The replay itself, the lock question settled.
+fn replay(state_dir: &Path) -> Result<RestoreReport, RestoreError> {
     let state_file = state_path(state_dir);
     let Some(state) = RestoreState::load(state_dir)? else {
         return Ok(RestoreReport {
@@ -367,11 +483,11 @@ fn read_state_text(path: &Path) -> Result<Option<String>, HwError> {
     {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(HwError::from_io(path, Access::Read, e)),
+        Err(e) => return Err(HwError::from_state_io(path, Access::Read, e)),
     };
     let metadata = file
         .metadata()
-        .map_err(|e| HwError::from_io(path, Access::Read, e))?;
+        .map_err(|e| HwError::from_state_io(path, Access::Read, e))?;
     if let Some(kind) = special_kind(metadata.file_type()) {
         return Err(HwError::NotRegularFile {
             path: path.to_path_buf(),
@@ -388,7 +504,7 @@ fn read_state_text(path: &Path) -> Result<Option<String>, HwError> {
     let mut bytes = Vec::new();
     file.take(STATE_FILE_MAX_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| HwError::from_io(path, Access::Read, e))?;
+        .map_err(|e| HwError::from_state_io(path, Access::Read, e))?;
     if bytes.len() > STATE_FILE_MAX_BYTES {
         return Err(whole_file(format!(
             "larger than {STATE_FILE_MAX_BYTES} bytes, so not a state file warden wrote"

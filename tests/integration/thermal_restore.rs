@@ -222,6 +222,8 @@ fn a_second_warden_on_the_same_state_dir_refuses_to_start() {
     };
     let mut second = Warden::start_in(TempDir::new("second"), &config, launch);
     let status = second.wait_exit(Duration::from_secs(10)).expect("exits");
+    // The log reader may still be draining the pipe after the exit.
+    second.wait_log("another warden", Duration::from_secs(5));
     let log = second.log().join("\n");
     assert_eq!(status.code(), Some(1), "a runtime conflict:\n{log}");
     assert!(
@@ -239,4 +241,175 @@ fn a_second_warden_on_the_same_state_dir_refuses_to_start() {
         saved,
         "the running warden's state file is left alone"
     );
+}
+
+/// Replaces the owner line of the state file in `state_dir` with one naming a process that
+/// has exited: what a warden with `/proc` mounted `hidepid` (systemd ProtectProc=) sees.
+fn make_owner_look_dead(state_dir: &std::path::Path) {
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let state_file = warden_hw::restore::state_path(state_dir);
+    let text: String = std::fs::read_to_string(&state_file)
+        .unwrap()
+        .lines()
+        .map(|line| match line.starts_with("# owner ") {
+            true => format!("# owner pid={pid} start_time=1\n"),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(&state_file, text).unwrap();
+}
+
+#[test]
+fn the_lock_stops_a_second_warden_and_warden_restore_even_when_the_owner_looks_dead() {
+    let first = rig("", FAST_THERMAL);
+    first.tree.ramp_temp_celsius(90.0).unwrap();
+    wait_until("minimum frequency", Duration::from_secs(5), || {
+        max_freq(&first.tree) == 600_000
+    });
+    let state_dir = first.warden.dir.path().join("run");
+    make_owner_look_dead(&state_dir);
+    let saved = std::fs::read_to_string(warden_hw::restore::state_path(&state_dir)).unwrap();
+
+    let out = run_warden(&["restore", "--config", first.warden.config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stop that warden instead")
+            && stderr.contains(&format!("pid {}", first.warden.pid())),
+        "names the lock holder: {stderr}"
+    );
+    assert_eq!(max_freq(&first.tree), 600_000, "nothing put back");
+
+    let config = config_with("", FAST_THERMAL)
+        .replace("@DIR@", &first.warden.dir.path().display().to_string());
+    let launch = Launch {
+        expect_exit: true,
+        ..Launch::default()
+    };
+    let mut second = Warden::start_in(TempDir::new("second-hidepid"), &config, launch);
+    let status = second.wait_exit(Duration::from_secs(10)).expect("exits");
+    // The log reader may still be draining the pipe after the exit.
+    second.wait_log("another warden", Duration::from_secs(5));
+    let log = second.log().join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains(&format!("pid {}", first.warden.pid()))
+            && log.contains(&state_dir.display().to_string()),
+        "{log}"
+    );
+    assert_eq!(max_freq(&first.tree), 600_000, "not replayed underneath it");
+    assert_eq!(
+        std::fs::read_to_string(warden_hw::restore::state_path(&state_dir)).unwrap(),
+        saved
+    );
+}
+
+#[test]
+fn of_two_wardens_started_at_the_same_moment_only_one_runs() {
+    let dir = TempDir::new("twins");
+    let tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
+    let config = config_with("", FAST_THERMAL).replace("@DIR@", &dir.path().display().to_string());
+    let launch = || Launch {
+        expect_exit: true,
+        ..Launch::default()
+    };
+    let mut twins = [
+        Warden::start_in(TempDir::new("twin-a"), &config, launch()),
+        Warden::start_in(TempDir::new("twin-b"), &config, launch()),
+    ];
+    // Each either refuses (exits 1) or starts listening; wait until both decided.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut exits = [None, None];
+    loop {
+        for (twin, exit) in twins.iter_mut().zip(exits.iter_mut()) {
+            if exit.is_none() {
+                *exit = twin.child.try_wait().unwrap();
+            }
+        }
+        let decided = twins
+            .iter()
+            .zip(&exits)
+            .all(|(t, e)| e.is_some() || t.log().iter().any(|l| l.contains("listening on")));
+        if decided {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "undecided");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let logs: Vec<String> = twins.iter().map(|t| t.log().join("\n")).collect();
+    let refused: Vec<_> = exits.iter().flatten().map(|s| s.code()).collect();
+    assert_eq!(refused, [Some(1)], "exactly one refuses:\n{logs:#?}");
+    let runner = exits.iter().position(Option::is_none).unwrap();
+    tree.ramp_temp_celsius(90.0).unwrap();
+    wait_until("minimum frequency", Duration::from_secs(5), || {
+        max_freq(&tree) == 600_000
+    });
+    twins[runner].signal(libc::SIGTERM);
+    let status = twins[runner].wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "{}", twins[runner].log().join("\n"));
+    assert_eq!(max_freq(&tree), 1_500_000);
+}
+
+#[test]
+fn a_leftover_that_cannot_be_replayed_is_moved_aside_not_overwritten() {
+    let dir = TempDir::new("unreplayable");
+    let _tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
+    let state_dir = dir.path().join("run");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let leftover = "# warden restore state v1\n\
+                    sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq\t1500000\n";
+    std::fs::write(warden_hw::restore::state_path(&state_dir), leftover).unwrap();
+    let mut w = Warden::start_in(dir, &config_with("", FAST_THERMAL), Launch::default());
+    let aside = state_dir.join(warden_hw::restore::UNREPLAYED_FILE_NAME);
+    let line = w.wait_log("restore.state.unreplayed", Duration::from_secs(5));
+    assert!(
+        line.contains("ERROR") && line.contains("NOT put back"),
+        "{line}"
+    );
+    // The new run's state is saved next to it, not over it.
+    wait_until("the new state", Duration::from_secs(5), || {
+        warden_hw::restore::state_path(&state_dir).exists()
+    });
+    assert_eq!(std::fs::read_to_string(&aside).unwrap(), leftover);
+    let out = run_warden(&["restore", "--config", w.config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "refused: warden runs");
+    w.signal(libc::SIGTERM);
+    assert!(w.wait_exit(Duration::from_secs(10)).unwrap().success());
+    assert_eq!(
+        std::fs::read_to_string(&aside).unwrap(),
+        leftover,
+        "kept after a clean stop"
+    );
+    let out = run_warden(&["restore", "--config", w.config.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("nothing to restore"),
+        "'warden restore' does not read the set-aside file"
+    );
+}
+
+#[test]
+fn a_simulated_warden_writes_no_state_and_takes_no_lock() {
+    let sim_launch = Launch {
+        args: vec!["--simulate".into()],
+        ..Launch::default()
+    };
+    let sim = Warden::start_in(TempDir::new("sim-state"), &config_with("", ""), sim_launch);
+    let state_dir = sim.dir.path().join("run");
+    sim.wait_log("SIMULATED", Duration::from_secs(5));
+    assert!(!warden_hw::restore::state_path(&state_dir).exists());
+    assert!(!warden_hw::restore::lock::lock_path(&state_dir).exists());
+
+    // A real warden on the same state directory starts and saves its state.
+    let real_dir = TempDir::new("real-after-sim");
+    let _tree = FakeSysfsTree::create(&real_dir.path().join("sysfs")).unwrap();
+    let config =
+        config_with("", FAST_THERMAL).replace("@DIR@/run", &state_dir.display().to_string());
+    let real = Warden::start_in(real_dir, &config, Launch::default());
+    wait_until("the real warden's state", Duration::from_secs(5), || {
+        warden_hw::restore::state_path(&state_dir).exists()
+    });
+    drop(real);
+    drop(sim);
 }

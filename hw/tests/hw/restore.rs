@@ -1,14 +1,19 @@
 //! The crash-restore state file: round trip, format, restoring after a "SIGKILL", the
-//! owner that must not be restored underneath, and a state path that is not a state file.
+//! owner and the lock holder that must not be restored underneath, a state path that is not
+//! a state file, and an unreplayable leftover set aside.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use warden_hw::fake_sysfs::FakeSysfsLayout;
-use warden_hw::restore::{state_path, STATE_FILE_HEADER, STATE_FILE_MAX_BYTES};
+use warden_hw::restore::lock::lock_path;
+use warden_hw::restore::{
+    state_path, STATE_FILE_HEADER, STATE_FILE_MAX_BYTES, TEMP_FILE_NAME, UNREPLAYED_FILE_NAME,
+};
 use warden_hw::{
-    restore_from_state, CpuFreq, Fan, FileFan, HwError, RestoreEntry, RestoreError, RestoreState,
-    StateOwner, SysfsCpuFreq,
+    restore_from_state, restore_from_state_locked, set_aside_unreplayed, CpuFreq, Fan, FileFan,
+    HwError, LockError, RestoreEntry, RestoreError, RestoreState, StateDirLock, StateOwner,
+    SysfsCpuFreq,
 };
 
 use crate::util::{fixture, fixture_with, make_fifo, without_hanging, TestDir};
@@ -412,4 +417,168 @@ fn an_oversized_state_file_is_refused_naming_the_file() {
     assert_eq!(text.len(), STATE_FILE_MAX_BYTES);
     fs::write(&path, &text).unwrap();
     assert!(RestoreState::load(dir.path()).unwrap().is_some());
+}
+
+#[test]
+fn a_second_lock_on_the_state_dir_is_refused_naming_the_holder_until_the_first_is_dropped() {
+    let dir = TestDir::new("lock-twice");
+    let state_dir = dir.path().join("run");
+    let first = StateDirLock::acquire(&state_dir).unwrap();
+    assert_eq!(
+        fs::read_to_string(lock_path(&state_dir)).unwrap(),
+        format!("{}\n", std::process::id())
+    );
+    // flock is per open file: a second open in the same process conflicts like another
+    // process would.
+    match StateDirLock::acquire(&state_dir) {
+        Err(LockError::Held { lock_file, holder }) => {
+            assert_eq!(lock_file, lock_path(&state_dir));
+            assert_eq!(holder, Some(std::process::id()));
+        }
+        other => panic!("expected Held, got {other:?}"),
+    }
+    drop(first);
+    StateDirLock::acquire(&state_dir).expect("released on drop");
+}
+
+#[test]
+fn a_restore_while_the_lock_is_held_touches_nothing_even_if_the_owner_looks_dead() {
+    // /proc mounted hidepid: the owner's pid looks gone, but its lock is held.
+    let dir = TestDir::new("lock-held-restore");
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let ghost = StateOwner {
+        pid,
+        start_time: 1,
+        boot_id: None,
+    };
+    assert!(!ghost.is_running().unwrap());
+    let (state_dir, max_freq) = state_owned_by(&dir, Some(ghost));
+    let _held = StateDirLock::acquire(&state_dir).unwrap();
+    let saved = fs::read_to_string(state_path(&state_dir)).unwrap();
+    let err = restore_from_state(&state_dir).unwrap_err();
+    assert!(
+        matches!(&err, RestoreError::LockHeld { holder: Some(p), .. } if *p == std::process::id()),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("stop that warden instead"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&max_freq).unwrap(), "600000\n");
+    assert_eq!(fs::read_to_string(state_path(&state_dir)).unwrap(), saved);
+}
+
+#[test]
+fn the_lock_holder_replays_a_dead_owners_state() {
+    let dir = TestDir::new("lock-holder-replays");
+    let (state_dir, max_freq) = state_owned_by(&dir, None);
+    let lock = StateDirLock::acquire(&state_dir).unwrap();
+    let report = restore_from_state_locked(&lock).unwrap();
+    assert!(report.is_complete() && report.removed, "{report:?}");
+    assert_eq!(fs::read_to_string(&max_freq).unwrap(), "1500000");
+}
+
+#[test]
+fn a_fifo_or_symlink_at_the_lock_path_is_refused_without_hanging_or_following() {
+    let dir = TestDir::new("lock-special");
+    let state_dir = dir.path().to_path_buf();
+    make_fifo(&lock_path(&state_dir));
+    let fifo_dir = state_dir.clone();
+    let err = without_hanging("locking at a FIFO", move || {
+        StateDirLock::acquire(&fifo_dir).unwrap_err()
+    });
+    assert!(
+        matches!(
+            &err,
+            LockError::Unavailable(HwError::NotRegularFile { kind: "FIFO", .. })
+        ),
+        "{err:?}"
+    );
+    fs::remove_file(lock_path(&state_dir)).unwrap();
+    let target = dir.path().join("target");
+    fs::write(&target, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&target, lock_path(&state_dir)).unwrap();
+    let err = StateDirLock::acquire(&state_dir).unwrap_err();
+    assert!(matches!(err, LockError::Unavailable(_)), "{err:?}");
+    assert_eq!(fs::read_to_string(&target).unwrap(), "precious\n");
+}
+
+#[test]
+fn save_replaces_a_fifo_at_the_temp_path_without_hanging() {
+    let dir = TestDir::new("save-tmp-fifo");
+    let state_dir = dir.path().to_path_buf();
+    make_fifo(&state_dir.join(TEMP_FILE_NAME));
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new("/sys/a", "1"));
+    let saving = state.clone();
+    let save_dir = state_dir.clone();
+    without_hanging("saving over a FIFO temp file", move || {
+        saving.save(&save_dir).unwrap()
+    });
+    assert_eq!(RestoreState::load(&state_dir).unwrap(), Some(state));
+    assert!(!state_dir.join(TEMP_FILE_NAME).exists());
+}
+
+#[test]
+fn save_does_not_write_through_a_symlink_at_the_temp_path() {
+    let dir = TestDir::new("save-tmp-symlink");
+    let state_dir = dir.path().join("run");
+    fs::create_dir_all(&state_dir).unwrap();
+    let target = dir.path().join("victim");
+    fs::write(&target, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&target, state_dir.join(TEMP_FILE_NAME)).unwrap();
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new("/sys/a", "1"));
+    state.save(&state_dir).unwrap();
+    assert_eq!(fs::read_to_string(&target).unwrap(), "precious\n");
+    assert!(fs::symlink_metadata(state_path(&state_dir))
+        .unwrap()
+        .is_file());
+    assert_eq!(RestoreState::load(&state_dir).unwrap(), Some(state));
+}
+
+#[test]
+fn a_state_dir_that_is_a_file_is_named_as_not_a_directory_without_a_sysfs_hint() {
+    let dir = TestDir::new("state-dir-file");
+    let state_dir = dir.path().join("state");
+    fs::write(&state_dir, "").unwrap();
+    let load = RestoreState::load(&state_dir).unwrap_err();
+    let save = RestoreState::new().save(&state_dir).unwrap_err();
+    let lock = match StateDirLock::acquire(&state_dir).unwrap_err() {
+        LockError::Unavailable(e) => e,
+        held => panic!("{held:?}"),
+    };
+    for err in [load, save, lock] {
+        assert!(matches!(err, HwError::NotADirectory { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("is not a directory")
+                && text.contains("hardware.state_dir")
+                && !text.contains("sysfs_root")
+                && !text.contains("does not exist"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn an_unreplayed_leftover_is_set_aside_replacing_an_older_one_and_never_restored() {
+    let dir = TestDir::new("set-aside");
+    let state_dir = dir.path().to_path_buf();
+    let unreplayed = state_dir.join(UNREPLAYED_FILE_NAME);
+    fs::write(&unreplayed, "older\n").unwrap();
+    let broken = format!("{STATE_FILE_HEADER}\nrelative\t1500000\n");
+    fs::write(state_path(&state_dir), &broken).unwrap();
+    assert_eq!(
+        set_aside_unreplayed(&state_dir).unwrap(),
+        Some(unreplayed.clone())
+    );
+    assert_eq!(fs::read_to_string(&unreplayed).unwrap(), broken);
+    assert!(!state_path(&state_dir).exists());
+    assert_eq!(set_aside_unreplayed(&state_dir).unwrap(), None);
+    let report = restore_from_state(&state_dir).unwrap();
+    assert!(!report.found, "the set-aside file is not replayed");
+    assert_eq!(fs::read_to_string(&unreplayed).unwrap(), broken);
 }
