@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -111,8 +111,7 @@ impl ClientError {
 /// Runs `warden status`: prints the status of the warden at `addr`
 /// (default `127.0.0.1:9181`) as a table, or as JSON with `json`.
 pub fn run(addr: Option<&str>, json: bool) -> Result<(), ClientError> {
-    let addr = resolve(addr)?;
-    let body = fetch(addr, "/status")?;
+    let (addr, body) = fetch_first(&resolve(addr)?, "/status")?;
     let doc: Value = serde_json::from_slice(&body).map_err(|e| ClientError::NotWarden {
         addr,
         reason: format!("the answer is not JSON ({e})"),
@@ -161,41 +160,88 @@ pub fn check_schema(addr: SocketAddr, doc: &Value) -> Result<(), ClientError> {
     })
 }
 
-/// `--addr` (or the default) as a socket address.
-pub fn resolve(addr: Option<&str>) -> Result<SocketAddr, ClientError> {
+/// `--addr` (or the default) as the socket addresses it resolves to, never none.
+/// A name such as `localhost` may give `::1` first while warden listens on
+/// 127.0.0.1 only, so every one is kept for [`fetch_first`].
+pub fn resolve(addr: Option<&str>) -> Result<Vec<SocketAddr>, ClientError> {
     let Some(text) = addr else {
-        return Ok(DEFAULT_STATUS_LISTEN);
+        return Ok(vec![DEFAULT_STATUS_LISTEN]);
     };
     let bad = |reason: String| ClientError::BadAddress {
         addr: text.to_string(),
         reason,
     };
-    let mut addrs = text.to_socket_addrs().map_err(|e| bad(e.to_string()))?;
-    addrs
-        .next()
-        .ok_or_else(|| bad("it resolves to no address".into()))
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(bad("it resolves to no address".into()));
+    }
+    Ok(addrs)
 }
 
-/// GETs `path` and returns the body of a 200 answer.
+/// GETs `path` from the first of `addrs` that takes the connection, as curl
+/// does; the error is the last address's when none does.
+pub fn fetch_first(addrs: &[SocketAddr], path: &str) -> Result<(SocketAddr, Vec<u8>), ClientError> {
+    let mut last = None;
+    for &addr in addrs {
+        match fetch(addr, path) {
+            Ok(body) => return Ok((addr, body)),
+            Err(e @ (ClientError::Refused { .. } | ClientError::Io { .. })) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.expect("resolve never returns an empty list"))
+}
+
+/// GETs `path` and returns the body of a 200 answer, all of it within
+/// [`ANSWER_TIMEOUT`] of connecting.
 pub fn fetch(addr: SocketAddr, path: &str) -> Result<Vec<u8>, ClientError> {
+    fetch_within(addr, path, ANSWER_TIMEOUT)
+}
+
+/// A stream whose reads all end by one deadline: a server that trickles a
+/// byte now and then cannot stretch the answer past it.
+struct DeadlineReader {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl Read for DeadlineReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+/// [`fetch`] with the whole answer due within `answer_timeout`.
+fn fetch_within(
+    addr: SocketAddr,
+    path: &str,
+    answer_timeout: Duration,
+) -> Result<Vec<u8>, ClientError> {
     let io_error = |os_error: io::Error| match os_error.kind() {
         io::ErrorKind::ConnectionRefused => ClientError::Refused { addr },
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout { addr },
         _ => ClientError::Io { addr, os_error },
     };
     let mut stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).map_err(io_error)?;
+    let deadline = Instant::now() + answer_timeout;
     stream
-        .set_read_timeout(Some(ANSWER_TIMEOUT))
-        .map_err(io_error)?;
-    stream
-        .set_write_timeout(Some(ANSWER_TIMEOUT))
+        .set_write_timeout(Some(answer_timeout))
         .map_err(io_error)?;
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nUser-Agent: warden-status/{}\r\nConnection: close\r\n\r\n",
         env!("CARGO_PKG_VERSION")
     );
     stream.write_all(request.as_bytes()).map_err(io_error)?;
-    let raw = read_answer(stream.take(MAX_ANSWER_BYTES)).map_err(|e| match e {
+    let answer = DeadlineReader { stream, deadline };
+    let raw = read_answer(answer.take(MAX_ANSWER_BYTES)).map_err(|e| match e {
         ReadFailure::NotHttp(first_bytes) => ClientError::NotHttp {
             addr,
             what_it_sent: if request.starts_with(&first_bytes) {
@@ -305,9 +351,9 @@ mod tests {
 
     #[test]
     fn resolves_addresses_and_names_bad_ones() {
-        assert_eq!(resolve(None).unwrap(), DEFAULT_STATUS_LISTEN);
-        assert_eq!(resolve(Some("127.0.0.1:1234")).unwrap().port(), 1234);
-        assert_eq!(resolve(Some("[::1]:80")).unwrap().port(), 80);
+        assert_eq!(resolve(None).unwrap(), [DEFAULT_STATUS_LISTEN]);
+        assert_eq!(resolve(Some("127.0.0.1:1234")).unwrap()[0].port(), 1234);
+        assert_eq!(resolve(Some("[::1]:80")).unwrap()[0].port(), 80);
         let err = resolve(Some("127.0.0.1")).unwrap_err().to_string();
         assert!(
             err.contains("--addr \"127.0.0.1\"") && err.contains("HOST:PORT"),
@@ -498,5 +544,52 @@ mod tests {
         };
         let text = format!("{:#}", anyhow::Error::from(err));
         assert_eq!(text.matches(&os_text).count(), 1, "{text}");
+    }
+
+    /// A server on 127.0.0.1:0 that sends `answer` one byte every `gap`
+    /// (bounded: it stops when the client goes away).
+    fn trickling_server(answer: &'static [u8], gap: Duration) -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            // Take the request first, so closing does not reset the connection.
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = conn.read(&mut [0u8; 1024]);
+            for byte in answer {
+                if conn.write_all(std::slice::from_ref(byte)).is_err() {
+                    return;
+                }
+                std::thread::sleep(gap);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_trickled_answer_cannot_outlast_the_answer_timeout() {
+        // 60 bytes at one per 100 ms take 6 s; the whole answer is due in 1 s.
+        let addr = trickling_server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"schema\":1}",
+            Duration::from_millis(100),
+        );
+        let err = fetch_within(addr, "/status", Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_refusing_address_falls_through_to_the_next() {
+        let refusing = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let serving = trickling_server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"schema\":1}",
+            Duration::ZERO,
+        );
+        let (addr, body) = fetch_first(&[refusing, serving], "/status").unwrap();
+        assert_eq!((addr, &body[..]), (serving, &b"{\"schema\":1}"[..]));
+        let err = fetch_first(&[refusing], "/status").unwrap_err();
+        assert!(matches!(err, ClientError::Refused { .. }), "{err:?}");
     }
 }
