@@ -24,6 +24,7 @@ Usage:
   warden --version | --help
 
 Each subcommand accepts only the options listed for it, each at most once.
+Short forms: -c FILE for --config FILE, -h for --help, -V for --version.
 
 Environment:
   WARDEN_LOG=LEVEL            error, warn, info, debug or trace (overrides log.level)
@@ -245,6 +246,26 @@ impl GivenOptions {
     fn has(&self, opt: CliOption) -> bool {
         self.0[opt as usize].is_some()
     }
+}
+
+/// [`parse`] for the arguments as the OS gives them: one that is not UTF-8
+/// is a usage error quoting it, not a panic.
+pub fn parse_os<I: IntoIterator<Item = std::ffi::OsString>>(
+    args: I,
+) -> Result<Command, UsageError> {
+    let args = args
+        .into_iter()
+        .map(|arg| {
+            arg.into_string().map_err(|raw| {
+                UsageError::new(format!(
+                    "argument {:?} is not valid UTF-8; warden takes file names and addresses \
+                     as UTF-8 text: rename the file, or point a UTF-8 symlink at it",
+                    raw.to_string_lossy()
+                ))
+            })
+        })
+        .collect::<Result<Vec<String>, UsageError>>()?;
+    parse(args)
 }
 
 /// Parses the arguments after the program name.

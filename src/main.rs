@@ -11,7 +11,7 @@ use warden::exit::Failure;
 use warden::{config, daemon};
 
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1)) {
+    match run(std::env::args_os().skip(1)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("warden: {failure}");
@@ -20,8 +20,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: impl Iterator<Item = String>) -> Result<(), Failure> {
-    match cli::parse(args)? {
+fn run(args: impl Iterator<Item = std::ffi::OsString>) -> Result<(), Failure> {
+    match cli::parse_os(args)? {
         Command::Help => {
             print!("{}", cli::HELP);
             Ok(())

@@ -166,3 +166,20 @@ fn warden_status_names_a_missing_schema() {
     );
     server.join().unwrap();
 }
+
+#[test]
+fn an_argument_that_is_not_utf8_exits_2_instead_of_panicking() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"bad\xff.toml");
+    let out = std::process::Command::new(crate::util::warden_bin())
+        .arg("check-config")
+        .arg(bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("argument \"bad\u{fffd}.toml\" is not valid UTF-8"),
+        "{stderr}"
+    );
+}
