@@ -38,11 +38,19 @@ pub fn init(level: LevelFilter, format: LogFormat) {
     });
     logger.json.store(format == LogFormat::Json, Relaxed);
     let _ = log::set_logger(logger);
-    let level = std::env::var("WARDEN_LOG")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(level);
-    log::set_max_level(level);
+    let from_env = std::env::var("WARDEN_LOG").ok();
+    let parsed = from_env.as_deref().map(str::parse::<LevelFilter>);
+    log::set_max_level(match parsed {
+        Some(Ok(env_level)) => env_level,
+        _ => level,
+    });
+    if let (Some(text), Some(Err(_))) = (&from_env, parsed) {
+        log::warn!(
+            "WARDEN_LOG={text:?} is not a log level (error, warn, info, debug, trace or off): \
+             ignored, logging at log.level = {}",
+            level.as_str().to_ascii_lowercase()
+        );
+    }
 }
 
 impl Log for StderrLogger {

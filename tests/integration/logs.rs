@@ -29,3 +29,20 @@ fn json_log_lines_are_one_object_each_with_the_documented_fields() {
     }
     assert!(lines.iter().any(|l| l.contains("listening on")));
 }
+
+#[test]
+fn a_bad_warden_log_is_named_and_the_configured_level_kept() {
+    let w = Warden::start_with(
+        &config_with("", "[log]\nlevel = \"debug\"\n"),
+        crate::util::Launch {
+            env: vec![("WARDEN_LOG".into(), "bogus".into())],
+            ..Default::default()
+        },
+    );
+    let line = w.wait_log("WARDEN_LOG", Duration::from_secs(5));
+    assert!(
+        line.contains("WARDEN_LOG=\"bogus\" is not a log level")
+            && line.contains("log.level = debug"),
+        "{line}"
+    );
+}
