@@ -137,9 +137,12 @@ impl Gate {
         if self.draining {
             GateState::Draining
         } else if let Admission::Shed { mode } = self.admission {
+            // A capacity pause deregisters the listener whatever the thermal
+            // mode: newcomers then wait in the backlog, and the state says so.
+            let capacity_pause = self.at_capacity && self.capacity_mode == ShedMode::Pause;
             match mode {
-                ShedMode::Pause => GateState::ShedPause,
-                ShedMode::Reject => GateState::ShedReject,
+                ShedMode::Reject if !capacity_pause => GateState::ShedReject,
+                _ => GateState::ShedPause,
             }
         } else if self.at_capacity {
             match self.capacity_mode {
@@ -204,6 +207,21 @@ mod tests {
             mode: ShedMode::Pause,
         });
         assert!(!gate.listening());
+    }
+
+    #[test]
+    fn thermal_reject_under_a_capacity_pause_reports_the_pause_that_happens() {
+        let s = settings(10, ShedMode::Pause);
+        let mut gate = Gate::new(ShedMode::Pause);
+        gate.set_admission(Admission::Shed {
+            mode: ShedMode::Reject,
+        });
+        assert_eq!(gate.state(), GateState::ShedReject);
+        gate.update_capacity(10, &s);
+        assert!(!gate.listening(), "the capacity pause deregisters");
+        assert_eq!(gate.state(), GateState::ShedPause);
+        gate.update_capacity(5, &s);
+        assert_eq!(gate.state(), GateState::ShedReject);
     }
 
     #[test]
