@@ -337,22 +337,12 @@ mod tests {
         assert!(warden_hw::restore::state_path(&state_dir).exists());
     }
 
-    /// A state in `<scratch>/run` putting `1500000` into `<scratch>/scaling_max_freq`
-    /// (which holds `600000`), owned by `owner`; returns (state dir, max-freq file).
+    /// warden-hw's throttled-state fixture in the scratch directory.
     fn state_owned_by(
         scratch: &Scratch,
         owner: Option<warden_hw::StateOwner>,
     ) -> (std::path::PathBuf, std::path::PathBuf) {
-        let max_freq = scratch.0.join("scaling_max_freq");
-        std::fs::write(&max_freq, "600000\n").unwrap();
-        let state_dir = scratch.0.join("run");
-        let mut state = RestoreState::new();
-        state.push(RestoreEntry::new(&max_freq, "1500000"));
-        if let Some(owner) = owner {
-            state.set_owner(owner);
-        }
-        state.save(&state_dir).unwrap();
-        (state_dir, max_freq)
+        warden_hw::fake_sysfs::throttled_restore_state(&scratch.0, owner).unwrap()
     }
 
     #[test]

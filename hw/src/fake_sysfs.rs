@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::cpufreq::CPUFREQ_DIR;
+use crate::error::{Access, HwError};
 use crate::fan::HWMON_CLASS_DIR;
+use crate::restore::{RestoreEntry, RestoreState, StateOwner};
 use crate::sensor::{parse_millidegrees, THERMAL_CLASS_DIR};
 use crate::spec::{FanSpec, HardwareSpec, SensorSpec};
 use crate::throttle::THROTTLE_FILE;
@@ -156,6 +158,26 @@ pub fn ramp_steps(from: f64, to: f64) -> Vec<f64> {
     }
     steps.push(to);
     steps
+}
+
+/// Saves, in `<dir>/run`, a crash-restore state owned by `owner` (if any) that puts
+/// `1500000` back into `<dir>/scaling_max_freq`, which is left holding a throttled
+/// `600000`; returns (state dir, max-freq file). For tests of `warden restore` and the
+/// replay at start.
+pub fn throttled_restore_state(
+    dir: &Path,
+    owner: Option<StateOwner>,
+) -> Result<(PathBuf, PathBuf), HwError> {
+    let max_freq = dir.join("scaling_max_freq");
+    fs::write(&max_freq, "600000\n").map_err(|e| HwError::from_io(&max_freq, Access::Write, e))?;
+    let state_dir = dir.join("run");
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new(&max_freq, "1500000"));
+    if let Some(owner) = owner {
+        state.set_owner(owner);
+    }
+    state.save(&state_dir)?;
+    Ok((state_dir, max_freq))
 }
 
 fn millidegrees(celsius: f64) -> String {

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use warden_hw::fake_sysfs::FakeSysfsLayout;
+use warden_hw::fake_sysfs::{throttled_restore_state, FakeSysfsLayout};
 use warden_hw::restore::lock::lock_path;
 use warden_hw::restore::{
     state_path, STATE_FILE_HEADER, STATE_FILE_MAX_BYTES, TEMP_FILE_NAME, UNREPLAYED_FILE_NAME,
@@ -223,19 +223,9 @@ fn an_empty_fan_file_at_start_keeps_the_cpufreq_entries() {
     }
 }
 
-/// Saves a state in `<dir>/run` that puts `1500000` into `<dir>/scaling_max_freq` (which
-/// holds `600000`), owned by `owner`; returns (state dir, max-freq file).
+/// [`throttled_restore_state`] in the test's directory.
 fn state_owned_by(dir: &TestDir, owner: Option<StateOwner>) -> (PathBuf, PathBuf) {
-    let max_freq = dir.path().join("scaling_max_freq");
-    fs::write(&max_freq, "600000\n").unwrap();
-    let state_dir = dir.path().join("run");
-    let mut state = RestoreState::new();
-    state.push(RestoreEntry::new(&max_freq, "1500000"));
-    if let Some(owner) = owner {
-        state.set_owner(owner);
-    }
-    state.save(&state_dir).unwrap();
-    (state_dir, max_freq)
+    throttled_restore_state(dir.path(), owner).unwrap()
 }
 
 fn assert_replayed(state_dir: &Path, max_freq: &Path) {
