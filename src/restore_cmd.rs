@@ -16,8 +16,8 @@
 
 use std::path::Path;
 
-use warden_hw::restore::UNREPLAYED_FILE_NAME;
-use warden_hw::{LockError, RestoreEntry, RestoreError, RestoreState, StateDirLock};
+use warden_hw::restore::{list_entries, UNREPLAYED_FILE_NAME};
+use warden_hw::{LockError, RestoreEntry, RestoreError, StateDirLock};
 
 use crate::config::Config;
 use crate::exit::Failure;
@@ -53,14 +53,10 @@ pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
         return Ok(());
     }
     for entry in &report.restored {
-        println!("restored {} = {}", entry.path.display(), entry.value);
+        println!("restored {entry}");
     }
     for (entry, error) in &report.failed {
-        eprintln!(
-            "warden: could not restore {} = {}: {error}",
-            entry.path.display(),
-            entry.value
-        );
+        eprintln!("warden: could not restore {entry}: {error}");
     }
     if report.is_complete() {
         Ok(())
@@ -95,6 +91,8 @@ pub fn replay_leftover_state(lock: &StateDirLock) -> Result<bool, Failure> {
         Err(RestoreError::OwnerRunning { owner, .. }) => {
             return Err(another_warden_runs(state_dir, Some(owner.pid)));
         }
+        // Unreachable (only restore_from_state takes the lock, this caller holds it), but
+        // RestoreError is exhaustive; should it come, it means the same as OwnerRunning.
         Err(RestoreError::LockHeld { holder, .. }) => {
             return Err(another_warden_runs(state_dir, holder));
         }
@@ -115,14 +113,12 @@ pub fn replay_leftover_state(lock: &StateDirLock) -> Result<bool, Failure> {
         report.restored.len()
     );
     for entry in &report.restored {
-        log::info!("restored {} = {}", entry.path.display(), entry.value);
+        log::info!("restored {entry}");
     }
     for (entry, error) in &report.failed {
         log::error!(
-            "could not put back {} = {} from the earlier run's crash-restore state: {error}; \
-             starting anyway, so this setting read as an original now may be that run's",
-            entry.path.display(),
-            entry.value
+            "could not put back {entry} from the earlier run's crash-restore state: {error}; \
+             starting anyway, so this setting read as an original now may be that run's"
         );
     }
     if report.is_complete() {
@@ -139,15 +135,7 @@ pub fn replay_leftover_state(lock: &StateDirLock) -> Result<bool, Failure> {
 pub fn lock_state_dir(state_dir: &Path) -> Result<Option<StateDirLock>, Failure> {
     match StateDirLock::acquire(state_dir) {
         Ok(lock) => Ok(Some(lock)),
-        Err(LockError::Held { holder, .. }) => {
-            let pid = holder.or_else(|| {
-                RestoreState::load(state_dir)
-                    .ok()
-                    .flatten()
-                    .and_then(|state| state.owner().map(|owner| owner.pid))
-            });
-            Err(another_warden_runs(state_dir, pid))
-        }
+        Err(LockError::Held { holder, .. }) => Err(another_warden_runs(state_dir, holder)),
         Err(LockError::Unavailable(e)) => {
             log::warn!(
                 "cannot lock the state directory ({e}); running WITHOUT crash-restore state: a \
@@ -162,7 +150,7 @@ pub fn lock_state_dir(state_dir: &Path) -> Result<Option<StateDirLock>, Failure>
 }
 
 /// The start-up failure for a state directory another warden uses.
-pub fn another_warden_runs(state_dir: &Path, pid: Option<u32>) -> Failure {
+fn another_warden_runs(state_dir: &Path, pid: Option<u32>) -> Failure {
     let (who, kill) = match pid {
         Some(pid) => (format!(" (pid {pid})"), format!(", or kill -TERM {pid}")),
         None => (String::new(), String::new()),
@@ -184,11 +172,7 @@ fn set_aside(state_dir: &Path, not_put_back: &[RestoreEntry]) -> bool {
     let values = if not_put_back.is_empty() {
         "its values".to_owned()
     } else {
-        let list: Vec<String> = not_put_back
-            .iter()
-            .map(|e| format!("{} = {}", e.path.display(), e.value))
-            .collect();
-        format!("its values {}", list.join(", "))
+        format!("its values {}", list_entries(not_put_back))
     };
     match warden_hw::set_aside_unreplayed(state_dir) {
         Ok(Some(unreplayed)) => {

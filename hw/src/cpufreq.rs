@@ -153,16 +153,17 @@ impl SysfsCpuFreq {
         self.policies.iter().map(|p| p.dir.as_path())
     }
 
-    /// Writes `value` to the file `file_of(policy)` of every policy; tries them all and
-    /// returns the first error.
+    /// Writes `value(policy)` to the file `file_of(policy)` of every policy, skipping a
+    /// policy whose value is `None`; tries them all and returns the first error.
     fn write_all(
         &self,
         file_of: impl Fn(&Policy) -> PathBuf,
-        value: impl Fn(&Policy) -> String,
+        value: impl Fn(&Policy) -> Option<String>,
     ) -> Result<(), HwError> {
         let mut first_error = None;
         for policy in &self.policies {
-            if let Err(e) = write_text(&file_of(policy), &value(policy)) {
+            let Some(value) = value(policy) else { continue };
+            if let Err(e) = write_text(&file_of(policy), &value) {
                 first_error.get_or_insert(e);
             }
         }
@@ -263,7 +264,7 @@ impl CpuFreq for SysfsCpuFreq {
                 reason: "0 kHz is not a frequency".into(),
             });
         }
-        self.write_all(Policy::max_path, |_| khz.to_string())
+        self.write_all(Policy::max_path, |_| Some(khz.to_string()))
     }
 
     /// Empty when the first policy had no `scaling_governor` when opened (nothing to read).
@@ -276,7 +277,7 @@ impl CpuFreq for SysfsCpuFreq {
 
     fn set_governor(&mut self, governor: &str) -> Result<(), HwError> {
         self.check_offered(governor)?;
-        self.write_all(Policy::governor_path, |_| governor.to_string())
+        self.write_all(Policy::governor_path, |_| Some(governor.to_string()))
     }
 
     /// The governor is empty when the first policy has no `scaling_governor`.
@@ -289,16 +290,10 @@ impl CpuFreq for SysfsCpuFreq {
     }
 
     fn restore(&mut self) -> Result<(), HwError> {
-        let mut first_error = None;
-        for policy in &self.policies {
-            if let Some(governor) = &policy.original_governor {
-                if let Err(e) = write_text(&policy.governor_path(), governor) {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        let maxima = self.write_all(Policy::max_path, |p| p.original_max_khz.to_string());
-        first_error.map_or(Ok(()), Err).and(maxima)
+        // Both run whatever the first returns: every policy is tried.
+        let governors = self.write_all(Policy::governor_path, |p| p.original_governor.clone());
+        let maxima = self.write_all(Policy::max_path, |p| Some(p.original_max_khz.to_string()));
+        governors.and(maxima)
     }
 
     fn restore_entries(&self) -> Vec<RestoreEntry> {

@@ -41,13 +41,14 @@
 pub mod lock;
 pub mod owner;
 
-use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fmt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Access, HwError};
-use crate::sysfs_io::{special_kind, write_text};
+use crate::sysfs_io::{
+    ensure_regular, open_nonblocking, read_capped, replace_through_temp, write_text,
+};
 use crate::{CpuFreq, Fan};
 
 pub use lock::{LockError, StateDirLock};
@@ -91,6 +92,22 @@ impl RestoreEntry {
             value: value.into(),
         }
     }
+}
+
+/// `PATH = VALUE`, as messages name an entry.
+impl fmt::Display for RestoreEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}", self.path.display(), self.value)
+    }
+}
+
+/// The entries as `PATH = VALUE, PATH = VALUE`, for messages.
+pub fn list_entries(entries: &[RestoreEntry]) -> String {
+    entries
+        .iter()
+        .map(RestoreEntry::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// An entry left out of a [`RestoreState`] because the state file cannot hold it.
@@ -138,7 +155,7 @@ pub enum RestoreError {
          would undo its settings underneath it: stop that warden instead (systemctl stop warden{}), \
          which restores them and removes {} itself",
         lock_file.display(),
-        holder.map_or_else(String::new, |pid| format!(" (pid {pid})")),
+        lock::holder_text(*holder),
         holder.map_or_else(String::new, |pid| format!(", or kill -TERM {pid}")),
         state_file.display()
     )]
@@ -273,23 +290,9 @@ impl RestoreState {
         let text = self.to_text();
         create_state_dir(state_dir)?;
         let tmp = state_dir.join(TEMP_FILE_NAME);
-        let write_tmp = || -> std::io::Result<()> {
-            // unlink does not follow a symlink: it removes the link, not its target.
-            match fs::remove_file(&tmp) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&tmp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        };
-        write_tmp().map_err(|e| HwError::from_state_io(&tmp, Access::Write, e))?;
-        fs::rename(&tmp, &path).map_err(|e| HwError::from_state_io(&path, Access::Write, e))?;
+        replace_through_temp(&path, &tmp, &text, true, |failed, e| {
+            HwError::from_state_io(failed, Access::Write, e)
+        })?;
         Ok(path)
     }
 
@@ -392,20 +395,11 @@ pub fn restore_from_state(state_dir: &Path) -> Result<RestoreReport, RestoreErro
     match StateDirLock::acquire_existing(state_dir) {
         Ok(Some(lock)) => restore_from_state_locked(&lock),
         Ok(None) => replay(state_dir),
-        Err(LockError::Held { lock_file, holder }) => {
-            let state_file = state_path(state_dir);
-            let holder = holder.or_else(|| {
-                RestoreState::load(state_dir)
-                    .ok()
-                    .flatten()
-                    .and_then(|state| state.owner().map(|owner| owner.pid))
-            });
-            Err(RestoreError::LockHeld {
-                state_file,
-                lock_file,
-                holder,
-            })
-        }
+        Err(LockError::Held { lock_file, holder }) => Err(RestoreError::LockHeld {
+            state_file: state_path(state_dir),
+            lock_file,
+            holder,
+        }),
         Err(LockError::Unavailable(e)) => {
             log::warn!("cannot lock the state directory ({e}); replaying on the owner check alone");
             replay(state_dir)
@@ -476,11 +470,7 @@ fn replay(state_dir: &Path) -> Result<RestoreReport, RestoreError> {
 /// (a FIFO there must not hang a restore), refused unless a regular file, read up to
 /// [`STATE_FILE_MAX_BYTES`].
 fn read_state_text(path: &Path) -> Result<Option<String>, HwError> {
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-    {
+    let file = match open_nonblocking(path, Access::Read) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(HwError::from_state_io(path, Access::Read, e)),
@@ -488,28 +478,19 @@ fn read_state_text(path: &Path) -> Result<Option<String>, HwError> {
     let metadata = file
         .metadata()
         .map_err(|e| HwError::from_state_io(path, Access::Read, e))?;
-    if let Some(kind) = special_kind(metadata.file_type()) {
-        return Err(HwError::NotRegularFile {
-            path: path.to_path_buf(),
-            kind,
-            wanted: STATE_FILE_KIND,
-        });
-    }
+    ensure_regular(path, metadata.file_type(), STATE_FILE_KIND)?;
     let whole_file = |reason: String| HwError::StateFile {
         path: path.to_path_buf(),
         line: 0,
         reason,
     };
-    // One byte more than the cap tells "exactly the cap" from "larger".
-    let mut bytes = Vec::new();
-    file.take(STATE_FILE_MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| HwError::from_state_io(path, Access::Read, e))?;
-    if bytes.len() > STATE_FILE_MAX_BYTES {
-        return Err(whole_file(format!(
-            "larger than {STATE_FILE_MAX_BYTES} bytes, so not a state file warden wrote"
-        )));
-    }
+    let bytes = read_capped(file, STATE_FILE_MAX_BYTES)
+        .map_err(|e| HwError::from_state_io(path, Access::Read, e))?
+        .ok_or_else(|| {
+            whole_file(format!(
+                "larger than {STATE_FILE_MAX_BYTES} bytes, so not a state file warden wrote"
+            ))
+        })?;
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| whole_file("not UTF-8 text, so not a state file warden wrote".into()))

@@ -7,10 +7,13 @@
 //! The thermal thread reads these files every tick, so whatever a path turns out to be it
 //! must not block or eat memory: files are opened `O_NONBLOCK` (a FIFO without a writer
 //! would otherwise block `open` forever), anything that is not a regular file is refused
-//! after opening, and at most one page ([`SYSFS_ATTRIBUTE_MAX_BYTES`]) is read.
+//! after opening, and at most one page ([`SYSFS_ATTRIBUTE_MAX_BYTES`]) is read. Files
+//! warden replaces whole (the `file` fan, the restore state) are written through a temp
+//! file created afresh ([`replace_through_temp`]), so nothing left at the temp path can
+//! block the write or redirect it.
 
 use std::fs::{self, File, FileType, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -55,20 +58,14 @@ pub fn resolve_under_root(root: &Path, path: &Path) -> PathBuf {
 /// without a reader); `O_NOCTTY` keeps a terminal from becoming ours. Neither changes how
 /// a regular file or a real sysfs attribute behaves.
 pub(crate) fn open_attribute(path: &Path, access: Access) -> Result<File, HwError> {
-    let mut options = OpenOptions::new();
-    match access {
-        Access::Read => options.read(true),
-        Access::Write => options.write(true).truncate(true),
-    };
-    options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    let file = options.open(path).map_err(|e| {
+    let file = open_nonblocking(path, access).map_err(|e| {
         // Writing to a FIFO without a reader: say what the path is, not "no such device".
         if e.raw_os_error() == Some(libc::ENXIO) {
-            if let Some(kind) = fs::metadata(path)
+            if let Some(Err(refused)) = fs::metadata(path)
                 .ok()
-                .and_then(|m| special_kind(m.file_type()))
+                .map(|m| ensure_regular(path, m.file_type(), SYSFS_ATTRIBUTE))
             {
-                return not_an_attribute(path, kind);
+                return refused;
             }
         }
         HwError::from_io(path, access, e)
@@ -77,14 +74,43 @@ pub(crate) fn open_attribute(path: &Path, access: Access) -> Result<File, HwErro
         .metadata()
         .map_err(|e| HwError::from_io(path, access, e))?
         .file_type();
+    ensure_regular(path, file_type, SYSFS_ATTRIBUTE)?;
+    Ok(file)
+}
+
+/// Opens `path` for `access` (writing truncates, never creates) with `O_NONBLOCK |
+/// O_NOCTTY`, so whatever the path turns out to be the open returns at once; the caller
+/// maps the error and checks the file type ([`ensure_regular`]).
+pub(crate) fn open_nonblocking(path: &Path, access: Access) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    match access {
+        Access::Read => options.read(true),
+        Access::Write => options.write(true).truncate(true),
+    };
+    options
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+/// Refuses a `file_type` that is not a regular file with [`HwError::NotRegularFile`],
+/// naming what `path` is and saying it should be `wanted`.
+pub(crate) fn ensure_regular(
+    path: &Path,
+    file_type: FileType,
+    wanted: &'static str,
+) -> Result<(), HwError> {
     match special_kind(file_type) {
-        Some(kind) => Err(not_an_attribute(path, kind)),
-        None => Ok(file),
+        Some(kind) => Err(HwError::NotRegularFile {
+            path: path.to_path_buf(),
+            kind,
+            wanted,
+        }),
+        None => Ok(()),
     }
 }
 
 /// What a non-regular file is, for messages; `None` for a regular file.
-pub(crate) fn special_kind(file_type: FileType) -> Option<&'static str> {
+fn special_kind(file_type: FileType) -> Option<&'static str> {
     if file_type.is_file() {
         None
     } else if file_type.is_fifo() {
@@ -102,12 +128,13 @@ pub(crate) fn special_kind(file_type: FileType) -> Option<&'static str> {
     }
 }
 
-fn not_an_attribute(path: &Path, kind: &'static str) -> HwError {
-    HwError::NotRegularFile {
-        path: path.to_path_buf(),
-        kind,
-        wanted: SYSFS_ATTRIBUTE,
-    }
+/// Reads `file` to its end, but never more than `limit + 1` bytes: `None` when it holds
+/// more than `limit` (the extra byte tells "exactly the limit" from "larger").
+pub(crate) fn read_capped(file: impl Read, limit: usize) -> io::Result<Option<Vec<u8>>> {
+    // Grown as needed: a sysfs attribute is a few bytes, read every tick.
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() <= limit).then_some(bytes))
 }
 
 /// Checks that `path` can be opened for reading as a sysfs attribute, without reading it.
@@ -119,17 +146,12 @@ pub(crate) fn probe_attribute(path: &Path) -> Result<(), HwError> {
 /// blocking, and only from a regular file (see [`open_attribute`]).
 pub(crate) fn read_text(path: &Path) -> Result<String, HwError> {
     let file = open_attribute(path, Access::Read)?;
-    // One byte more than a page tells "exactly a page" from "larger".
-    let mut bytes = Vec::with_capacity(SYSFS_ATTRIBUTE_MAX_BYTES + 1);
-    file.take(SYSFS_ATTRIBUTE_MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| HwError::from_io(path, Access::Read, e))?;
-    if bytes.len() > SYSFS_ATTRIBUTE_MAX_BYTES {
-        return Err(HwError::TooLarge {
+    let bytes = read_capped(file, SYSFS_ATTRIBUTE_MAX_BYTES)
+        .map_err(|e| HwError::from_io(path, Access::Read, e))?
+        .ok_or_else(|| HwError::TooLarge {
             path: path.to_path_buf(),
             limit: SYSFS_ATTRIBUTE_MAX_BYTES,
-        });
-    }
+        })?;
     String::from_utf8(bytes).map_err(|_| HwError::Parse {
         path: path.to_path_buf(),
         text: "<not UTF-8>".into(),
@@ -173,16 +195,55 @@ pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), HwError> {
         .map_err(|e| HwError::from_io(path, Access::Write, e))
 }
 
-/// Writes `text` to a regular file atomically (temp file in the same directory + rename),
-/// so a concurrent reader sees the old or the new content, never a torn one.
+/// Writes `text` to a regular file atomically (temp file `<name>.warden-tmp` in the same
+/// directory + rename), so a concurrent reader sees the old or the new content, never a torn
+/// one. Whatever is at the temp path is replaced, never followed or blocked on (see
+/// [`replace_through_temp`]).
 pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), HwError> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".warden-tmp");
     let tmp = path.with_file_name(tmp_name);
-    fs::write(&tmp, text).map_err(|e| HwError::from_io(&tmp, Access::Write, e))?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        HwError::from_io(path, Access::Write, e)
+    replace_through_temp(path, &tmp, text, false, |failed, e| {
+        HwError::from_io(failed, Access::Write, e)
+    })
+}
+
+/// Replaces `path` with `text` through the temp file `tmp` (same directory): removes
+/// whatever is at `tmp` (a stale temp file, a FIFO, a symlink), creates it afresh with
+/// `O_EXCL | O_NOFOLLOW` (mode 0644), writes `text`, `fsync`s it when `sync`, and renames
+/// it over `path`. So the write never blocks on a FIFO and never goes through a symlink.
+///
+/// `error_at(path_that_failed, error)` maps a failure: `tmp` while preparing the temp file,
+/// `path` for the rename (after which the temp file is removed, best effort).
+pub(crate) fn replace_through_temp(
+    path: &Path,
+    tmp: &Path,
+    text: &str,
+    sync: bool,
+    error_at: impl Fn(&Path, io::Error) -> HwError,
+) -> Result<(), HwError> {
+    let write_tmp = || -> io::Result<()> {
+        // unlink does not follow a symlink: it removes the link, not its target.
+        match fs::remove_file(tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(tmp)?;
+        file.write_all(text.as_bytes())?;
+        if sync {
+            file.sync_all()?;
+        }
+        Ok(())
+    };
+    write_tmp().map_err(|e| error_at(tmp, e))?;
+    fs::rename(tmp, path).map_err(|e| {
+        let _ = fs::remove_file(tmp);
+        error_at(path, e)
     })
 }
 

@@ -11,7 +11,8 @@ use super::check_duty;
 use crate::error::{Access, HwError};
 use crate::restore::RestoreEntry;
 use crate::sysfs_io::{
-    numbered_entries, read_trimmed, resolve_under_root, special_kind, write_atomically, write_text,
+    ensure_regular, numbered_entries, read_trimmed, resolve_under_root, write_atomically,
+    write_text,
 };
 use crate::Fan;
 
@@ -159,15 +160,7 @@ impl FileFan {
             Err(e) => return Err(HwError::from_io(parent, Access::Read, e)),
         }
         match fs::metadata(path) {
-            Ok(meta) => {
-                if let Some(kind) = special_kind(meta.file_type()) {
-                    return Err(HwError::NotRegularFile {
-                        path: path.to_path_buf(),
-                        kind,
-                        wanted: FAN_FILE,
-                    });
-                }
-            }
+            Ok(meta) => ensure_regular(path, meta.file_type(), FAN_FILE)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(HwError::from_io(path, Access::Read, e)),
         }

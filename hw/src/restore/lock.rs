@@ -15,7 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Access, HwError};
-use crate::sysfs_io::special_kind;
+use crate::sysfs_io::ensure_regular;
 
 /// Name of the lock file inside the state directory.
 pub const LOCK_FILE_NAME: &str = "warden.lock";
@@ -35,7 +35,8 @@ pub enum LockError {
     Held {
         /// The lock file.
         lock_file: PathBuf,
-        /// The holder's pid as it wrote it into the lock file, when readable.
+        /// The holder's pid: as it wrote it into the lock file, else from the state file's
+        /// owner line, when either is readable.
         holder: Option<u32>,
     },
     /// The lock file could not be created, opened or locked (read-only filesystem, not a
@@ -44,7 +45,8 @@ pub enum LockError {
     Unavailable(#[from] HwError),
 }
 
-fn holder_text(holder: Option<u32>) -> String {
+/// ` (pid N)` for a known holder, nothing otherwise: the holder as messages name it.
+pub(crate) fn holder_text(holder: Option<u32>) -> String {
     holder.map_or_else(String::new, |pid| format!(" (pid {pid})"))
 }
 
@@ -76,21 +78,22 @@ impl StateDirLock {
         let metadata = file
             .metadata()
             .map_err(|e| HwError::from_state_io(&path, Access::Read, e))?;
-        if let Some(kind) = special_kind(metadata.file_type()) {
-            return Err(HwError::NotRegularFile {
-                path,
-                kind,
-                wanted: LOCK_FILE_KIND,
-            }
-            .into());
-        }
+        ensure_regular(&path, metadata.file_type(), LOCK_FILE_KIND)?;
         // SAFETY: flock on an fd this function owns; LOCK_NB makes it return at once.
         let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if locked != 0 {
             let error = std::io::Error::last_os_error();
             if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                // The holder writes its pid just after locking, so it may not be there
+                // yet: the owner line of the state file it saved then names it.
+                let holder = read_pid(&mut file).or_else(|| {
+                    super::RestoreState::load(state_dir)
+                        .ok()
+                        .flatten()
+                        .and_then(|state| state.owner().map(|owner| owner.pid))
+                });
                 return Err(LockError::Held {
-                    holder: read_pid(&mut file),
+                    holder,
                     lock_file: path,
                 });
             }

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::HwError;
-use crate::sysfs_io::{parse_error, read_text};
+use crate::sysfs_io::{parse_error, read_text, read_trimmed};
 
 /// Where the kernel describes processes.
 pub const PROC_DIR: &str = "/proc";
@@ -23,6 +23,8 @@ pub const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
 /// What a `/proc/<pid>/stat` line must look like, for parse errors.
 const STAT_LINE: &str =
     "a /proc/<pid>/stat line: pid (comm) state ... with the start time as field 22";
+/// What the boot id file must hold, for errors.
+const BOOT_ID: &str = "the kernel's boot id (a UUID)";
 /// Index of field 22 (start time) among the fields after `(comm)`, which begin at field 3.
 const START_TIME_INDEX: usize = 22 - 3;
 
@@ -98,12 +100,13 @@ fn parse_stat<'a>(path: &Path, text: &'a str) -> Result<(&'a str, u64), HwError>
         .rfind(')')
         .map(|end| &text[end + 1..])
         .ok_or_else(|| parse_error(path, text, STAT_LINE))?;
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let mut fields = after_comm.split_whitespace();
     let state = fields
-        .first()
+        .next()
         .ok_or_else(|| parse_error(path, text, STAT_LINE))?;
+    // `nth` counts from after the state, which was field index 0.
     let start_time = fields
-        .get(START_TIME_INDEX)
+        .nth(START_TIME_INDEX - 1)
         .and_then(|field| field.parse().ok())
         .ok_or_else(|| parse_error(path, text, STAT_LINE))?;
     Ok((state, start_time))
@@ -111,11 +114,10 @@ fn parse_stat<'a>(path: &Path, text: &'a str) -> Result<(&'a str, u64), HwError>
 
 /// The current boot id, or `None` when the kernel does not expose one.
 fn current_boot_id() -> Option<String> {
-    let text = read_text(Path::new(BOOT_ID_PATH))
+    let id = read_trimmed(Path::new(BOOT_ID_PATH), BOOT_ID)
         .map_err(|e| log::debug!("no boot id: {e}"))
         .ok()?;
-    let id = text.trim();
-    (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_string())
+    (!id.contains(char::is_whitespace)).then_some(id)
 }
 
 #[cfg(test)]

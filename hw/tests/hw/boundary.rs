@@ -3,11 +3,11 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use warden_hw::fake_sysfs::FakeSysfsLayout;
 use warden_hw::{
-    CpuFreq, Fan, HwError, HwmonFan, SysfsCpuFreq, SysfsThermalZone, SysfsThrottleReader,
+    CpuFreq, Fan, FileFan, HwError, HwmonFan, SysfsCpuFreq, SysfsThermalZone, SysfsThrottleReader,
     TempSensor, ThrottleReader,
 };
 
@@ -115,6 +115,44 @@ fn a_hwmon_pwm1_replaced_by_a_fifo_is_refused_on_write() {
     make_fifo(&pwm);
     let err = without_hanging("writing a FIFO pwm1", move || fan.set_duty(1.0)).unwrap_err();
     assert_refused_fifo(&err, &pwm);
+}
+
+/// The `file` fan's temp path (`<fan.path>.warden-tmp`).
+fn fan_temp_path(fan_file: &Path) -> PathBuf {
+    let mut name = fan_file.file_name().unwrap().to_os_string();
+    name.push(".warden-tmp");
+    fan_file.with_file_name(name)
+}
+
+#[test]
+fn a_fifo_at_the_file_fans_temp_path_is_replaced_without_blocking() {
+    let fx = fixture("boundary-file-fan-temp-fifo");
+    let fan_file = fx.tree.fan_file_path();
+    let mut fan = FileFan::open(&fan_file).unwrap();
+    make_fifo(&fan_temp_path(&fan_file));
+    without_hanging("a file fan write with a FIFO at its temp path", move || {
+        fan.set_duty(0.5)
+    })
+    .unwrap();
+    assert_eq!(fx.tree.fan_file_duty().unwrap(), 0.5);
+    assert!(fs::symlink_metadata(&fan_file).unwrap().is_file());
+}
+
+#[test]
+fn a_symlink_at_the_file_fans_temp_path_is_not_followed() {
+    let fx = fixture("boundary-file-fan-temp-symlink");
+    let fan_file = fx.tree.fan_file_path();
+    let target = fx.dir.path().join("bystander");
+    fs::write(&target, "untouched\n").unwrap();
+    let mut fan = FileFan::open(&fan_file).unwrap();
+    symlink(&target, fan_temp_path(&fan_file)).unwrap();
+    fan.set_duty(0.25).unwrap();
+    assert_eq!(fs::read_to_string(&target).unwrap(), "untouched\n");
+    assert!(
+        fs::symlink_metadata(&fan_file).unwrap().is_file(),
+        "the fan file is a file of its own, not the link renamed into place"
+    );
+    assert_eq!(fx.tree.fan_file_duty().unwrap(), 0.25);
 }
 
 #[test]

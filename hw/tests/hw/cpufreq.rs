@@ -5,7 +5,7 @@ use std::fs;
 use warden_hw::fake_sysfs::{FakeSysfsLayout, ReadOnlyMethod};
 use warden_hw::{Access, CpuFreq, HwError, SysfsCpuFreq};
 
-use crate::util::{as_nobody, chmod, fixture, fixture_with, is_root};
+use crate::util::{as_nobody, chmod, fixture, fixture_with, is_root, TestDir};
 
 fn two_policies() -> FakeSysfsLayout {
     FakeSysfsLayout {
@@ -193,9 +193,8 @@ fn a_directory_in_place_of_the_file_is_an_error_naming_it() {
 #[test]
 fn an_observer_read_waits_out_a_writer_between_truncate_and_write() {
     use warden_hw::fake_sysfs::read_settled;
-    let dir = std::env::temp_dir().join(format!("warden-settle-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("scaling_max_freq");
+    let dir = TestDir::new("cpufreq-settle");
+    let path = dir.path().join("scaling_max_freq");
     fs::write(&path, "").unwrap(); // truncated, not yet written
     let writer = {
         let path = path.clone();
@@ -212,5 +211,4 @@ fn an_observer_read_waits_out_a_writer_between_truncate_and_write() {
         "",
         "a file that stays empty is returned as is"
     );
-    fs::remove_dir_all(&dir).unwrap();
 }

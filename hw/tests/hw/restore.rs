@@ -203,26 +203,6 @@ fn a_crash_with_fan_on_exit_leave_keeps_the_fan_as_last_set() {
     );
 }
 
-#[test]
-fn an_empty_fan_file_at_start_keeps_the_cpufreq_entries() {
-    let fx = fixture("state-empty-fan");
-    let state_dir = fx.dir.path().join("run");
-    fs::write(fx.tree.fan_file_path(), "").unwrap();
-    let cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
-    let fan = FileFan::open(&fx.tree.fan_file_path()).unwrap();
-    for exit_duty in [None, Some(1.0)] {
-        RestoreState::capture(&fan, exit_duty, Some(&cpufreq))
-            .save(&state_dir)
-            .unwrap();
-        let loaded = RestoreState::load(&state_dir).unwrap().unwrap();
-        assert_eq!(
-            &loaded.entries()[..2],
-            cpufreq.restore_entries().as_slice(),
-            "{exit_duty:?}"
-        );
-    }
-}
-
 /// [`throttled_restore_state`] in the test's directory.
 fn state_owned_by(dir: &TestDir, owner: Option<StateOwner>) -> (PathBuf, PathBuf) {
     throttled_restore_state(dir.path(), owner).unwrap()
