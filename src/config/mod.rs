@@ -36,6 +36,7 @@ pub use error::{ConfigError, ConfigErrorKind};
 pub use fan::{CurvePoint, FanConfig, FanDriver, FanExitAction};
 pub use hardware::HardwareConfig;
 pub use logging::{LogConfig, LogFormat, LogLevel};
+pub(crate) use server::listeners_overlap;
 pub use server::{AtCapacity, ServerConfig, Service};
 pub use status::StatusConfig;
 pub use thermal::{OnSensorFault, SensorSelection, ShedMode, StageThresholds, ThermalConfig};

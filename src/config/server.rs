@@ -164,7 +164,7 @@ fn listen_addresses(texts: &[String]) -> Result<Vec<SocketAddr>, ConfigError> {
 
 /// True if two service listeners cannot both be bound: same non-zero port and
 /// family, and one is the wildcard (`[::]` is IPv6-only, so it never covers IPv4).
-fn listeners_overlap(a: &SocketAddr, b: &SocketAddr) -> bool {
+pub(crate) fn listeners_overlap(a: &SocketAddr, b: &SocketAddr) -> bool {
     a.port() == b.port()
         && a.port() != 0
         && a.is_ipv4() == b.is_ipv4()

@@ -48,7 +48,12 @@ impl Gate {
                 != (Admission::Shed {
                     mode: ShedMode::Pause,
                 })
-            && !(self.at_capacity && self.capacity_mode == ShedMode::Pause)
+            && !self.capacity_paused()
+    }
+
+    /// True when the connection cap is reached and set to pause the listeners.
+    fn capacity_paused(&self) -> bool {
+        self.at_capacity && self.capacity_mode == ShedMode::Pause
     }
 
     /// Whether they are registered now.
@@ -139,9 +144,8 @@ impl Gate {
         } else if let Admission::Shed { mode } = self.admission {
             // A capacity pause deregisters the listener whatever the thermal
             // mode: newcomers then wait in the backlog, and the state says so.
-            let capacity_pause = self.at_capacity && self.capacity_mode == ShedMode::Pause;
             match mode {
-                ShedMode::Reject if !capacity_pause => GateState::ShedReject,
+                ShedMode::Reject if !self.capacity_paused() => GateState::ShedReject,
                 _ => GateState::ShedPause,
             }
         } else if self.at_capacity {

@@ -55,7 +55,6 @@ pub const WEDGE_HOOK_ENV: &str = "WARDEN_TEST_WEDGE";
 /// the hardware and exits with the documented code.
 pub const PANIC_HOOK_ENV: &str = "WARDEN_TEST_PANIC";
 
-/// True when the test hook behind `env` is armed (set to 1).
 /// Which test hooks the environment armed at start.
 #[derive(Debug, Clone, Copy)]
 struct TestHooks {
@@ -65,16 +64,7 @@ struct TestHooks {
     panic: bool,
 }
 
-/// A signal's name for the log.
-fn signal_name(signal: i32) -> String {
-    match signal {
-        SIGUSR1 => "SIGUSR1".to_owned(),
-        SIGUSR2 => "SIGUSR2".to_owned(),
-        SIGALRM => "SIGALRM".to_owned(),
-        other => format!("{other}"),
-    }
-}
-
+/// True when the test hook behind `env` is armed (set to 1).
 fn test_hook_armed(env: &str) -> bool {
     std::env::var_os(env).is_some_and(|v| v == "1")
 }
@@ -194,13 +184,10 @@ impl EventLoop {
         Arc::clone(&self.shared)
     }
 
-    /// Addresses the loop listens on now.
-    pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
-        self.listeners.iter().flatten().map(|l| l.addr).collect()
-    }
-
+    /// Publishes the addresses the loop listens on now.
     fn publish_listen_addrs(&self) {
-        self.shared.set_listen_addrs(self.local_addrs());
+        let addrs = self.listeners.iter().flatten().map(|l| l.addr).collect();
+        self.shared.set_listen_addrs(addrs);
     }
 
     /// Runs until the drain after SIGTERM/SIGINT (or a `Drain` command) ends.
@@ -327,6 +314,14 @@ impl EventLoop {
         }
     }
 
+    /// Closes every open connection, counted as cut by the drain deadline;
+    /// the keys stay taken until the caller ends the batch.
+    fn cut_open_sessions(&mut self) {
+        for key in self.sessions.open_keys() {
+            self.close(key, CloseReason::DrainDeadline);
+        }
+    }
+
     fn accept_from(&mut self, index: usize, tick: u32, now: Instant) {
         loop {
             if !self.gate.listening() {
@@ -420,9 +415,7 @@ impl EventLoop {
             if self.sessions.open() == 0 {
                 self.exit.get_or_insert(ExitReason::Drained);
             } else if self.drain_deadline.is_some_and(|d| now >= d) {
-                for key in self.sessions.open_keys() {
-                    self.close(key, CloseReason::DrainDeadline);
-                }
+                self.cut_open_sessions();
                 self.sessions.end_batch();
                 self.exit.get_or_insert(ExitReason::DrainDeadline);
             }
@@ -495,9 +488,7 @@ impl EventLoop {
                     log::warn!("second stop signal: exiting now, cutting {open} open connections");
                     // Closed and counted like the drain deadline's cut, so the
                     // final counters add up; the batch's end frees the keys.
-                    for key in self.sessions.open_keys() {
-                        self.close(key, CloseReason::DrainDeadline);
-                    }
+                    self.cut_open_sessions();
                     self.exit = Some(ExitReason::Forced);
                 }
                 SIGTERM | SIGINT => self.begin_drain(hooks, now),
@@ -515,10 +506,17 @@ impl EventLoop {
                 SIGUSR1 if self.test_hooks.panic => {
                     panic!("SIGUSR1 with {PANIC_HOOK_ENV}=1: test panic in the event loop")
                 }
-                other => log::warn!(
-                    "signal {} ignored: only SIGTERM, SIGINT (drain) and SIGHUP (reload) mean something to warden",
-                    signal_name(other)
-                ),
+                other => {
+                    // A name when signal-hook knows one, the number otherwise.
+                    let name = signal_hook::low_level::signal_name(other);
+                    let shown: &dyn std::fmt::Display = match &name {
+                        Some(name) => name,
+                        None => &other,
+                    };
+                    log::warn!(
+                        "signal {shown} ignored: only SIGTERM, SIGINT (drain) and SIGHUP (reload) mean something to warden"
+                    )
+                }
             }
         }
     }

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 
 use mio::Interest;
 
+use crate::config::listeners_overlap;
+
 use super::listener::{self, Listener};
 use super::{token, EngineSettings, EventLoop};
 
@@ -159,10 +161,9 @@ impl EventLoop {
     }
 }
 
-/// True when a listener on `held` makes binding `wanted` fail: same port and family,
-/// and one of them is the wildcard or both are the same address.
+/// True when a listener on `held` makes binding `wanted` fail: the same IP and
+/// port, or an overlap the configuration check also refuses (a wildcard on the
+/// same port and family; `held` is bound, so its port is never 0).
 fn blocks(held: SocketAddr, wanted: SocketAddr) -> bool {
-    held.port() == wanted.port()
-        && held.is_ipv4() == wanted.is_ipv4()
-        && (held.ip() == wanted.ip() || held.ip().is_unspecified() || wanted.ip().is_unspecified())
+    (held.ip() == wanted.ip() && held.port() == wanted.port()) || listeners_overlap(&held, &wanted)
 }

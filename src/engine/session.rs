@@ -116,16 +116,8 @@ impl EchoSession {
         }
         let wants_read = ready.readable || ready.read_closed || self.reading_paused;
         if wants_read && !self.read_closed {
-            if self.owed() < ctx.max_pending {
-                self.reading_paused = false;
-                if let Verdict::Close(reason) = self.pump(ready.read_closed, ctx) {
-                    return Verdict::Close(reason);
-                }
-            } else if !self.reading_paused {
-                // Remembered, so the flush that makes room resumes reading even
-                // though no new readable edge will come for what already waits.
-                self.reading_paused = true;
-                ctx.stats.backpressure_pauses += 1;
+            if let Verdict::Close(reason) = self.pump(ready.read_closed, ctx) {
+                return Verdict::Close(reason);
             }
         }
         if self.read_closed && self.owed() == 0 {
@@ -140,10 +132,16 @@ impl EchoSession {
         loop {
             let owed = self.owed();
             if owed >= ctx.max_pending {
-                self.reading_paused = true;
-                ctx.stats.backpressure_pauses += 1;
+                // Remembered, so the flush that makes room resumes reading even
+                // though no new readable edge will come for what already waits.
+                // Counted once per pause, not once per event while paused.
+                if !self.reading_paused {
+                    self.reading_paused = true;
+                    ctx.stats.backpressure_pauses += 1;
+                }
                 return Verdict::Keep;
             }
+            self.reading_paused = false;
             // Never read more than could be owed: the cap holds even when the
             // read buffer is larger than it.
             let room = ctx.buf.len().min(ctx.max_pending - owed);

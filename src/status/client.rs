@@ -568,7 +568,7 @@ mod tests {
 
     #[test]
     fn a_trickled_answer_cannot_outlast_the_answer_timeout() {
-        // 60 bytes at one per 100 ms take 6 s; the whole answer is due in 1 s.
+        // 51 bytes at one per 100 ms take 5.1 s; the whole answer is due in 1 s.
         let addr = trickling_server(
             b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"schema\":1}",
             Duration::from_millis(100),

@@ -322,26 +322,4 @@ mod tests {
             assert_eq!(text.matches(&os_text).count(), 1, "{text}");
         }
     }
-
-    #[test]
-    fn a_real_bind_failure_goes_through_the_hint() {
-        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let config = StatusConfig {
-            enabled: true,
-            listen: taken.local_addr().unwrap(),
-            workers: 1,
-            request_timeout: std::time::Duration::from_secs(1),
-        };
-        let sources = StatusSources::new(
-            Arc::new(crate::engine::LoopShared::new(1)),
-            super::super::ThermalSource::Absent {
-                reason: String::new(),
-            },
-            "echo",
-        );
-        let text = as_printed(spawn(sources, &config).unwrap_err());
-        assert!(text.contains("another process holds this port"), "{text}");
-        let os_text = io::Error::from_raw_os_error(libc::EADDRINUSE).to_string();
-        assert_eq!(text.matches(&os_text).count(), 1, "{text}");
-    }
 }

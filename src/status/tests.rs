@@ -433,11 +433,20 @@ fn binding_a_taken_address_names_it_and_the_way_out() {
         },
         "echo",
     );
-    let err = spawn(sources, &config).unwrap_err().to_string();
+    let failure = spawn(sources, &config).unwrap_err();
+    let err = failure.to_string();
     assert!(
         err.contains(&format!("status.listen {addr}")) && err.contains("status.enabled = false"),
         "{err}"
     );
+    // As main prints it: the whole chain, the hint for a taken port, the OS error once.
+    let printed = format!("{:#}", anyhow::Error::from(failure));
+    assert!(
+        printed.contains("another process holds this port"),
+        "{printed}"
+    );
+    let os_text = std::io::Error::from_raw_os_error(libc::EADDRINUSE).to_string();
+    assert_eq!(printed.matches(&os_text).count(), 1, "{printed}");
 }
 
 // ---- the Grafana dashboard ----

@@ -60,6 +60,16 @@ fn shipped_file_mentions_every_key() {
 }
 
 #[test]
+fn shipped_file_is_under_16_kib() {
+    // The figure src/config/file.rs gives to show how much room MAX_CONFIG_BYTES leaves.
+    assert!(
+        SHIPPED_FILE.len() < 16 * 1024,
+        "init/warden.toml is {} bytes; update the figure beside MAX_CONFIG_BYTES",
+        SHIPPED_FILE.len()
+    );
+}
+
+#[test]
 fn docs_describe_every_key() {
     for key in every_key() {
         assert!(
