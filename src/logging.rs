@@ -65,9 +65,9 @@ impl Log for StderrLogger {
         let line = if self.json.load(Relaxed) {
             json_line(record)
         } else if self.journald {
-            format!("<{}>{}\n", syslog_priority(record.level()), record.args())
+            journald_line(record)
         } else {
-            format!("{} {:5} {}\n", rfc3339_now(), record.level(), record.args())
+            text_line(&rfc3339_now(), record)
         };
         // One write per line keeps lines from different threads whole.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
@@ -76,6 +76,17 @@ impl Log for StderrLogger {
     fn flush(&self) {
         let _ = std::io::stderr().flush();
     }
+}
+
+/// A line for journald: the `<N>` syslog priority, then the message (the journal adds
+/// the time).
+fn journald_line(record: &Record<'_>) -> String {
+    format!("<{}>{}\n", syslog_priority(record.level()), record.args())
+}
+
+/// A human line: `time`, the level padded to five columns, the message.
+fn text_line(time: &str, record: &Record<'_>) -> String {
+    format!("{time} {:5} {}\n", record.level(), record.args())
 }
 
 fn syslog_priority(level: Level) -> u8 {
@@ -192,6 +203,64 @@ mod tests {
             rfc3339(Duration::from_secs(1_795_478_400)),
             "2026-11-24T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn each_level_maps_to_its_syslog_priority() {
+        let priorities = [
+            (Level::Error, 3),
+            (Level::Warn, 4),
+            (Level::Info, 6),
+            (Level::Debug, 7),
+            (Level::Trace, 7),
+        ];
+        for (level, priority) in priorities {
+            assert_eq!(syslog_priority(level), priority, "{level}");
+        }
+    }
+
+    /// The failing-sensor tick line of docs/CONFIG.md, without the logger's prefix.
+    const TICK_MESSAGE: &str = "thermal tick: raw unreadable, filtered none, level sensor_fault";
+
+    #[test]
+    fn a_journald_line_is_the_priority_then_the_message() {
+        let line = journald_line(
+            &Record::builder()
+                .level(Level::Debug)
+                .args(format_args!("{TICK_MESSAGE}"))
+                .build(),
+        );
+        assert_eq!(line, format!("<7>{TICK_MESSAGE}\n"));
+        let line = journald_line(
+            &Record::builder()
+                .level(Level::Warn)
+                .args(format_args!("fan: write failed"))
+                .build(),
+        );
+        assert_eq!(line, "<4>fan: write failed\n");
+    }
+
+    #[test]
+    fn a_text_line_is_time_padded_level_and_message() {
+        let line = text_line(
+            "2025-06-01T12:00:07.000Z",
+            &Record::builder()
+                .level(Level::Debug)
+                .args(format_args!("{TICK_MESSAGE}"))
+                .build(),
+        );
+        assert_eq!(
+            line,
+            format!("2025-06-01T12:00:07.000Z DEBUG {TICK_MESSAGE}\n")
+        );
+        let line = text_line(
+            "2025-06-01T12:00:07.000Z",
+            &Record::builder()
+                .level(Level::Info)
+                .args(format_args!("ready"))
+                .build(),
+        );
+        assert_eq!(line, "2025-06-01T12:00:07.000Z INFO  ready\n");
     }
 
     #[test]

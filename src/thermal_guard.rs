@@ -163,12 +163,10 @@ impl ThermalGuard {
         let by_hand = if self.originals.is_empty() {
             "check the fan and cpufreq settings by hand".to_owned()
         } else {
-            let list: Vec<String> = self
-                .originals
-                .iter()
-                .map(|e| format!("{} = {}", e.path.display(), e.value))
-                .collect();
-            format!("put these back by hand: {}", list.join(", "))
+            format!(
+                "put these back by hand: {}",
+                warden_hw::restore::list_entries(&self.originals)
+            )
         };
         format!(
             "no crash-restore state was saved at start, so 'warden restore' cannot help: {by_hand}"
@@ -526,27 +524,44 @@ mod tests {
         }
     }
 
-    fn scratch_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("warden-guard-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    /// A fresh directory under the system temp dir, removed on drop (also when a test panics).
+    struct ScratchDir(PathBuf);
+
+    impl ScratchDir {
+        fn new(tag: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("warden-guard-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            ScratchDir(dir)
+        }
+
+        fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn a_clean_stop_removes_the_state_file() {
-        let dir = scratch_dir("clean");
+        let dir = ScratchDir::new("clean");
         let cpu = warden_hw::fake::FakeCpuFreq::pi4();
-        throttling_guard(&cpu, dir.clone()).stop().unwrap();
+        throttling_guard(&cpu, dir.path().to_path_buf())
+            .stop()
+            .unwrap();
         assert_eq!(cpu.current_max_khz(), 1_500_000);
-        assert!(!warden_hw::restore::state_path(&dir).exists());
-        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!warden_hw::restore::state_path(dir.path()).exists());
     }
 
     #[test]
     fn a_stop_that_could_not_restore_keeps_the_state_file() {
-        let dir = scratch_dir("failed");
+        let dir = ScratchDir::new("failed");
         let cpu = warden_hw::fake::FakeCpuFreq::pi4();
-        let guard = throttling_guard(&cpu, dir.clone());
+        let guard = throttling_guard(&cpu, dir.path().to_path_buf());
         cpu.fail_writes_always(warden_hw::fake::FakeFailure::PermissionDenied);
         let error = guard.stop().expect_err("a failed restore is an error");
         assert!(
@@ -555,17 +570,16 @@ mod tests {
         );
         assert!(cpu.current_max_khz() < 1_500_000);
         assert!(
-            warden_hw::restore::state_path(&dir).exists(),
+            warden_hw::restore::state_path(dir.path()).exists(),
             "kept for `warden restore`"
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_failed_stop_without_a_saved_state_says_warden_restore_cannot_help() {
-        let dir = scratch_dir("unsaved");
+        let dir = ScratchDir::new("unsaved");
         let cpu = warden_hw::fake::FakeCpuFreq::pi4();
-        let guard = throttling_guard_saving(&cpu, dir.clone(), false);
+        let guard = throttling_guard_saving(&cpu, dir.path().to_path_buf(), false);
         cpu.fail_writes_always(warden_hw::fake::FakeFailure::PermissionDenied);
         let logged = guard.not_restored_message(&ControllerError::RestoreFailed {
             what: "cpufreq (scaling_max_freq 1500000 kHz)".into(),
@@ -581,7 +595,6 @@ mod tests {
                 "{text}"
             );
         }
-        assert!(!warden_hw::restore::state_path(&dir).exists());
-        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!warden_hw::restore::state_path(dir.path()).exists());
     }
 }

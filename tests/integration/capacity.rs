@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::util::{config_with, counters, echo, Warden};
+use crate::util::{config_with, counters, echo, wait_for, Warden};
 
 fn start(mode: &str) -> Warden {
     Warden::start(&config_with(
@@ -110,16 +110,11 @@ fn assert_admission_says(w: &Warden, mode: &str, words: &str) {
 /// so the next client meets the gate as it is after the closes.
 fn wait_for_active(w: &Warden, n: u64) {
     let addr = crate::status::status_addr(w);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    wait_for(Duration::from_secs(10), || {
         let active = crate::status::get(addr, "/status").json()["connections"]["active"].clone();
-        if active == n {
-            return;
+        match active == n {
+            true => Ok(()),
+            false => Err(format!("warden still counts {active} open, not {n}")),
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "warden still counts {active} open, not {n}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use warden_hw::fake_sysfs::FakeSysfsTree;
 
-use crate::util::{config_with, counters, echo, proc, Launch, TempDir, Warden};
+use crate::thermal::FAST_THERMAL;
+use crate::util::{config_with, counters, echo, proc, wait_for, Launch, TempDir, Warden};
 
 /// Lowers a running process's RLIMIT_NOFILE (root may; CI runs as root).
 fn lower_nofile(pid: u32, limit: u64) {
@@ -71,11 +72,9 @@ fn emfile_backs_off_without_spinning_and_recovers() {
 fn a_flood_past_the_fd_budget_leaves_thermal_control_its_descriptors() {
     let dir = TempDir::new("fd-budget");
     let tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
-    let thermal = "[thermal]\ninterval_ms = 100\nfilter_tau_s = 0.0\nhorizon_s = 0.0\n\n\
-        [fan]\ndriver = \"file\"\npath = \"@DIR@/sysfs/fan_duty\"\nmin_on_s = 0\nmin_off_s = 0\n";
     let mut w = Warden::start_in(
         dir,
-        &config_with("drain_timeout_s = 1", thermal),
+        &config_with("drain_timeout_s = 1", FAST_THERMAL),
         Launch {
             nofile: Some(400),
             ..Launch::default()
@@ -91,17 +90,16 @@ fn a_flood_past_the_fd_budget_leaves_thermal_control_its_descriptors() {
     let flood: Vec<_> = (0..400).map(|_| echo::connect(addr)).collect();
     std::thread::sleep(Duration::from_millis(500));
     tree.ramp_temp_celsius(86.0).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while tree.fan_file_duty().unwrap() < 1.0 || tree.scaling_max_freq(0).unwrap() != 600_000 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "thermal control blinded: fan {:?}, max freq {:?}; log:\n{}",
-            tree.fan_file_duty(),
-            tree.scaling_max_freq(0),
-            w.log().join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(Duration::from_secs(5), || {
+        let (fan, max_freq) = (tree.fan_file_duty(), tree.scaling_max_freq(0));
+        match (&fan, &max_freq) {
+            (Ok(duty), Ok(600_000)) if *duty >= 1.0 => Ok(()),
+            _ => Err(format!(
+                "thermal control blinded: fan {fan:?}, max freq {max_freq:?}; log:\n{}",
+                w.log().join("\n")
+            )),
+        }
+    });
     let status = crate::status::get(crate::status::status_addr(&w), "/status").json();
     assert_eq!(
         status["connections"]["max"], 208,

@@ -122,8 +122,7 @@ fn sighup_names_the_keys_that_wait_for_a_restart() {
         "[thermal]\nsensor = \"@DIR@/temp\"\n[fan]\non_exit = \"off\"\n",
     ));
     w.signal(libc::SIGHUP);
-    let applied = w.wait_log_after(lines, "configuration reloaded", Duration::from_secs(5));
-    assert!(!applied.is_empty());
+    w.wait_log_after(lines, "configuration reloaded", Duration::from_secs(5));
     let line = w.wait_log_after(lines, "takes a restart", Duration::from_secs(5));
     assert!(
         line.contains("thermal.sensor, fan.on_exit changed"),

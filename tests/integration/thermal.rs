@@ -5,11 +5,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use warden_hw::fake_sysfs::{FakeSysfsLayout, FakeSysfsTree};
 
-use crate::util::{config_with, echo, loadgen, Launch, TempDir, Warden};
+use crate::util::{config_with, echo, loadgen, wait_until, Launch, TempDir, Warden};
 
 /// Thermal settings that make the policy react to the raw reading at once
 /// (no filter, no prediction, no fan dwell) on a 100 ms tick.
@@ -27,14 +27,6 @@ pub(crate) fn rig(server_extra: &str, thermal: &str) -> Rig {
     let tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
     let warden = Warden::start_in(dir, &config_with(server_extra, thermal), Launch::default());
     Rig { warden, tree }
-}
-
-pub(crate) fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn is_rejected(addr: std::net::SocketAddr) -> bool {
@@ -442,13 +434,14 @@ fn each_new_kind_of_sensor_error_is_logged_at_once() {
     std::fs::write(&tmp, [0xff, 0xfe, b'\n']).unwrap();
     std::fs::rename(&tmp, r.tree.temp_path()).unwrap();
     r.warden.wait_log("not UTF-8", Duration::from_secs(3));
-    // The same fault again is still rate-limited.
+    // The file stays non-UTF-8: the same fault repeats every 100 ms tick, and the
+    // limiter lets only its first line out within the minute.
     std::thread::sleep(Duration::from_millis(1000));
     let repeats = r
         .warden
         .log()
         .iter()
-        .filter(|l| l.contains("holds \"abc\""))
+        .filter(|l| l.contains("not UTF-8"))
         .count();
     assert_eq!(repeats, 1, "{}", r.warden.log().join("\n"));
 }

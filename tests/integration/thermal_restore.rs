@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use warden_hw::fake_sysfs::FakeSysfsTree;
 
-use crate::thermal::{max_freq, rig, wait_until, FAST_THERMAL};
-use crate::util::{config_with, run_warden, Launch, TempDir, Warden};
+use crate::thermal::{max_freq, rig, FAST_THERMAL};
+use crate::util::{config_with, run_warden, wait_until, Launch, TempDir, Warden};
 
 #[test]
 fn after_sigkill_warden_restore_puts_cpufreq_back_from_the_state_file() {
@@ -110,7 +110,13 @@ fn a_restart_after_sigkill_while_throttled_puts_back_the_real_originals_first() 
         1_500_000,
         "replayed before starting"
     );
-    assert!(state_file.exists(), "the new run saved its own state");
+    // The leftover names the killed pid: only the new run's save names the restarted one.
+    let owner = format!("# owner pid={} ", restarted.pid());
+    wait_until(
+        "the new run saved its own state",
+        Duration::from_secs(5),
+        || std::fs::read_to_string(&state_file).is_ok_and(|text| text.contains(&owner)),
+    );
 
     // The originals captured now are the real ones: heat, cool, stop.
     killed.tree.ramp_temp_celsius(82.0).unwrap();
@@ -319,25 +325,20 @@ fn of_two_wardens_started_at_the_same_moment_only_one_runs() {
         Warden::start_in(TempDir::new("twin-a"), &config, launch()),
         Warden::start_in(TempDir::new("twin-b"), &config, launch()),
     ];
-    // Each either refuses (exits 1) or starts listening; wait until both decided.
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    // Each either refuses (exits 1) or gets to "ready", which comes after the restore
+    // lock (taken after bind: "listening on" decides nothing); wait until both decided.
     let mut exits = [None, None];
-    loop {
+    wait_until("both twins decided", Duration::from_secs(15), || {
         for (twin, exit) in twins.iter_mut().zip(exits.iter_mut()) {
             if exit.is_none() {
                 *exit = twin.child.try_wait().unwrap();
             }
         }
-        let decided = twins
+        twins
             .iter()
             .zip(&exits)
-            .all(|(t, e)| e.is_some() || t.log().iter().any(|l| l.contains("listening on")));
-        if decided {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "undecided");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            .all(|(twin, exit)| exit.is_some() || twin.is_ready())
+    });
     let logs: Vec<String> = twins.iter().map(|t| t.log().join("\n")).collect();
     let refused: Vec<_> = exits.iter().flatten().map(|s| s.code()).collect();
     assert_eq!(refused, [Some(1)], "exactly one refuses:\n{logs:#?}");
@@ -398,6 +399,8 @@ fn a_simulated_warden_writes_no_state_and_takes_no_lock() {
     let sim = Warden::start_in(TempDir::new("sim-state"), &config_with("", ""), sim_launch);
     let state_dir = sim.dir.path().join("run");
     sim.wait_log("SIMULATED", Duration::from_secs(5));
+    // Any state or lock would be taken before "ready".
+    sim.wait_ready(Duration::from_secs(5));
     assert!(!warden_hw::restore::state_path(&state_dir).exists());
     assert!(!warden_hw::restore::lock::lock_path(&state_dir).exists());
 

@@ -327,8 +327,8 @@ pub(crate) struct Actuators {
     pub(crate) fan: FanActuator,
     pub(crate) cpu: Option<CpuActuator>,
     fan_on_exit: FanOnExit,
-    /// The outcome of the one restore, once it ran.
-    restored: Option<Result<(), String>>,
+    /// The one restore ran; a later call (the drop after `run`'s) does nothing.
+    restored: bool,
 }
 
 impl Actuators {
@@ -337,33 +337,32 @@ impl Actuators {
             fan,
             cpu,
             fan_on_exit,
-            restored: None,
+            restored: false,
         }
     }
 
     /// Sets the fan to its exit duty and cpufreq back to its originals, once; a later call
-    /// returns the first outcome. The error names what could not be put back (each
-    /// failure is also logged with its cause).
+    /// does nothing and returns `Ok(())`, as the first call's caller had the outcome. The
+    /// error names what could not be put back (each failure is also logged with its cause).
     pub(crate) fn restore(&mut self) -> Result<(), String> {
-        if let Some(outcome) = &self.restored {
-            return outcome.clone();
+        if self.restored {
+            return Ok(());
         }
         let fan = self.fan.restore(self.fan_on_exit);
         let cpu = self.cpu.as_mut().map_or(Ok(()), CpuActuator::restore);
+        self.restored = true;
         let failed: Vec<String> = [fan, cpu].into_iter().filter_map(Result::err).collect();
-        let outcome = if failed.is_empty() {
+        if failed.is_empty() {
             Ok(())
         } else {
             Err(failed.join(" and "))
-        };
-        self.restored = Some(outcome.clone());
-        outcome
+        }
     }
 }
 
 impl Drop for Actuators {
     fn drop(&mut self) {
-        if self.restored.is_none() && std::thread::panicking() {
+        if !self.restored && std::thread::panicking() {
             log::error!("thermal controller panicked: restoring fan and cpufreq before unwinding");
         }
         // Failures are logged; a panicking thread has no one to report them to.

@@ -382,16 +382,14 @@ impl Worker {
             self.read_slow_status(now);
         }
         self.publish(&decision, now, uptime);
-        // The line is formatted only when written: nothing is spent on it at info level.
-        if log::log_enabled!(log::Level::Debug) {
-            log::debug!(
-                "{}",
-                TickLine {
-                    snapshot: &self.snapshot,
-                    cpu_step: decision.cpu_step,
-                }
-            );
-        }
+        // log::debug! formats the line only when debug is enabled: nothing is spent at info.
+        log::debug!(
+            "{}",
+            TickLine {
+                snapshot: &self.snapshot,
+                cpu_step: decision.cpu_step,
+            }
+        );
     }
 
     fn read_sensor(&mut self, now: Instant) -> Result<f64, SampleError> {

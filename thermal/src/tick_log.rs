@@ -104,13 +104,14 @@ mod tests {
     use crate::snapshot::FanStatus;
     use crate::ShedMode;
 
-    fn throttling() -> ThermalSnapshot {
+    /// The tick `docs/CONFIG.md` quotes first: shedding, the fan full, cpufreq uncapped.
+    fn shedding() -> ThermalSnapshot {
         let mut snapshot = ThermalSnapshot {
-            temp_c: Some(81.234),
-            filtered_c: Some(80.5),
-            trend_c_per_s: 0.125,
-            predicted_c: Some(81.75),
-            level: Level::Throttle,
+            temp_c: Some(76.312),
+            filtered_c: Some(75.87),
+            trend_c_per_s: 0.254,
+            predicted_c: Some(78.41),
+            level: Level::Shed,
             admission: AdmissionDecision::Shed {
                 mode: ShedMode::Reject,
             },
@@ -122,7 +123,7 @@ mod tests {
             },
             cpu: Some(CpuStatus {
                 strategy: "max-freq",
-                max_khz: Some(1_000_000),
+                max_khz: Some(1_500_000),
                 original_max_khz: 1_500_000,
                 ..CpuStatus::default()
             }),
@@ -132,55 +133,93 @@ mod tests {
         snapshot
     }
 
-    #[test]
-    fn a_healthy_tick_names_every_control_input_and_output() {
-        let line = TickLine {
-            snapshot: &throttling(),
-            cpu_step: CpuStep::Down,
-        };
-        assert_eq!(
-            line.to_string(),
-            "thermal tick: raw 81.234 °C, filtered 80.50 °C, predicted 81.75 °C \
-             (trend +0.125 °C/s), level throttle, fan 1.00, cpu cap 1000000 of 1500000 kHz, \
-             step down, admission shed (reject) because hot"
-        );
-    }
-
-    #[test]
-    fn a_degraded_sensor_and_a_failing_fan_are_spelled_out() {
-        let mut snapshot = throttling();
+    /// The tick `docs/CONFIG.md` quotes "while the sensor is failing": three reads in a
+    /// row failed with EIO.
+    fn sensor_failing() -> ThermalSnapshot {
+        let mut snapshot = shedding();
         snapshot.temp_c = None;
         snapshot.filtered_c = None;
         snapshot.predicted_c = None;
         snapshot.level = Level::SensorFault;
         snapshot.admission = AdmissionDecision::Open;
         snapshot.admission_reason = AdmissionReason::SensorFault;
+        snapshot.sensor.healthy = false;
+        snapshot.sensor.fault = Some(SensorFaultCause::ReadErrors);
+        snapshot.sensor.consecutive_errors = 3;
+        // The message the sysfs sensor's error gives, as the controller stores it.
+        let eio = warden_hw::HwError::Io {
+            path: "/sys/class/thermal/thermal_zone0/temp".into(),
+            access: warden_hw::Access::Read,
+            os_error: std::io::Error::from_raw_os_error(EIO),
+        };
+        snapshot.sensor.last_error = Some(eio.to_string());
+        snapshot
+    }
+
+    /// EIO on Linux: what a sensor whose driver lost the chip returns.
+    const EIO: i32 = 5;
+
+    #[test]
+    fn a_healthy_tick_names_every_control_input_and_output() {
+        let line = TickLine {
+            snapshot: &shedding(),
+            cpu_step: CpuStep::Up,
+        };
+        // Exactly the first example line in docs/CONFIG.md (after the logger's prefix).
+        assert_eq!(
+            line.to_string(),
+            "thermal tick: raw 76.312 °C, filtered 75.87 °C, predicted 78.41 °C \
+             (trend +0.254 °C/s), level shed, fan 1.00, cpu cap 1500000 of 1500000 kHz, \
+             step up, admission shed (reject) because hot"
+        );
+    }
+
+    #[test]
+    fn a_degraded_sensor_is_spelled_out() {
+        let line = TickLine {
+            snapshot: &sensor_failing(),
+            cpu_step: CpuStep::Hold,
+        };
+        // Exactly the "while the sensor is failing" line in docs/CONFIG.md.
+        assert_eq!(
+            line.to_string(),
+            "thermal tick: raw unreadable, filtered none, level sensor_fault, fan 1.00, \
+             cpu cap 1500000 of 1500000 kHz, step hold, admission open because sensor_fault, \
+             sensor fault read_errors, sensor errors 3 in a row (last: I/O error reading \
+             /sys/class/thermal/thermal_zone0/temp: Input/output error (os error 5))"
+        );
+    }
+
+    #[test]
+    fn a_failing_fan_and_the_governor_strategy_are_spelled_out() {
+        let mut snapshot = sensor_failing();
         snapshot.fan.duty = Some(0.0);
         snapshot.cpu = Some(CpuStatus {
             strategy: "governor",
             governor: Some("powersave".into()),
             ..CpuStatus::default()
         });
-        snapshot.sensor.healthy = false;
-        snapshot.sensor.fault = Some(SensorFaultCause::ReadErrors);
-        snapshot.sensor.consecutive_errors = 3;
-        snapshot.sensor.last_error = Some("I/O error reading temp".into());
         let line = TickLine {
             snapshot: &snapshot,
             cpu_step: CpuStep::Hold,
-        };
-        assert_eq!(
-            line.to_string(),
-            "thermal tick: raw unreadable, filtered none, level sensor_fault, \
-             fan 1.00 (applied 0.00), cpu governor powersave, step hold, admission open \
-             because sensor_fault, sensor fault read_errors, sensor errors 3 in a row \
-             (last: I/O error reading temp)"
+        }
+        .to_string();
+        assert!(
+            line.contains(", fan 1.00 (applied 0.00), cpu governor powersave, step hold,"),
+            "{line}"
         );
+        snapshot.fan.duty = None;
+        let line = TickLine {
+            snapshot: &snapshot,
+            cpu_step: CpuStep::Hold,
+        }
+        .to_string();
+        assert!(line.contains(", fan 1.00 (applied none), cpu"), "{line}");
     }
 
     #[test]
     fn no_cpufreq_backend_still_shows_the_policy_step() {
-        let mut snapshot = throttling();
+        let mut snapshot = shedding();
         snapshot.cpu = None;
         let line = TickLine {
             snapshot: &snapshot,

@@ -482,9 +482,6 @@ fn a_new_policy_applies_while_running_and_shows_in_the_snapshot() {
         error.to_string().contains("running thermal policy stays"),
         "{error}"
     );
-    thread::sleep(TICK * 5);
-    assert_eq!(rig.snapshot.current().thresholds.shed.off_c, 65.0);
-    assert_eq!(rig.sent().len(), 1, "still shedding, nothing else sent");
     handle.stop().unwrap();
 }
 

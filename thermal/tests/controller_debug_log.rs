@@ -105,10 +105,6 @@ fn debug_level_logs_one_line_per_tick_with_what_the_controller_read_and_did() {
         "{throttling}"
     );
     wait_for_tick_line(&["cap 1000000 of 1500000 kHz, step down"]);
-    assert!(
-        !throttling.contains("sensor"),
-        "a healthy sensor adds nothing: {throttling}"
-    );
 
     handle.stop().unwrap();
     let ticks = rig.snapshot.current().ticks;

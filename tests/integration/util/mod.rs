@@ -206,6 +206,22 @@ impl Warden {
         }
     }
 
+    /// Waits until warden logs "ready": listeners bound, the restore lock and state
+    /// taken, the first thermal reading in (or given up on).
+    pub fn wait_ready(&self, timeout: Duration) {
+        wait_until("the \"ready\" log line", timeout, || self.is_ready());
+    }
+
+    /// True once warden has logged "ready".
+    pub fn is_ready(&self) -> bool {
+        // The message is exactly "ready"; "reporting ready anyway" comes before it.
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.ends_with(" ready"))
+    }
+
     /// Number of log lines so far.
     pub fn log_len(&self) -> usize {
         self.log.lock().unwrap().len()
@@ -271,6 +287,27 @@ impl Drop for Warden {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `ok` every 20 ms until it holds; panics naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    wait_for(timeout, || match ok() {
+        true => Ok(()),
+        false => Err(format!("timed out waiting for {what}")),
+    });
+}
+
+/// Polls `check` every 20 ms until it returns `Ok`, and returns that value; after
+/// `timeout`, panics with the last `Err`, which says what was seen instead.
+pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(why) => assert!(Instant::now() < deadline, "after {timeout:?}: {why}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
