@@ -6,6 +6,7 @@
 //! connection engine ([`engine`]), and the wiring that runs them
 //! ([`daemon`]).
 
+pub mod bind_cause;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -52,22 +52,10 @@ pub struct Listener {
 
 /// Binds `addr` with SO_REUSEADDR and `listen(backlog)`, non-blocking.
 pub fn bind(addr: SocketAddr, backlog: u32) -> Result<Listener, ListenError> {
-    let fail = |source: io::Error| {
-        let hint = match source.raw_os_error() {
-            Some(libc::EACCES) if addr.port() < 1024 => {
-                " (ports below 1024 need CAP_NET_BIND_SERVICE)"
-            }
-            Some(libc::EADDRINUSE) => {
-                " (another process holds this port; pick another in server.listen)"
-            }
-            Some(libc::EADDRNOTAVAIL) => " (no local interface has this address)",
-            _ => "",
-        };
-        ListenError::Bind {
-            addr,
-            os_error: source,
-            hint,
-        }
+    let fail = |source: io::Error| ListenError::Bind {
+        addr,
+        hint: crate::bind_cause::server_hint(addr, &source),
+        os_error: source,
     };
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;

@@ -43,7 +43,7 @@ pub enum StatusError {
         addr: SocketAddr,
         /// The OS error.
         os_error: std::io::Error,
-        /// What to do about it, from [`bind_hint`].
+        /// What to do about it, from [`crate::bind_cause::status_hint`].
         hint: &'static str,
     },
     /// A poll, waker or thread could not be created.
@@ -59,32 +59,12 @@ pub enum StatusError {
 impl StatusError {
     /// The error for `os_error` from binding `addr`, with the advice that fits it.
     pub fn bind(addr: SocketAddr, os_error: std::io::Error) -> StatusError {
-        let hint = bind_hint(addr, &os_error);
+        let hint = crate::bind_cause::status_hint(addr, &os_error);
         StatusError::Bind {
             addr,
             os_error,
             hint,
         }
-    }
-}
-
-/// What to do when binding `status.listen` = `addr` failed with `error`
-/// (appended to the OS error in the message).
-pub fn bind_hint(addr: SocketAddr, error: &std::io::Error) -> &'static str {
-    match error.raw_os_error() {
-        Some(libc::EACCES) if addr.port() < 1024 => {
-            " (ports below 1024 need CAP_NET_BIND_SERVICE); choose a port of 1024 or more \
-             in [status] listen, grant warden that capability, or set status.enabled = false"
-        }
-        Some(libc::EADDRINUSE) => {
-            " (another process holds this port); choose a free address in [status] listen, \
-             or set status.enabled = false"
-        }
-        Some(libc::EADDRNOTAVAIL) => {
-            " (no local interface has this address); choose one of this machine's addresses \
-             in [status] listen, or set status.enabled = false"
-        }
-        _ => "; check [status] listen, or set status.enabled = false",
     }
 }
 

@@ -224,6 +224,36 @@ fn a_sighup_that_cannot_bind_keeps_the_old_listener_and_the_next_one_retries() {
 }
 
 #[test]
+fn a_taken_port_at_start_exits_1_naming_the_address_and_what_to_do() {
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = blocker.local_addr().unwrap();
+    let dir = crate::util::TempDir::new("taken-port");
+    let config = config_with(&format!("listen = [\"{taken}\"]"), "")
+        .replace("@DIR@", dir.path().to_str().unwrap());
+    let path = dir.write("warden.toml", &config);
+    // Bounded: a warden that wrongly started would be stopped by `timeout` (exit 124).
+    let out = std::process::Command::new("timeout")
+        .arg("10")
+        .arg(crate::util::warden_bin())
+        .args(["run", "--config", path.to_str().unwrap()])
+        .env_remove("WARDEN_LOG")
+        .output()
+        .expect("run warden under timeout");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {taken}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(another process holds this port)")
+            && stderr.contains("choose a free address in [server] listen"),
+        "the cause and the key to change:\n{stderr}"
+    );
+    drop(blocker);
+}
+
+#[test]
 fn a_sighup_widens_the_listen_address_to_the_wildcard_on_the_same_port() {
     let port = free_port();
     let w = Warden::start(&config_with(
