@@ -4,36 +4,16 @@
 //! Hand-written and strict: each subcommand accepts only its own options
 //! ([`Subcommand::options`]), each at most once, so a flag that would be
 //! ignored, or a second `--config` that would silently win, is a usage error
-//! (exit 2) instead of a surprise.
+//! (exit 2) instead of a surprise. A value is given as `--config FILE` or
+//! `--config=FILE`; a value option followed by another option is an error
+//! rather than a value that happens to start with '-' (that one takes the
+//! `=` form). The help texts live in [`help`].
 
 use std::path::PathBuf;
 
-/// The usage text printed by `--help` (exit codes included).
-pub const HELP: &str = "\
-warden: boot-time supervisor for a Raspberry Pi (connections, fan, heat)
+mod help;
 
-Usage:
-  warden [run] [--config FILE] [--simulate]
-                              serve; with no FILE, built-in defaults (echo on 0.0.0.0:7000)
-  warden check-config FILE    validate a configuration file and exit
-                              (FILE may also be given as --config FILE)
-  warden status [--addr HOST:PORT] [--json]
-                              show a running warden's status (default 127.0.0.1:9181)
-  warden restore [--config FILE]
-                              put back fan and cpufreq settings saved by a warden that died
-  warden --version | --help
-
-Each subcommand accepts only the options listed for it, each at most once.
-Short forms: -c FILE for --config FILE, -h for --help, -V for --version.
-
-Environment:
-  WARDEN_LOG=LEVEL            error, warn, info, debug or trace (overrides log.level)
-
-Exit codes:
-  0  success (also after a clean drain on SIGTERM/SIGINT)
-  1  runtime failure (cannot listen, hardware error, lost event loop)
-  2  bad configuration or usage
-";
+pub use help::{help_text, subcommand_help, HELP};
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,8 +44,8 @@ pub enum Command {
     },
     /// Print the version.
     Version,
-    /// Print the help.
-    Help,
+    /// Print the help: of one subcommand, or ([`HELP`]) of all when none was named.
+    Help(Option<Subcommand>),
 }
 
 /// A command line that could not be understood.
@@ -80,7 +60,7 @@ pub struct UsageError {
 }
 
 impl UsageError {
-    /// A usage error with this explanation.
+    /// A usage error with this explanation, pointing at the full help.
     pub fn new(why: impl Into<String>) -> Self {
         UsageError {
             why: why.into(),
@@ -90,7 +70,7 @@ impl UsageError {
 
     /// A usage error within an explicitly named subcommand (`None`: none was
     /// named, `warden run` by default), pointing at that subcommand's help.
-    fn within(sub: Option<Subcommand>, why: impl Into<String>) -> Self {
+    pub fn within(sub: Option<Subcommand>, why: impl Into<String>) -> Self {
         let mut error = UsageError::new(why);
         if let Some(sub) = sub {
             error.help_command = format!("warden {}", sub.word());
@@ -101,7 +81,7 @@ impl UsageError {
 
 /// A subcommand, the first word of the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Subcommand {
+pub enum Subcommand {
     /// `warden run` (also the default when no subcommand is named).
     Run,
     /// `warden check-config`.
@@ -114,7 +94,7 @@ enum Subcommand {
 
 impl Subcommand {
     /// Every subcommand, in the order `--help` lists them.
-    const ALL: [Subcommand; 4] = [
+    pub const ALL: [Subcommand; 4] = [
         Subcommand::Run,
         Subcommand::CheckConfig,
         Subcommand::Status,
@@ -122,7 +102,7 @@ impl Subcommand {
     ];
 
     /// The word that names it on the command line.
-    fn word(self) -> &'static str {
+    pub fn word(self) -> &'static str {
         match self {
             Subcommand::Run => "run",
             Subcommand::CheckConfig => "check-config",
@@ -185,17 +165,33 @@ impl CliOption {
         }
     }
 
+    /// Its short spelling, if it has one.
+    fn short(self) -> Option<&'static str> {
+        match self {
+            CliOption::Config => Some("-c"),
+            _ => None,
+        }
+    }
+
     /// The option `arg` spells (long or short), if any.
     fn from_arg(arg: &str) -> Option<CliOption> {
-        match arg {
-            "-c" => Some(CliOption::Config),
-            _ => CliOption::ALL.into_iter().find(|opt| opt.long() == arg),
+        CliOption::ALL
+            .into_iter()
+            .find(|opt| opt.long() == arg || opt.short() == Some(arg))
+    }
+
+    /// The name of the value it is followed by (`FILE`), or `None` for a flag.
+    fn value_name(self) -> Option<&'static str> {
+        match self {
+            CliOption::Config => Some("FILE"),
+            CliOption::Addr => Some("HOST:PORT"),
+            CliOption::Simulate | CliOption::Json => None,
         }
     }
 
     /// True when it is followed by a value.
     fn takes_value(self) -> bool {
-        matches!(self, CliOption::Config | CliOption::Addr)
+        self.value_name().is_some()
     }
 
     /// The subcommands that accept it, for the error when another was given it.
@@ -207,6 +203,11 @@ impl CliOption {
             .collect();
         words.join(", ")
     }
+}
+
+/// True when `arg` looks like an option rather than a value: a lone "-" does not.
+fn looks_like_option(arg: &str) -> bool {
+    arg.len() > 1 && arg.starts_with('-')
 }
 
 /// The options given so far: a value (or, for a flag, its spelling) each.
@@ -268,43 +269,51 @@ pub fn parse_os<I: IntoIterator<Item = std::ffi::OsString>>(
     parse(args)
 }
 
+/// The subcommands as a list for messages: `run, check-config, status, restore`.
+fn subcommand_words() -> String {
+    let words: Vec<&str> = Subcommand::ALL.into_iter().map(Subcommand::word).collect();
+    words.join(", ")
+}
+
 /// Parses the arguments after the program name.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageError> {
     let mut args = args.into_iter().peekable();
-    let named = args.peek().and_then(|word| Subcommand::from_word(word));
-    if named.is_some() {
-        args.next();
-    }
+    let named = match args.peek() {
+        Some(word) if !word.starts_with('-') => {
+            let Some(sub) = Subcommand::from_word(word) else {
+                return Err(UsageError::new(format!(
+                    "unknown subcommand '{word}'; the subcommands are {}",
+                    subcommand_words()
+                )));
+            };
+            args.next();
+            Some(sub)
+        }
+        _ => None,
+    };
     let sub = named.unwrap_or(Subcommand::Run);
     let mut given = GivenOptions::default();
     let mut positional = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
+            "-h" | "--help" => return Ok(Command::Help(named)),
             "-V" | "--version" => return Ok(Command::Version),
             _ => {}
         }
-        if let Some(opt) = CliOption::from_arg(&arg) {
-            if !sub.options().contains(&opt) {
-                return Err(UsageError::within(
-                    named,
-                    format!(
-                        "option '{}' does not apply to 'warden {}' (it is for {})",
-                        opt.long(),
-                        sub.word(),
-                        opt.accepted_by()
-                    ),
-                ));
-            }
+        if let Some((name, value)) = arg.strip_prefix("--").and_then(|_| arg.split_once('=')) {
+            let opt = option_with_equals(sub, named, name, &arg)?;
+            let value = value_of(opt, ValueForm::Equals(value), named)?;
+            given.record(opt, value.to_string(), named)?;
+        } else if let Some(opt) = CliOption::from_arg(&arg) {
+            applicable(sub, named, opt)?;
             let value = if opt.takes_value() {
-                args.next().ok_or_else(|| {
-                    UsageError::within(named, format!("{} needs a value", opt.long()))
-                })?
+                let next = args.next();
+                value_of(opt, ValueForm::Spaced(next.as_deref()), named)?.to_string()
             } else {
                 arg
             };
             given.record(opt, value, named)?;
-        } else if arg.starts_with('-') {
+        } else if looks_like_option(&arg) {
             return Err(UsageError::within(named, format!("unknown option '{arg}'")));
         } else {
             positional.push(arg);
@@ -348,187 +357,92 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(args: &[&str]) -> Result<Command, UsageError> {
-        parse(args.iter().map(|s| s.to_string()))
+/// An error unless `sub` accepts `opt`.
+fn applicable(
+    sub: Subcommand,
+    named: Option<Subcommand>,
+    opt: CliOption,
+) -> Result<(), UsageError> {
+    if sub.options().contains(&opt) {
+        return Ok(());
     }
-
-    /// The error text for `args`, which must be rejected.
-    fn rejected(args: &[&str]) -> String {
-        match p(args) {
-            Ok(command) => panic!("{args:?} was accepted as {command:?}"),
-            Err(e) => e.to_string(),
-        }
-    }
-
-    /// Arguments that give `opt` once, with a value when it takes one.
-    fn once(opt: CliOption) -> Vec<&'static str> {
-        if opt.takes_value() {
-            vec![opt.long(), "v"]
-        } else {
-            vec![opt.long()]
-        }
-    }
-
-    #[test]
-    fn parses_every_form() {
-        assert_eq!(
-            p(&[]).unwrap(),
-            Command::Run {
-                config: None,
-                simulate: false
-            }
-        );
-        assert_eq!(
-            p(&["run", "--config", "a.toml", "--simulate"]).unwrap(),
-            Command::Run {
-                config: Some("a.toml".into()),
-                simulate: true
-            }
-        );
-        assert_eq!(
-            p(&["-c", "b.toml"]).unwrap(),
-            Command::Run {
-                config: Some("b.toml".into()),
-                simulate: false
-            }
-        );
-        assert_eq!(
-            p(&["check-config", "x.toml"]).unwrap(),
-            Command::CheckConfig {
-                path: "x.toml".into()
-            }
-        );
-        assert_eq!(
-            p(&["check-config", "--config", "y.toml"]).unwrap(),
-            Command::CheckConfig {
-                path: "y.toml".into()
-            }
-        );
-        assert_eq!(
-            p(&["status", "--addr", "127.0.0.1:1", "--json"]).unwrap(),
-            Command::Status {
-                addr: Some("127.0.0.1:1".into()),
-                json: true
-            }
-        );
-        assert_eq!(p(&["restore"]).unwrap(), Command::Restore { config: None });
-        assert_eq!(
-            p(&["restore", "--config", "r.toml"]).unwrap(),
-            Command::Restore {
-                config: Some("r.toml".into())
-            }
-        );
-        assert_eq!(p(&["--version"]).unwrap(), Command::Version);
-        assert_eq!(p(&["run", "--help"]).unwrap(), Command::Help);
-        assert_eq!(p(&["status", "-h"]).unwrap(), Command::Help);
-    }
-
-    #[test]
-    fn rejects_what_it_does_not_know() {
-        let err = rejected(&["--frob"]);
-        assert!(
-            err.contains("unknown option '--frob'")
-                && err.ends_with("Run 'warden --help' for usage."),
-            "{err}"
-        );
-        let err = rejected(&["status", "--frob"]);
-        assert!(
-            err.ends_with("Run 'warden status --help' for usage."),
-            "{err}"
-        );
-        assert!(rejected(&["check-config"]).contains("FILE"));
-        assert!(rejected(&["run", "--config"]).contains("--config needs a value"));
-        assert!(rejected(&["run", "extra"]).contains("unexpected argument 'extra'"));
-        assert!(rejected(&["check-config", "a.toml", "b.toml"]).contains("'b.toml'"));
-        assert!(rejected(&["status", "extra"]).contains("'extra'"));
-    }
-
-    #[test]
-    fn every_subcommand_rejects_the_options_of_the_others() {
-        for sub in Subcommand::ALL {
-            for opt in CliOption::ALL {
-                if sub.options().contains(&opt) {
-                    continue;
-                }
-                let mut args = vec![sub.word()];
-                if sub == Subcommand::CheckConfig {
-                    args.push("x.toml");
-                }
-                args.extend(once(opt));
-                let err = rejected(&args);
-                let expected = format!(
-                    "option '{}' does not apply to 'warden {}' (it is for ",
-                    opt.long(),
-                    sub.word()
-                );
-                assert!(err.starts_with(&expected), "{args:?}: {err}");
-                let hint = format!("Run 'warden {} --help' for usage.", sub.word());
-                assert!(err.ends_with(&hint), "{args:?}: {err}");
-            }
-        }
-    }
-
-    #[test]
-    fn misplaced_options_name_where_they_belong() {
-        assert_eq!(
-            rejected(&["status", "--config", "a.toml"]),
-            "option '--config' does not apply to 'warden status' (it is for 'warden run', \
-             'warden check-config', 'warden restore')\nRun 'warden status --help' for usage."
-        );
-        assert_eq!(
-            rejected(&["restore", "--simulate"]),
-            "option '--simulate' does not apply to 'warden restore' (it is for 'warden run')\n\
-             Run 'warden restore --help' for usage."
-        );
-        // Without a subcommand it is `run`, and the hint is the general help.
-        assert_eq!(
-            rejected(&["--json"]),
-            "option '--json' does not apply to 'warden run' (it is for 'warden status')\n\
-             Run 'warden --help' for usage."
-        );
-        // A value-taking option is rejected before it swallows the next word.
-        assert!(rejected(&["check-config", "--addr"]).contains("'--addr' does not apply"));
-    }
-
-    #[test]
-    fn every_option_given_twice_is_rejected() {
-        for sub in Subcommand::ALL {
-            for &opt in sub.options() {
-                let mut args = vec![sub.word()];
-                args.extend(once(opt));
-                args.extend(once(opt));
-                let err = rejected(&args);
-                let expected = format!("option '{}' given twice", opt.long());
-                assert!(err.starts_with(&expected), "{args:?}: {err}");
-                assert!(err.contains("give it once"), "{args:?}: {err}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_second_config_names_both_files() {
-        let expected = "option '--config' given twice ('a.toml', then 'b.toml'); give it once\n\
-                        Run 'warden run --help' for usage.";
-        assert_eq!(
-            rejected(&["run", "--config", "a.toml", "--config", "b.toml"]),
-            expected
-        );
-        assert_eq!(
-            rejected(&["run", "-c", "a.toml", "--config", "b.toml"]),
-            expected
-        );
-        assert_eq!(
-            rejected(&["status", "--json", "--json"]),
-            "option '--json' given twice; give it once\nRun 'warden status --help' for usage."
-        );
-        assert_eq!(
-            rejected(&["check-config", "a.toml", "--config", "b.toml"]),
-            "check-config takes one FILE, given both 'a.toml' and --config 'b.toml'; give it once\n\
-             Run 'warden check-config --help' for usage."
-        );
-    }
+    Err(UsageError::within(
+        named,
+        format!(
+            "option '{}' does not apply to 'warden {}' (it is for {})",
+            opt.long(),
+            sub.word(),
+            opt.accepted_by()
+        ),
+    ))
 }
+
+/// The option `--name` of an `--name=value` argument (`arg`): it must exist,
+/// apply to `sub` and take a value.
+fn option_with_equals(
+    sub: Subcommand,
+    named: Option<Subcommand>,
+    name: &str,
+    arg: &str,
+) -> Result<CliOption, UsageError> {
+    let flag_with_value = |flag: &str| {
+        UsageError::within(
+            named,
+            format!(
+                "option '{flag}' takes no value, but was given one in '{arg}'; write just '{flag}'"
+            ),
+        )
+    };
+    if ["--help", "--version"].contains(&name) {
+        return Err(flag_with_value(name));
+    }
+    let Some(opt) = CliOption::ALL.into_iter().find(|opt| opt.long() == name) else {
+        return Err(UsageError::within(
+            named,
+            format!("unknown option '{name}' (in '{arg}')"),
+        ));
+    };
+    applicable(sub, named, opt)?;
+    if !opt.takes_value() {
+        return Err(flag_with_value(opt.long()));
+    }
+    Ok(opt)
+}
+
+/// How a value option's value was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueForm<'v> {
+    /// The next argument (`--config FILE`), `None` when there is none.
+    Spaced(Option<&'v str>),
+    /// After '=' in the same argument (`--config=FILE`): may start with '-'.
+    Equals(&'v str),
+}
+
+/// The value of `opt` given in `form`, unless it is missing, empty, or
+/// (spaced) another option, as in `--config --simulate`: then an error that
+/// says how to write it.
+fn value_of<'v>(
+    opt: CliOption,
+    form: ValueForm<'v>,
+    named: Option<Subcommand>,
+) -> Result<&'v str, UsageError> {
+    let problem = match form {
+        ValueForm::Spaced(None) => "none followed".to_string(),
+        ValueForm::Spaced(Some("")) | ValueForm::Equals("") => "it is empty".to_string(),
+        ValueForm::Spaced(Some(value)) if looks_like_option(value) => {
+            format!("got the option '{value}'")
+        }
+        ValueForm::Spaced(Some(value)) | ValueForm::Equals(value) => return Ok(value),
+    };
+    let (long, value_name) = (opt.long(), opt.value_name().unwrap_or("VALUE"));
+    Err(UsageError::within(
+        named,
+        format!(
+            "option '{long}' needs a value, but {problem}: write '{long} {value_name}', \
+             or '{long}={value_name}' for a {value_name} that starts with '-'"
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -98,7 +98,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         Ok(result) => result.context("event loop failed")?,
         Err(panicked) => return Err(Failure::Runtime(anyhow::anyhow!(panicked))),
     };
-    log::info!("stopped: {reason:?}");
+    log::info!("stopped: {reason}");
     log_final_counters(&shared);
     restored.map_err(Failure::Runtime)
 }

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use warden::cli::{self, Command};
+use warden::cli::{self, Command, Subcommand};
 use warden::exit::Failure;
 use warden::{config, daemon};
 
@@ -22,8 +22,8 @@ fn main() -> ExitCode {
 
 fn run(args: impl Iterator<Item = std::ffi::OsString>) -> Result<(), Failure> {
     match cli::parse_os(args)? {
-        Command::Help => {
-            print!("{}", cli::HELP);
+        Command::Help(topic) => {
+            print!("{}", cli::help_text(topic));
             Ok(())
         }
         Command::Version => {
@@ -40,7 +40,10 @@ fn run(args: impl Iterator<Item = std::ffi::OsString>) -> Result<(), Failure> {
         Command::Status { addr, json } => warden::status::client::run(addr.as_deref(), json)
             .map_err(|e| {
                 if e.is_usage() {
-                    Failure::Usage(cli::UsageError::new(e.to_string()))
+                    Failure::Usage(cli::UsageError::within(
+                        Some(Subcommand::Status),
+                        e.to_string(),
+                    ))
                 } else {
                     Failure::Runtime(e.into())
                 }

@@ -100,6 +100,19 @@ pub enum ExitReason {
     Forced,
 }
 
+/// The words of the daemon's last log line, `stopped: <reason>`.
+impl std::fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExitReason::Drained => "drained, every connection finished",
+            ExitReason::DrainDeadline => {
+                "drain deadline (server.drain_timeout_s) reached, remaining connections cut"
+            }
+            ExitReason::Forced => "second stop signal while draining, remaining connections cut",
+        })
+    }
+}
+
 /// The single-threaded connection engine.
 pub struct EventLoop {
     poll: Poll,

@@ -1,6 +1,8 @@
 //! `warden status [--addr HOST:PORT] [--json]`: fetches `GET /status` from
 //! a running warden over plain HTTP/1.1 and prints it as a short table
-//! ([`super::table`]) or as the raw JSON.
+//! ([`super::table`]) or as the raw JSON. An answer that is not a warden's
+//! (an HTML error page, another service) is quoted by its first
+//! [`EXCERPT_CHARS`] characters on one line, never dumped whole.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::json::SCHEMA_VERSION;
+use super::table::MissingField;
 use crate::config::defaults::DEFAULT_STATUS_LISTEN;
 
 /// How long connecting may take.
@@ -17,6 +20,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest answer read.
 const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+/// Most characters of an answer's body quoted in an error.
+pub const EXCERPT_CHARS: usize = 200;
 
 /// Why `warden status` failed. OS errors are part of the message, not an
 /// error `source`, so the chain printed with `{:#}` names them once.
@@ -51,13 +56,13 @@ pub enum ClientError {
         addr: SocketAddr,
     },
     /// It answered with an error status.
-    #[error("the warden status server at {addr} answered {status}: {message}")]
+    #[error("the warden status server at {addr} answered HTTP {status}: {message}")]
     Status {
         /// The address tried.
         addr: SocketAddr,
         /// HTTP status code.
         status: u16,
-        /// The error text of its answer.
+        /// The error text of its answer, or an [`excerpt`] of its body.
         message: String,
     },
     /// Something answers there, but not in HTTP (another service's port).
@@ -96,6 +101,19 @@ pub enum ClientError {
         /// Its `version` field, or "unknown".
         daemon_version: String,
     },
+    /// The document says it is schema [`SCHEMA_VERSION`] but lacks what the
+    /// table shows: printing it would give a table of "?".
+    #[error(
+        "the status document from {addr} says \"schema\": {SCHEMA_VERSION} but lacks {missing}, \
+         which the table shows; it is not a whole warden status document \
+         (`warden status --addr {addr} --json` prints it as it came)"
+    )]
+    Incomplete {
+        /// The address tried.
+        addr: SocketAddr,
+        /// The first section or field the table needs that it lacks.
+        missing: MissingField,
+    },
     /// Printing failed (stdout closed).
     #[error("cannot print the status: {0}")]
     Print(io::Error),
@@ -114,13 +132,16 @@ pub fn run(addr: Option<&str>, json: bool) -> Result<(), ClientError> {
     let (addr, body) = fetch_first(&resolve(addr)?, "/status")?;
     let doc: Value = serde_json::from_slice(&body).map_err(|e| ClientError::NotWarden {
         addr,
-        reason: format!("the answer is not JSON ({e})"),
+        reason: format!(
+            "it answered HTTP 200 with a body that is not JSON ({e}): {}",
+            excerpt(&body)
+        ),
     })?;
     check_schema(addr, &doc)?;
     let text = if json {
         String::from_utf8_lossy(&body).into_owned()
     } else {
-        super::table::render(&doc)
+        super::table::render(&doc).map_err(|missing| ClientError::Incomplete { addr, missing })?
     };
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
@@ -257,8 +278,8 @@ fn fetch_within(
     if status != 200 {
         let message = serde_json::from_slice::<Value>(body)
             .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(excerpt_text))
+            .unwrap_or_else(|| excerpt(body));
         return Err(ClientError::Status {
             addr,
             status,
@@ -266,6 +287,39 @@ fn fetch_within(
         });
     }
     Ok(body.to_vec())
+}
+
+/// An answer's body for an error message: on one line, control characters
+/// escaped, cut after [`EXCERPT_CHARS`] characters with the whole size said.
+pub fn excerpt(body: &[u8]) -> String {
+    match one_line(&String::from_utf8_lossy(body)) {
+        (text, _) if text.is_empty() => "(an empty body)".to_string(),
+        (text, true) => format!("{text}… ({} bytes in all)", body.len()),
+        (text, false) => text,
+    }
+}
+
+/// The error text of a JSON error answer, as [`excerpt`] shows a body.
+fn excerpt_text(text: &str) -> String {
+    match one_line(text) {
+        (text, true) => format!("{text}…"),
+        (text, false) => text,
+    }
+}
+
+/// `text` trimmed, control characters escaped, and at most
+/// [`EXCERPT_CHARS`] characters of it; true when it was cut.
+fn one_line(text: &str) -> (String, bool) {
+    let mut chars = text.trim().chars();
+    let mut out = String::new();
+    for c in chars.by_ref().take(EXCERPT_CHARS) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    (out, chars.next().is_some())
 }
 
 /// Every HTTP/1.x answer starts with this.
@@ -346,250 +400,4 @@ fn split_answer(raw: &[u8]) -> Result<(u16, &[u8]), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolves_addresses_and_names_bad_ones() {
-        assert_eq!(resolve(None).unwrap(), [DEFAULT_STATUS_LISTEN]);
-        assert_eq!(resolve(Some("127.0.0.1:1234")).unwrap()[0].port(), 1234);
-        assert_eq!(resolve(Some("[::1]:80")).unwrap()[0].port(), 80);
-        let err = resolve(Some("127.0.0.1")).unwrap_err().to_string();
-        assert!(
-            err.contains("--addr \"127.0.0.1\"") && err.contains("HOST:PORT"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn splits_answers() {
-        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}trailing";
-        assert_eq!(split_answer(raw).unwrap(), (200, &b"{}"[..]));
-        let raw = b"HTTP/1.1 503 Service Unavailable\r\n\r\n{\"error\":\"x\"}";
-        assert_eq!(split_answer(raw).unwrap().0, 503);
-        assert!(split_answer(b"SSH-2.0-OpenSSH\r\n").is_err());
-        assert!(
-            split_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
-                .unwrap_err()
-                .contains("cut short")
-        );
-    }
-
-    #[test]
-    fn refused_connections_say_what_to_check() {
-        // Bind then drop: the port is very likely free and refuses.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let err = fetch(addr, "/status").unwrap_err();
-        assert!(matches!(err, ClientError::Refused { .. }), "{err:?}");
-        let text = err.to_string();
-        assert!(
-            text.contains("no warden status server at 127.0.0.1:")
-                && text.contains("is warden running?"),
-            "{text}"
-        );
-    }
-
-    /// A server of another protocol on 127.0.0.1:0 that sends `greeting`,
-    /// then echoes what it reads and never closes first (like warden's own
-    /// echo service).
-    fn echo_server(greeting: &'static [u8]) -> (SocketAddr, std::thread::JoinHandle<()>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let thread = std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            conn.write_all(greeting).unwrap();
-            // Bounded: the client closes long before this.
-            conn.set_read_timeout(Some(Duration::from_secs(30)))
-                .unwrap();
-            let mut buf = [0u8; 1024];
-            while let Ok(n @ 1..) = conn.read(&mut buf) {
-                if conn.write_all(&buf[..n]).is_err() {
-                    return;
-                }
-            }
-        });
-        (addr, thread)
-    }
-
-    #[test]
-    fn an_echo_port_is_named_as_not_http_instead_of_timing_out() {
-        let (addr, server) = echo_server(b"");
-        let err = fetch(addr, "/status").unwrap_err();
-        assert!(matches!(err, ClientError::NotHttp { .. }), "{err:?}");
-        let text = err.to_string();
-        assert!(
-            text.starts_with(&format!("{addr} answered, but not with HTTP"))
-                && text.contains("(it echoed the request back)")
-                && text.contains("is it a warden status port?")
-                && text.contains("status.listen, default 127.0.0.1:9181"),
-            "{text}"
-        );
-        server.join().unwrap();
-    }
-
-    #[test]
-    fn another_protocol_is_quoted() {
-        let (addr, server) = echo_server(b"SSH-2.0-OpenSSH_9.2\r\n");
-        let err = fetch(addr, "/status").unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains("answered, but not with HTTP (it sent \"SSH-2.0-OpenSSH_9.2"),
-            "{text}"
-        );
-        server.join().unwrap();
-    }
-
-    /// Hands out `chunks` one read at a time, then fails like a read timeout.
-    struct Trickle(Vec<&'static [u8]>);
-
-    impl Read for Trickle {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.0.is_empty() {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let chunk = self.0.remove(0);
-            buf[..chunk.len()].copy_from_slice(chunk);
-            Ok(chunk.len())
-        }
-    }
-
-    #[test]
-    fn the_first_byte_that_is_not_http_ends_the_read() {
-        // No timeout needed: it stops on the 'S' before asking for more.
-        let err = read_answer(Trickle(vec![b"S"])).unwrap_err();
-        assert!(
-            matches!(&err, ReadFailure::NotHttp(s) if s == "S"),
-            "{err:?}"
-        );
-        let err = read_answer(Trickle(vec![b"HT", b"TP/1.1 200 OK\r\n", b"\r\n"])).unwrap_err();
-        assert!(
-            matches!(err, ReadFailure::Io(_)),
-            "an HTTP answer split across reads is read on: {err:?}"
-        );
-        let err = read_answer(Trickle(vec![b"HT", b"XP/1.1"])).unwrap_err();
-        assert!(
-            matches!(&err, ReadFailure::NotHttp(s) if s == "HTXP/1.1"),
-            "{err:?}"
-        );
-        let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-        assert_eq!(read_answer(&whole[..]).unwrap(), whole);
-        assert_eq!(read_answer(&b""[..]).unwrap(), b"");
-    }
-
-    #[test]
-    fn only_the_understood_schema_is_accepted() {
-        let addr = DEFAULT_STATUS_LISTEN;
-        let doc = serde_json::json!({"schema": SCHEMA_VERSION, "version": "0.1.0"});
-        check_schema(addr, &doc).unwrap();
-
-        let newer = serde_json::json!({"schema": 2, "version": "9.9.9"});
-        let err = check_schema(addr, &newer).unwrap_err();
-        assert!(matches!(err, ClientError::SchemaMismatch { .. }), "{err:?}");
-        assert!(!err.is_usage());
-        assert_eq!(
-            err.to_string(),
-            format!(
-                "the warden at 127.0.0.1:9181 (version 9.9.9) serves status schema 2, \
-                 but this `warden status` (version {}) understands only schema 1: \
-                 the client and the daemon are different warden versions; run the `warden` \
-                 binary that matches the running daemon (the raw document is at \
-                 http://127.0.0.1:9181/status)",
-                env!("CARGO_PKG_VERSION")
-            )
-        );
-
-        for (served, shown) in [
-            (serde_json::json!("1"), "schema \"1\""),
-            (serde_json::json!(0), "schema 0"),
-            (serde_json::json!(1.5), "schema 1.5"),
-            (serde_json::json!(null), "schema null"),
-        ] {
-            let doc = serde_json::json!({ "schema": served });
-            let text = check_schema(addr, &doc).unwrap_err().to_string();
-            assert!(
-                text.contains(&format!("(version unknown) serves status {shown},")),
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_missing_schema_is_named() {
-        for doc in [
-            serde_json::json!({"version": "0.1.0"}),
-            serde_json::json!([1]),
-        ] {
-            let err = check_schema(DEFAULT_STATUS_LISTEN, &doc).unwrap_err();
-            assert!(matches!(err, ClientError::NotWarden { .. }), "{err:?}");
-            assert_eq!(
-                err.to_string(),
-                "127.0.0.1:9181 did not answer like a warden status server: its JSON has no \
-                 \"schema\" field (a warden status document has \"schema\": 1)"
-            );
-        }
-    }
-
-    #[test]
-    fn io_errors_are_printed_once() {
-        let os_error = io::Error::from_raw_os_error(libc::ECONNRESET);
-        let os_text = os_error.to_string();
-        let err = ClientError::Io {
-            addr: DEFAULT_STATUS_LISTEN,
-            os_error,
-        };
-        let text = format!("{:#}", anyhow::Error::from(err));
-        assert_eq!(text.matches(&os_text).count(), 1, "{text}");
-    }
-
-    /// A server on 127.0.0.1:0 that sends `answer` one byte every `gap`
-    /// (bounded: it stops when the client goes away).
-    fn trickling_server(answer: &'static [u8], gap: Duration) -> SocketAddr {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            let (mut conn, _) = listener.accept().unwrap();
-            // Take the request first, so closing does not reset the connection.
-            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let _ = conn.read(&mut [0u8; 1024]);
-            for byte in answer {
-                if conn.write_all(std::slice::from_ref(byte)).is_err() {
-                    return;
-                }
-                std::thread::sleep(gap);
-            }
-        });
-        addr
-    }
-
-    #[test]
-    fn a_trickled_answer_cannot_outlast_the_answer_timeout() {
-        // 51 bytes at one per 100 ms take 5.1 s; the whole answer is due in 1 s.
-        let addr = trickling_server(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"schema\":1}",
-            Duration::from_millis(100),
-        );
-        let err = fetch_within(addr, "/status", Duration::from_secs(1)).unwrap_err();
-        assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
-    }
-
-    #[test]
-    fn a_refusing_address_falls_through_to_the_next() {
-        let refusing = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let serving = trickling_server(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"schema\":1}",
-            Duration::ZERO,
-        );
-        let (addr, body) = fetch_first(&[refusing, serving], "/status").unwrap();
-        assert_eq!((addr, &body[..]), (serving, &b"{\"schema\":1}"[..]));
-        let err = fetch_first(&[refusing], "/status").unwrap_err();
-        assert!(matches!(err, ClientError::Refused { .. }), "{err:?}");
-    }
-}
+mod tests;
