@@ -81,7 +81,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = file::read_text(path).map_err(|why| {
             ConfigError::whole_file(ConfigErrorKind::Unreadable, why)
-                .allowing("allowed a readable UTF-8 TOML file")
+                .allowing("expected a readable UTF-8 TOML file")
                 .in_file(path)
         })?;
         Config::from_toml_str(&text).map_err(|error| error.in_file(path))

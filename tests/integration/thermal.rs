@@ -313,6 +313,51 @@ fn sighup_to_a_governor_the_kernel_does_not_offer_keeps_throttling_by_max_freq()
 }
 
 #[test]
+fn sighup_to_the_governor_strategy_with_no_cpufreq_warns_once_naming_where_it_looked() {
+    let dir = TempDir::new("thermal");
+    let layout = FakeSysfsLayout {
+        policies: 0,
+        ..FakeSysfsLayout::default()
+    };
+    let tree = FakeSysfsTree::create_with(&dir.path().join("sysfs"), &layout).unwrap();
+    let w = Warden::start_in(dir, &config_with("", FAST_THERMAL), Launch::default());
+    w.wait_log("no cpufreq policy under", Duration::from_secs(5));
+    let looked_at = tree.root().join(warden_hw::cpufreq::CPUFREQ_DIR);
+    let lines = w.log_len();
+    let governor = format!("{FAST_THERMAL}[cpufreq]\nstrategy = \"governor\"\n");
+    w.rewrite_config(&config_with("", &governor));
+    w.signal(libc::SIGHUP);
+    let line = w.wait_log_after(lines, "no cpufreq to apply it to", Duration::from_secs(5));
+    assert!(
+        line.contains("WARN")
+            && line.contains("strategy is now \"governor\"")
+            && line.contains(&looked_at.display().to_string()),
+        "names the setting and the directory looked at: {line}"
+    );
+    // A reload that changes only the tick changes no cpufreq setting: no new warning.
+    let tick_only = governor.replace("interval_ms = 100", "interval_ms = 200");
+    w.rewrite_config(&config_with("", &tick_only));
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(
+        lines,
+        "thermal tick interval 100 ms -> 200 ms",
+        Duration::from_secs(5),
+    );
+    // The warning would come from the event loop's reload, right after it hands the change on.
+    std::thread::sleep(Duration::from_millis(300));
+    let warnings = w.log()[lines..]
+        .iter()
+        .filter(|l| l.contains("no cpufreq to apply it to"))
+        .count();
+    assert_eq!(
+        warnings,
+        1,
+        "once per reload that changes it:\n{}",
+        w.log().join("\n")
+    );
+}
+
+#[test]
 fn read_only_cpufreq_is_logged_and_serving_continues() {
     let r = rig("", FAST_THERMAL);
     r.tree

@@ -147,26 +147,50 @@ fn a_failed_restore_at_exit_is_an_error_and_keeps_the_state_file() {
     r.tree.make_read_only(&max_freq_path).unwrap();
     r.warden.signal(libc::SIGTERM);
     let status = r.warden.wait_exit(Duration::from_secs(10)).unwrap();
+    // The last line warden writes: once read, the reader has drained the whole log.
+    let last = r
+        .warden
+        .wait_log("were not all put back", Duration::from_secs(5));
     let log = r.warden.log().join("\n");
     assert_eq!(
         status.code(),
         Some(1),
         "a failed restore at exit is a runtime failure:\n{log}"
     );
-    assert!(log.contains("could not restore"), "{log}");
+    assert!(last.starts_with("warden: "), "{last}");
+    // One ERROR per setting not put back: its file, the value it should hold, the OS error.
+    let lines = r.warden.log();
+    let not_put_back: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("cpufreq: could not put back"))
+        .collect();
+    assert_eq!(not_put_back.len(), 1, "{log}");
+    assert!(
+        not_put_back[0].contains("ERROR")
+            && not_put_back[0].contains("scaling_max_freq = 1500000")
+            && not_put_back[0].contains(&format!(
+                "permission denied writing {}",
+                max_freq_path.display()
+            )),
+        "{log}"
+    );
     assert!(
         !log.contains("hardware restored"),
         "a failed restore is not reported as a success:\n{log}"
     );
-    let line = r
-        .warden
-        .log()
-        .into_iter()
-        .find(|l| l.contains("crash-restore state") && l.contains("kept"))
-        .unwrap_or_else(|| panic!("no line saying the state file is kept:\n{log}"));
+    // The advice comes once, from the daemon, however many layers saw the failure.
+    let advice: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("warden restore"))
+        .collect();
+    assert_eq!(advice.len(), 1, "the advice is given exactly once:\n{log}");
     assert!(
-        line.contains("ERROR") && line.contains("warden restore"),
-        "{line}"
+        advice[0].contains("ERROR")
+            && advice[0].contains(&format!(
+                "the crash-restore state {} is kept: run 'warden restore' once",
+                state_file.display()
+            )),
+        "{log}"
     );
     assert!(state_file.exists(), "kept for `warden restore`:\n{log}");
     assert_eq!(max_freq(&r.tree), 600_000);

@@ -119,7 +119,7 @@ impl FanActuator {
         }
     }
 
-    /// Sets the exit duty; on failure, says what was not put back.
+    /// Sets the exit duty; on failure, logs the error and says what was not put back.
     fn restore(&mut self, on_exit: FanOnExit) -> Result<(), String> {
         let Some(duty) = on_exit.duty() else {
             return Ok(());
@@ -291,7 +291,8 @@ impl CpuActuator {
         }
     }
 
-    /// Puts the originals back if anything was written; on failure, says what was not.
+    /// Puts the originals back if anything was written; on failure, logs the error and
+    /// says what was not put back.
     fn restore(&mut self) -> Result<(), String> {
         if !self.touched {
             return Ok(());
@@ -307,18 +308,45 @@ impl CpuActuator {
                 Ok(())
             }
             Err(error) => {
-                log::error!(
-                    "cpufreq: could not restore scaling_max_freq {} kHz and governor {}: {error}; \
-                     run `warden restore`",
-                    self.original_khz,
-                    self.original_governor
-                );
-                Err(format!(
-                    "cpufreq (scaling_max_freq {} kHz, governor {})",
-                    self.original_khz, self.original_governor
-                ))
+                let (logged, reported) = self.describe_unrestored(&error);
+                log::error!("cpufreq: could not put back {logged}: {error}");
+                Err(reported)
             }
         }
+    }
+
+    /// The setting `error` kept from being put back, twice: for the log line next to the
+    /// error (which names the file itself, so only the file's name) and for
+    /// [`Actuators::restore`]'s caller (`PATH = VALUE`). The value is the one the
+    /// crash-restore state holds for that file, else this actuator's original for a
+    /// `scaling_max_freq` or `scaling_governor`; an error naming neither falls back on the
+    /// originals as a whole.
+    fn describe_unrestored(&self, error: &HwError) -> (String, String) {
+        let whole = format!(
+            "cpufreq (scaling_max_freq {} kHz, governor {})",
+            self.original_khz, self.original_governor
+        );
+        let Some(path) = error.path() else {
+            return (whole.clone(), whole);
+        };
+        let file_name = path.file_name().and_then(|name| name.to_str());
+        let value = match self
+            .cpu
+            .restore_entries()
+            .into_iter()
+            .find(|e| e.path == path)
+        {
+            Some(entry) => entry.value,
+            None => match file_name {
+                Some("scaling_max_freq") => self.original_khz.to_string(),
+                Some("scaling_governor") => self.original_governor.clone(),
+                _ => return (whole.clone(), whole),
+            },
+        };
+        (
+            format!("{} = {value}", file_name.unwrap_or("the file")),
+            format!("{} = {value}", path.display()),
+        )
     }
 }
 

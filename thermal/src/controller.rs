@@ -87,28 +87,29 @@ pub enum ControllerError {
         "could not start the thermal controller thread: {0}; check the process and memory limits"
     )]
     Spawn(#[source] std::io::Error),
-    /// The thread panicked (fan and cpufreq were restored while it unwound).
+    /// The thread panicked (it tried to put fan and cpufreq back while it unwound).
     #[error(
-        "the thermal controller thread panicked; it restored fan and cpufreq while unwinding, \
-             see the log; if that logged a failure, run `warden restore`"
+        "the thermal controller thread panicked; while unwinding it tried to put the fan and \
+         cpufreq back, and logged each setting it could not"
     )]
     Panicked,
     /// The thread did not end within the stop timeout (stuck in a sensor read or another
     /// hardware call); it was left running, detached.
     #[error("the thermal controller thread did not stop within {} s (stuck in a sensor read or \
-             another hardware call?) and was left behind: the fan and cpufreq may not be \
-             restored; run `warden restore`", waited.as_secs_f64())]
+             another hardware call?) and was left behind: the fan and cpufreq may not have been \
+             put back", waited.as_secs_f64())]
     NotStopped {
         /// How long stopping waited.
         waited: Duration,
     },
-    /// The thread stopped but could not put the hardware back.
-    #[error(
-        "the thermal controller stopped but could not put back {what}; run `warden restore` \
-             to retry from the crash-restore state file"
-    )]
+    /// The thread stopped but could not put the hardware back. Each failed write was
+    /// logged with its cause; what to do about it is the caller's to say (the daemon
+    /// points at `warden restore` or at the values to put back by hand).
+    #[error("the thermal controller stopped but could not put back {what}")]
     RestoreFailed {
-        /// What was not restored, e.g. "cpufreq (scaling_max_freq 1500000 kHz, governor ondemand)".
+        /// What was not restored, each as `PATH = VALUE` when the failed write named its
+        /// file (e.g. "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq = 1500000"),
+        /// else as a description ("the fan's exit duty 1.00"), joined by " and ".
         what: String,
     },
     /// A new policy cannot work; the running one stays.
@@ -320,13 +321,9 @@ impl Worker {
     /// Switches the throttling method: cpufreq goes back to its originals, then a
     /// throttling policy applies the new method at once.
     fn retune_cpu(&mut self, strategy: CpuStrategy) {
+        // No cpufreq policy was opened at start: nothing to switch. The daemon, which knows
+        // where it looked, says so once per reload.
         let Some(cpu) = &mut self.actuators.cpu else {
-            if strategy != CpuStrategy::Off {
-                log::debug!(
-                    "cpu strategy {}: no cpufreq policy was opened at start, nothing to throttle",
-                    strategy.as_str()
-                );
-            }
             return;
         };
         if *cpu.strategy() == strategy {

@@ -7,7 +7,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use warden_hw::fake::{CpuFreqCall, FakeCpuFreq, FakeFailure, FakeFan};
+use log::{Level, LevelFilter};
+use warden_hw::fake::{CpuFreqCall, FakeCpuFreq, FakeFailure, FakeFan, FAKE_CPUFREQ_PATH};
 use warden_hw::{HwError, TempSensor};
 use warden_thermal::{
     Controller, ControllerConfig, ControllerError, ControllerHandle, CpuStrategy, FanOnExit,
@@ -16,6 +17,7 @@ use warden_thermal::{
 
 mod common;
 
+use common::capture_log::{capture_at, captured};
 use common::{reactive_policy, wait_until, DEADLINE};
 
 const TICK: Duration = Duration::from_millis(10);
@@ -128,7 +130,9 @@ fn stop_gives_up_on_a_thread_stuck_in_a_sensor_read() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("did not stop") && message.contains("run `warden restore`"),
+        message.contains("did not stop")
+            && message.contains("may not have been put back")
+            && !message.contains("warden restore"),
         "{message}"
     );
     assert_eq!(cpu.current_max_khz(), 600_000, "nothing restored yet");
@@ -172,20 +176,39 @@ fn stop_within_uses_the_given_timeout() {
 
 #[test]
 fn a_cpufreq_restore_that_fails_is_reported_not_taken_for_success() {
+    let _capture = capture_at(LevelFilter::Info);
     let sensor = StallingSensor::new(82.0);
     let (fan, cpu) = (FakeFan::on_off(), FakeCpuFreq::pi4());
     let handle = spawn(&sensor, &fan, &cpu, FanOnExit::Full);
     wait_until("throttled", || cpu.current_max_khz() == 600_000);
     cpu.fail_writes_always(FakeFailure::PermissionDenied);
     let error = handle.stop().unwrap_err();
+    let put_back = format!("{FAKE_CPUFREQ_PATH} = 1500000");
     assert!(
-        matches!(&error, ControllerError::RestoreFailed { what } if what.contains("cpufreq")),
+        matches!(&error, ControllerError::RestoreFailed { what } if *what == put_back),
         "{error:?}"
     );
     let message = error.to_string();
     assert!(
-        message.contains("scaling_max_freq 1500000 kHz") && message.contains("warden restore"),
-        "{message}"
+        message.contains(&put_back) && !message.contains("warden restore"),
+        "says what failed, and leaves the advice to the daemon: {message}"
+    );
+    // One ERROR line for the one setting: its file, the value it should hold, the OS error.
+    let logged: Vec<_> = captured()
+        .into_iter()
+        .filter(|r| r.message.contains("could not put back"))
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    let line = &logged[0];
+    assert_eq!(line.level, Level::Error, "{line:?}");
+    assert!(
+        line.message
+            .starts_with("cpufreq: could not put back scaling_max_freq = 1500000: ")
+            && line
+                .message
+                .contains(&format!("permission denied writing {FAKE_CPUFREQ_PATH}"))
+            && !line.message.contains("warden restore"),
+        "{line:?}"
     );
     assert_eq!(cpu.calls().last(), Some(&CpuFreqCall::Restore));
     assert_eq!(cpu.current_max_khz(), 600_000);

@@ -1,0 +1,115 @@
+//! A SIGHUP's thermal changes handed to the running controller: a new policy, a new
+//! tick interval or cpu strategy. The controller refuses what cannot work and logs what
+//! it takes; this side adds the one thing only the daemon knows: a cpu strategy change
+//! on a machine where start-up found no cpufreq policy has nothing to apply to, and the
+//! warning names where it looked.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+use warden_thermal::{ControllerConfig, ControllerError, CpuStrategy, PolicyConfig};
+
+use super::ThermalGuard;
+
+/// Where start-up looked for cpufreq and found no policy, and the cpu strategy asked for
+/// since (at start, then by each reload).
+pub(super) struct MissingCpufreq {
+    dir: PathBuf,
+    strategy: Cell<CpuStrategy>,
+}
+
+impl MissingCpufreq {
+    /// No policy under `dir`; `strategy` is the one the controller started with.
+    pub(super) fn new(dir: PathBuf, strategy: CpuStrategy) -> Self {
+        MissingCpufreq {
+            dir,
+            strategy: Cell::new(strategy),
+        }
+    }
+}
+
+impl ThermalGuard {
+    /// Hands the running controller a new policy (a SIGHUP); a bad one is refused
+    /// and the running one stays.
+    pub fn reconfigure(&self, policy: PolicyConfig) -> Result<(), ControllerError> {
+        self.handle
+            .as_ref()
+            .ok_or(ControllerError::Stopped)?
+            .reconfigure(policy)
+    }
+
+    /// Hands the running controller a new tick interval and cpu strategy (a SIGHUP). A
+    /// changed strategy with no cpufreq to apply it to is logged as one warning.
+    pub fn retune(&self, settings: &ControllerConfig) -> Result<(), ControllerError> {
+        self.handle
+            .as_ref()
+            .ok_or(ControllerError::Stopped)?
+            .retune(settings.interval, settings.cpu_strategy.clone())?;
+        if let Some(missing) = &self.missing_cpufreq {
+            let previous = missing.strategy.replace(settings.cpu_strategy.clone());
+            if let Some(warning) =
+                no_cpufreq_warning(&previous, &settings.cpu_strategy, &missing.dir)
+            {
+                log::warn!("{warning}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The warning for a reload that moves the cpu strategy from `previous` to `next` when
+/// start-up found no cpufreq policy in `dir`; `None` when the strategy did not change, or
+/// changed to `off` (nothing to apply, as asked).
+fn no_cpufreq_warning(previous: &CpuStrategy, next: &CpuStrategy, dir: &Path) -> Option<String> {
+    if previous == next || *next == CpuStrategy::Off {
+        return None;
+    }
+    let governor = match next {
+        CpuStrategy::Governor { powersave } => format!(" (powersave_governor \"{powersave}\")"),
+        _ => String::new(),
+    };
+    Some(format!(
+        "SIGHUP: [cpufreq] strategy is now \"{}\"{governor}, but there is no cpufreq to apply \
+         it to: start-up found no policy* directory under {}, so warden cannot slow the CPU",
+        next.as_str(),
+        dir.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn governor(name: &str) -> CpuStrategy {
+        CpuStrategy::Governor {
+            powersave: name.into(),
+        }
+    }
+
+    #[test]
+    fn a_strategy_change_without_cpufreq_names_the_directory_looked_at() {
+        let dir = Path::new("/fake/sys/devices/system/cpu/cpufreq");
+        let warning = no_cpufreq_warning(&CpuStrategy::MaxFreq, &governor("powersave"), dir)
+            .expect("a change with no cpufreq is warned about");
+        assert!(
+            warning.contains("\"governor\"")
+                && warning.contains("no cpufreq to apply it to")
+                && warning.contains("/fake/sys/devices/system/cpu/cpufreq"),
+            "{warning}"
+        );
+        let other_governor =
+            no_cpufreq_warning(&governor("powersave"), &governor("conservative"), dir);
+        assert!(
+            other_governor.is_some_and(|w| w.contains("\"conservative\"")),
+            "a new powersave governor is a change too"
+        );
+    }
+
+    #[test]
+    fn no_warning_without_a_change_or_for_off() {
+        let dir = Path::new("/fake/cpufreq");
+        let max_freq = CpuStrategy::MaxFreq;
+        assert_eq!(no_cpufreq_warning(&max_freq, &max_freq, dir), None);
+        assert_eq!(no_cpufreq_warning(&max_freq, &CpuStrategy::Off, dir), None);
+    }
+}

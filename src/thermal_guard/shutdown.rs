@@ -1,0 +1,259 @@
+//! Stopping the controller at exit, and saying so when the hardware was not all put
+//! back. warden-thermal logs one ERROR per setting it could not write back (file, value,
+//! OS error) and reports what failed; this side adds, on exactly one line, what to do
+//! now: run `warden restore` from the kept crash-restore state once the cause is fixed,
+//! or, when no state was saved at start, the values to put back by hand.
+
+use anyhow::anyhow;
+use warden_hw::RestoreState;
+use warden_thermal::ControllerError;
+
+use super::ThermalGuard;
+
+impl ThermalGuard {
+    /// Stops the controller: fan to `fan.on_exit`, cpufreq back to the
+    /// originals; then removes the crash-restore state file. If the hardware
+    /// could not be restored (or the controller did not stop in time), the
+    /// file is kept for `warden restore`, what to do is logged once, and the
+    /// error says that the settings were not all put back (the daemon exits 1 on
+    /// it, after draining).
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown()
+    }
+
+    pub(super) fn shutdown(&mut self) -> anyhow::Result<()> {
+        let Some(handle) = self.handle.take() else {
+            return Ok(());
+        };
+        let stopped = match handle.stop() {
+            Ok(()) => {
+                if self.state_saved {
+                    if let Err(e) = RestoreState::remove(&self.state_dir) {
+                        log::warn!("cannot remove the restore state file: {e}");
+                    }
+                }
+                log::info!("thermal control stopped; hardware restored");
+                Ok(())
+            }
+            Err(e) => {
+                log::error!("{}", self.not_restored_message(&e));
+                // The advice is in the line above: the error only says what happened.
+                Err(anyhow!(
+                    "the fan and cpufreq settings were not all put back at exit (see the errors \
+                     logged above)"
+                ))
+            }
+        };
+        self.simulation = None;
+        stopped
+    }
+
+    /// The one line for a stop that did not put everything back: the controller's error
+    /// (what failed) and what to do now.
+    fn not_restored_message(&self, error: &ControllerError) -> String {
+        format!("{error}; {}", self.what_now(error))
+    }
+
+    /// Where the values to put back are (the kept state file, or by hand) and when to
+    /// put them back.
+    fn what_now(&self, error: &ControllerError) -> String {
+        let when = match error {
+            // Its thread ends with the process; nothing else stands in the way.
+            ControllerError::NotStopped { .. } => "once this warden has exited",
+            // The unwinding restore logged each failure, if there was one.
+            ControllerError::Panicked => "once the cause of any failure logged above is fixed",
+            _ => "once the cause logged above is fixed",
+        };
+        if self.state_saved {
+            return format!(
+                "the crash-restore state {} is kept: run 'warden restore' {when}",
+                warden_hw::restore::state_path(&self.state_dir).display()
+            );
+        }
+        let by_hand = if self.originals.is_empty() {
+            "check the fan and cpufreq settings by hand".to_owned()
+        } else {
+            format!(
+                "put these back by hand: {}",
+                warden_hw::restore::list_entries(&self.originals)
+            )
+        };
+        format!(
+            "no crash-restore state was saved at start, so 'warden restore' cannot help: \
+             {when}, {by_hand}"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use warden_hw::RestoreEntry;
+    use warden_thermal::{Controller, ControllerConfig, PolicyConfig, SharedSnapshot};
+
+    use super::*;
+
+    /// A guard over a controller at 82 °C (throttling) on fakes, with a saved state file.
+    fn throttling_guard(cpu: &warden_hw::fake::FakeCpuFreq, state_dir: PathBuf) -> ThermalGuard {
+        throttling_guard_saving(cpu, state_dir, true)
+    }
+
+    /// [`throttling_guard`], saving the state file only when `save` is true.
+    fn throttling_guard_saving(
+        cpu: &warden_hw::fake::FakeCpuFreq,
+        state_dir: PathBuf,
+        save: bool,
+    ) -> ThermalGuard {
+        let sensor = warden_hw::fake::FakeSensor::new(82.0);
+        let fan = warden_hw::fake::FakeFan::on_off();
+        let originals = vec![RestoreEntry::new(
+            "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq",
+            "1500000",
+        )];
+        if save {
+            RestoreState::capture(&fan, Some(1.0), Some(cpu))
+                .save(&state_dir)
+                .unwrap();
+        }
+        let policy = PolicyConfig {
+            filter_tau_s: 0.0,
+            horizon_s: 0.0,
+            ..PolicyConfig::default()
+        };
+        let snapshot = Arc::new(SharedSnapshot::new());
+        let handle = Controller::new(policy, Box::new(sensor), Box::new(fan))
+            .unwrap()
+            .with_cpufreq(Box::new(cpu.clone()))
+            .spawn(
+                ControllerConfig {
+                    interval: std::time::Duration::from_millis(10),
+                    ..ControllerConfig::default()
+                },
+                Box::new(|_| {}),
+                Arc::clone(&snapshot),
+            )
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cpu.current_max_khz() == 1_500_000 {
+            assert!(std::time::Instant::now() < deadline, "never throttled");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        ThermalGuard {
+            handle: Some(handle),
+            snapshot,
+            state_dir,
+            state_saved: save,
+            originals,
+            missing_cpufreq: None,
+            simulation: None,
+            _state_lock: None,
+        }
+    }
+
+    /// A fresh directory under the system temp dir, removed on drop (also when a test panics).
+    struct ScratchDir(PathBuf);
+
+    impl ScratchDir {
+        fn new(tag: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("warden-guard-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            ScratchDir(dir)
+        }
+
+        fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_clean_stop_removes_the_state_file() {
+        let dir = ScratchDir::new("clean");
+        let cpu = warden_hw::fake::FakeCpuFreq::pi4();
+        throttling_guard(&cpu, dir.path().to_path_buf())
+            .stop()
+            .unwrap();
+        assert_eq!(cpu.current_max_khz(), 1_500_000);
+        assert!(!warden_hw::restore::state_path(dir.path()).exists());
+    }
+
+    /// What a stop whose cpufreq restore failed logs, as the controller reports it.
+    fn failed_cpufreq_restore() -> ControllerError {
+        ControllerError::RestoreFailed {
+            what: "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq = 1500000".into(),
+        }
+    }
+
+    #[test]
+    fn a_stop_that_could_not_restore_keeps_the_state_file_and_advises_once() {
+        let dir = ScratchDir::new("failed");
+        let cpu = warden_hw::fake::FakeCpuFreq::pi4();
+        let guard = throttling_guard(&cpu, dir.path().to_path_buf());
+        cpu.fail_writes_always(warden_hw::fake::FakeFailure::PermissionDenied);
+        let logged = guard.not_restored_message(&failed_cpufreq_restore());
+        let state_file = warden_hw::restore::state_path(dir.path());
+        assert!(
+            logged.contains(&format!(
+                "the crash-restore state {} is kept: run 'warden restore' once the cause logged \
+                 above is fixed",
+                state_file.display()
+            )) && logged.contains("policy0/scaling_max_freq = 1500000")
+                && logged.matches("warden restore").count() == 1,
+            "{logged}"
+        );
+        let error = guard.stop().expect_err("a failed restore is an error");
+        assert!(
+            error.to_string().contains("not all put back")
+                && !error.to_string().contains("warden restore"),
+            "the advice is logged once, not repeated in the error: {error}"
+        );
+        assert!(cpu.current_max_khz() < 1_500_000);
+        assert!(state_file.exists(), "kept for `warden restore`");
+    }
+
+    #[test]
+    fn a_failed_stop_without_a_saved_state_says_warden_restore_cannot_help() {
+        let dir = ScratchDir::new("unsaved");
+        let cpu = warden_hw::fake::FakeCpuFreq::pi4();
+        let guard = throttling_guard_saving(&cpu, dir.path().to_path_buf(), false);
+        cpu.fail_writes_always(warden_hw::fake::FakeFailure::PermissionDenied);
+        let logged = guard.not_restored_message(&failed_cpufreq_restore());
+        assert!(
+            logged.contains("'warden restore' cannot help")
+                && logged.contains("once the cause logged above is fixed, put these back by hand")
+                && logged.contains("policy0/scaling_max_freq = 1500000")
+                && !logged.contains("is kept"),
+            "{logged}"
+        );
+        let error = guard.stop().expect_err("a failed restore is an error");
+        assert!(
+            !error.to_string().contains("warden restore") && !error.to_string().contains("by hand"),
+            "{error}"
+        );
+        assert!(!warden_hw::restore::state_path(dir.path()).exists());
+    }
+
+    #[test]
+    fn a_controller_left_behind_is_put_back_once_warden_has_exited() {
+        let dir = ScratchDir::new("stuck");
+        let cpu = warden_hw::fake::FakeCpuFreq::pi4();
+        let guard = throttling_guard(&cpu, dir.path().to_path_buf());
+        let logged = guard.not_restored_message(&ControllerError::NotStopped {
+            waited: std::time::Duration::from_secs(5),
+        });
+        assert!(
+            logged.contains("did not stop within 5 s")
+                && logged.contains("run 'warden restore' once this warden has exited"),
+            "{logged}"
+        );
+        guard.stop().unwrap();
+    }
+}

@@ -1,0 +1,123 @@
+//! Start-up: claims the state directory, opens the hardware (or the simulated Pi),
+//! saves the crash-restore state and starts the controller thread, whose admission
+//! decisions are forwarded to the event loop.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use warden_hw::{Backends, HwError, RestoreState, SensorSpec};
+use warden_thermal::{AdmissionDecision, Controller, CpuStrategy, SharedSnapshot};
+
+use super::crash_state::{claim_state_dir, save_state};
+use super::reload::MissingCpufreq;
+use super::settings::{controller_config, fan_on_exit, hardware_spec, policy_config};
+use super::{ThermalGuard, ThermalStart};
+use crate::config::Config;
+use crate::engine::{Admission, Command, ControlHandle, LoopShared, ShedMode};
+use crate::exit::Failure;
+use crate::simulate::Simulation;
+
+/// Builds the backends and starts the controller.
+///
+/// Hardware the config explicitly asks for but that is missing (a GPIO fan
+/// off a Pi, a named sensor file) is a configuration failure (exit 2). With
+/// `thermal.sensor = "auto"` and no thermal zone at all, warden serves
+/// without thermal control and says so.
+pub fn start(
+    config: &Config,
+    simulate: bool,
+    control: ControlHandle,
+    shared: Arc<LoopShared>,
+) -> Result<ThermalStart, Failure> {
+    let simulated = simulate || config.hardware.simulate;
+    let state_dir = config.hardware.state_dir.clone();
+    let claim = claim_state_dir(&state_dir, simulated)?;
+    let (backends, simulation) = match build_backends(config, simulated)? {
+        Ok(built) => built,
+        Err(no_sensor) => return Ok(ThermalStart::NoSensor(no_sensor)),
+    };
+    for note in &backends.notes {
+        log::info!("{note}");
+    }
+    let settings = controller_config(config);
+    // The factory found no policy where it looked (it said so in a note above).
+    let missing_cpufreq =
+        (!simulated && backends.cpufreq.is_none() && settings.cpu_strategy != CpuStrategy::Off)
+            .then(|| {
+                Box::new(MissingCpufreq::new(
+                    config
+                        .hardware
+                        .sysfs_root
+                        .join(warden_hw::cpufreq::CPUFREQ_DIR),
+                    settings.cpu_strategy.clone(),
+                ))
+            });
+    let mut restore = RestoreState::capture(
+        backends.fan.as_ref(),
+        fan_on_exit(config.fan.on_exit).duty(),
+        backends.cpufreq.as_deref(),
+    );
+    let state_saved = claim.may_save && save_state(&mut restore, &state_dir);
+    let active = Arc::clone(&shared);
+    let controller = Controller::from_backends(policy_config(config), backends)
+        .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("thermal policy")))?
+        .with_active_connections(Arc::new(move || active.stats.active.load(Relaxed)));
+    let snapshot = Arc::new(SharedSnapshot::new());
+    let handle = controller
+        .spawn(settings, admission_sink(control), Arc::clone(&snapshot))
+        .map_err(|e| {
+            Failure::Runtime(anyhow::Error::new(e).context("cannot start the thermal controller"))
+        })?;
+    Ok(ThermalStart::Running(ThermalGuard {
+        handle: Some(handle),
+        snapshot,
+        state_dir,
+        state_saved,
+        originals: restore.entries().to_vec(),
+        missing_cpufreq,
+        simulation,
+        _state_lock: claim.lock,
+    }))
+}
+
+/// Hands each admission change to the event loop (on the controller thread).
+fn admission_sink(control: ControlHandle) -> warden_thermal::AdmissionSink {
+    Box::new(move |decision: AdmissionDecision| {
+        let admission = match decision {
+            AdmissionDecision::Open => Admission::Open,
+            AdmissionDecision::Shed { mode } => Admission::Shed {
+                mode: match mode {
+                    warden_thermal::ShedMode::Reject => ShedMode::Reject,
+                    warden_thermal::ShedMode::Pause => ShedMode::Pause,
+                },
+            },
+        };
+        if let Err(e) = control.send(Command::SetAdmission(admission)) {
+            log::debug!("admission change not delivered: {e}");
+        }
+    })
+}
+
+/// The hardware backends (or the simulated Pi), or why there is no sensor.
+fn build_backends(
+    config: &Config,
+    simulated: bool,
+) -> Result<Result<(Backends, Option<Simulation>), String>, Failure> {
+    if simulated {
+        let (backends, simulation) = crate::simulate::start_from_env()
+            .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("simulation")))?;
+        return Ok(Ok((backends, Some(simulation))));
+    }
+    let spec = hardware_spec(config);
+    match warden_hw::build(&spec) {
+        Ok(backends) => Ok(Ok((backends, None))),
+        Err(HwError::NoThermalZone { dir, reason }) if spec.sensor == SensorSpec::Auto => {
+            Ok(Err(format!(
+                "no thermal zone under {} ({reason}): THERMAL CONTROL IS OFF (no fan, no shedding, no throttling); \
+                 set hardware.sysfs_root or thermal.sensor, or use --simulate to see the control loop",
+                dir.display()
+            )))
+        }
+        Err(e) => Err(Failure::HardwareConfig(anyhow::Error::new(e).context("hardware"))),
+    }
+}
