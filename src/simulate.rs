@@ -31,8 +31,12 @@ use warden_hw::{Backends, HwError};
 /// Logged (at warn level) when the simulation starts.
 pub const SIMULATED_WARNING: &str =
     "SIMULATED Pi: temperature, fan and cpufreq are a model, not hardware";
-/// How often the model advances (wall time).
+/// How often the model advances, in simulated time: every `STEP / speed` of wall time,
+/// but no more often than [`MIN_WALL_STEP`].
 pub const STEP: Duration = Duration::from_millis(100);
+/// The shortest wall-clock time between model steps (at high speeds a step then
+/// covers more than [`STEP`] of simulated time).
+pub const MIN_WALL_STEP: Duration = Duration::from_millis(5);
 /// The longest wall gap the model catches up in one step (after a suspend or a stall).
 pub const MAX_CATCH_UP: Duration = Duration::from_secs(1);
 /// Env: extra synthetic load, 0.0–1.0 of the four simulated cores at the top clock.
@@ -166,7 +170,7 @@ impl SimulationOptions {
     /// One line for the log saying what is simulated and how.
     pub fn describe(&self) -> String {
         format!(
-            "simulated Pi 4 in {:.1} °C ambient, fan {}, load = warden's CPU × {} / {} cores + {:.2} synthetic, {}× real time",
+            "simulated Pi 4 in {:.1} °C ambient, fan {}, load = warden's CPU × {} / {} cores + {:.2} synthetic, {}× real time (the thermal controller's clock too)",
             self.ambient_c,
             if self.fan_broken { "BROKEN (moves no air)" } else { "working" },
             self.cpu_scale,
@@ -181,6 +185,7 @@ impl SimulationOptions {
 #[derive(Debug)]
 pub struct Simulation {
     board: SimBoard,
+    speed: f64,
     stop_tx: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -189,6 +194,12 @@ impl Simulation {
     /// The simulated board (for tests and the curious).
     pub fn board(&self) -> &SimBoard {
         &self.board
+    }
+
+    /// Simulated seconds per wall second; the thermal controller runs its clock at
+    /// the same speed, so control behaves as it would at 1×.
+    pub fn speed(&self) -> f64 {
+        self.speed
     }
 
     /// Stops the thread and waits for it.
@@ -249,17 +260,20 @@ pub fn start_simulation(
         backends,
         Simulation {
             board,
+            speed,
             stop_tx: Some(stop_tx),
             thread: Some(thread),
         },
     ))
 }
 
-/// Advances `board` every [`STEP`] until `stop_rx` disconnects.
+/// Advances `board` every [`STEP`] of simulated time (see [`MIN_WALL_STEP`]) until
+/// `stop_rx` disconnects.
 fn advance(board: &SimBoard, stop_rx: &Receiver<()>, speed: f64, mut demand: impl FnMut() -> f64) {
+    let period = STEP.div_f64(speed).max(MIN_WALL_STEP);
     let mut last = Instant::now();
     loop {
-        match stop_rx.recv_timeout(STEP) {
+        match stop_rx.recv_timeout(period) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
         }

@@ -61,7 +61,8 @@ pub fn start(
     let active = Arc::clone(&shared);
     let controller = Controller::from_backends(policy_config(config), backends)
         .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("thermal policy")))?
-        .with_active_connections(Arc::new(move || active.stats.active.load(Relaxed)));
+        .with_active_connections(Arc::new(move || active.stats.active.load(Relaxed)))
+        .with_time_scale(simulation.as_ref().map_or(1.0, Simulation::speed));
     let snapshot = Arc::new(SharedSnapshot::new());
     let handle = controller
         .spawn(settings, admission_sink(control), Arc::clone(&snapshot))

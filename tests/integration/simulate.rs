@@ -1,7 +1,8 @@
 //! `warden run --simulate`: the daemon against the in-process Pi model. It
 //! says loudly that nothing is real, and the whole control loop shows on the
 //! status page: with the simulated fan broken and a full synthetic load the
-//! die heats past the shed threshold and warden starts refusing newcomers.
+//! die heats past the shed threshold and warden starts refusing newcomers;
+//! the thermal controller's clock runs at the simulation's speed.
 
 use std::time::{Duration, Instant};
 
@@ -56,4 +57,13 @@ fn simulate_is_loud_and_drives_the_whole_control_loop() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The controller's clock runs at the simulation's speed: 100 ticks of the default
+    // 500 ms take 50 s at 1×, half a second of wall time at 100×.
+    let ticks = |s: &serde_json::Value| s["thermal"]["ticks"].as_u64().unwrap_or(0);
+    let from = ticks(&get(status, "/status").json());
+    crate::util::wait_until(
+        "100 more thermal ticks, as the simulated board runs at 100x",
+        Duration::from_secs(20),
+        || ticks(&get(status, "/status").json()) >= from + 100,
+    );
 }

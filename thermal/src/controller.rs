@@ -27,6 +27,8 @@ use crate::tick_log::TickLine;
 
 /// Default tick interval (`thermal.interval_ms` = 500).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+/// The shortest wall-clock time between ticks of a time-scaled controller.
+pub const MIN_WALL_TICK: Duration = Duration::from_millis(1);
 /// The firmware throttle flags are read at most this often.
 pub const THROTTLE_FLAGS_PERIOD: Duration = Duration::from_secs(2);
 
@@ -82,6 +84,9 @@ pub enum ControllerError {
         "cpu strategy `governor` needs a governor to switch to while hot, such as \"powersave\""
     )]
     EmptyGovernor,
+    /// A time scale below 1 or not finite.
+    #[error("thermal time scale {0} is not a speed-up: give a finite factor of 1 or more")]
+    BadTimeScale(f64),
     /// The thread could not be created.
     #[error(
         "could not start the thermal controller thread: {0}; check the process and memory limits"
@@ -128,6 +133,7 @@ pub struct Controller {
     cpu: Option<Box<dyn CpuFreq>>,
     throttle: Option<Box<dyn ThrottleReader>>,
     active_connections: Option<ActiveConnections>,
+    time_scale: f64,
 }
 
 impl Controller {
@@ -145,6 +151,7 @@ impl Controller {
             cpu: None,
             throttle: None,
             active_connections: None,
+            time_scale: 1.0,
         })
     }
 
@@ -177,6 +184,16 @@ impl Controller {
         self
     }
 
+    /// Runs the policy's clock `scale` times as fast as the wall clock, and ticks that
+    /// much more often (at least [`MIN_WALL_TICK`] apart), for a simulated board that
+    /// runs faster than real time: the filter, trend, horizon, dwell and tick then keep
+    /// their configured lengths in the board's time, so control behaves as it would at
+    /// 1×. Status uptime, history and log rate limits stay in wall time.
+    pub fn with_time_scale(mut self, scale: f64) -> Self {
+        self.time_scale = scale;
+        self
+    }
+
     /// Starts the controller thread. The event loop is assumed to start open: the sink is
     /// called only when admission changes from the last value it was given.
     pub fn spawn(
@@ -186,6 +203,9 @@ impl Controller {
         snapshot: Arc<SharedSnapshot>,
     ) -> Result<ControllerHandle, ControllerError> {
         config.validate()?;
+        if !(self.time_scale.is_finite() && self.time_scale >= 1.0) {
+            return Err(ControllerError::BadTimeScale(self.time_scale));
+        }
         let (message_tx, message_rx) = mpsc::channel();
         // Never sent on: dropping it, as the thread ends or unwinds, wakes a waiting stop.
         let (ended_tx, ended_rx) = mpsc::channel::<()>();
@@ -213,6 +233,7 @@ struct Worker {
     snapshot: ThermalSnapshot,
     sent_admission: AdmissionDecision,
     started: Instant,
+    time_scale: f64,
     last_slow_read: Option<Instant>,
     next_history_due: Option<Instant>,
     sensor_log: TextLimiter,
@@ -250,6 +271,7 @@ impl Worker {
             snapshot,
             sent_admission: AdmissionDecision::Open,
             started: Instant::now(),
+            time_scale: controller.time_scale,
             last_slow_read: None,
             next_history_due: None,
             sensor_log: TextLimiter::default(),
@@ -268,7 +290,7 @@ impl Worker {
         'ticking: loop {
             self.tick(Instant::now());
             // Fixed rate; after an overrun, tick once at once rather than in a burst.
-            next_tick = (next_tick + interval).max(Instant::now());
+            next_tick = (next_tick + self.wall_period(interval)).max(Instant::now());
             loop {
                 match messages.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
                     Err(RecvTimeoutError::Timeout) => break,
@@ -284,7 +306,8 @@ impl Worker {
                                 new_interval.as_millis()
                             );
                             // A shorter interval need not wait out the longer one.
-                            next_tick = next_tick.min(Instant::now() + new_interval);
+                            next_tick =
+                                next_tick.min(Instant::now() + self.wall_period(new_interval));
                             interval = new_interval;
                         }
                         self.retune_cpu(cpu_strategy);
@@ -300,6 +323,11 @@ impl Worker {
         }
         self.shared.publish(&self.snapshot);
         restored.map_err(|what| ControllerError::RestoreFailed { what })
+    }
+
+    /// The wall-clock time between ticks for a tick `interval` of the policy's clock.
+    fn wall_period(&self, interval: Duration) -> Duration {
+        interval.div_f64(self.time_scale).max(MIN_WALL_TICK)
     }
 
     fn reconfigure(&mut self, policy: PolicyConfig) {
@@ -354,7 +382,7 @@ impl Worker {
     fn tick(&mut self, now: Instant) {
         let uptime = now.duration_since(self.started);
         let sample = self.read_sensor(now);
-        let decision = self.policy.step(sample, uptime);
+        let decision = self.policy.step(sample, uptime.mul_f64(self.time_scale));
         self.log_level_change(&decision);
 
         self.actuators.fan.apply(decision.fan_duty, now);
