@@ -46,6 +46,9 @@ pub struct Listener {
     pub socket: TcpListener,
     /// The address it listens on.
     pub addr: SocketAddr,
+    /// The `server.listen` entry it was bound for (port 0 there when the kernel chose
+    /// the port); the same as `addr` for sockets from systemd.
+    pub configured: SocketAddr,
     /// True when systemd passed it in (never rebound on reload).
     pub from_systemd: bool,
 }
@@ -68,10 +71,12 @@ pub fn bind(addr: SocketAddr, backlog: u32) -> Result<Listener, ListenError> {
     socket.bind(&addr.into()).map_err(fail)?;
     socket.listen(backlog_arg(backlog)).map_err(fail)?;
     let std_listener: std::net::TcpListener = socket.into();
+    let configured = addr;
     let addr = std_listener.local_addr().map_err(fail)?;
     Ok(Listener {
         socket: TcpListener::from_std(std_listener),
         addr,
+        configured,
         from_systemd: false,
     })
 }
@@ -168,6 +173,7 @@ fn adopt(fd: RawFd) -> Result<Listener, ListenError> {
     Ok(Listener {
         socket: TcpListener::from_std(std_listener),
         addr,
+        configured: addr,
         from_systemd: true,
     })
 }

@@ -62,20 +62,13 @@ impl EventLoop {
         true
     }
 
-    /// Listening on `wanted` already: configured before (perhaps as port 0), or bound to it.
+    /// Listening on `wanted` already: a listener was bound for that entry (perhaps
+    /// port 0, the kernel choosing), or is bound to that very address.
     fn is_bound(&self, wanted: SocketAddr) -> bool {
-        self.settings.listen.contains(&wanted)
-            || self.listeners.iter().flatten().any(|l| l.addr == wanted)
-    }
-
-    /// True when `new` still asks for the listener bound to `addr`.
-    fn still_wanted(&self, addr: SocketAddr, new: &EngineSettings) -> bool {
-        let configured_as = self
-            .settings
-            .listen
+        self.listeners
             .iter()
-            .find(|a| **a == addr || (a.port() == 0 && a.ip() == addr.ip()));
-        new.listen.contains(&addr) || configured_as.is_some_and(|a| new.listen.contains(a))
+            .flatten()
+            .any(|l| l.configured == wanted || l.addr == wanted)
     }
 
     /// True when a listener `new` drops holds `wanted`'s port in the same family.
@@ -83,18 +76,19 @@ impl EventLoop {
         self.listeners
             .iter()
             .flatten()
-            .any(|l| blocks(l.addr, wanted) && !self.still_wanted(l.addr, new))
+            .any(|l| blocks(l.addr, wanted) && !still_wanted(l, new))
     }
 
     /// Closes the dropped listeners that block `wanted`; returns their addresses.
     fn close_blocking(&mut self, wanted: &[SocketAddr], new: &EngineSettings) -> Vec<SocketAddr> {
         let mut released = Vec::new();
         for index in 0..self.listeners.len() {
-            let Some(addr) = self.listeners[index].as_ref().map(|l| l.addr) else {
+            let Some(held) = &self.listeners[index] else {
                 continue;
             };
+            let addr = held.addr;
             if let Some(blocked) = wanted.iter().find(|w| blocks(addr, **w)) {
-                if !self.still_wanted(addr, new) {
+                if !still_wanted(held, new) {
                     log::info!("closing {addr} first to listen on {blocked}");
                     self.listeners[index] = None; // dropping closes and deregisters
                     released.push(addr);
@@ -144,10 +138,11 @@ impl EventLoop {
     /// Closes the listeners `new` no longer asks for; applies a changed backlog to the rest.
     fn close_dropped(&mut self, new: &EngineSettings) {
         for index in 0..self.listeners.len() {
-            let Some(addr) = self.listeners[index].as_ref().map(|l| l.addr) else {
+            let Some(held) = &self.listeners[index] else {
                 continue;
             };
-            if !self.still_wanted(addr, new) {
+            let addr = held.addr;
+            if !still_wanted(held, new) {
                 log::info!("no longer listening on {addr}");
                 self.listeners[index] = None;
             } else if new.backlog != self.settings.backlog {
@@ -159,6 +154,12 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// True when `new` still asks for `listener`: for the entry it was bound for, or for
+/// the address it is bound to.
+fn still_wanted(listener: &Listener, new: &EngineSettings) -> bool {
+    new.listen.contains(&listener.configured) || new.listen.contains(&listener.addr)
 }
 
 /// True when a listener on `held` makes binding `wanted` fail: the same IP and

@@ -254,6 +254,53 @@ fn a_taken_port_at_start_exits_1_naming_the_address_and_what_to_do() {
 }
 
 #[test]
+fn a_port_0_listener_added_by_sighup_stays_open_across_reloads() {
+    let first = free_port();
+    let w = Warden::start(&config_with(
+        &format!("listen = [\"127.0.0.1:{first}\"]"),
+        "",
+    ));
+    w.rewrite_config(&config_with(
+        &format!("listen = [\"127.0.0.1:{first}\", \"127.0.0.1:0\"]"),
+        "",
+    ));
+    let reloaded = |w: &Warden| {
+        let lines = w.log_len();
+        w.signal(libc::SIGHUP);
+        w.wait_log_after(lines, "configuration reloaded", Duration::from_secs(5));
+        lines
+    };
+    let from = reloaded(&w);
+    w.assert_not_logged_after(from, "no longer listening");
+    let kernel_chosen = || -> std::net::SocketAddr {
+        let listen = listen_reported(&w);
+        let addrs: Vec<&str> = listen
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        assert_eq!(addrs.len(), 2, "both listeners: {listen}");
+        let other = addrs
+            .iter()
+            .find(|a| !a.ends_with(&format!(":{first}")))
+            .unwrap();
+        other.parse().unwrap()
+    };
+    let added = kernel_chosen();
+    assert_ne!(added.port(), 0);
+    let mut s = echo::connect(added);
+    echo::roundtrip(&mut s, b"on the port the kernel chose");
+
+    // The same file again changes nothing: the port-0 entry is the listener already open.
+    let from = reloaded(&w);
+    w.assert_not_logged_after(from, "no longer listening");
+    w.assert_not_logged_after(from, "listening on");
+    assert_eq!(kernel_chosen(), added);
+    echo::roundtrip(&mut s, b"still served");
+}
+
+#[test]
 fn a_sighup_widens_the_listen_address_to_the_wildcard_on_the_same_port() {
     let port = free_port();
     let w = Warden::start(&config_with(
