@@ -14,6 +14,7 @@ use crate::config::{AtCapacity, Config, CpuFreqStrategy};
 use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::logging::{self, LogFormat};
+use crate::rlimit::FdBudget;
 use crate::status::{LiveStatus, StatusSources, ThermalSource};
 use crate::systemd::{status_text, Notifier};
 use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
@@ -28,8 +29,8 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     if config_path.is_none() {
         log::info!("no --config given: using built-in defaults");
     }
-    let fd_budget = crate::rlimit::check_against(config.server.max_connections);
-    let settings = engine_settings(&config, fd_budget);
+    let fd_budget = crate::rlimit::budget_at_start().map_err(anyhow::Error::new)?;
+    let settings = engine_settings(&config, &fd_budget, "at start");
     // systemd's environment first, before any thread exists (both edit it).
     let notifier = Notifier::from_env();
     let listeners = match engine::listener::take_systemd_listeners().map_err(anyhow::Error::new)? {
@@ -68,7 +69,8 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         thermal_source,
         config.server.service.as_str(),
     );
-    let status = LiveStatus::start(sources, &config.status).map_err(anyhow::Error::from)?;
+    let status = LiveStatus::start(sources, &config.status, fd_budget.status_connections)
+        .map_err(anyhow::Error::from)?;
     let mut hooks = DaemonHooks {
         config_path: config_path.map(Path::to_path_buf),
         simulated: simulate || config.hardware.simulate,
@@ -155,15 +157,14 @@ fn apply_logging(config: &Config) {
     logging::init(level, format);
 }
 
-/// The event loop's view of `[server]`.
-pub fn engine_settings(config: &Config, fd_budget: Option<usize>) -> EngineSettings {
+/// The event loop's view of `[server]`, with `max_connections` lowered to what the
+/// open-file budget holds (and a warning naming `when`, if it had to be).
+pub fn engine_settings(config: &Config, fd_budget: &FdBudget, when: &str) -> EngineSettings {
     let server = &config.server;
     EngineSettings {
         listen: server.listen.clone(),
         backlog: server.backlog,
-        max_connections: fd_budget.map_or(server.max_connections, |budget| {
-            server.max_connections.min(budget)
-        }),
+        max_connections: fd_budget.cap(server.max_connections, when),
         at_capacity: match server.at_capacity {
             AtCapacity::Pause => ShedMode::Pause,
             AtCapacity::Reject => ShedMode::Reject,
@@ -186,8 +187,8 @@ struct DaemonHooks {
     started: Config,
     /// The newest configuration a SIGHUP applied (at first, `started`).
     applied: Config,
-    /// The most connections the open-file limit leaves room for, when below the config's.
-    fd_budget: Option<usize>,
+    /// How the open-file limit is shared out: every reload is held to it too.
+    fd_budget: FdBudget,
     /// True when the thermal controller drives the simulated Pi, not sysfs.
     simulated: bool,
     notifier: Notifier,
@@ -316,7 +317,7 @@ impl LoopHooks for DaemonHooks {
                 self.apply_thermal_policy(&config);
                 self.apply_controller_settings(&mut config);
                 self.status.apply(&config.status);
-                let settings = engine_settings(&config, self.fd_budget);
+                let settings = engine_settings(&config, &self.fd_budget, "SIGHUP");
                 self.applied = config;
                 Some(settings)
             }

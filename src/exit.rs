@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success, including a clean drain after SIGTERM/SIGINT |
-//! | 1 | runtime failure: cannot listen, lost event loop, I/O; fan/cpufreq not put back at exit (after the drain; the crash-restore state is kept for `warden restore`); another warden running on the same `hardware.state_dir`; `warden restore` while the warden that wrote the state still runs (nothing is touched) |
+//! | 1 | runtime failure: cannot listen, an open-file limit below 128, lost event loop, I/O; fan/cpufreq not put back at exit (after the drain; the crash-restore state is kept for `warden restore`); another warden running on the same `hardware.state_dir`; `warden restore` while the warden that wrote the state still runs (nothing is touched) |
 //! | 2 | bad configuration or usage, including hardware the config asks for that is not there |
 
 use std::process::ExitCode;

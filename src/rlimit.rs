@@ -4,11 +4,16 @@
 
 use std::io;
 
-/// Descriptors kept out of the connection budget: the status page's own cap
-/// plus epoll, waker, signals, listeners, sysfs files and logs, so that
-/// clients can never use up what the thermal controller needs to read the
-/// temperature and drive the fan.
-pub const RESERVED_FDS: u64 = crate::status::io_loop::MAX_CONNECTIONS as u64 + 64;
+/// Descriptors warden keeps for itself whatever the limit: epoll, waker,
+/// signals, listeners, the thermal controller's sysfs files, logs.
+pub const INTERNAL_FDS: u64 = 64;
+/// Descriptors kept out of the connection budget under a generous limit: the
+/// status page's own cap plus [`INTERNAL_FDS`], so that clients can never use
+/// up what the thermal controller needs to read the temperature and drive the fan.
+pub const RESERVED_FDS: u64 = crate::status::io_loop::MAX_CONNECTIONS as u64 + INTERNAL_FDS;
+/// The smallest open-file limit warden starts under: its own descriptors plus a
+/// quarter of the rest for the status page and three quarters for clients.
+pub const MIN_NOFILE: u64 = 128;
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
 pub fn raise_nofile() -> io::Result<u64> {
@@ -36,34 +41,86 @@ pub fn raise_nofile() -> io::Result<u64> {
     Ok(limit.rlim_cur as u64)
 }
 
-/// Connections that fit under a soft limit of `soft` descriptors: all but the
-/// reserve, and under a limit too small for that, a quarter of it.
-pub fn connection_budget(soft: u64) -> usize {
-    let budget = soft.saturating_sub(RESERVED_FDS).max(soft / 4);
-    usize::try_from(budget).unwrap_or(usize::MAX)
+/// How the open-file limit is shared out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdBudget {
+    /// The soft limit, when it could be read.
+    pub soft: Option<u64>,
+    /// The most client connections the event loop may hold.
+    pub connections: usize,
+    /// The most connections the status page may hold.
+    pub status_connections: usize,
 }
 
-/// Raises the limit, logs it, and returns the connection budget when it is
-/// below `max_connections` (the loop then caps connections there).
-pub fn check_against(max_connections: usize) -> Option<usize> {
+impl FdBudget {
+    /// The shares of a soft limit of `soft` descriptors: [`INTERNAL_FDS`] for
+    /// warden, a quarter of the rest (at most the status page's own cap) for
+    /// the status page, and what remains for clients.
+    pub fn for_limit(soft: u64) -> FdBudget {
+        let rest = soft.saturating_sub(INTERNAL_FDS);
+        let status = (rest / 4).min(crate::status::io_loop::MAX_CONNECTIONS as u64);
+        FdBudget {
+            soft: Some(soft),
+            connections: usize::try_from(rest - status).unwrap_or(usize::MAX),
+            status_connections: usize::try_from(status).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// No limit known: no cap on clients, the status page's own cap.
+    pub fn unknown() -> FdBudget {
+        FdBudget {
+            soft: None,
+            connections: usize::MAX,
+            status_connections: crate::status::io_loop::MAX_CONNECTIONS,
+        }
+    }
+
+    /// `server.max_connections` = `configured` as the loop enforces it: lowered to
+    /// the budget, with a warning that says so (`when` names the occasion: "at
+    /// start", "SIGHUP").
+    pub fn cap(&self, configured: usize, when: &str) -> usize {
+        if configured <= self.connections {
+            return configured;
+        }
+        if let Some(soft) = self.soft {
+            log::warn!(
+                "{when}: open-file limit is {soft}: server.max_connections = {configured} is lowered to {}, \
+                 keeping the rest for the thermal controller, the status page and logs; \
+                 raise LimitNOFILE= in the unit (or ulimit -Hn) to allow more",
+                self.connections
+            );
+        }
+        self.connections
+    }
+}
+
+/// The open-file limit is too small to run under.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "open-file limit is {soft}, below the {MIN_NOFILE} warden needs ({INTERNAL_FDS} for itself, \
+     the rest shared by the status page and clients); raise LimitNOFILE= in the unit, or ulimit -n"
+)]
+pub struct LimitTooSmall {
+    /// The soft limit after raising it to the hard one.
+    pub soft: u64,
+}
+
+/// Raises the limit, logs it and shares it out; refuses a limit below [`MIN_NOFILE`].
+pub fn budget_at_start() -> Result<FdBudget, LimitTooSmall> {
     match raise_nofile() {
+        Ok(soft) if soft < MIN_NOFILE => Err(LimitTooSmall { soft }),
         Ok(soft) => {
-            let budget = connection_budget(soft);
-            if max_connections > budget {
-                log::warn!(
-                    "open-file limit is {soft}: server.max_connections = {max_connections} is lowered to {budget}, \
-                     keeping the rest for the thermal controller, the status page and logs; \
-                     raise LimitNOFILE= in the unit (or ulimit -Hn) to allow more"
-                );
-                Some(budget)
-            } else {
-                log::info!("open-file limit {soft}");
-                None
-            }
+            let budget = FdBudget::for_limit(soft);
+            log::info!(
+                "open-file limit {soft}: up to {} client connections and {} status connections",
+                budget.connections,
+                budget.status_connections
+            );
+            Ok(budget)
         }
         Err(e) => {
             log::warn!("cannot read or raise the open-file limit: {e}");
-            None
+            Ok(FdBudget::unknown())
         }
     }
 }
@@ -73,11 +130,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_budget_keeps_the_reserve_or_three_quarters_of_a_tiny_limit() {
+    fn a_generous_limit_keeps_the_whole_reserve() {
         assert_eq!(RESERVED_FDS, 192);
-        assert_eq!(connection_budget(20_000), 19_808);
-        assert_eq!(connection_budget(400), 208);
-        assert_eq!(connection_budget(64), 16);
-        assert_eq!(connection_budget(0), 0);
+        let budget = FdBudget::for_limit(20_000);
+        assert_eq!(
+            (budget.connections, budget.status_connections),
+            (19_808, 128)
+        );
+        let budget = FdBudget::for_limit(576);
+        assert_eq!((budget.connections, budget.status_connections), (384, 128));
+    }
+
+    #[test]
+    fn a_small_limit_shrinks_the_status_share_too() {
+        // Every share fits under the limit with warden's own descriptors kept.
+        for soft in [MIN_NOFILE, 200, 256, 400, 575] {
+            let budget = FdBudget::for_limit(soft);
+            let used = budget.connections as u64 + budget.status_connections as u64;
+            assert_eq!(used + INTERNAL_FDS, soft, "{soft}: {budget:?}");
+            assert_eq!(budget.status_connections as u64, (soft - INTERNAL_FDS) / 4);
+        }
+        let budget = FdBudget::for_limit(MIN_NOFILE);
+        assert_eq!((budget.connections, budget.status_connections), (48, 16));
+        let budget = FdBudget::for_limit(400);
+        assert_eq!((budget.connections, budget.status_connections), (252, 84));
+    }
+
+    #[test]
+    fn the_cap_lowers_only_what_does_not_fit() {
+        let budget = FdBudget::for_limit(400);
+        assert_eq!(budget.cap(100, "test"), 100);
+        assert_eq!(budget.cap(252, "test"), 252);
+        assert_eq!(budget.cap(16_384, "test"), 252);
+        assert_eq!(FdBudget::unknown().cap(16_384, "test"), 16_384);
     }
 }

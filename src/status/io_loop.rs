@@ -17,7 +17,8 @@
 //!   was still sending its head (a 503 if no worker had answered yet), and
 //!   is closed;
 //! - a head of at most [`MAX_HEAD_BYTES`](super::http::MAX_HEAD_BYTES) (else 431);
-//! - at most [`MAX_CONNECTIONS`] open at once: at the cap, the connection
+//! - at most [`MAX_CONNECTIONS`] open at once (fewer under a small open-file
+//!   limit, see `rlimit::FdBudget`): at the cap, the connection
 //!   that has been sending its head the longest is dropped for the newcomer,
 //!   so slow clients can only displace each other, not fast ones.
 //!
@@ -39,7 +40,7 @@ use super::http::{head_end, parse_head, RequestHead, MAX_HEAD_BYTES};
 use super::routes::error_response;
 use crate::logging::RateLimit;
 
-/// Most status connections open at once.
+/// Most status connections open at once (under a generous open-file limit).
 pub const MAX_CONNECTIONS: usize = 128;
 /// After the answer is written, how long a connection may take to close its side.
 pub const LINGER: Duration = Duration::from_millis(500);
@@ -105,11 +106,13 @@ pub struct IoLoop {
     answers: Receiver<Answer>,
     stop: Arc<AtomicBool>,
     request_timeout: Duration,
+    max_connections: usize,
     log_limit: RateLimit,
 }
 
 impl IoLoop {
-    /// A loop over an already-registered listener.
+    /// A loop over an already-registered listener, holding at most
+    /// `max_connections` (at least 1) open at once.
     pub fn new(
         poll: Poll,
         listener: TcpListener,
@@ -117,16 +120,19 @@ impl IoLoop {
         answers: Receiver<Answer>,
         stop: Arc<AtomicBool>,
         request_timeout: Duration,
+        max_connections: usize,
     ) -> IoLoop {
+        let max_connections = max_connections.max(1);
         IoLoop {
             poll,
             listener,
-            conns: Slab::with_capacity(MAX_CONNECTIONS),
+            conns: Slab::with_capacity(max_connections),
             next_serial: 0,
             jobs: Some(jobs),
             answers,
             stop,
             request_timeout,
+            max_connections,
             log_limit: RateLimit::new(Duration::from_secs(10)),
         }
     }
@@ -184,7 +190,7 @@ impl IoLoop {
     }
 
     fn admit(&mut self, mut stream: TcpStream) {
-        if self.conns.len() >= MAX_CONNECTIONS && !self.evict_slowest_reader() {
+        if self.conns.len() >= self.max_connections && !self.evict_slowest_reader() {
             return; // every slot is busy answering: dropping `stream` closes it
         }
         let _ = stream.set_nodelay(true);
@@ -223,7 +229,10 @@ impl IoLoop {
         match oldest {
             Some(key) => {
                 if self.log_limit.allow(Instant::now()) {
-                    log::warn!("status server: {MAX_CONNECTIONS} connections open; dropping the slowest request");
+                    log::warn!(
+                        "status server: {} connections open; dropping the slowest request",
+                        self.max_connections
+                    );
                 }
                 self.close(key);
                 true

@@ -14,13 +14,20 @@ pub struct LiveStatus {
     sources: StatusSources,
     running: StatusConfig,
     server: Option<StatusServerHandle>,
+    /// Most status connections at once, from the open-file budget.
+    max_connections: usize,
 }
 
 impl LiveStatus {
-    /// Starts the server when `config.enabled`; a failure to bind is returned.
-    pub fn start(sources: StatusSources, config: &StatusConfig) -> Result<Self, StatusError> {
+    /// Starts the server when `config.enabled`, holding at most `max_connections`
+    /// at once; a failure to bind is returned.
+    pub fn start(
+        sources: StatusSources,
+        config: &StatusConfig,
+        max_connections: usize,
+    ) -> Result<Self, StatusError> {
         let server = if config.enabled {
-            Some(spawn(sources.clone(), config)?)
+            Some(spawn(sources.clone(), config, max_connections)?)
         } else {
             None
         };
@@ -28,6 +35,7 @@ impl LiveStatus {
             sources,
             running: config.clone(),
             server,
+            max_connections,
         })
     }
 
@@ -48,7 +56,7 @@ impl LiveStatus {
         let moving = self.server.is_none() || newer.listen != self.running.listen;
         if moving {
             // A new address: bind it first, so a failure leaves the old page up.
-            match spawn(self.sources.clone(), newer) {
+            match spawn(self.sources.clone(), newer, self.max_connections) {
                 Ok(fresh) => {
                     if let Some(old) = self.server.replace(fresh) {
                         old.stop();
@@ -63,14 +71,14 @@ impl LiveStatus {
         if let Some(old) = self.server.take() {
             old.stop();
         }
-        match spawn(self.sources.clone(), newer) {
+        match spawn(self.sources.clone(), newer, self.max_connections) {
             Ok(fresh) => {
                 self.server = Some(fresh);
                 self.running = newer.clone();
             }
             Err(e) => {
                 log::error!("SIGHUP: {e}; restarting the status page with its old settings");
-                match spawn(self.sources.clone(), &self.running) {
+                match spawn(self.sources.clone(), &self.running, self.max_connections) {
                     Ok(old) => self.server = Some(old),
                     Err(e) => log::error!(
                         "status page is down: {e}; a SIGHUP or a restart binds it again"
@@ -123,7 +131,7 @@ mod tests {
             },
             "echo",
         );
-        LiveStatus::start(sources, config).unwrap()
+        LiveStatus::start(sources, config, super::super::io_loop::MAX_CONNECTIONS).unwrap()
     }
 
     /// The address the page is served on, when it is.

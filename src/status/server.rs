@@ -111,12 +111,13 @@ impl Drop for StatusServerHandle {
     }
 }
 
-/// Binds `config.listen` and serves the status endpoints from `sources`
-/// until the handle is stopped. Does not look at `config.enabled`: the
-/// caller decides whether to call it.
+/// Binds `config.listen` and serves the status endpoints from `sources`, at most
+/// `max_connections` at once, until the handle is stopped. Does not look at
+/// `config.enabled`: the caller decides whether to call it.
 pub fn spawn(
     sources: StatusSources,
     config: &StatusConfig,
+    max_connections: usize,
 ) -> Result<StatusServerHandle, StatusError> {
     let setup = |what: &'static str| move |os_error| StatusError::Setup { what, os_error };
     let mut listener = TcpListener::bind(config.listen)
@@ -163,6 +164,7 @@ pub fn spawn(
         answer_rx,
         Arc::clone(&stop),
         config.request_timeout,
+        max_connections,
     );
     // On failure the closure, and with it the queue, is dropped: the workers end.
     match std::thread::Builder::new()

@@ -173,7 +173,7 @@ fn start(request_timeout: Duration, workers: usize) -> Running {
         request_timeout,
     };
     Running {
-        handle: spawn(sources, &config).unwrap(),
+        handle: spawn(sources, &config, io_loop::MAX_CONNECTIONS).unwrap(),
         shared,
     }
 }
@@ -433,7 +433,7 @@ fn binding_a_taken_address_names_it_and_the_way_out() {
         },
         "echo",
     );
-    let failure = spawn(sources, &config).unwrap_err();
+    let failure = spawn(sources, &config, io_loop::MAX_CONNECTIONS).unwrap_err();
     let err = failure.to_string();
     assert!(
         err.contains(&format!("status.listen {addr}")) && err.contains("status.enabled = false"),
@@ -532,6 +532,7 @@ fn workerless_loop(
         answer_rx,
         Arc::clone(&stop),
         request_timeout,
+        io_loop::MAX_CONNECTIONS,
     );
     let thread = std::thread::spawn(move || io.run());
     let stopper = move || {

@@ -80,10 +80,12 @@ fn a_flood_past_the_fd_budget_leaves_thermal_control_its_descriptors() {
             ..Launch::default()
         },
     );
-    // 400 - (128 status connections + 64) = 208.
+    // 400 - 64 for warden itself = 336: a quarter (84) for the status page, 252 for clients.
     let line = w.wait_log("is lowered to", Duration::from_secs(5));
     assert!(
-        line.contains("max_connections = 16384 is lowered to 208"),
+        line.contains(
+            "at start: open-file limit is 400: server.max_connections = 16384 is lowered to 252"
+        ),
         "{line}"
     );
     let addr = w.addr();
@@ -102,12 +104,119 @@ fn a_flood_past_the_fd_budget_leaves_thermal_control_its_descriptors() {
     });
     let status = crate::status::get(crate::status::status_addr(&w), "/status").json();
     assert_eq!(
-        status["connections"]["max"], 208,
+        status["connections"]["max"], 252,
         "{}",
         status["connections"]
     );
-    assert!(status["connections"]["active"].as_u64().unwrap() <= 208);
+    assert!(status["connections"]["active"].as_u64().unwrap() <= 252);
     drop(flood);
     let c = counters(&mut w);
     assert_eq!(c["accept_emfile"], 0, "{c:?}");
+}
+
+#[test]
+fn a_sighup_cannot_raise_max_connections_past_the_fd_budget() {
+    let mut w = Warden::start_with(
+        &config_with("max_connections = 50", ""),
+        Launch {
+            nofile: Some(256),
+            ..Launch::default()
+        },
+    );
+    // 256 - 64 = 192: 48 for the status page, 144 for clients; 50 fits at start.
+    let status = crate::status::status_addr(&w);
+    let max = || crate::status::get(status, "/status").json()["connections"]["max"].clone();
+    assert_eq!(max(), 50);
+    w.rewrite_config(&config_with("max_connections = 10000", ""));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    let line = w.wait_log_after(lines, "is lowered to", Duration::from_secs(5));
+    assert!(
+        line.contains(
+            "SIGHUP: open-file limit is 256: server.max_connections = 10000 is lowered to 144"
+        ),
+        "{line}"
+    );
+    w.wait_log_after(lines, "configuration reloaded", Duration::from_secs(5));
+    assert_eq!(max(), 144);
+    // A flood past the budget leaves the status page and the thermal thread their share.
+    let addr = w.addr();
+    let flood: Vec<_> = (0..200).map(|_| echo::connect(addr)).collect();
+    wait_for(Duration::from_secs(5), || {
+        let doc = crate::status::get(status, "/status").json();
+        match doc["connections"]["active"].as_u64() {
+            Some(144) => Ok(()),
+            other => Err(format!("active {other:?}")),
+        }
+    });
+    drop(flood);
+    let c = counters(&mut w);
+    assert_eq!(c["accept_emfile"], 0, "{c:?}");
+}
+
+#[test]
+fn an_open_file_limit_too_small_to_share_refuses_to_start() {
+    let dir = TempDir::new("nofile-too-small");
+    let config = config_with("", "").replace("@DIR@", dir.path().to_str().unwrap());
+    let path = dir.write("warden.toml", &config);
+    let script = format!(
+        "ulimit -n 100 && exec timeout 10 {} run --config {}",
+        crate::util::warden_bin().display(),
+        path.display()
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env_remove("WARDEN_LOG")
+        .output()
+        .expect("run warden under sh");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("open-file limit is 100, below the 128 warden needs")
+            && stderr.contains("LimitNOFILE="),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn under_a_small_limit_slow_status_clients_cannot_blind_the_thermal_controller() {
+    let dir = TempDir::new("nofile-status-share");
+    let tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
+    let w = Warden::start_in(
+        dir,
+        &config_with("", FAST_THERMAL),
+        Launch {
+            nofile: Some(128),
+            ..Launch::default()
+        },
+    );
+    // 128 - 64 = 64: 16 for the status page, 48 for clients.
+    w.wait_log("is lowered to 48", Duration::from_secs(5));
+    let status = crate::status::status_addr(&w);
+    let clients: Vec<_> = (0..60).map(|_| echo::connect(w.addr())).collect();
+    // Half-sent requests, far more than the status page's share, held open.
+    let slow: Vec<_> = (0..80)
+        .filter_map(|_| {
+            let mut s = std::net::TcpStream::connect(status).ok()?;
+            std::io::Write::write_all(&mut s, b"GET /status HTTP/1.1\r\nX-Slow: ").ok()?;
+            Some(s)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    tree.ramp_temp_celsius(86.0).unwrap();
+    wait_for(Duration::from_secs(5), || match tree.scaling_max_freq(0) {
+        Ok(600_000) => Ok(()),
+        other => Err(format!(
+            "thermal control blinded: max freq {other:?}; log:\n{}",
+            w.log().join("\n")
+        )),
+    });
+    let blinded: Vec<String> = w
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("temperature sensor") || l.contains("sensor_fault"))
+        .collect();
+    assert!(blinded.is_empty(), "{blinded:?}");
+    drop(slow);
+    drop(clients);
 }
