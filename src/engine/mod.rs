@@ -407,6 +407,18 @@ impl EventLoop {
         }
     }
 
+    /// Re-judges capacity after closes, a back-off or a reload, counting a newly
+    /// reached cap (a reload may lower it below the open count), and syncs the listeners.
+    fn recheck_capacity(&mut self) {
+        if self
+            .gate
+            .update_capacity(self.sessions.open(), &self.settings)
+        {
+            self.local.capacity_pauses += 1;
+        }
+        self.sync_listeners();
+    }
+
     fn after_batch(&mut self, now: Instant, tick: u32, tick_changed: bool) {
         if let (true, Some(limit)) = (tick_changed, self.settings.idle_timeout) {
             let limit = limit.as_secs().min(u64::from(u32::MAX)) as u32;
@@ -436,9 +448,7 @@ impl EventLoop {
         // Only closes and a back-off ending can reopen the gate here; a pass
         // that only moved bytes skips the bookkeeping.
         if self.gate_dirty {
-            self.gate
-                .update_capacity(self.sessions.open(), &self.settings);
-            self.sync_listeners();
+            self.recheck_capacity();
             self.gate_dirty = false;
         }
     }
@@ -449,8 +459,7 @@ impl EventLoop {
         if want == self.gate.registered() {
             let state = self.gate.state();
             if state != self.published_gate {
-                self.shared.set_gate(state);
-                self.published_gate = state;
+                self.publish_gate(state);
             }
             return;
         }
@@ -473,8 +482,15 @@ impl EventLoop {
             }
         }
         self.gate.set_registered(want);
-        self.published_gate = self.gate.state();
-        self.shared.set_gate(self.published_gate);
+        self.publish_gate(self.gate.state());
+    }
+
+    /// Publishes a new gate state together with the counters, so that `/status`
+    /// never shows the new state beside counters from before it.
+    fn publish_gate(&mut self, state: GateState) {
+        self.publish_stats();
+        self.shared.set_gate(state);
+        self.published_gate = state;
     }
 
     fn take_commands(&mut self, hooks: &mut dyn LoopHooks, now: Instant) {
@@ -567,9 +583,7 @@ impl EventLoop {
         self.gate.set_capacity_mode(new.at_capacity);
         self.shared.set_max_connections(new.max_connections);
         self.settings = new;
-        self.gate
-            .update_capacity(self.sessions.open(), &self.settings);
-        self.sync_listeners();
+        self.recheck_capacity();
         log::info!("configuration reloaded");
     }
 }

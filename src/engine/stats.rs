@@ -2,8 +2,9 @@
 //!
 //! The event loop is the only writer. It counts into plain integers
 //! ([`LocalStats`]) on the per-message path and publishes them to the shared
-//! atomics ([`Stats`]) once per poll batch, so no message pays for an atomic
-//! read-modify-write.
+//! atomics ([`Stats`]) after a poll batch at most every 10 ms, at each
+//! heartbeat, and together with every change of the admission gate, so no
+//! message pays for an atomic read-modify-write.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

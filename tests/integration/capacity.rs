@@ -118,3 +118,41 @@ fn wait_for_active(w: &Warden, n: u64) {
         }
     });
 }
+
+#[test]
+fn a_sighup_that_lowers_the_cap_below_the_open_count_counts_a_capacity_pause() {
+    let w = start("pause");
+    let status = crate::status::status_addr(&w);
+    let held: Vec<_> = (0..60).map(|_| echo::connect(w.addr())).collect();
+    wait_for_active(&w, 60);
+    w.rewrite_config(&config_with(
+        "max_connections = 40\nat_capacity = \"pause\"\ndrain_timeout_s = 2",
+        "",
+    ));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(lines, "configuration reloaded", Duration::from_secs(5));
+    assert_admission_says(&w, "pause", "wait");
+    let connections = crate::status::get(status, "/status").json()["connections"].clone();
+    assert_eq!(connections["max"], 40, "{connections}");
+    assert_eq!(connections["capacity_pauses"], 1, "{connections}");
+    drop(held);
+}
+
+#[test]
+fn the_gate_state_is_published_with_the_counts_that_caused_it() {
+    let w = Warden::start(&config_with("max_connections = 20", ""));
+    let status = crate::status::status_addr(&w);
+    // Open the 20 as fast as possible, then take the first document that says
+    // at_capacity: its count must already be the 20 that closed the gate.
+    let held: Vec<_> = (0..20).map(|_| echo::connect(w.addr())).collect();
+    let doc = wait_for(Duration::from_secs(10), || {
+        let doc = crate::status::get(status, "/status").json();
+        match doc["admission"]["state"] == "at_capacity" {
+            true => Ok(doc),
+            false => Err(format!("not at capacity yet: {}", doc["admission"])),
+        }
+    });
+    assert_eq!(doc["connections"]["active"], 20, "{}", doc["connections"]);
+    drop(held);
+}
