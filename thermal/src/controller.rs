@@ -457,8 +457,10 @@ impl Worker {
                 self.snapshot.sensor.description,
                 self.fault_detail(cause)
             ),
+            // The reading too: a stage is also entered on the raw reading alone.
             _ => log::info!(
-                "thermal level {from} -> {to} (filtered {:.1} °C, predicted {:.1} °C)",
+                "thermal level {from} -> {to} (read {:.1} °C, filtered {:.1} °C, predicted {:.1} °C)",
+                self.snapshot.temp_c.unwrap_or(f64::NAN),
                 decision.filtered_c.unwrap_or(f64::NAN),
                 decision.predicted_c.unwrap_or(f64::NAN)
             ),

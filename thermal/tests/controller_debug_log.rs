@@ -161,6 +161,12 @@ fn info_level_logs_state_changes_but_no_tick_lines() {
     });
     handle.stop().unwrap();
 
+    // The reactive policy neither filters nor predicts: all three are the reading.
+    let change = messages(CONTROLLER_TARGET, "thermal level normal -> shed");
+    assert_eq!(
+        change,
+        vec!["thermal level normal -> shed (read 76.0 °C, filtered 76.0 °C, predicted 76.0 °C)"]
+    );
     assert!(rig.snapshot.current().ticks >= 2);
     let ticks: Vec<_> = captured()
         .into_iter()
