@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{ensure, Result};
 use warden_hw::sim::PiThermalModel;
 
 use crate::regime::{Action, RegimeKind};
@@ -25,6 +25,9 @@ pub const STEP: Duration = Duration::from_millis(100);
 pub const TRACE_PERIOD: Duration = Duration::from_secs(5);
 /// The temperature the targets are about (°C): where the Pi firmware starts capping.
 pub const HOT_C: f64 = 80.0;
+/// Shortest scenario the harness compares (s): shorter ones say nothing about fan switches
+/// per hour or work served, and one of a few steps serves "100 %" of almost nothing.
+pub const MIN_COMPARE_S: f64 = 60.0;
 
 /// What one run of one scenario under one regime measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,8 +98,31 @@ pub struct RunResult {
     pub trace: Trace,
 }
 
-/// Runs `scenario` under `regime` from an idle board at the scenario's starting ambient.
+/// Checks that `scenario` is one the harness can judge: at least [`MIN_COMPARE_S`] long,
+/// offering some load within that time (served work is a share of the offered work).
+pub fn check_scenario(scenario: &Scenario) -> Result<()> {
+    let duration_s = scenario.duration.as_secs_f64();
+    ensure!(
+        duration_s >= MIN_COMPARE_S,
+        "duration_s = {duration_s}: compare needs at least {MIN_COMPARE_S} simulated seconds \
+         (fan switches are per hour, served work a share of the offered work)"
+    );
+    // The same instants `run` samples: any offered load there makes the offered work > 0.
+    let total_steps = (duration_s / STEP.as_secs_f64()).round() as u64;
+    let offers_load =
+        (0..total_steps).any(|index| scenario.load.at((STEP * index as u32).as_secs_f64()) > 0.0);
+    ensure!(
+        offers_load,
+        "[load]: the scenario offers no load in its {duration_s} s, so compare has no work \
+         to share out; give a load above 0 at some time"
+    );
+    Ok(())
+}
+
+/// Runs `scenario` under `regime` from an idle board at the scenario's starting ambient;
+/// refuses a scenario [`check_scenario`] refuses.
 pub fn run(scenario: &Scenario, regime: RegimeKind) -> Result<RunResult> {
+    check_scenario(scenario)?;
     let mut model = PiThermalModel::new(scenario.params.clone(), scenario.ambient.at(0.0))?;
     let mut controller = regime.build(&scenario.params.steps_khz)?;
     let top_khz = scenario.params.max_khz();

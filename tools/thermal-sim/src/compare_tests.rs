@@ -108,3 +108,42 @@ fn a_sensor_reading_zero_keeps_warden_fan_full_while_the_overlay_stops_its_fan()
         "the overlay believes them and stops its fan"
     );
 }
+
+#[test]
+fn compare_refuses_scenarios_too_short_or_without_load_to_judge() {
+    let with = |duration_s: &str, load: &str| {
+        Scenario::from_toml(&format!(
+            "name = \"t\"\nduration_s = {duration_s}\n[ambient]\npoints = [[0.0, 22.0]]\n{load}"
+        ))
+        .unwrap()
+    };
+    let full = "[load]\nkind = \"constant\"\nlevel = 1.0\n";
+    for short in ["1e-9", "59.9"] {
+        let scenario = with(short, full);
+        let message = format!("{:#}", check_scenario(&scenario).unwrap_err());
+        assert!(
+            message.contains("duration_s") && message.contains("at least 60"),
+            "{message}"
+        );
+        assert!(run(&scenario, RegimeKind::WardenPwm).is_err(), "{short}");
+    }
+    check_scenario(&with("60", full)).unwrap();
+    let idle = with("600", "[load]\nkind = \"constant\"\nlevel = 0.0\n");
+    let message = format!("{:#}", run_all(&idle).unwrap_err());
+    assert!(
+        message.contains("[load]") && message.contains("no load"),
+        "{message}"
+    );
+    // Load that only starts later still counts.
+    let late = with(
+        "600",
+        "[load]\nkind = \"schedule\"\npoints = [[0.0, 0.0], [500.0, 0.0], [550.0, 0.5]]\n",
+    );
+    assert!(
+        run(&late, RegimeKind::WardenPwm)
+            .unwrap()
+            .metrics
+            .offered_work_s
+            > 0.0
+    );
+}

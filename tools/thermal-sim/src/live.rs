@@ -8,6 +8,9 @@
 //! (filter, trend, dwell) stays in wall time, so at `--speed 10` the board looks ten times
 //! as quick to warden as a real one would. In this mode the simulator cannot see warden's
 //! admission decisions, so the offered load heats the die whether or not warden sheds.
+//! Everything it is given is checked in [`prepare`] before anything is written; the root
+//! must pass [`sysfs_root::check`], so it never writes into the real sysfs or into a
+//! directory of someone else's.
 
 use std::io;
 use std::path::Path;
@@ -19,6 +22,7 @@ use warden_hw::sim::PiThermalModel;
 
 use crate::cli::RunOptions;
 use crate::scenario::Scenario;
+use crate::sysfs_root::{self, RootState};
 
 /// What the live loop last read from warden's side of the tree.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,13 +31,43 @@ struct Inputs {
     cap_khz: u64,
 }
 
-/// Runs the live simulation until the scenario (or `--duration`) ends.
-pub fn run(options: &RunOptions) -> Result<()> {
+/// A live run whose inputs have been checked: the scenario parsed, the root found safe.
+#[derive(Debug)]
+pub struct LiveRun {
+    options: RunOptions,
+    scenario: Scenario,
+    duration_s: f64,
+}
+
+/// Checks everything `run` is given before anything is written: the scenario file, and
+/// that `--sysfs-root` is safe to lay a tree out in ([`sysfs_root::check`]).
+pub fn prepare(options: &RunOptions) -> Result<LiveRun> {
     let scenario = Scenario::load(&options.scenario)?;
+    sysfs_root::check(&options.sysfs_root)?;
     let duration_s = options
         .duration_s
         .unwrap_or(scenario.duration.as_secs_f64());
+    Ok(LiveRun {
+        options: options.clone(),
+        scenario,
+        duration_s,
+    })
+}
+
+/// Runs the live simulation until the scenario (or `--duration`) ends.
+pub fn run(live: LiveRun) -> Result<()> {
+    let LiveRun {
+        options,
+        scenario,
+        duration_s,
+    } = live;
     let mut model = PiThermalModel::new(scenario.params.clone(), scenario.ambient.at(0.0))?;
+    if sysfs_root::claim(&options.sysfs_root)? == RootState::LaidOutBefore {
+        eprintln!(
+            "reusing {}: an earlier run laid it out",
+            options.sysfs_root.display()
+        );
+    }
     let tree = FakeSysfsTree::create(&options.sysfs_root).with_context(|| {
         format!(
             "cannot lay out a fake sysfs tree in {}",

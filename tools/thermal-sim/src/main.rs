@@ -15,39 +15,56 @@ mod live;
 mod regime;
 mod report;
 mod scenario;
+mod scenario_model;
+mod sysfs_root;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use cli::{Command, CompareOptions, HELP};
+use cli::{Command, CompareOptions};
+use report::ScenarioRuns;
 use scenario::Scenario;
 
 /// Exit status: done.
 const EXIT_OK: u8 = 0;
-/// Exit status: the run failed.
+/// Exit status: the run failed while it ran.
 const EXIT_FAILED: u8 = 1;
-/// Exit status: bad command line.
+/// Exit status: refused before anything ran (command line, scenario, --sysfs-root).
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args().skip(1)) {
         Ok(command) => command,
-        Err(error) => {
-            eprintln!("error: {error:#}\n\n{HELP}");
+        Err(usage) => {
+            eprintln!("error: {usage}\n\n{}", cli::help(usage.topic));
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let outcome = match command {
-        Command::Help => {
-            print!("{HELP}");
-            Ok(())
+    match command {
+        Command::Help(topic) => {
+            print!("{}", cli::help(topic));
+            ExitCode::from(EXIT_OK)
         }
-        Command::Run(options) => live::run(&options),
-        Command::Compare(options) => run_compare(&options),
+        Command::Run(options) => checked_then_run(live::prepare(&options), live::run),
+        Command::Compare(options) => checked_then_run(load_for_compare(&options), |scenarios| {
+            run_compare(&options, scenarios)
+        }),
+    }
+}
+
+/// Maps the two phases of a command to exit statuses: a refused input (`checked` failed,
+/// nothing ran) is [`EXIT_USAGE`], a failure while running is [`EXIT_FAILED`].
+fn checked_then_run<T>(checked: Result<T>, run: impl FnOnce(T) -> Result<()>) -> ExitCode {
+    let input = match checked {
+        Ok(input) => input,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
-    match outcome {
+    match run(input) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -68,15 +85,28 @@ fn bundled_scenarios() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn run_compare(options: &CompareOptions) -> Result<()> {
+/// Every scenario `compare` was given (or the bundled ones), loaded and checked before
+/// any of them runs.
+fn load_for_compare(options: &CompareOptions) -> Result<Vec<Scenario>> {
     let files = if options.scenarios.is_empty() {
         bundled_scenarios()?
     } else {
         options.scenarios.clone()
     };
-    let mut all = Vec::new();
-    for file in &files {
-        let scenario = Scenario::load(file)?;
+    files
+        .iter()
+        .map(|file| {
+            let scenario = Scenario::load(file)?;
+            compare::check_scenario(&scenario)
+                .with_context(|| format!("scenario {}", file.display()))?;
+            Ok(scenario)
+        })
+        .collect()
+}
+
+fn run_compare(options: &CompareOptions, scenarios: Vec<Scenario>) -> Result<()> {
+    let mut all: Vec<ScenarioRuns> = Vec::new();
+    for scenario in scenarios {
         let runs = compare::run_all(&scenario)
             .with_context(|| format!("running scenario {}", scenario.name))?;
         if let Some(dir) = &options.charts {

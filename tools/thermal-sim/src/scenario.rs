@@ -6,6 +6,7 @@
 //! simulator and the comparison harness read the same files, so a scenario means the same
 //! thing in both. See `scenarios/*.toml` for commented examples.
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,8 +14,24 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::Deserialize;
 use warden_hw::sim::{PiThermalParams, SensorFault};
 
+use crate::scenario_model::RawModel;
+
 /// Default mean lifetime of an admitted connection (s).
 pub const DEFAULT_CONNECTION_LIFETIME_S: f64 = 30.0;
+/// Longest scenario name (it names the chart file).
+pub const MAX_NAME_CHARS: usize = 64;
+/// Longest time a scenario may name (s), 30 days: its duration, every point's time, every
+/// period, fault window and lifetime.
+pub const MAX_SCENARIO_S: f64 = 2_592_000.0;
+/// Ambient temperatures a scenario may name (°C): the range of industrial-grade parts.
+pub const AMBIENT_RANGE_C: RangeInclusive<f64> = -40.0..=85.0;
+/// Offered load, a fraction of the four cores at the top clock.
+pub const LOAD_RANGE: RangeInclusive<f64> = 0.0..=1.0;
+/// Values a sensor fault of kind `reads` may report (°C); wide on purpose, since a
+/// scenario may test warden against an implausible reading.
+pub const FAULT_READING_RANGE_C: RangeInclusive<f64> = -1000.0..=1000.0;
+/// Half-width of the sensor noise a scenario may ask for (°C).
+pub const NOISE_RANGE_C: RangeInclusive<f64> = 0.0..=10.0;
 
 /// A validated scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,21 +64,34 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// A schedule through `points` (time s, value), times ascending, at least one point.
-    pub fn new(points: Vec<(f64, f64)>, what: &str) -> Result<Self> {
+    /// A schedule through `points` (time s, value), times ascending from 0 to
+    /// [`MAX_SCENARIO_S`], values within `values` (in `unit`), at least one point. `what`
+    /// is the scenario key, used in errors with the point's index.
+    pub fn new(
+        points: Vec<(f64, f64)>,
+        what: &str,
+        values: RangeInclusive<f64>,
+        unit: &str,
+    ) -> Result<Self> {
         ensure!(
             !points.is_empty(),
             "{what}: give at least one [time_s, value] point"
         );
         for (index, &(t, v)) in points.iter().enumerate() {
             ensure!(
-                t.is_finite() && t >= 0.0 && v.is_finite(),
-                "{what}: point {index} [{t}, {v}] must hold a time ≥ 0 and a finite value"
+                (0.0..=MAX_SCENARIO_S).contains(&t),
+                "{what}[{index}] time {t:?}: give seconds from 0 to {MAX_SCENARIO_S} (30 days)"
+            );
+            ensure!(
+                values.contains(&v),
+                "{what}[{index}] value {v:?}: give a value from {} to {} {unit}",
+                values.start(),
+                values.end()
             );
             if index > 0 {
                 ensure!(
                     t > points[index - 1].0,
-                    "{what}: point {index} at {t} s is not after the previous point; list points by time"
+                    "{what}[{index}] at {t} s is not after the previous point; list points by time"
                 );
             }
         }
@@ -189,7 +219,7 @@ struct RawScenario {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAmbient {
-    points: Vec<(f64, f64)>,
+    points: Vec<Vec<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,7 +235,7 @@ enum RawLoad {
         high_s: f64,
     },
     Schedule {
-        points: Vec<(f64, f64)>,
+        points: Vec<Vec<f64>>,
     },
 }
 
@@ -238,88 +268,57 @@ struct RawConnections {
     lifetime_s: Option<f64>,
 }
 
-/// Optional overrides of [`PiThermalParams`], field for field.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModel {
-    idle_power_w: Option<f64>,
-    full_load_power_w: Option<f64>,
-    die_resistance_c_per_w: Option<f64>,
-    die_capacity_j_per_c: Option<f64>,
-    board_resistance_no_fan_c_per_w: Option<f64>,
-    board_resistance_full_fan_c_per_w: Option<f64>,
-    board_capacity_j_per_c: Option<f64>,
-    fan_airflow_exponent: Option<f64>,
-    steps_khz: Option<Vec<u64>>,
-    firmware_cap_start_c: Option<f64>,
-    firmware_cap_full_c: Option<f64>,
-}
-
-impl RawModel {
-    fn apply(self, params: &mut PiThermalParams) {
-        let set = |field: &mut f64, value: Option<f64>| {
-            if let Some(value) = value {
-                *field = value;
-            }
-        };
-        set(&mut params.idle_power_w, self.idle_power_w);
-        set(&mut params.full_load_power_w, self.full_load_power_w);
-        set(
-            &mut params.die_resistance_c_per_w,
-            self.die_resistance_c_per_w,
-        );
-        set(&mut params.die_capacity_j_per_c, self.die_capacity_j_per_c);
-        set(
-            &mut params.board_resistance_no_fan_c_per_w,
-            self.board_resistance_no_fan_c_per_w,
-        );
-        set(
-            &mut params.board_resistance_full_fan_c_per_w,
-            self.board_resistance_full_fan_c_per_w,
-        );
-        set(
-            &mut params.board_capacity_j_per_c,
-            self.board_capacity_j_per_c,
-        );
-        set(&mut params.fan_airflow_exponent, self.fan_airflow_exponent);
-        set(&mut params.firmware_cap_start_c, self.firmware_cap_start_c);
-        set(&mut params.firmware_cap_full_c, self.firmware_cap_full_c);
-        if let Some(steps) = self.steps_khz {
-            params.steps_khz = steps;
-        }
-    }
-}
-
+/// `value` seconds as a [`Duration`], once it is within 0 to [`MAX_SCENARIO_S`].
 fn seconds(what: &str, value: f64) -> Result<Duration> {
     ensure!(
-        value.is_finite() && value >= 0.0,
-        "{what} = {value}: give a number of seconds ≥ 0"
+        (0.0..=MAX_SCENARIO_S).contains(&value),
+        "{what} = {value:?}: give seconds from 0 to {MAX_SCENARIO_S} (30 days)"
     );
     Ok(Duration::from_secs_f64(value))
 }
 
 fn load_level(what: &str, value: f64) -> Result<f64> {
     ensure!(
-        (0.0..=1.0).contains(&value),
-        "{what} = {value}: a load is a fraction of the four cores, 0.0 to 1.0"
+        LOAD_RANGE.contains(&value),
+        "{what} = {value:?}: a load is a fraction of the four cores, from 0 to 1"
     );
     Ok(value)
+}
+
+/// TOML `[[t, v], ...]` as pairs; a point of any other length is an error naming its index.
+fn pairs(what: &str, points: Vec<Vec<f64>>) -> Result<Vec<(f64, f64)>> {
+    points
+        .into_iter()
+        .enumerate()
+        .map(|(index, point)| match point[..] {
+            [t, v] => Ok((t, v)),
+            _ => bail!(
+                "{what}[{index}] has {} numbers: give exactly two, [time_s, value]",
+                point.len()
+            ),
+        })
+        .collect()
 }
 
 impl RawScenario {
     fn validate(self) -> Result<Scenario> {
         ensure!(
-            !self.name.is_empty()
+            (1..=MAX_NAME_CHARS).contains(&self.name.len())
                 && self
                     .name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            "name = {:?}: use letters, digits, '-' and '_' (it names the chart file)",
+            "name = {:?}: use 1 to {MAX_NAME_CHARS} letters, digits, '-' and '_' (it names the chart file)",
             self.name
         );
         let duration = seconds("duration_s", self.duration_s)?;
         ensure!(!duration.is_zero(), "duration_s must be above 0");
-        let ambient = Schedule::new(self.ambient.points, "ambient.points")?;
+        let ambient = Schedule::new(
+            pairs("ambient.points", self.ambient.points)?,
+            "ambient.points",
+            AMBIENT_RANGE_C,
+            "°C",
+        )?;
         let load = match self.load {
             RawLoad::Constant { level } => LoadProfile::Constant(load_level("load.level", level)?),
             RawLoad::Bursty {
@@ -328,9 +327,11 @@ impl RawScenario {
                 period_s,
                 high_s,
             } => {
+                seconds("load.period_s", period_s)?;
+                seconds("load.high_s", high_s)?;
                 ensure!(
-                    period_s.is_finite() && period_s > 0.0 && high_s > 0.0 && high_s < period_s,
-                    "load.period_s = {period_s}, load.high_s = {high_s}: need 0 < high_s < period_s"
+                    high_s > 0.0 && high_s < period_s,
+                    "load.period_s = {period_s:?}, load.high_s = {high_s:?}: need 0 < high_s < period_s"
                 );
                 LoadProfile::Bursty {
                     low: load_level("load.low", low)?,
@@ -339,12 +340,12 @@ impl RawScenario {
                     high_s,
                 }
             }
-            RawLoad::Schedule { points } => {
-                for (index, &(_, level)) in points.iter().enumerate() {
-                    load_level(&format!("load.points[{index}]"), level)?;
-                }
-                LoadProfile::Schedule(Schedule::new(points, "load.points")?)
-            }
+            RawLoad::Schedule { points } => LoadProfile::Schedule(Schedule::new(
+                pairs("load.points", points)?,
+                "load.points",
+                LOAD_RANGE,
+                "(a fraction of the four cores)",
+            )?),
         };
         let mut sensor_faults = Vec::new();
         for (index, raw) in self.sensor.faults.into_iter().enumerate() {
@@ -355,7 +356,14 @@ impl RawScenario {
             let fault = match (raw.kind.as_str(), raw.value_c) {
                 ("read-error", None) => SensorFault::ReadError,
                 ("stuck", None) => SensorFault::Stuck,
-                ("reads", Some(value)) if value.is_finite() => SensorFault::Reads(value),
+                ("reads", Some(value)) if FAULT_READING_RANGE_C.contains(&value) => {
+                    SensorFault::Reads(value)
+                }
+                ("reads", Some(value)) => bail!(
+                    "{key}.value_c = {value:?}: give a reading from {} to {} °C",
+                    FAULT_READING_RANGE_C.start(),
+                    FAULT_READING_RANGE_C.end()
+                ),
                 ("reads", _) => {
                     bail!("{key}: kind \"reads\" needs value_c, the °C the sensor reports")
                 }
@@ -378,18 +386,24 @@ impl RawScenario {
             .lifetime_s
             .unwrap_or(DEFAULT_CONNECTION_LIFETIME_S);
         ensure!(
-            connection_lifetime_s.is_finite() && connection_lifetime_s > 0.0,
-            "connections.lifetime_s = {connection_lifetime_s}: must be above 0"
+            connection_lifetime_s > 0.0 && connection_lifetime_s <= MAX_SCENARIO_S,
+            "connections.lifetime_s = {connection_lifetime_s:?}: give seconds above 0, \
+             at most {MAX_SCENARIO_S} (30 days)"
         );
         let mut params = PiThermalParams::default();
-        self.model.apply(&mut params);
         if let Some(noise) = self.sensor.noise_c {
+            ensure!(
+                NOISE_RANGE_C.contains(&noise),
+                "sensor.noise_c = {noise:?}: give a half-width from {} to {} °C",
+                NOISE_RANGE_C.start(),
+                NOISE_RANGE_C.end()
+            );
             params.sensor_noise_c = noise;
         }
+        self.model.apply(&mut params)?;
         if let Some(seed) = self.seed {
             params.noise_seed = seed;
         }
-        params.validate().context("[model]")?;
         Ok(Scenario {
             name: self.name,
             description: self.description,

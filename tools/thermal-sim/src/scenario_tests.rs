@@ -80,7 +80,7 @@ fn model_overrides_apply_and_are_validated() {
     let error =
         Scenario::from_toml(&format!("{base}[model]\ndie_capacity_j_per_c = -1.0\n")).unwrap_err();
     assert!(
-        format!("{error:#}").contains("sim.die_capacity_j_per_c"),
+        format!("{error:#}").contains("model.die_capacity_j_per_c = -1"),
         "{error:#}"
     );
 }
@@ -136,5 +136,180 @@ fn bad_scenarios_are_refused_naming_the_key() {
         let error = Scenario::from_toml(&text).expect_err(key);
         let message = format!("{error:#}");
         assert!(message.contains(key), "{message:?} does not name {key}");
+    }
+}
+
+const BASE_LOAD: &str = "[load]\nkind = \"constant\"\nlevel = 1.0\n";
+
+fn scenario_with(duration_s: &str, ambient: &str, rest: &str) -> Result<Scenario> {
+    Scenario::from_toml(&format!(
+        "name = \"x\"\nduration_s = {duration_s}\n[ambient]\npoints = {ambient}\n{rest}"
+    ))
+}
+
+fn refusal(duration_s: &str, ambient: &str, rest: &str) -> String {
+    match scenario_with(duration_s, ambient, rest) {
+        Ok(scenario) => panic!("accepted {duration_s} {ambient} {rest}: {scenario:?}"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
+fn assert_names(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "{message:?} lacks {part:?}");
+    }
+}
+
+#[test]
+fn huge_times_are_refused_naming_the_key_and_the_30_day_limit() {
+    let ok = "[[0.0, 22.0]]";
+    let cases = [
+        ("1e20", ok, BASE_LOAD.to_owned(), "duration_s = 1e20"),
+        ("600", ok, format!("{BASE_LOAD}[fan]\nfails_at_s = 1e30\n"), "fan.fails_at_s"),
+        (
+            "600",
+            ok,
+            format!(
+                "{BASE_LOAD}[sensor]\nfaults = [{{ from_s = 5.0, to_s = 1e25, kind = \"stuck\" }}]\n"
+            ),
+            "sensor.faults[0].to_s",
+        ),
+        (
+            "600",
+            ok,
+            "[load]\nkind = \"bursty\"\nlow = 0.1\nhigh = 1.0\nperiod_s = 1e30\nhigh_s = 9.0\n"
+                .to_owned(),
+            "load.period_s",
+        ),
+        ("600", "[[0.0, 22.0], [1e21, 30.0]]", BASE_LOAD.to_owned(), "ambient.points[1] time"),
+        (
+            "600",
+            ok,
+            format!("{BASE_LOAD}[connections]\nlifetime_s = 1e300\n"),
+            "connections.lifetime_s",
+        ),
+    ];
+    for (duration_s, ambient, rest, key) in cases {
+        assert_names(&refusal(duration_s, ambient, &rest), &[key, "2592000"]);
+    }
+    // The limit itself is accepted.
+    let longest = scenario_with("2592000", ok, BASE_LOAD).unwrap();
+    assert_eq!(longest.duration, Duration::from_secs(2_592_000));
+}
+
+#[test]
+fn ambient_and_load_values_are_range_checked_by_index() {
+    let cases = [
+        (
+            "[[0.0, -500.0]]",
+            BASE_LOAD,
+            &["ambient.points[0]", "-500", "-40 to 85 °C"][..],
+        ),
+        (
+            "[[0.0, 22.0], [60.0, 1e300]]",
+            BASE_LOAD,
+            &["ambient.points[1]", "-40 to 85"],
+        ),
+        (
+            "[[0.0, 40.0, 22.0]]",
+            BASE_LOAD,
+            &["ambient.points[0] has 3 numbers", "exactly two"],
+        ),
+        ("[[0.0]]", BASE_LOAD, &["ambient.points[0] has 1 numbers"]),
+        (
+            "[[0.0, 22.0]]",
+            "[load]\nkind = \"schedule\"\npoints = [[0.0, 0.5], [60.0, 1.5]]\n",
+            &["load.points[1]", "1.5", "0 to 1"],
+        ),
+        (
+            "[[0.0, 22.0]]",
+            "[load]\nkind = \"schedule\"\npoints = [[0.0, 0.5, 9.0]]\n",
+            &["load.points[0] has 3 numbers"],
+        ),
+        (
+            "[[0.0, 22.0]]",
+            "[load]\nkind = \"bursty\"\nlow = -0.1\nhigh = 1.0\nperiod_s = 60.0\nhigh_s = 9.0\n",
+            &["load.low", "0 to 1"],
+        ),
+        (
+            "[[0.0, 22.0]]",
+            "[load]\nkind = \"constant\"\nlevel = 1.0\n[sensor]\nnoise_c = 1e9\n",
+            &["sensor.noise_c", "0 to 10"],
+        ),
+        (
+            "[[0.0, 22.0]]",
+            "[load]\nkind = \"constant\"\nlevel = 1.0\n[sensor]\n\
+             faults = [{ from_s = 5.0, to_s = 9.0, kind = \"reads\", value_c = 1e300 }]\n",
+            &["sensor.faults[0].value_c", "-1000 to 1000"],
+        ),
+    ];
+    for (ambient, rest, parts) in cases {
+        assert_names(&refusal("600", ambient, rest), parts);
+    }
+    let edges = scenario_with("600", "[[0.0, -40.0], [60.0, 85.0]]", BASE_LOAD).unwrap();
+    assert_eq!(
+        (edges.ambient.at(0.0), edges.ambient.at(60.0)),
+        (-40.0, 85.0)
+    );
+}
+
+#[test]
+fn model_overrides_are_range_checked_naming_the_model_key() {
+    let cases = [
+        (
+            "idle_power_w = 1e300",
+            &["model.idle_power_w", "0.01 to 100 W"][..],
+        ),
+        (
+            "full_load_power_w = 2.0",
+            &["model.full_load_power_w", "model.idle_power_w"],
+        ),
+        (
+            "die_resistance_c_per_w = 0.0",
+            &["model.die_resistance_c_per_w", "0.01 to 100"],
+        ),
+        (
+            "die_capacity_j_per_c = 0.01",
+            &["die's time constant", "at least 1 s"],
+        ),
+        (
+            "board_capacity_j_per_c = 0.5",
+            &["board's time constant", "at least 1 s"],
+        ),
+        (
+            "fan_airflow_exponent = 50.0",
+            &["model.fan_airflow_exponent", "0.05 to 5"],
+        ),
+        ("steps_khz = []", &["model.steps_khz has 0 entries"]),
+        (
+            "steps_khz = [600000, 1]",
+            &["model.steps_khz[1] = 1", "1000 to 10000000 kHz"],
+        ),
+        (
+            "steps_khz = [900000, 600000]",
+            &["model.steps_khz[1]", "ascending"],
+        ),
+        (
+            "firmware_cap_full_c = 1e9",
+            &["model.firmware_cap_full_c", "0 to 150 °C"],
+        ),
+        (
+            "firmware_cap_start_c = 90.0",
+            &["model.firmware_cap_full_c", "above"],
+        ),
+        (
+            "board_resistance_full_fan_c_per_w = 9.0",
+            &["model.board_resistance_full_fan_c_per_w", "cannot insulate"],
+        ),
+    ];
+    for (line, parts) in cases {
+        assert_names(
+            &refusal(
+                "600",
+                "[[0.0, 22.0]]",
+                &format!("{BASE_LOAD}[model]\n{line}\n"),
+            ),
+            parts,
+        );
     }
 }
