@@ -1,6 +1,7 @@
 //! `warden run`: wires configuration, listeners, the event loop and the
 //! threads around it, and runs until a drain completes.
 
+use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,11 +41,16 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
                     "listening on {} (from systemd{})",
                     listener.addr,
                     name.as_deref()
+                        .filter(|n| !n.is_empty())
                         .map(|n| format!(", {n}"))
                         .unwrap_or_default()
                 );
             }
-            passed.into_iter().map(|(l, _)| l).collect()
+            let passed: Vec<engine::Listener> = passed.into_iter().map(|(l, _)| l).collect();
+            if let Some(path) = config_path.filter(|path| sets_server_listen(path)) {
+                warn_listen_ignored(path, &config.server.listen, &passed);
+            }
+            passed
         }
         None => bind_all(&settings)?,
     };
@@ -68,7 +74,8 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         Arc::clone(&shared),
         thermal_source,
         config.server.service.as_str(),
-    );
+    )
+    .simulated(simulate || config.hardware.simulate);
     let status = LiveStatus::start(sources, &config.status, fd_budget.status_connections)
         .map_err(anyhow::Error::from)?;
     let mut hooks = DaemonHooks {
@@ -125,6 +132,67 @@ fn log_final_counters(shared: &LoopShared) {
         c.bytes_out, c.accept_emfile, c.accept_enfile, c.accept_nomem, c.accept_aborted, c.accept_other,
         c.emfile_backoffs, c.io_errors, c.backpressure_pauses, c.capacity_pauses
     );
+}
+
+/// True when the file at `path` sets `server.listen` itself (read again as plain TOML; the
+/// validated [`Config`] has the default filled in and cannot tell).
+fn sets_server_listen(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|file| {
+            file.get("server")
+                .and_then(|server| server.get("listen"))
+                .is_some()
+        })
+}
+
+/// One WARN when the configured `server.listen` is not what systemd passed: those sockets
+/// are served and `server.listen` is ignored, which would otherwise go unnoticed until a
+/// client knocks on the configured port. A dual-stack `[::]:P` socket (what
+/// `ListenStream=P` binds) stands for `0.0.0.0:P` too, so the shipped config and unit agree.
+fn warn_listen_ignored(path: &Path, configured: &[SocketAddr], passed: &[engine::Listener]) {
+    let served: Vec<(SocketAddr, bool)> = passed
+        .iter()
+        .map(|l| {
+            let dual_stack =
+                l.addr.is_ipv6() && socket2::SockRef::from(&l.socket).only_v6().ok() == Some(false);
+            (l.addr, dual_stack)
+        })
+        .collect();
+    if listen_matches(configured, &served) {
+        return;
+    }
+    let list = |addrs: &mut dyn Iterator<Item = SocketAddr>| {
+        addrs.map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+    };
+    log::warn!(
+        "server.listen in {} is [{}], but systemd passed [{}]: warden serves the sockets \
+         systemd passes and ignores server.listen. To change the service address, edit \
+         ListenStream= in warden.socket (systemctl edit warden.socket), and make server.listen \
+         agree (or remove it)",
+        path.display(),
+        list(&mut configured.iter().copied()),
+        list(&mut served.iter().map(|(addr, _)| *addr))
+    );
+}
+
+/// True when the configured addresses and the passed sockets (address, dual-stack) are the
+/// same set, a dual-stack `[::]:P` matching `[::]:P` and `0.0.0.0:P` alike.
+fn listen_matches(configured: &[SocketAddr], served: &[(SocketAddr, bool)]) -> bool {
+    let covers = |(addr, dual_stack): (SocketAddr, bool), wanted: SocketAddr| {
+        wanted == addr
+            || (dual_stack
+                && addr.ip().is_unspecified()
+                && wanted.port() == addr.port()
+                && wanted.ip() == std::net::Ipv4Addr::UNSPECIFIED)
+    };
+    configured
+        .iter()
+        .all(|wanted| served.iter().any(|s| covers(*s, *wanted)))
+        && served
+            .iter()
+            .all(|s| configured.iter().any(|wanted| covers(*s, *wanted)))
 }
 
 fn bind_all(settings: &EngineSettings) -> Result<Vec<engine::Listener>, Failure> {
@@ -348,5 +416,45 @@ impl LoopHooks for DaemonHooks {
 
     fn draining(&mut self) {
         self.notifier.stopping();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn the_same_set_of_addresses_matches_in_any_order() {
+        let served = [
+            ("127.0.0.1:7000".parse().unwrap(), false),
+            ("[::1]:7000".parse().unwrap(), false),
+        ];
+        assert!(listen_matches(
+            &addrs(&["[::1]:7000", "127.0.0.1:7000"]),
+            &served
+        ));
+        assert!(!listen_matches(&addrs(&["127.0.0.1:7000"]), &served));
+        assert!(!listen_matches(
+            &addrs(&["127.0.0.1:7000", "[::1]:7000", "127.0.0.1:7001"]),
+            &served
+        ));
+        assert!(!listen_matches(&addrs(&["127.0.0.1:8000"]), &served[..1]));
+    }
+
+    #[test]
+    fn a_dual_stack_any_address_stands_for_ipv4_any_too() {
+        let dual = [("[::]:7000".parse().unwrap(), true)];
+        assert!(listen_matches(&addrs(&["0.0.0.0:7000"]), &dual));
+        assert!(listen_matches(
+            &addrs(&["0.0.0.0:7000", "[::]:7000"]),
+            &dual
+        ));
+        assert!(!listen_matches(&addrs(&["0.0.0.0:8000"]), &dual));
+        let v6_only = [("[::]:7000".parse().unwrap(), false)];
+        assert!(!listen_matches(&addrs(&["0.0.0.0:7000"]), &v6_only));
     }
 }

@@ -1,11 +1,18 @@
 //! A small stderr logger for the `log` facade.
 //!
-//! Under journald (`JOURNAL_STREAM` set) each line carries a `<N>` syslog
-//! priority prefix and no timestamp, since the journal adds its own. With
-//! `log.format = "json"` each line is one JSON object (for Logstash or Loki).
-//! `WARDEN_LOG` overrides the configured level.
+//! Under journald each line carries a `<N>` syslog priority prefix and, in the
+//! text format, no timestamp, since the journal adds its own. stderr counts as
+//! the journal only when `JOURNAL_STREAM` names its device and inode, as
+//! systemd.exec(5) asks: a child that inherits the variable but writes to a
+//! file or pipe gets plain lines. With `log.format = "json"` each line is one
+//! JSON object (for Logstash or Loki), after the prefix under journald.
+//! `WARDEN_LOG` overrides the configured level. [`print_error`] writes the
+//! fatal lines that bypass the logger with the same `<3>` prefix.
 
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,7 +40,7 @@ static LOGGER: std::sync::OnceLock<StderrLogger> = std::sync::OnceLock::new();
 /// over `level`.
 pub fn init(level: LevelFilter, format: LogFormat) {
     let logger = LOGGER.get_or_init(|| StderrLogger {
-        journald: std::env::var_os("JOURNAL_STREAM").is_some(),
+        journald: stderr_is_journal(),
         json: AtomicBool::new(false),
     });
     logger.json.store(format == LogFormat::Json, Relaxed);
@@ -63,7 +70,10 @@ impl Log for StderrLogger {
             return;
         }
         let line = if self.json.load(Relaxed) {
-            json_line(record)
+            match self.journald {
+                true => format!("<{}>{}", syslog_priority(record.level()), json_line(record)),
+                false => json_line(record),
+            }
         } else if self.journald {
             journald_line(record)
         } else {
@@ -76,6 +86,52 @@ impl Log for StderrLogger {
     fn flush(&self) {
         let _ = std::io::stderr().flush();
     }
+}
+
+/// True when stderr is the stream systemd connected to the journal: `JOURNAL_STREAM`
+/// holds stderr's `device:inode` (decided once, on the first call).
+pub fn stderr_is_journal() -> bool {
+    static DECIDED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DECIDED.get_or_init(|| {
+        journal_stream_names(
+            std::env::var_os("JOURNAL_STREAM").as_deref(),
+            stderr_device_inode(),
+        )
+    })
+}
+
+/// stderr's (device, inode), from fstat on a duplicate of descriptor 2.
+fn stderr_device_inode() -> Option<(u64, u64)> {
+    let fd = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
+    let metadata = std::fs::File::from(fd).metadata().ok()?;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+/// True when a `JOURNAL_STREAM` value (`DEVICE:INODE`, both decimal) names `stderr`.
+fn journal_stream_names(value: Option<&OsStr>, stderr: Option<(u64, u64)>) -> bool {
+    let parsed = value.and_then(OsStr::to_str).and_then(|text| {
+        let (device, inode) = text.trim().split_once(':')?;
+        Some((device.parse::<u64>().ok()?, inode.parse::<u64>().ok()?))
+    });
+    parsed.is_some() && parsed == stderr
+}
+
+/// Writes `text` to stderr as an error that bypasses the logger (the fatal line, `warden
+/// restore`'s failures): under journald every line gets the `<3>` (err) prefix, so
+/// `journalctl -p err` shows it.
+pub fn print_error(text: &str) {
+    let text = error_text(text, stderr_is_journal());
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// `text` with a trailing newline, and with `<3>` before every line when `journald`.
+fn error_text(text: &str, journald: bool) -> String {
+    if !journald {
+        return format!("{text}\n");
+    }
+    text.lines()
+        .map(|line| format!("<{}>{line}\n", syslog_priority(Level::Error)))
+        .collect()
 }
 
 /// A line for journald: the `<N>` syslog priority, then the message (the journal adds
@@ -261,6 +317,35 @@ mod tests {
                 .build(),
         );
         assert_eq!(line, "2025-06-01T12:00:07.000Z INFO  ready\n");
+    }
+
+    #[test]
+    fn journal_stream_counts_only_when_it_names_stderr() {
+        let stderr = Some((8, 12345));
+        assert!(journal_stream_names(Some(OsStr::new("8:12345")), stderr));
+        // Inherited by a process whose stderr went elsewhere: another inode.
+        assert!(!journal_stream_names(Some(OsStr::new("8:1")), stderr));
+        assert!(!journal_stream_names(None, stderr));
+        assert!(!journal_stream_names(Some(OsStr::new("8:12345")), None));
+        for malformed in ["", "8", "8:", ":12345", "x:12345", "8:12345:1"] {
+            assert!(
+                !journal_stream_names(Some(OsStr::new(malformed)), stderr),
+                "{malformed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_under_journald_gets_the_err_prefix_on_every_line() {
+        assert_eq!(
+            error_text("warden: bad config", true),
+            "<3>warden: bad config\n"
+        );
+        assert_eq!(error_text("one\ntwo", true), "<3>one\n<3>two\n");
+        assert_eq!(
+            error_text("warden: bad config", false),
+            "warden: bad config\n"
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
     match run(std::env::args_os().skip(1)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("warden: {failure}");
+            // Under journald with the `<3>` prefix: `journalctl -p err` shows why it stopped.
+            warden::logging::print_error(&format!("warden: {failure}"));
             failure.exit_code()
         }
     }

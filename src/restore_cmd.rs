@@ -13,22 +13,92 @@
 //! A leftover that `warden run` cannot replay is moved aside to
 //! `restore.state.unreplayed` before the new run saves its own state, so its
 //! values are not overwritten; `warden restore` does not read that file.
+//!
+//! `warden restore` needs only `hardware.state_dir` from the configuration, so a
+//! file that fails validation (a bad edit, then a crash) does not stop it: it
+//! warns, takes `state_dir` from the file's `[hardware]` table if the file is
+//! TOML at all, else the default, and restores. The state file holds absolute
+//! paths (already under `hardware.sysfs_root`), so no other key is needed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use log::LevelFilter;
 
 use warden_hw::restore::{list_entries, UNREPLAYED_FILE_NAME};
 use warden_hw::{LockError, RestoreEntry, RestoreError, StateDirLock};
 
-use crate::config::Config;
+use crate::config::defaults::DEFAULT_STATE_DIR;
+use crate::config::{Config, ConfigError};
 use crate::exit::Failure;
+use crate::logging::{self, LogFormat};
 
 /// Runs the restore with the state directory from `config_path` (or the default).
+///
+/// A configuration file that cannot be loaded is no reason to leave the hardware
+/// throttled: a warning names the error and the state directory used instead
+/// ([`fallback_state_dir`]), and the restore goes on.
 pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
-    let config = match config_path {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
+    // warden-hw warns through `log` (a state directory it cannot lock, for one).
+    logging::init(LevelFilter::Info, LogFormat::Text);
+    let state_dir = match config_path {
+        None => Config::default().hardware.state_dir,
+        Some(path) => match Config::load(path) {
+            Ok(config) => {
+                if config.log.format.as_str() == "json" {
+                    logging::init(LevelFilter::Info, LogFormat::Json);
+                }
+                config.hardware.state_dir
+            }
+            Err(error) => {
+                let text = std::fs::read_to_string(path).ok();
+                let (state_dir, source) = fallback_state_dir(text.as_deref());
+                warn_fallback(&error, &state_dir, &source);
+                state_dir
+            }
+        },
     };
-    let state_dir = &config.hardware.state_dir;
+    restore_in(&state_dir)
+}
+
+/// Says that the configuration was not usable and which state directory is used instead.
+fn warn_fallback(error: &ConfigError, state_dir: &Path, source: &str) {
+    log::warn!(
+        "{error}; restoring anyway, with hardware.state_dir = {} ({source}); fix the file \
+         before warden starts again (warden check-config)",
+        state_dir.display()
+    );
+}
+
+/// The state directory to use when the configuration file does not validate, and where it
+/// came from: `hardware.state_dir` read leniently from `text` when that is TOML and the
+/// key an absolute path, else the default.
+fn fallback_state_dir(text: Option<&str>) -> (PathBuf, String) {
+    let default = |why: &str| {
+        (
+            PathBuf::from(DEFAULT_STATE_DIR),
+            format!("the default: {why}"),
+        )
+    };
+    let Some(text) = text else {
+        return default("the file cannot be read");
+    };
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return default("the file is not TOML");
+    };
+    match table.get("hardware").and_then(|h| h.get("state_dir")) {
+        None => default("the file sets no hardware.state_dir"),
+        Some(toml::Value::String(dir)) if Path::new(dir).is_absolute() => (
+            PathBuf::from(dir),
+            "from the file's [hardware] table".to_owned(),
+        ),
+        Some(other) => default(&format!(
+            "the file's hardware.state_dir = {other} is not an absolute path"
+        )),
+    }
+}
+
+/// Replays the state file in `state_dir` and reports what it did.
+fn restore_in(state_dir: &Path) -> Result<(), Failure> {
     let report = match warden_hw::restore_from_state(state_dir) {
         Ok(report) => report,
         Err(e @ (RestoreError::OwnerRunning { .. } | RestoreError::LockHeld { .. })) => {
@@ -56,7 +126,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
         println!("restored {entry}");
     }
     for (entry, error) in &report.failed {
-        eprintln!("warden: could not restore {entry}: {error}");
+        logging::print_error(&format!("warden: could not restore {entry}: {error}"));
     }
     if report.is_complete() {
         Ok(())
@@ -294,6 +364,36 @@ mod tests {
             std::fs::read_to_string(&state_file).unwrap(),
             "not a state file\n"
         );
+    }
+
+    #[test]
+    fn an_invalid_file_still_gives_its_absolute_state_dir() {
+        let text = "[hardware]\nstate_dir = \"/srv/warden-run\"\nbogus = 1\n";
+        let (dir, source) = fallback_state_dir(Some(text));
+        assert_eq!(dir, Path::new("/srv/warden-run"));
+        assert!(source.contains("[hardware]"), "{source}");
+    }
+
+    #[test]
+    fn without_a_usable_state_dir_the_default_is_used_and_the_reason_named() {
+        for (text, why) in [
+            (None, "cannot be read"),
+            (Some("[hardware\nstate_dir = \"/x\""), "not TOML"),
+            (
+                Some("[server]\nbacklog = 0\n"),
+                "sets no hardware.state_dir",
+            ),
+            (
+                Some("[hardware]\nstate_dir = \"run\"\n"),
+                "not an absolute path",
+            ),
+            (Some("[hardware]\nstate_dir = 5\n"), "not an absolute path"),
+            (Some("hardware = 5\n"), "sets no hardware.state_dir"),
+        ] {
+            let (dir, source) = fallback_state_dir(text);
+            assert_eq!(dir, Path::new(DEFAULT_STATE_DIR), "{text:?}");
+            assert!(source.contains(why), "{text:?}: {source}");
+        }
     }
 
     #[test]

@@ -32,7 +32,8 @@ Environment:
 
 Exit codes:
   0  success (also after a clean drain on SIGTERM/SIGINT)
-  1  runtime failure (cannot listen, hardware error, lost event loop)
+  1  runtime failure (cannot listen, open-file limit below 128, hardware error,
+     lost event loop)
   2  bad configuration or usage
 ";
 
@@ -60,9 +61,12 @@ impl Subcommand {
     /// What `opt` means for it, in one line.
     fn option_meaning(self, opt: CliOption) -> String {
         match (self, opt) {
-            (Subcommand::CheckConfig, CliOption::Config) => "the file to check (the same as FILE)".into(),
+            (Subcommand::CheckConfig, CliOption::Config) => {
+                "the file to check (the same as FILE)".into()
+            }
             (Subcommand::Restore, CliOption::Config) => {
-                "configuration naming hardware.state_dir and sysfs_root (default: built-in defaults)"
+                "configuration naming hardware.state_dir (default: built-in defaults; a file that \
+                 does not validate is warned about and its state_dir still used)"
                     .into()
             }
             (_, CliOption::Config) => format!(
@@ -83,7 +87,7 @@ impl Subcommand {
         match self {
             Subcommand::Run => &[
                 (0, "stopped cleanly (also after a drain on SIGTERM/SIGINT)"),
-                (1, "runtime failure (cannot listen, hardware error, lost event loop, fan or cpufreq not put back, another warden on the same state_dir)"),
+                (1, "runtime failure (cannot listen, open-file limit below 128, hardware error, lost event loop, fan or cpufreq not put back, another warden on the same state_dir)"),
                 (2, "bad configuration or usage, including hardware the configuration asks for that is missing"),
             ],
             Subcommand::CheckConfig => &[
@@ -98,7 +102,7 @@ impl Subcommand {
             Subcommand::Restore => &[
                 (0, "settings put back, or nothing to put back"),
                 (1, "a setting could not be put back (the state file is kept), or the warden that saved it still runs (nothing touched)"),
-                (2, "bad configuration or usage"),
+                (2, "bad usage (a configuration that does not validate is warned about, and the restore goes on)"),
             ],
         }
     }

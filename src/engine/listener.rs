@@ -27,8 +27,12 @@ pub enum ListenError {
     /// systemd's environment was malformed.
     #[error("socket activation: {0}")]
     Systemd(String),
-    /// More listeners than one loop holds.
-    #[error("too many listeners: {0} (at most {max})", max = super::token::MAX_LISTENERS)]
+    /// systemd passed more sockets (`LISTEN_FDS`) than one loop holds.
+    #[error(
+        "socket activation: LISTEN_FDS={0} passes more sockets than warden serves (at most \
+         {max}): list fewer ListenStream= in the .socket unit",
+        max = super::token::MAX_LISTENERS
+    )]
     TooMany(usize),
 }
 
@@ -160,11 +164,15 @@ fn adopt(fd: RawFd) -> Result<Listener, ListenError> {
             "not listening (use Accept=no in the .socket unit)".into()
         ));
     }
-    let addr = socket
+    let local = socket
         .local_addr()
-        .ok()
-        .and_then(|a| a.as_socket())
-        .ok_or_else(|| bad("not a TCP socket".into()))?;
+        .map_err(|e| bad(format!("cannot read its address: {e}")))?;
+    let addr = local.as_socket().ok_or_else(|| {
+        bad(format!(
+            "{}, not TCP (use ListenStream=PORT or ListenStream=IP:PORT, not a path)",
+            family_name(local.family())
+        ))
+    })?;
     socket
         .set_nonblocking(true)
         .map_err(|e| bad(e.to_string()))?;
@@ -178,6 +186,17 @@ fn adopt(fd: RawFd) -> Result<Listener, ListenError> {
     })
 }
 
+/// What a socket of address family `family` is, for the message refusing it.
+fn family_name(family: libc::sa_family_t) -> String {
+    match libc::c_int::from(family) {
+        libc::AF_UNIX => "a unix socket (AF_UNIX)".to_owned(),
+        libc::AF_NETLINK => "a netlink socket (AF_NETLINK)".to_owned(),
+        libc::AF_VSOCK => "a vsock socket (AF_VSOCK)".to_owned(),
+        libc::AF_PACKET => "a packet socket (AF_PACKET)".to_owned(),
+        other => format!("a socket of address family {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +208,34 @@ mod tests {
         if let Ok(v6) = bind("[::1]:0".parse().unwrap(), 16) {
             assert!(v6.addr.is_ipv6());
         }
+    }
+
+    #[test]
+    fn a_unix_socket_from_systemd_is_refused_naming_its_family() {
+        let dir = std::env::temp_dir().join(format!("warden-adopt-unix-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let unix = std::os::unix::net::UnixListener::bind(dir.join("s.sock")).unwrap();
+        let fd = std::os::fd::IntoRawFd::into_raw_fd(unix);
+        let err = adopt(fd).unwrap_err().to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            err.contains(&format!(
+                "descriptor {fd}: a unix socket (AF_UNIX), not TCP"
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn too_many_passed_sockets_name_listen_fds() {
+        let err = ListenError::TooMany(100_000).to_string();
+        assert!(
+            err.starts_with("socket activation: LISTEN_FDS=100000")
+                && err.contains("at most 64")
+                && err.contains("ListenStream="),
+            "{err}"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! heartbeat, all atomics.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64, AtomicU8, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -84,14 +86,15 @@ impl LoopShared {
         self.started
     }
 
-    /// The admission gate as last published.
+    /// The admission gate as last published (acquire: the counters published
+    /// before it are visible after it).
     pub fn gate(&self) -> GateState {
-        GateState::from_u8(self.gate.load(Relaxed))
+        GateState::from_u8(self.gate.load(Acquire))
     }
 
-    /// Publishes the gate state.
+    /// Publishes the gate state (release: after the counters that go with it).
     pub fn set_gate(&self, gate: GateState) {
-        self.gate.store(gate as u8, Relaxed);
+        self.gate.store(gate as u8, Release);
     }
 
     /// The configured connection cap.

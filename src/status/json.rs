@@ -2,7 +2,9 @@
 //! version [`SCHEMA_VERSION`]. Every field is documented in `docs/STATUS.md`
 //! (a test keeps the two in step). Units are in the names (`_c`, `_s`,
 //! `_khz`, `bytes_`); a thermal field is `null` when warden runs without
-//! thermal control, and `thermal.unavailable_reason` says why.
+//! thermal control, and `thermal.unavailable_reason` says why. `simulated`
+//! tells a demo on the simulated Pi from a real board: every thermal, fan and
+//! cpufreq figure then comes from a model.
 
 use std::time::{Duration, SystemTime};
 
@@ -43,6 +45,7 @@ pub fn status_document(s: &StatusSnapshot) -> Value {
         "time_unix_s": unix_s(s.taken_at),
         "uptime_s": secs(s.uptime),
         "state": s.state(),
+        "simulated": s.simulated,
         "listen": s.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "event_loop": {
             "alive": s.loop_alive(),
@@ -247,6 +250,17 @@ mod tests {
         );
         assert_eq!(doc["thermal"]["throttle_flags"]["throttled"], false);
         assert_eq!(doc["thermal"]["updated_age_s"], 0.3);
+        assert_eq!(doc["simulated"], false);
+    }
+
+    #[test]
+    fn a_simulated_board_says_so_at_the_top_level() {
+        let doc = status_document(&fixtures::simulated());
+        assert_eq!(doc["simulated"], true);
+        // An addition within schema 1, not a new layout.
+        assert_eq!(doc["schema"], 1);
+        let without = status_document(&fixtures::without_thermal());
+        assert_eq!(without["simulated"], false, "present even without a sensor");
     }
 
     #[test]

@@ -133,6 +133,13 @@ pub fn render(s: &StatusSnapshot) -> String {
         )],
     );
     e.single(
+        "warden_simulated",
+        Kind::Gauge,
+        "1 when warden drives the simulated Pi (warden run --simulate or hardware.simulate): every temperature, \
+         fan, cpufreq and firmware series is then a model, not hardware; 0 on real hardware.",
+        bool_value(s.simulated),
+    );
+    e.single(
         "warden_uptime_seconds",
         Kind::Gauge,
         "Time since the event loop started.",
@@ -422,7 +429,7 @@ fn render_thermal(e: &mut Exposition, t: &ThermalSnapshot, s: &StatusSnapshot) {
 mod tests {
     use super::*;
     use crate::status::snapshot::fixtures;
-    use std::collections::{HashMap, HashSet};
+    use std::collections::{BTreeSet, HashMap, HashSet};
 
     /// Sample lines keyed by `name{labels}`.
     fn samples(text: &str) -> HashMap<String, String> {
@@ -500,6 +507,21 @@ mod tests {
     }
 
     #[test]
+    fn the_simulated_gauge_tells_a_model_from_hardware() {
+        let real = samples(&render(&fixtures::with_thermal()));
+        assert_eq!(real["warden_simulated"], "0");
+        let text = render(&fixtures::simulated());
+        assert_eq!(samples(&text)["warden_simulated"], "1");
+        assert!(text.contains("# TYPE warden_simulated gauge\n"), "{text}");
+        assert!(text.contains("# HELP warden_simulated 1 when"), "{text}");
+        let without = samples(&render(&fixtures::without_thermal()));
+        assert_eq!(
+            without["warden_simulated"], "0",
+            "exported even without a sensor"
+        );
+    }
+
+    #[test]
     fn without_thermal_only_the_availability_is_exported() {
         let text = render(&fixtures::without_thermal());
         let s = samples(&text);
@@ -507,6 +529,44 @@ mod tests {
         assert!(!text.contains("warden_temperature_celsius"));
         assert!(!text.contains("warden_fan_duty_ratio"));
         assert_eq!(s["warden_connections_accepted_total"], "100");
+    }
+
+    const STATUS_DOC: &str = include_str!("../../docs/STATUS.md");
+
+    /// The families listed in the table of docs/STATUS.md's "GET /metrics" section.
+    fn documented_metric_families() -> BTreeSet<String> {
+        let (_, section) = STATUS_DOC
+            .split_once("## GET /metrics")
+            .expect("docs/STATUS.md lacks its GET /metrics section");
+        let section = section.split("\n## ").next().unwrap();
+        section
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `warden_"))
+            .map(|cell| format!("warden_{}", cell.split('`').next().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn every_exported_metric_family_is_documented_and_every_documented_one_exported() {
+        let documented = documented_metric_families();
+        for snapshot in [fixtures::with_thermal(), fixtures::simulated()] {
+            let exposition = render(&snapshot);
+            let exported: BTreeSet<String> = exposition
+                .lines()
+                .filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next())
+                .map(str::to_string)
+                .collect();
+            let undocumented: Vec<_> = exported.difference(&documented).collect();
+            assert!(
+                undocumented.is_empty(),
+                "/metrics exports families docs/STATUS.md does not list: {undocumented:?}"
+            );
+            let missing: Vec<_> = documented.difference(&exported).collect();
+            assert!(
+                missing.is_empty(),
+                "docs/STATUS.md lists families /metrics does not export: {missing:?}"
+            );
+        }
     }
 
     #[test]

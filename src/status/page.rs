@@ -2,7 +2,8 @@
 //! compiled in) with inline CSS and JavaScript and no external assets; it
 //! polls `/status` and `/status/history` every 2 s and draws SVG charts of
 //! temperature (with the stage thresholds), fan duty and active connections
-//! over the last 10 minutes. A Content-Security-Policy forbids the page any
+//! over the last 10 minutes. A banner says so when `/status` reports
+//! `"simulated": true`. A Content-Security-Policy forbids the page any
 //! request but to this server.
 
 use super::http::Response;
@@ -54,5 +55,20 @@ mod tests {
         ] {
             assert!(PAGE_HTML.contains(needle), "page.html lacks {needle}");
         }
+    }
+
+    #[test]
+    fn the_simulation_banner_starts_hidden_and_follows_the_status_field() {
+        let tag_start = PAGE_HTML
+            .find("<div id=\"simulated\"")
+            .expect("page.html has no #simulated banner");
+        let tag = &PAGE_HTML[tag_start..tag_start + PAGE_HTML[tag_start..].find('>').unwrap()];
+        assert!(
+            tag.ends_with(" hidden"),
+            "the banner must be hidden until /status says simulated: {tag}"
+        );
+        assert!(PAGE_HTML.contains("#simulated[hidden] { display:none; }"));
+        // Shown only on an explicit `true`, so an older warden without the field looks real.
+        assert!(PAGE_HTML.contains("$(\"simulated\").hidden = s.simulated !== true;"));
     }
 }

@@ -43,17 +43,28 @@ pub struct StatusSources {
     pub service: String,
     /// warden's version.
     pub version: &'static str,
+    /// True when the thermal side drives the simulated Pi (`warden run --simulate`
+    /// or `hardware.simulate`): its readings are a model, not hardware.
+    pub simulated: bool,
 }
 
 impl StatusSources {
-    /// Sources for this build's version.
+    /// Sources for this build's version, on real hardware (see [`simulated`](Self::simulated())).
     pub fn new(loop_shared: Arc<LoopShared>, thermal: ThermalSource, service: &str) -> Self {
         StatusSources {
             loop_shared,
             thermal,
             service: service.to_string(),
             version: env!("CARGO_PKG_VERSION"),
+            simulated: false,
         }
+    }
+
+    /// Marks the thermal side as the simulated Pi (`yes`) or real hardware, so
+    /// every report says which.
+    pub fn simulated(mut self, yes: bool) -> Self {
+        self.simulated = yes;
+        self
     }
 
     /// Copies the current state out of the sources; the thermal history (600
@@ -61,6 +72,10 @@ impl StatusSources {
     pub fn snapshot(&self, with_history: bool) -> StatusSnapshot {
         let now = Instant::now();
         let shared = &self.loop_shared;
+        // The gate first: the loop publishes the counters before each gate change
+        // (release/acquire), so these counters are never older than this state.
+        let gate = shared.gate();
+        let counters = shared.stats.load();
         let thermal = match &self.thermal {
             ThermalSource::Controller(snapshot) => ThermalView::Available {
                 current: Box::new(snapshot.current()),
@@ -80,11 +95,12 @@ impl StatusSources {
             service: self.service.clone(),
             listen: shared.listen_addrs(),
             uptime: now.saturating_duration_since(shared.started()),
-            counters: shared.stats.load(),
-            gate: shared.gate(),
+            counters,
+            gate,
             max_connections: shared.max_connections(),
             heartbeat_age: shared.heartbeat_age(now),
             thermal,
+            simulated: self.simulated,
         }
     }
 }
@@ -129,6 +145,8 @@ pub struct StatusSnapshot {
     pub heartbeat_age: Duration,
     /// Thermal state.
     pub thermal: ThermalView,
+    /// The thermal state comes from the simulated Pi, not hardware.
+    pub simulated: bool,
 }
 
 impl StatusSnapshot {
@@ -284,7 +302,20 @@ pub(crate) mod fixtures {
                 current: Box::new(current),
                 history,
             },
+            simulated: false,
         }
+    }
+
+    /// The same warden driving the simulated Pi (`warden run --simulate`).
+    pub fn simulated() -> StatusSnapshot {
+        let mut snapshot = with_thermal();
+        snapshot.simulated = true;
+        if let ThermalView::Available { current, .. } = &mut snapshot.thermal {
+            current.sensor.description =
+                "simulated Pi 4 SoC (two-node RC model) - NOT a hardware sensor".into();
+            current.fan.driver = "sim";
+        }
+        snapshot
     }
 
     /// The same warden without a sensor.
@@ -326,6 +357,7 @@ mod tests {
         });
         let sources = StatusSources::new(shared, ThermalSource::Controller(thermal), "echo");
         let without = sources.snapshot(false);
+        assert!(!without.simulated, "real hardware unless told otherwise");
         assert_eq!(without.counters.active, 7);
         assert_eq!(without.counters.bytes_in, 99);
         assert_eq!(without.gate, GateState::AtCapacityReject);
@@ -338,6 +370,7 @@ mod tests {
         assert!(
             matches!(&with.thermal, ThermalView::Available { history, .. } if history.len() == 1)
         );
+        assert!(sources.simulated(true).snapshot(false).simulated);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! missing (a table of "?" would hide that the answer is not a whole status
 //! document); a field that is present but `null` (no reading yet, no fan
 //! duty set) shows as "?" or in words, and the thermal details are read
-//! only when `thermal.available` is true.
+//! only when `thermal.available` is true. The one exception is `simulated`,
+//! which wardens before it never sent: absent, it reads as real hardware.
 
 use serde_json::Value;
 
@@ -93,6 +94,10 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The first line under the title when the document says `"simulated": true`.
+const SIMULATED_NOTE: &str =
+    "temperature, fan and cpufreq are a model, not hardware (warden run --simulate or hardware.simulate)";
+
 /// Renders a `/status` document as aligned `label  value` lines, or names
 /// the first field the table needs that the document lacks.
 pub fn render(doc: &Value) -> Result<String, MissingField> {
@@ -101,6 +106,10 @@ pub fn render(doc: &Value) -> Result<String, MissingField> {
         first_missing: None,
     };
     let mut lines: Vec<(&str, String)> = Vec::new();
+    // Not through `f`: a document from a warden older than the field lacks it.
+    if doc.get("simulated").and_then(Value::as_bool) == Some(true) {
+        lines.push(("SIMULATED", SIMULATED_NOTE.into()));
+    }
     let (version, service) = (f.text("version"), f.text("service"));
     let listen = f
         .get("listen")
@@ -358,6 +367,27 @@ mod tests {
     }
 
     #[test]
+    fn a_simulated_board_is_marked_first_and_real_hardware_not_at_all() {
+        let out = render(&status_document(&fixtures::simulated())).unwrap();
+        let second = out.lines().nth(1).unwrap();
+        assert_eq!(
+            second,
+            format!("SIMULATED    {SIMULATED_NOTE}"),
+            "in\n{out}"
+        );
+        let real = render(&status_document(&fixtures::with_thermal())).unwrap();
+        assert!(!real.contains("SIMULATED"), "{real}");
+        assert!(!real.to_lowercase().contains("simulate"), "{real}");
+        // A warden older than the field: the table renders, as real hardware.
+        let mut old = status_document(&fixtures::with_thermal());
+        old.as_object_mut().unwrap().remove("simulated");
+        assert_eq!(render(&old).unwrap(), real);
+        // Any value but `true` is not a claim of simulation.
+        old["simulated"] = Value::Null;
+        assert_eq!(render(&old).unwrap(), real);
+    }
+
+    #[test]
     fn table_without_a_sensor_says_why() {
         let out = render(&status_document(&fixtures::without_thermal())).unwrap();
         assert!(
@@ -439,7 +469,13 @@ mod tests {
             assert!(named.contains(&path), "{path} not required: {named:?}");
         }
         // Fields the table does not show are not required of the document.
-        for path in ["schema", "time_unix_s", "admission.reason", "thermal.ticks"] {
+        for path in [
+            "schema",
+            "time_unix_s",
+            "simulated",
+            "admission.reason",
+            "thermal.ticks",
+        ] {
             assert!(!named.contains(&path), "{path} required");
         }
     }

@@ -1,8 +1,62 @@
-//! `log.format = "json"`: one JSON object per line, for Logstash or Loki.
+//! Log lines: `log.format = "json"` (one JSON object per line, for Logstash or
+//! Loki), and under journald the `<N>` priority prefix on every line, the fatal
+//! one included, but only when `JOURNAL_STREAM` names stderr itself.
 
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{config_with, echo, Warden};
+use warden_hw::{RestoreEntry, RestoreState};
+
+use crate::util::{config_with, echo, wait_until, warden_bin, Launch, TempDir, Warden};
+
+/// A warden whose stderr is a file that `JOURNAL_STREAM` names (device:inode), as
+/// systemd sets it up for a unit logging to the journal; killed on drop.
+struct JournalRun {
+    child: Child,
+    log: PathBuf,
+}
+
+impl JournalRun {
+    /// Runs `warden args...` with stderr into `<dir>/stderr` and JOURNAL_STREAM naming it.
+    fn spawn(dir: &Path, args: &[&str]) -> JournalRun {
+        let log = dir.join("stderr");
+        let file = std::fs::File::create(&log).unwrap();
+        let meta = file.metadata().unwrap();
+        let child = Command::new(warden_bin())
+            .args(args)
+            .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+            .env_remove("WARDEN_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("spawn warden");
+        JournalRun { child, log }
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+
+    /// Waits for the exit; returns its code and everything written to stderr.
+    fn finish(&mut self) -> (Option<i32>, String) {
+        let mut code = None;
+        wait_until("warden exits", Duration::from_secs(15), || {
+            code = self.child.try_wait().unwrap().map(|s| s.code());
+            code.is_some()
+        });
+        (code.flatten(), self.text())
+    }
+}
+
+impl Drop for JournalRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 #[test]
 fn json_log_lines_are_one_object_each_with_the_documented_fields() {
@@ -44,5 +98,108 @@ fn a_bad_warden_log_is_named_and_the_configured_level_kept() {
         line.contains("WARDEN_LOG=\"bogus\" is not a log level")
             && line.contains("log.level = debug"),
         "{line}"
+    );
+}
+
+#[test]
+fn the_fatal_line_carries_the_err_priority_under_journald() {
+    let dir = TempDir::new("journal-fatal");
+    let config = dir.write("warden.toml", "[server]\nbacklog = 0\n");
+    let (code, text) =
+        JournalRun::spawn(dir.path(), &["run", "--config", config.to_str().unwrap()]).finish();
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.starts_with("<3>warden: ") && text.contains("server.backlog"),
+        "journalctl -p err must show why the unit failed: {text:?}"
+    );
+    assert!(text.lines().all(|l| l.starts_with("<3>")), "{text:?}");
+}
+
+#[test]
+fn warden_restore_failures_carry_the_err_priority_under_journald() {
+    let dir = TempDir::new("journal-restore");
+    let state_dir = dir.path().join("run");
+    let mut state = RestoreState::new();
+    // A file in a directory that does not exist: the write fails.
+    state.push(RestoreEntry::new(
+        dir.path().join("gone/scaling_max_freq"),
+        "1500000",
+    ));
+    state.save(&state_dir).unwrap();
+    let config = dir.write(
+        "warden.toml",
+        &format!("[hardware]\nstate_dir = \"{}\"\n", state_dir.display()),
+    );
+    let (code, text) = JournalRun::spawn(
+        dir.path(),
+        &["restore", "--config", config.to_str().unwrap()],
+    )
+    .finish();
+    assert_eq!(code, Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<3>warden: could not restore") && l.contains("gone")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("<3>warden: 1 of 1 settings not restored")),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_lines_carry_the_priority_prefix_under_journald() {
+    let dir = TempDir::new("journal-json");
+    let config = config_with("", "[log]\nformat = \"json\"\n")
+        .replace("@DIR@", &dir.path().display().to_string());
+    let config = dir.write("warden.toml", &config);
+    let mut run = JournalRun::spawn(dir.path(), &["run", "--config", config.to_str().unwrap()]);
+    wait_until("listening", Duration::from_secs(10), || {
+        run.text().contains("\"ready\"")
+    });
+    // SAFETY: plain kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(run.child.id() as i32, libc::SIGTERM) },
+        0
+    );
+    let (code, text) = run.finish();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.lines().count() >= 3, "{text}");
+    for line in text.lines() {
+        let (priority, object) = line
+            .strip_prefix('<')
+            .and_then(|rest| rest.split_once('>'))
+            .unwrap_or_else(|| panic!("no <N> prefix: {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(object).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let want = match v["level"].as_str().unwrap() {
+            "error" => "3",
+            "warn" => "4",
+            "info" => "6",
+            _ => "7",
+        };
+        assert_eq!(priority, want, "{line}");
+    }
+}
+
+#[test]
+fn a_journal_stream_that_names_another_file_is_not_trusted() {
+    // What a child of a journald-logged shell sees after `2>file`: the variable
+    // inherited, stderr elsewhere (here a pipe).
+    let w = Warden::start_with(
+        &config_with("", ""),
+        Launch {
+            env: vec![("JOURNAL_STREAM".into(), "8:1".into())],
+            ..Launch::default()
+        },
+    );
+    let line = w.wait_log("listening on", Duration::from_secs(5));
+    assert!(
+        !line.starts_with('<') && line.contains('Z') && line.contains(" INFO "),
+        "a timestamped text line, no journald prefix: {line}"
     );
 }

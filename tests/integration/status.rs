@@ -1,5 +1,6 @@
 //! The status server of the real binary: every endpoint over the wire,
-//! `promtool check metrics` on `/metrics`, `warden status`, and 50 clients
+//! `promtool check metrics` on `/metrics`, `warden status`, a `--simulate`
+//! warden saying so in all three, and 50 clients
 //! sending one byte a second that must starve neither `/status` nor the
 //! echo service. A missing `promtool` fails the test (Debian: `prometheus`).
 
@@ -53,6 +54,20 @@ pub fn status_addr(warden: &Warden) -> SocketAddr {
         .unwrap()
         .parse()
         .unwrap_or_else(|e| panic!("bad status address in {line:?}: {e}"))
+}
+
+/// Starts `warden run --simulate` (the simulated Pi) and returns it with its status address.
+pub fn simulated_warden() -> (Warden, SocketAddr) {
+    let warden = Warden::start_in(
+        TempDir::new("status-sim"),
+        &config_with("", ""),
+        Launch {
+            args: vec!["--simulate".into()],
+            ..Launch::default()
+        },
+    );
+    let status = status_addr(&warden);
+    (warden, status)
 }
 
 /// One HTTP answer.
@@ -178,6 +193,7 @@ fn metrics_from_a_running_warden_pass_promtool() {
         Some(1.0)
     );
     assert_eq!(sample(&text, "warden_cpu_max_frequency_hertz"), Some(1.5e9));
+    assert_eq!(sample(&text, "warden_simulated"), Some(0.0), "{text}");
     assert!(sample(&text, "warden_fan_duty_ratio").is_some());
     assert_eq!(
         sample(
@@ -199,6 +215,10 @@ fn endpoints_follow_the_temperature_and_the_connections() {
     let doc = wait_status(r.status, "a reading", |d| d["thermal"]["temp_c"] == 50.0);
     assert_eq!(doc["schema"], 1);
     assert_eq!(doc["state"], "running");
+    assert_eq!(
+        doc["simulated"], false,
+        "a fake sysfs tree is hardware to warden"
+    );
     assert_eq!(doc["listen"][0], r.warden.addr().to_string());
     assert_eq!(get(r.status, "/ready").status, 200);
     assert_eq!(get(r.status, "/healthz").json()["alive"], true);
@@ -290,6 +310,7 @@ fn warden_status_prints_a_table_or_json_and_names_a_missing_server() {
     );
     assert!(table.contains("temperature  52.0 °C"), "{table}");
     assert!(table.contains("admission    open"), "{table}");
+    assert!(!table.contains("SIMULATED"), "{table}");
     let out = run_warden(&["status", "--addr", &addr, "--json"]);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["schema"], 1);
@@ -302,6 +323,31 @@ fn warden_status_prints_a_table_or_json_and_names_a_missing_server() {
             "no warden status server at 127.0.0.1:{port}: connection refused"
         )),
         "{err}"
+    );
+}
+
+#[test]
+fn a_simulated_warden_says_so_in_status_metrics_and_the_table() {
+    let (_w, status) = simulated_warden();
+    let doc = wait_status(status, "a simulated reading", |d| {
+        d["thermal"]["temp_c"].is_number()
+    });
+    assert_eq!(doc["simulated"], true, "{doc:#}");
+    assert_eq!(doc["schema"], 1);
+    let text = get(status, "/metrics").text();
+    promtool_check(&text);
+    assert_eq!(sample(&text, "warden_simulated"), Some(1.0), "{text}");
+    let out = run_warden(&["status", "--addr", &status.to_string()]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let marker = table.lines().nth(1).unwrap_or_default();
+    assert!(
+        marker.starts_with("SIMULATED ") && marker.contains("not hardware"),
+        "the line under the title should say the figures are a model:\n{table}"
     );
 }
 

@@ -1,13 +1,14 @@
 //! The live page in a real browser: headless Chromium (Debian package
 //! `chromium`) loads `/` from a running warden, runs its script, and the
 //! rendered DOM must show the current temperature and charts with data
-//! points; a screenshot is taken. A missing Chromium fails the test.
+//! points, and the simulation banner only when warden runs `--simulate`;
+//! a screenshot is taken. A missing Chromium fails the test.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::status::{get, rig_with_sensor, wait_status};
+use crate::status::{get, rig_with_sensor, simulated_warden, wait_status};
 use crate::util::TempDir;
 
 /// The Chromium binary: `$WARDEN_TEST_CHROMIUM`, else `chromium`.
@@ -61,6 +62,23 @@ fn text_of<'a>(dom: &'a str, id: &str) -> &'a str {
     &rest[open_end..open_end + close]
 }
 
+/// The opening tag of the element with `id` in a dumped DOM.
+fn tag_of<'a>(dom: &'a str, id: &str) -> &'a str {
+    let marker = format!("id=\"{id}\"");
+    let at = dom
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no #{id} in the DOM"));
+    let start = dom[..at].rfind('<').unwrap();
+    &dom[start..at + dom[at..].find('>').unwrap() + 1]
+}
+
+/// True when the element with `id` carries the `hidden` attribute.
+fn hidden(dom: &str, id: &str) -> bool {
+    tag_of(dom, id)
+        .split_ascii_whitespace()
+        .any(|attr| attr == "hidden" || attr.starts_with("hidden=") || attr == "hidden>")
+}
+
 /// The `data-points` attribute of the element with `id`.
 fn points_of(dom: &str, id: &str) -> usize {
     let marker = format!("id=\"{id}\"");
@@ -106,6 +124,11 @@ fn chromium_renders_the_live_page_with_temperature_and_charts() {
         .parse()
         .unwrap();
     assert!(updates >= 1, "the page never refreshed from /status");
+    assert!(
+        hidden(&dom, "simulated"),
+        "simulation banner shown on real hardware: {}",
+        tag_of(&dom, "simulated")
+    );
     for chart in ["chart-temp", "chart-fan", "chart-conn"] {
         let points = points_of(&dom, chart);
         assert!(points >= 2, "#{chart} drew {points} points");
@@ -139,4 +162,33 @@ fn chromium_renders_the_live_page_with_temperature_and_charts() {
     if let Some(dir) = std::env::var_os("WARDEN_TEST_SCREENSHOT_DIR") {
         std::fs::copy(&shot, Path::new(&dir).join("warden-status-page.png")).unwrap();
     }
+}
+
+#[test]
+fn chromium_shows_the_simulation_banner_for_a_simulated_warden() {
+    let (_w, status) = simulated_warden();
+    wait_status(status, "a simulated reading", |d| {
+        d["thermal"]["temp_c"].is_number()
+    });
+    let profile = TempDir::new("chromium-sim");
+    let dom = headless(
+        &format!("http://{status}/"),
+        &profile.path().join("dom"),
+        &["--dump-dom"],
+    );
+    assert!(
+        !hidden(&dom, "simulated"),
+        "no simulation banner: {}",
+        tag_of(&dom, "simulated")
+    );
+    assert!(
+        text_of(&dom, "simulated").starts_with("SIMULATED: "),
+        "{}",
+        text_of(&dom, "simulated")
+    );
+    assert_eq!(text_of(&dom, "admission"), "open");
+    assert!(
+        dom.contains("<title>warden (SIMULATED)</title>"),
+        "the tab title does not say SIMULATED"
+    );
 }

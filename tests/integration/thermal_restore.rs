@@ -440,3 +440,96 @@ fn a_simulated_warden_writes_no_state_and_takes_no_lock() {
     drop(real);
     drop(sim);
 }
+
+/// A throttled crash-restore state in `dir` (warden-hw's fixture) and a config file
+/// `text`, with `@STATE@` standing for the state directory; returns (state dir,
+/// max-freq file, config file).
+fn throttled_with_config(
+    dir: &TempDir,
+    text: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (state_dir, max_freq) =
+        warden_hw::fake_sysfs::throttled_restore_state(dir.path(), None).unwrap();
+    let config = dir.write(
+        "warden.toml",
+        &text.replace("@STATE@", &state_dir.display().to_string()),
+    );
+    (state_dir, max_freq, config)
+}
+
+#[test]
+fn warden_restore_with_a_config_that_does_not_validate_still_restores() {
+    let dir = TempDir::new("restore-bad-config");
+    // A bad edit (an unknown key) after warden started; [hardware] is still readable.
+    let (state_dir, max_freq, config) = throttled_with_config(
+        &dir,
+        "[server]\nbaclog = 4096\n\n[hardware]\nstate_dir = \"@STATE@\"\n",
+    );
+    let check = run_warden(&["check-config", config.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(2), "the file is really invalid");
+
+    let out = run_warden(&["restore", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "restored: exit 0\n{stderr}");
+    assert_eq!(std::fs::read_to_string(&max_freq).unwrap(), "1500000");
+    assert!(!warden_hw::restore::state_path(&state_dir).exists());
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("restoring anyway"))
+        .unwrap_or_else(|| panic!("no warning: {stderr}"));
+    assert!(
+        warning.contains("WARN")
+            && warning.contains("server.baclog")
+            && warning.contains(&format!("hardware.state_dir = {}", state_dir.display()))
+            && warning.contains("[hardware] table"),
+        "names the config error and the state dir used: {warning}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("restored "),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn warden_restore_with_a_missing_or_non_toml_config_falls_back_to_the_default_state_dir() {
+    let dir = TempDir::new("restore-no-config");
+    let not_toml = dir.write("warden.toml", "[hardware\nstate_dir = /run/x\n");
+    let missing = dir.path().join("no-such.toml");
+    for (config, why) in [
+        (&missing, "the file cannot be read"),
+        (&not_toml, "the file is not TOML"),
+    ] {
+        let out = run_warden(&["restore", "--config", config.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Not exit 2: the restore ran, on /run/warden (where this host may or may not
+        // have a state file, or a warden running).
+        assert_ne!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&config.display().to_string())
+                && stderr.contains("restoring anyway, with hardware.state_dir = /run/warden")
+                && stderr.contains(why),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn warden_restore_shows_the_warnings_of_the_hardware_layer() {
+    let dir = TempDir::new("restore-hw-warning");
+    let (state_dir, max_freq, config) =
+        throttled_with_config(&dir, "[hardware]\nstate_dir = \"@STATE@\"\n");
+    // A directory where the lock file belongs: the lock cannot be taken, the restore
+    // goes on with the owner check alone, and warden-hw says so with log::warn!.
+    std::fs::create_dir_all(warden_hw::restore::lock::lock_path(&state_dir)).unwrap();
+    let out = run_warden(&["restore", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&max_freq).unwrap(), "1500000");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("cannot lock the state directory")),
+        "{stderr}"
+    );
+}

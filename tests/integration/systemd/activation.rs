@@ -2,10 +2,13 @@
 //! the port, waits for the first connection, then execs warden with the
 //! socket as fd 3 (`LISTEN_FDS`, `LISTEN_PID`, `LISTEN_FDNAMES`). Clients that
 //! connect and send before warden runs wait in the kernel's queue and must
-//! all be served.
+//! all be served. A `server.listen` that disagrees with the passed sockets is
+//! named at start, and sockets warden cannot serve are refused by name.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -139,4 +142,113 @@ fn listen_fds_zero_binds_server_listen_instead_of_serving_nothing() {
     warden.signal(libc::SIGTERM);
     let status = warden.wait_exit(Duration::from_secs(10)).unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// `systemd-socket-activate` on `listen` (an `IP:port` or a unix socket path), running
+/// `warden run --config <config>` once the first client connects; `fdnames` is the
+/// LISTEN_FDNAMES warden sees (set by a wrapper shell that execs it, so LISTEN_PID
+/// still names warden).
+fn activated(listen: &str, config: &Path, fdnames: &str) -> Logged {
+    let activate = tool("systemd-socket-activate", "systemd");
+    let mut cmd = Command::new(activate);
+    cmd.arg("-l")
+        .arg(listen)
+        .args(["-E", "WARDEN_LOG=info", "--", "/bin/sh", "-c"])
+        .arg(format!("LISTEN_FDNAMES={fdnames} exec \"$0\" \"$@\""))
+        .arg(warden_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(config);
+    let activator = Logged::spawn(cmd);
+    activator.wait_line(&format!("Listening on {listen}"), Duration::from_secs(10));
+    activator
+}
+
+#[test]
+fn a_server_listen_other_than_the_passed_sockets_is_named_once_at_start() {
+    let dir = TempDir::new("activate-listen");
+    let at = |name: &str, text: &str| {
+        dir.write(
+            name,
+            &text.replace("@DIR@", &dir.path().display().to_string()),
+        )
+    };
+    let other: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    for case in ["differs", "same", "absent"] {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let text = match case {
+            "differs" => config_with(&format!("listen = [\"{other}\"]"), ""),
+            "same" => config_with(&format!("listen = [\"{addr}\"]"), ""),
+            _ => "[hardware]\nstate_dir = \"@DIR@/run\"\nsysfs_root = \"@DIR@/sysfs\"\n\n\
+                  [status]\nlisten = \"127.0.0.1:0\"\n"
+                .to_string(),
+        };
+        let config = at(&format!("{case}.toml"), &text);
+        // An empty name (FileDescriptorName= unset by hand) is not shown as ", ".
+        let activator = activated(&addr.to_string(), &config, "");
+        let _client = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+        activator.wait_line(" ready", Duration::from_secs(10));
+        let lines = activator.lines();
+        let listening = activator.wait_line("listening on", Duration::from_secs(1));
+        assert!(
+            listening.ends_with(&format!("listening on {addr} (from systemd)")),
+            "{case}: {listening}"
+        );
+        let warnings: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("ListenStream="))
+            .collect();
+        if case != "differs" {
+            assert!(warnings.is_empty(), "{case}: {warnings:?}");
+            continue;
+        }
+        assert_eq!(warnings.len(), 1, "one WARN:\n{}", lines.join("\n"));
+        let warning = warnings[0];
+        assert!(
+            warning.contains("WARN")
+                && warning.contains(&format!(
+                    "server.listen in {} is [{other}]",
+                    config.display()
+                ))
+                && warning.contains(&format!("systemd passed [{addr}]"))
+                && warning.contains("edit ListenStream= in warden.socket"),
+            "{warning}"
+        );
+    }
+}
+
+#[test]
+fn passed_descriptors_warden_cannot_serve_are_named() {
+    let dir = TempDir::new("activate-refused");
+    let config = config_with("", "").replace("@DIR@", &dir.path().display().to_string());
+    let config = dir.write("warden.toml", &config);
+
+    // A unix socket (ListenStream=/path): refused, naming its family.
+    let path = dir.path().join("service.sock");
+    let mut activator = activated(&path.display().to_string(), &config, "service");
+    let _client = UnixStream::connect(&path).unwrap();
+    let status = activator.wait_exit(Duration::from_secs(10)).expect("exits");
+    let log = activator.lines().join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("socket activation: descriptor 3: a unix socket (AF_UNIX), not TCP"),
+        "{log}"
+    );
+
+    // A LISTEN_FDS beyond what one loop serves: the message names the variable.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=$$ LISTEN_FDS=100000 exec \"$0\" \"$@\"")
+        .arg(warden_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(&config);
+    let mut warden = Logged::spawn(cmd);
+    let status = warden.wait_exit(Duration::from_secs(10)).expect("exits");
+    let line = warden.wait_line("LISTEN_FDS", Duration::from_secs(2));
+    assert_eq!(status.code(), Some(1), "{line}");
+    assert!(
+        line.contains("socket activation: LISTEN_FDS=100000 passes more sockets than warden serves (at most 64)"),
+        "{line}"
+    );
 }

@@ -108,14 +108,12 @@ fn the_units_carry_the_boot_time_settings() {
         ("Type", "notify"),
         ("Restart", "on-failure"),
         (
-            "ExecStartPre",
-            "/usr/bin/warden check-config /etc/warden/warden.toml",
-        ),
-        (
             "ExecStart",
             "/usr/bin/warden run --config /etc/warden/warden.toml",
         ),
         ("ExecReload", "/bin/kill -HUP $MAINPID"),
+        ("RestartPreventExitStatus", "2"),
+        ("RuntimeDirectoryPreserve", "yes"),
         (
             "ExecStopPost",
             "/usr/bin/warden restore --config /etc/warden/warden.toml",
@@ -168,6 +166,99 @@ fn the_units_carry_the_boot_time_settings() {
             "warden.socket lacks {key}={value}"
         );
     }
+}
+
+/// `(section, key, value)` of every directive of a unit file, in order.
+fn sectioned_directives(text: &str) -> Vec<(String, String, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+        } else if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
+            out.push((section.clone(), key.trim().into(), value.trim().into()));
+        }
+    }
+    out
+}
+
+/// Seconds of a systemd time span such as `300s`, `5min` or `2`.
+fn seconds(span: &str) -> f64 {
+    let digits = span.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &span[digits.len()..];
+    let scale = match unit {
+        "" | "s" | "sec" => 1.0,
+        "min" | "m" => 60.0,
+        "ms" => 0.001,
+        _ => panic!("unexpected time unit in {span:?}"),
+    };
+    digits.parse::<f64>().unwrap() * scale
+}
+
+#[test]
+fn restarts_stop_at_a_bad_config_and_at_a_crash_loop() {
+    let text = std::fs::read_to_string(init_file("warden.service")).unwrap();
+    let all = sectioned_directives(&text);
+    let value = |section: &str, key: &str| {
+        all.iter()
+            .find(|(s, k, _)| s == section && k == key)
+            .map(|(_, _, v)| v.clone())
+            .unwrap_or_else(|| panic!("warden.service has no {key}= in [{section}]"))
+    };
+    // Exit 2 (bad configuration) is never retried. RestartPreventExitStatus= sees only
+    // the main process: a check-config in ExecStartPre= failing with 2 would be retried
+    // (systemd 252: NRestarts=5, then start-limit), so `warden run` checks the file itself.
+    let prevented = value("Service", "RestartPreventExitStatus");
+    assert!(
+        prevented.split_whitespace().any(|code| code == "2"),
+        "RestartPreventExitStatus={prevented}"
+    );
+    assert!(
+        !all.iter().any(|(_, key, _)| key == "ExecStartPre"),
+        "an ExecStartPre= failure is restarted whatever its exit status"
+    );
+    // Any other failure is retried, but not forever: the burst must fit in the interval
+    // at RestartSec spacing, or the limit could never be reached.
+    let interval = seconds(&value("Unit", "StartLimitIntervalSec"));
+    let burst: f64 = value("Unit", "StartLimitBurst").parse().unwrap();
+    let restart_sec = seconds(&value("Service", "RestartSec"));
+    assert!(
+        burst >= 2.0 && interval > burst * restart_sec,
+        "StartLimitBurst={burst} within StartLimitIntervalSec={interval}s at RestartSec={restart_sec}s"
+    );
+}
+
+#[test]
+fn a_reload_checks_the_file_before_signalling_and_the_state_dir_outlives_a_stop() {
+    let text = std::fs::read_to_string(init_file("warden.service")).unwrap();
+    let all = sectioned_directives(&text);
+    let in_service = |key: &str| -> Vec<String> {
+        all.iter()
+            .filter(|(s, k, _)| s == "Service" && k == key)
+            .map(|(_, _, v)| v.clone())
+            .collect()
+    };
+    let config = in_service("ExecStart")[0]
+        .split_once("--config ")
+        .map(|(_, path)| path.to_string())
+        .expect("ExecStart names --config");
+    assert_eq!(
+        in_service("ExecReload"),
+        [
+            format!("/usr/bin/warden check-config {config}"),
+            "/bin/kill -HUP $MAINPID".to_string()
+        ],
+        "check-config must run first and on the file warden runs with"
+    );
+    // systemd deletes a runtime directory when the service stops, after ExecStopPost:
+    // the state file a failed restore kept would go with it.
+    assert_eq!(in_service("RuntimeDirectory"), ["warden"]);
+    assert_eq!(in_service("RuntimeDirectoryPreserve"), ["yes"]);
+    assert!(
+        in_service("ExecStopPost")[0].ends_with(&format!("restore --config {config}")),
+        "{:?}",
+        in_service("ExecStopPost")
+    );
 }
 
 /// The `RUN+="..."` programs of a udev rules file, continuation lines joined
