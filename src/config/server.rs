@@ -131,6 +131,18 @@ fn listen_addresses(texts: &[String]) -> Result<Vec<SocketAddr>, ConfigError> {
             address_text()
         )));
     }
+    let most = crate::engine::token::MAX_LISTENERS;
+    if texts.len() > most {
+        return Err(ConfigError::at_key(
+            ConfigErrorKind::BadValue,
+            "server.listen",
+            format!("{} addresses are listed", texts.len()),
+        )
+        .allowing(format!(
+            "allowed at most {most} (one event loop serves that many listeners; a wildcard \
+             such as 0.0.0.0:PORT covers every local address)"
+        )));
+    }
     let mut addresses: Vec<SocketAddr> = Vec::with_capacity(texts.len());
     for (index, text) in texts.iter().enumerate() {
         let key = format!("server.listen[{index}]");

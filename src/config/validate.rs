@@ -120,14 +120,27 @@ pub(super) fn choice<T: Copy>(
 
 /// Parses an `IP:port` socket address (IPv6 in brackets).
 pub(super) fn socket_address(key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
-    text.parse().map_err(|_| {
+    let address: SocketAddr = text.parse().map_err(|_| {
         ConfigError::at_key(
             ConfigErrorKind::BadAddress,
             key,
             format!("{text:?} is not a socket address"),
         )
         .allowing(format!("allowed {ADDRESS_HINT}"))
-    })
+    })?;
+    // An IPv6 listener is IPv6-only, so it cannot bind an IPv4-mapped address, and
+    // the overlap checks would miss its IPv4 twin.
+    if let SocketAddr::V6(v6) = address {
+        if let Some(v4) = v6.ip().to_ipv4_mapped() {
+            return Err(ConfigError::at_key(
+                ConfigErrorKind::BadAddress,
+                key,
+                format!("{text:?} is an IPv4-mapped IPv6 address"),
+            )
+            .allowing(format!("write it as the IPv4 address {v4}:{}", v6.port())));
+        }
+    }
+    Ok(address)
 }
 
 /// Accepts only a non-empty absolute path; a daemon's working directory is not meaningful.

@@ -320,6 +320,21 @@ fn bad_values_and_missing_keys_say_what_is_needed() {
             &["0.0.0.0:7000 is listed twice (also server.listen[0])"],
         ),
         (
+            "[server]\nlisten = [\"[::ffff:127.0.0.1]:7000\"]\n",
+            BadAddress,
+            Some("server.listen[0]"),
+            &[
+                "is an IPv4-mapped IPv6 address",
+                "write it as the IPv4 address 127.0.0.1:7000",
+            ],
+        ),
+        (
+            "[status]\nlisten = \"[::ffff:127.0.0.1]:9181\"\n",
+            BadAddress,
+            Some("status.listen"),
+            &["is an IPv4-mapped IPv6 address", "127.0.0.1:9181"],
+        ),
+        (
             "[thermal]\nsensor = \"\"\n",
             BadValue,
             Some("thermal.sensor"),
@@ -463,4 +478,24 @@ fn cross_section_conflicts_name_both_keys() {
             &["collides with server.listen[0] (0.0.0.0:7000)"],
         ),
     ]);
+}
+
+#[test]
+fn more_listen_addresses_than_one_loop_serves_are_refused() {
+    let list = |n: u8| {
+        (1..=n)
+            .map(|i| format!("\"127.0.0.{i}:7000\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    assert!(
+        crate::config::Config::from_toml_str(&format!("[server]\nlisten = [{}]\n", list(64)))
+            .is_ok()
+    );
+    assert_error(
+        &format!("[server]\nlisten = [{}]\n", list(65)),
+        BadValue,
+        Some("server.listen"),
+        &["65 addresses are listed", "at most 64"],
+    );
 }
