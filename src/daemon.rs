@@ -384,7 +384,6 @@ impl LoopHooks for DaemonHooks {
                 }
                 self.apply_thermal_policy(&config);
                 self.apply_controller_settings(&mut config);
-                self.status.apply(&config.status);
                 let settings = engine_settings(&config, &self.fd_budget, "SIGHUP");
                 self.applied = config;
                 Some(settings)
@@ -416,6 +415,11 @@ impl LoopHooks for DaemonHooks {
 
     fn draining(&mut self) {
         self.notifier.stopping();
+    }
+
+    /// The status page moves after the listeners, so it may take a port they gave up.
+    fn reloaded(&mut self) {
+        self.status.apply(&self.applied.status);
     }
 }
 

@@ -87,6 +87,9 @@ pub trait LoopHooks {
     }
     /// Draining has begun (first SIGTERM/SIGINT or a `Drain` command).
     fn draining(&mut self) {}
+    /// The loop has applied what [`reload`](Self::reload) returned (listeners moved),
+    /// so what the daemon moves now can take a port the listeners gave up.
+    fn reloaded(&mut self) {}
 }
 
 /// Why [`EventLoop::run`] returned.
@@ -524,6 +527,7 @@ impl EventLoop {
                 SIGHUP => {
                     if let Some(settings) = hooks.reload() {
                         self.apply(settings);
+                        hooks.reloaded();
                     }
                 }
                 SIGUSR2 if self.test_hooks.wedge => {

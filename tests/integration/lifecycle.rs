@@ -167,6 +167,34 @@ fn sighup_moves_the_status_page_to_a_new_address() {
 }
 
 #[test]
+fn one_sighup_moves_the_status_page_onto_the_port_the_listener_gives_up() {
+    let (server, status, next) = (free_port(), free_port(), free_port());
+    let config = |server: u16, status: u16| {
+        config_with(
+            &format!("listen = [\"127.0.0.1:{server}\"]"),
+            &format!("[status]\nlisten = \"127.0.0.1:{status}\"\n"),
+        )
+    };
+    let w = Warden::start(&config(server, status));
+    w.rewrite_config(&config(next, server));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(
+        lines,
+        &format!("status page on http://127.0.0.1:{server}/"),
+        Duration::from_secs(5),
+    );
+    w.assert_not_logged_after(lines, "stays as it was");
+    let page: std::net::SocketAddr = format!("127.0.0.1:{server}").parse().unwrap();
+    assert_eq!(
+        crate::status::get(page, "/status").json()["service"],
+        "echo"
+    );
+    let mut s = echo::connect(format!("127.0.0.1:{next}").parse().unwrap());
+    echo::roundtrip(&mut s, b"moved");
+}
+
+#[test]
 fn sighup_refuses_an_invalid_file_naming_the_key_and_keeps_running() {
     let w = Warden::start(&config_with("", ""));
     let mut s = echo::connect(w.addr());
