@@ -19,6 +19,6 @@ pub use backends::{
     SimBoard, SimCpuFreq, SimFan, SimSensor, SimThrottleReader, SIM_AVAILABLE_GOVERNORS,
     SIM_GOVERNOR, SIM_SENSOR_DESCRIPTION,
 };
-pub use model::{PiThermalModel, SensorFault};
+pub use model::{PiThermalModel, SensorFault, MAX_SUBSTEP_S};
 pub use noise::SeededNoise;
 pub use params::*;

@@ -20,7 +20,7 @@ use crate::error::HwError;
 
 /// Longest internal integration step (s); forward Euler is accurate to well under 1 %
 /// at this step against the model's fastest time constant (≈ 8 s).
-const MAX_SUBSTEP_S: f64 = 0.05;
+pub const MAX_SUBSTEP_S: f64 = 0.05;
 /// `get_throttled` bit 1: ARM frequency capped now.
 const FLAG_FREQ_CAPPED: u32 = 1 << 1;
 /// `get_throttled` bit 2: throttled now.

@@ -319,6 +319,27 @@ fn parse_compare(args: &[String]) -> Result<Command> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_help_quotes_the_enforced_ranges() {
+        let run = help(HelpTopic::Run);
+        let ranges = [
+            format!("{} to {}", SPEED_RANGE.start(), SPEED_RANGE.end()),
+            format!("{} to {}", DURATION_RANGE_S.start(), DURATION_RANGE_S.end()),
+            format!("{} to {}", STEP_MS_RANGE.start(), STEP_MS_RANGE.end()),
+            format!(
+                "{} to {}",
+                REPORT_EVERY_RANGE_S.start(),
+                REPORT_EVERY_RANGE_S.end()
+            ),
+        ];
+        for range in ranges {
+            assert!(run.contains(&range), "run --help lacks {range:?}:\n{run}");
+        }
+        let compare = help(HelpTopic::Compare);
+        let least = format!("at least {} s", crate::compare::MIN_COMPARE_S);
+        assert!(compare.contains(&least), "{compare}");
+    }
+
     fn parse_strs(args: &[&str]) -> Result<Command, UsageError> {
         parse(args.iter().map(|s| s.to_string()))
     }

@@ -119,10 +119,9 @@ pub fn check_scenario(scenario: &Scenario) -> Result<()> {
     Ok(())
 }
 
-/// Runs `scenario` under `regime` from an idle board at the scenario's starting ambient;
-/// refuses a scenario [`check_scenario`] refuses.
+/// Runs `scenario` under `regime` from an idle board at the scenario's starting ambient.
+/// Callers check the scenario first ([`check_scenario`]), once, before any regime runs.
 pub fn run(scenario: &Scenario, regime: RegimeKind) -> Result<RunResult> {
-    check_scenario(scenario)?;
     let mut model = PiThermalModel::new(scenario.params.clone(), scenario.ambient.at(0.0))?;
     let mut controller = regime.build(&scenario.params.steps_khz)?;
     let top_khz = scenario.params.max_khz();

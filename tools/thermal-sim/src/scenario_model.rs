@@ -9,9 +9,9 @@
 
 use std::ops::RangeInclusive;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{ensure, Result};
 use serde::Deserialize;
-use warden_hw::sim::PiThermalParams;
+use warden_hw::sim::{PiThermalParams, MAX_SUBSTEP_S};
 
 /// Allowed board power, idle or at full load (W).
 pub const POWER_RANGE_W: RangeInclusive<f64> = 0.01..=100.0;
@@ -27,8 +27,8 @@ pub const STEP_RANGE_KHZ: RangeInclusive<u64> = 1_000..=10_000_000;
 pub const MAX_STEPS: usize = 64;
 /// Allowed firmware cap temperatures (°C).
 pub const FIRMWARE_CAP_RANGE_C: RangeInclusive<f64> = 0.0..=150.0;
-/// Shortest time constant (s) of either node: 20 × the model's 50 ms integration substep.
-pub const MIN_TIME_CONSTANT_S: f64 = 1.0;
+/// Shortest time constant (s) of either node: 20 × the model's integration substep.
+pub const MIN_TIME_CONSTANT_S: f64 = 20.0 * MAX_SUBSTEP_S;
 
 /// Optional overrides of [`PiThermalParams`], field for field.
 #[derive(Debug, Default, Deserialize)]
@@ -151,8 +151,8 @@ impl RawModel {
             check_steps(&steps)?;
             p.steps_khz = steps;
         }
-        check_combination(params)?;
-        params.validate().context("[model]")
+        // PiThermalModel::new validates the result again; these name the `model.*` keys.
+        check_combination(params)
     }
 }
 
@@ -204,7 +204,8 @@ fn check_combination(p: &PiThermalParams) -> Result<()> {
         die_s >= MIN_TIME_CONSTANT_S,
         "model.die_resistance_c_per_w × model.die_capacity_j_per_c = {die_s} s: the die's \
          time constant must be at least {MIN_TIME_CONSTANT_S} s (the model integrates in \
-         50 ms steps); raise either"
+         {} ms steps); raise either",
+        MAX_SUBSTEP_S * 1000.0
     );
     let board_r = p
         .die_resistance_c_per_w
@@ -214,8 +215,9 @@ fn check_combination(p: &PiThermalParams) -> Result<()> {
         board_s >= MIN_TIME_CONSTANT_S,
         "model.board_capacity_j_per_c × the smaller of model.die_resistance_c_per_w and \
          model.board_resistance_full_fan_c_per_w = {board_s} s: the board's time constant \
-         must be at least {MIN_TIME_CONSTANT_S} s (the model integrates in 50 ms steps); \
-         raise the capacity"
+         must be at least {MIN_TIME_CONSTANT_S} s (the model integrates in {} ms steps); \
+         raise the capacity",
+        MAX_SUBSTEP_S * 1000.0
     );
     Ok(())
 }

@@ -27,6 +27,7 @@ fn bundled_scenarios_parse_and_mean_what_they_say() {
         let scenario = Scenario::from_toml(text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         assert_eq!(scenario.name, name);
         assert!(!scenario.description.is_empty(), "{name}");
+        crate::compare::check_scenario(&scenario).unwrap_or_else(|e| panic!("{name}: {e:#}"));
     }
     let heatwave = Scenario::from_toml(BUNDLED[1].1).unwrap();
     assert_eq!(heatwave.ambient.at(0.0), 22.0);
