@@ -396,7 +396,7 @@ fn option_with_equals(
     if ["--help", "--version"].contains(&name) {
         return Err(flag_with_value(name));
     }
-    let Some(opt) = CliOption::ALL.into_iter().find(|opt| opt.long() == name) else {
+    let Some(opt) = CliOption::from_arg(name) else {
         return Err(UsageError::within(
             named,
             format!("unknown option '{name}' (in '{arg}')"),

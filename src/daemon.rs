@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use log::LevelFilter;
 use warden_hw::HwError;
 
 use crate::config::{AtCapacity, Config, CpuFreqStrategy};
@@ -47,7 +46,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
                 );
             }
             let passed: Vec<engine::Listener> = passed.into_iter().map(|(l, _)| l).collect();
-            if let Some(path) = config_path.filter(|path| sets_server_listen(path)) {
+            if let Some(path) = config_path.filter(|_| config.server.listen_given) {
                 warn_listen_ignored(path, &config.server.listen, &passed);
             }
             passed
@@ -134,19 +133,6 @@ fn log_final_counters(shared: &LoopShared) {
     );
 }
 
-/// True when the file at `path` sets `server.listen` itself (read again as plain TOML; the
-/// validated [`Config`] has the default filled in and cannot tell).
-fn sets_server_listen(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|file| {
-            file.get("server")
-                .and_then(|server| server.get("listen"))
-                .is_some()
-        })
-}
-
 /// One WARN when the configured `server.listen` is not what systemd passed: those sockets
 /// are served and `server.listen` is ignored, which would otherwise go unnoticed until a
 /// client knocks on the configured port. A dual-stack `[::]:P` socket (what
@@ -211,18 +197,15 @@ fn bind_all(settings: &EngineSettings) -> Result<Vec<engine::Listener>, Failure>
 }
 
 fn apply_logging(config: &Config) {
-    let level = config
-        .log
-        .level
-        .as_str()
-        .parse::<LevelFilter>()
-        .unwrap_or(LevelFilter::Info);
-    let format = if config.log.format.as_str() == "json" {
-        LogFormat::Json
-    } else {
-        LogFormat::Text
-    };
-    logging::init(level, format);
+    logging::init(config.log.level.level_filter(), log_format(config));
+}
+
+/// The log writer's format for `log.format`.
+pub(crate) fn log_format(config: &Config) -> LogFormat {
+    match config.log.format {
+        crate::config::LogFormat::Json => LogFormat::Json,
+        crate::config::LogFormat::Text => LogFormat::Text,
+    }
 }
 
 /// The event loop's view of `[server]`, with `max_connections` lowered to what the

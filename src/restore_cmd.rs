@@ -38,18 +38,21 @@ use crate::logging::{self, LogFormat};
 /// throttled: a warning names the error and the state directory used instead
 /// ([`fallback_state_dir`]), and the restore goes on.
 pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
-    // warden-hw warns through `log` (a state directory it cannot lock, for one).
-    logging::init(LevelFilter::Info, LogFormat::Text);
+    // warden-hw warns through `log` (a state directory it cannot lock, for one); the
+    // logger is set up once, in the file's format when the file loads.
+    let init = |format| logging::init(LevelFilter::Info, format);
     let state_dir = match config_path {
-        None => Config::default().hardware.state_dir,
+        None => {
+            init(LogFormat::Text);
+            Config::default().hardware.state_dir
+        }
         Some(path) => match Config::load(path) {
             Ok(config) => {
-                if config.log.format.as_str() == "json" {
-                    logging::init(LevelFilter::Info, LogFormat::Json);
-                }
+                init(crate::daemon::log_format(&config));
                 config.hardware.state_dir
             }
             Err(error) => {
+                init(LogFormat::Text);
                 let text = std::fs::read_to_string(path).ok();
                 let (state_dir, source) = fallback_state_dir(text.as_deref());
                 warn_fallback(&error, &state_dir, &source);

@@ -7,10 +7,6 @@ use std::io;
 /// Descriptors warden keeps for itself whatever the limit: epoll, waker,
 /// signals, listeners, the thermal controller's sysfs files, logs.
 pub const INTERNAL_FDS: u64 = 64;
-/// Descriptors kept out of the connection budget under a generous limit: the
-/// status page's own cap plus [`INTERNAL_FDS`], so that clients can never use
-/// up what the thermal controller needs to read the temperature and drive the fan.
-pub const RESERVED_FDS: u64 = crate::status::io_loop::MAX_CONNECTIONS as u64 + INTERNAL_FDS;
 /// The smallest open-file limit warden starts under: its own descriptors plus a
 /// quarter of the rest for the status page and three quarters for clients.
 pub const MIN_NOFILE: u64 = 128;
@@ -131,7 +127,6 @@ mod tests {
 
     #[test]
     fn a_generous_limit_keeps_the_whole_reserve() {
-        assert_eq!(RESERVED_FDS, 192);
         let budget = FdBudget::for_limit(20_000);
         assert_eq!(
             (budget.connections, budget.status_connections),

@@ -379,4 +379,12 @@ fn help_readme_and_parser_agree() {
         "default {}",
         crate::config::defaults::DEFAULT_STATUS_LISTEN
     )));
+    // The exit-code lines quote the open-file minimum the daemon enforces.
+    let below = format!("open-file limit below {}", crate::rlimit::MIN_NOFILE);
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words(HELP).contains(&below), "{below} not in HELP");
+    assert!(
+        words(&help_text(Some(Subcommand::Run))).contains(&below),
+        "{below} not in 'warden run --help'"
+    );
 }

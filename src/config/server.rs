@@ -35,6 +35,8 @@ choice_enum! {
 pub struct ServerConfig {
     /// Addresses to listen on (non-empty, no duplicates).
     pub listen: Vec<SocketAddr>,
+    /// True when the file set `listen` itself rather than taking the default.
+    pub listen_given: bool,
     /// Protocol served on every listener.
     pub service: Service,
     /// listen(2) backlog of each listening socket.
@@ -57,6 +59,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: vec![DEFAULT_SERVER_LISTEN],
+            listen_given: false,
             service: DEFAULT_SERVICE,
             backlog: DEFAULT_BACKLOG,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -71,12 +74,14 @@ impl Default for ServerConfig {
 
 /// Applies defaults and range, choice and address rules to `[server]`.
 pub(super) fn validate(raw: RawServer) -> Result<ServerConfig, ConfigError> {
+    let listen_given = raw.listen.is_some();
     let listen = match raw.listen {
         Some(texts) => listen_addresses(&texts)?,
         None => vec![DEFAULT_SERVER_LISTEN],
     };
     Ok(ServerConfig {
         listen,
+        listen_given,
         service: match raw.service {
             Some(text) => choice("server.service", &text, Service::CHOICES)?,
             None => DEFAULT_SERVICE,

@@ -192,6 +192,14 @@ fn under_a_small_limit_slow_status_clients_cannot_blind_the_thermal_controller()
     );
     // 128 - 64 = 64: 16 for the status page, 48 for clients.
     w.wait_log("is lowered to 48", Duration::from_secs(5));
+    // What warden holds itself (one listener, status page, sysfs files, epoll, logs)
+    // fits well inside the 64 it keeps back.
+    let own = proc::fd_count(w.pid());
+    assert!(
+        own <= 32,
+        "warden holds {own} descriptors before any client"
+    );
+    eprintln!("warden's own descriptors at start: {own}");
     let status = crate::status::status_addr(&w);
     let clients: Vec<_> = (0..60).map(|_| echo::connect(w.addr())).collect();
     // Half-sent requests, far more than the status page's share, held open.

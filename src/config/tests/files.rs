@@ -41,7 +41,11 @@ fn every_key() -> Vec<String> {
 
 #[test]
 fn shipped_file_is_exactly_the_defaults() {
-    assert_eq!(config_of(SHIPPED_FILE), Config::default());
+    let mut shipped = config_of(SHIPPED_FILE);
+    // It writes the default listen address out; only that fact differs.
+    assert!(shipped.server.listen_given);
+    shipped.server.listen_given = false;
+    assert_eq!(shipped, Config::default());
 }
 
 #[test]

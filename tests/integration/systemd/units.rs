@@ -226,6 +226,18 @@ fn restarts_stop_at_a_bad_config_and_at_a_crash_loop() {
         burst >= 2.0 && interval > burst * restart_sec,
         "StartLimitBurst={burst} within StartLimitIntervalSec={interval}s at RestartSec={restart_sec}s"
     );
+    // README.md quotes these: "2 s later", "5 failed starts within 5 minutes".
+    assert_eq!((restart_sec, burst, interval), (2.0, 5.0, 300.0));
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+    assert!(
+        readme.contains("(2 s later)") && readme.contains("5 failed starts within 5 minutes"),
+        "README no longer quotes the unit's restart limits"
+    );
 }
 
 #[test]
