@@ -144,3 +144,51 @@ fn an_idle_session_costs_a_few_dozen_bytes_in_the_slab() {
     let size = std::mem::size_of::<Session>();
     assert!(size <= 48, "Session grew to {size} bytes");
 }
+
+#[test]
+fn the_gate_is_never_seen_before_the_counts_that_closed_it() {
+    // The reader spins on the gate, so it looks the moment the gate flips: if the
+    // counters were published later (on the loop's next periodic publish), it would
+    // see `at_capacity` beside fewer than `max` open connections.
+    const MAX: usize = 8;
+    let listener = listener::bind("127.0.0.1:0".parse().unwrap(), 128).unwrap();
+    let addr = listener.addr;
+    let (sender, receiver) = control::channel();
+    let capped = EngineSettings {
+        max_connections: MAX,
+        ..settings()
+    };
+    let mut event_loop = EventLoop::new(capped, vec![listener], receiver).unwrap();
+    let control = ControlHandle::new(sender, event_loop.waker());
+    let shared = event_loop.shared();
+    let thread = std::thread::spawn(move || event_loop.run(&mut NoHooks).unwrap());
+
+    for round in 0..5 {
+        let mut held: Vec<TcpStream> = (0..MAX - 1)
+            .map(|_| TcpStream::connect(addr).unwrap())
+            .collect();
+        held.push(TcpStream::connect(addr).unwrap());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while shared.gate() != GateState::AtCapacityPause {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: never at capacity"
+            );
+            std::hint::spin_loop();
+        }
+        let active = shared.stats.load().active;
+        assert_eq!(
+            active, MAX as u64,
+            "round {round}: at capacity beside active = {active}"
+        );
+        drop(held);
+        // Wait for the closes to be counted before the next round opens again.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while shared.stats.load().active != 0 || shared.gate() != GateState::Open {
+            assert!(Instant::now() < deadline, "round {round}: closes not seen");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    control.send(Command::Drain).unwrap();
+    thread.join().unwrap();
+}

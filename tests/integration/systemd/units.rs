@@ -90,13 +90,11 @@ fn the_service_sandbox_exposure_is_at_most_3() {
     );
 }
 
-/// `Key=value` lines of a unit file, in order.
+/// `Key=value` lines of a unit file, in order, whatever their section.
 fn directives(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with('#') && !l.starts_with('['))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+    sectioned_directives(text)
+        .into_iter()
+        .map(|(_, key, value)| (key, value))
         .collect()
 }
 
