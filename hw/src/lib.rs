@@ -25,6 +25,7 @@ pub mod factory;
 pub mod fake;
 pub mod fake_sysfs;
 pub mod fan;
+mod file_kind;
 pub mod restore;
 pub mod sensor;
 pub mod sim;
@@ -36,6 +37,7 @@ pub use cpufreq::{check_powersave_governor, SysfsCpuFreq};
 pub use error::{Access, HwError};
 pub use factory::{build, Backends};
 pub use fan::{FileFan, GpioFan, HwmonFan, NoFan, PwmFan, SoftPwmFan};
+pub use file_kind::describe_file_kind;
 pub use restore::{
     restore_from_state, restore_from_state_locked, set_aside_unreplayed, LockError, RestoreEntry,
     RestoreError, RestoreReport, RestoreState, SkippedEntry, StateDirLock, StateOwner,

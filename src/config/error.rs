@@ -129,7 +129,12 @@ impl ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let details = &self.details;
-        if let Some(file) = &details.file {
+        // An empty path would print as a bare ": "; the message then says the path is empty.
+        if let Some(file) = details
+            .file
+            .as_ref()
+            .filter(|file| !file.as_os_str().is_empty())
+        {
             write!(f, "{}: ", file.display())?;
         }
         if let Some(key) = &details.key {

@@ -8,8 +8,8 @@ use super::error::{ConfigError, ConfigErrorKind};
 use super::limits::*;
 use super::raw::RawFan;
 use super::validate::{
-    choice, choices_text, in_range, integer_in, millis_in_range, number_in, range_text,
-    seconds_in_range,
+    absolute_path, choice, choices_text, in_range, integer_in, millis_in_range, number_in,
+    range_text, seconds_in_range,
 };
 
 /// Example quoted when `fan.path` is wrong.
@@ -116,7 +116,7 @@ pub(super) fn validate(raw: RawFan) -> Result<FanConfig, ConfigError> {
     }
     let path = raw
         .path
-        .map(|text| non_empty_path("fan.path", &text))
+        .map(|text| absolute_path("fan.path", &text, &path_text()))
         .transpose()?;
     if path.is_none() && driver == FanDriver::File {
         return Err(missing_for_driver("fan.path", driver, &path_text()));
@@ -198,27 +198,6 @@ fn pwm_frequency(driver: FanDriver, frequency_hz: Option<f64>) -> Result<f64, Co
     Ok(frequency_hz)
 }
 
-/// Accepts a non-empty absolute path; its meaning depends on the driver. A
-/// relative one would depend on the directory warden happens to start in.
-fn non_empty_path(key: &str, text: &str) -> Result<PathBuf, ConfigError> {
-    if text.is_empty() {
-        return Err(
-            ConfigError::at_key(ConfigErrorKind::BadValue, key, "the path is empty")
-                .allowing(format!("allowed {}", path_text())),
-        );
-    }
-    let path = PathBuf::from(text);
-    if !path.is_absolute() {
-        return Err(ConfigError::at_key(
-            ConfigErrorKind::BadValue,
-            key,
-            format!("{text:?} is relative, so it would depend on the working directory"),
-        )
-        .allowing(format!("allowed {}", path_text())));
-    }
-    Ok(path)
-}
-
 /// The error for a key the chosen driver cannot work without.
 fn missing_for_driver(key: &str, driver: FanDriver, allowed: &str) -> ConfigError {
     ConfigError::at_key(
@@ -245,7 +224,11 @@ fn curve(pairs: &[Vec<f64>]) -> Result<Vec<CurvePoint>, ConfigError> {
             return Err(ConfigError::at_key(
                 ConfigErrorKind::BadValue,
                 format!("fan.curve[{index}]"),
-                format!("has {} numbers", pair.len()),
+                format!(
+                    "has {} number{}",
+                    pair.len(),
+                    if pair.len() == 1 { "" } else { "s" }
+                ),
             )
             .allowing(format!("allowed {}", curve_text())));
         };

@@ -4,14 +4,20 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+use warden_hw::describe_file_kind;
 
 /// Largest config file read; the full commented default is under 16 KiB.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The text of the regular file at `path`, or why it cannot be a config file.
 pub(super) fn read_text(path: &Path) -> Result<String, String> {
+    // open("") fails with ENOENT, which would blame a file that was never named.
+    if path.as_os_str().is_empty() {
+        return Err("the config file path is empty".to_string());
+    }
     // O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting.
     let file = OpenOptions::new()
         .read(true)
@@ -25,7 +31,7 @@ pub(super) fn read_text(path: &Path) -> Result<String, String> {
     if !kind.is_file() {
         return Err(format!(
             "cannot read the config file: it is {}, not a regular file",
-            describe(kind)
+            describe_file_kind(kind)
         ));
     }
     read_capped(file)
@@ -47,22 +53,6 @@ fn read_capped(file: File) -> Result<String, String> {
             e.utf8_error().valid_up_to()
         )
     })
-}
-
-fn describe(kind: std::fs::FileType) -> &'static str {
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
 }
 
 #[cfg(test)]

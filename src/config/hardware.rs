@@ -32,11 +32,19 @@ impl Default for HardwareConfig {
 pub(super) fn validate(raw: RawHardware) -> Result<HardwareConfig, ConfigError> {
     Ok(HardwareConfig {
         sysfs_root: match raw.sysfs_root {
-            Some(text) => absolute_path("hardware.sysfs_root", &text, DEFAULT_SYSFS_ROOT)?,
+            Some(text) => absolute_path(
+                "hardware.sysfs_root",
+                &text,
+                &absolute_path_text(DEFAULT_SYSFS_ROOT),
+            )?,
             None => PathBuf::from(DEFAULT_SYSFS_ROOT),
         },
         state_dir: match raw.state_dir {
-            Some(text) => absolute_path("hardware.state_dir", &text, DEFAULT_STATE_DIR)?,
+            Some(text) => absolute_path(
+                "hardware.state_dir",
+                &text,
+                &absolute_path_text(DEFAULT_STATE_DIR),
+            )?,
             None => PathBuf::from(DEFAULT_STATE_DIR),
         },
         simulate: raw.simulate.unwrap_or(DEFAULT_SIMULATE),

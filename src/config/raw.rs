@@ -1,15 +1,20 @@
 //! The file as serde sees it: every key optional, unknown keys rejected.
 //!
 //! Raw structs only capture shape and TOML types; defaults and every semantic
-//! rule are applied afterwards by the section modules. Parse and type errors
-//! are turned here into `ConfigError`s carrying the key path (tracked by
-//! `serde_path_to_error`) and the line and column reported by `toml`.
+//! rule are applied afterwards by the section modules, which also see from
+//! each `Option` whether the file wrote a key or left it to its default. Type
+//! errors are turned here into `ConfigError`s carrying the key path (tracked
+//! by `serde_path_to_error`) and the line and column reported by `toml`;
+//! syntax errors are put into words by [`syntax`].
 
 use serde::Deserialize;
 use serde_path_to_error::{Path, Segment};
 
 use super::error::{ConfigError, ConfigErrorKind};
 use super::schema;
+
+mod statements;
+mod syntax;
 
 /// The whole file: one optional table per section.
 #[derive(Debug, Default, Deserialize)]
@@ -121,13 +126,7 @@ pub(super) fn parse(text: &str) -> Result<RawConfig, ConfigError> {
     // A generic table accepts every valid document, so any error here is syntax;
     // telling it apart from type errors gives the user the right hint.
     if let Err(error) = text.parse::<toml::Table>() {
-        let message = error.message().trim_end().replace('\n', ", ");
-        return Err(locate(
-            ConfigError::whole_file(ConfigErrorKind::Syntax, format!("invalid TOML: {message}"))
-                .allowing("see https://toml.io for the syntax"),
-            text,
-            &error,
-        ));
+        return Err(syntax::syntax_error(text, &error));
     }
     serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|error| {
         let toml_error = error.inner();

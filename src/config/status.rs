@@ -56,7 +56,9 @@ pub(super) fn validate(raw: RawStatus) -> Result<StatusConfig, ConfigError> {
     })
 }
 
-/// Rejects a status address that would collide with a service listener (same port, overlapping IP).
+/// Rejects a status address that would collide with a service listener (same port,
+/// overlapping IP), naming the side the file wrote: `server.listen` carries whether it
+/// was written; a `status.listen` equal to its default is taken as the default.
 pub(super) fn check_against_server(
     status: &StatusConfig,
     server: &ServerConfig,
@@ -69,18 +71,43 @@ pub(super) fn check_against_server(
         .iter()
         .enumerate()
         .find(|(_, service)| addresses_overlap(&status.listen, service));
-    match clash {
-        None => Ok(()),
-        Some((index, service)) => Err(ConfigError::at_key(
+    let Some((index, service)) = clash else {
+        return Ok(());
+    };
+    let status_is_default = status.listen == DEFAULT_STATUS_LISTEN;
+    if status_is_default && server.listen_given {
+        return Err(ConfigError::at_key(
             ConfigErrorKind::Conflict,
-            "status.listen",
+            format!("server.listen[{index}]"),
             format!(
-                "{} collides with server.listen[{index}] ({service})",
-                status.listen
+                "{service} collides with status.listen, whose default is {DEFAULT_STATUS_LISTEN}"
             ),
         )
-        .allowing("allowed a port that no server.listen address uses")),
+        .allowing(
+            "give this listener another port, or move status.listen to an address that no \
+             server.listen address overlaps (or set status.enabled = false)",
+        ));
     }
+    let (other, allowed) = if server.listen_given {
+        (
+            format!("server.listen[{index}] ({service})"),
+            "allowed a port that no server.listen address uses".to_string(),
+        )
+    } else {
+        (
+            format!("server.listen, whose default is [\"{DEFAULT_SERVER_LISTEN}\"]"),
+            format!(
+                "use a port other than {}, or set server.listen to addresses that leave it free",
+                service.port()
+            ),
+        )
+    };
+    Err(ConfigError::at_key(
+        ConfigErrorKind::Conflict,
+        "status.listen",
+        format!("{} collides with {other}", status.listen),
+    )
+    .allowing(allowed))
 }
 
 /// True if binding both would fail: same non-zero port and an IP one covers.

@@ -3,6 +3,8 @@
 //! Besides per-key ranges this section has cross-field rules: every stage
 //! switches off below where it switches on, and the stages escalate in order
 //! (fan <= shed <= throttle <= critical) for both the on and the off values.
+//! When one key of a broken rule is a default, the error names the key the
+//! file wrote and quotes the other one's default.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,7 +14,8 @@ use super::error::{ConfigError, ConfigErrorKind};
 use super::limits::*;
 use super::raw::RawThermal;
 use super::validate::{
-    choice, choices_text, in_range, integer_in, millis_in_range, number_in, optional_seconds,
+    absolute_path, choice, choices_text, in_range, integer_in, millis_in_range, number_in,
+    optional_seconds, Setting,
 };
 
 /// Spelling of `thermal.sensor` that selects the SoC zone automatically.
@@ -25,8 +28,8 @@ const SENSOR_PATH_EXAMPLE: &str = "/sys/class/thermal/thermal_zone0/temp";
 pub enum SensorSelection {
     /// The SoC thermal zone found by probing `/sys/class/thermal`.
     Auto,
-    /// This file in millidegrees Celsius (a thermal zone directory means its `temp`),
-    /// resolved under `hardware.sysfs_root`; a relative path is relative to that root.
+    /// This file in millidegrees Celsius (a thermal zone directory means its `temp`): an
+    /// absolute path, resolved under `hardware.sysfs_root`.
     Path(PathBuf),
 }
 
@@ -106,15 +109,103 @@ impl Default for ThermalConfig {
     }
 }
 
-/// One validated stage with the names of its two keys, for ordering errors.
-struct StageKeys {
-    on_key: &'static str,
-    off_key: &'static str,
-    thresholds: StageThresholds,
+/// One stage's two settings, range-checked.
+struct Stage {
+    on: Setting<f64>,
+    off: Setting<f64>,
 }
 
-/// Picks one side of a stage, on or off: its key and its temperature.
-type StageSide = fn(&StageKeys) -> (&'static str, f64);
+impl Stage {
+    fn thresholds(&self) -> StageThresholds {
+        StageThresholds {
+            on_c: self.on.value,
+            off_c: self.off.value,
+        }
+    }
+}
+
+/// Picks one side of a stage, on or off.
+type StageSide = fn(&Stage) -> Setting<f64>;
+
+/// Which of two misordered keys an error names when the file wrote both.
+#[derive(Clone, Copy)]
+enum BlameIfBoth {
+    Lower,
+    Upper,
+}
+
+/// A rule `lower < upper` (strict) or `lower <= upper` that the values break.
+struct Misordered<'a> {
+    lower: Setting<f64>,
+    upper: Setting<f64>,
+    strict: bool,
+    blame_if_both: BlameIfBoth,
+    /// Why the rule exists, said when one side is a default.
+    rule: &'a str,
+    /// The whole "allowed ..." text when the file wrote both keys.
+    both_allowed: String,
+}
+
+impl Misordered<'_> {
+    /// The error naming the key the file wrote; if one side is its default, the message
+    /// says so and how to fix either side.
+    fn error(self) -> ConfigError {
+        let blame_upper = match (self.lower.written, self.upper.written) {
+            (true, false) => false,
+            (false, true) => true,
+            _ => matches!(self.blame_if_both, BlameIfBoth::Upper),
+        };
+        let strict = self.strict;
+        let below = |value: f64| {
+            if strict {
+                format!("below {value}")
+            } else {
+                format!("to {value} or less")
+            }
+        };
+        let above = |value: f64| {
+            if strict {
+                format!("above {value}")
+            } else {
+                format!("to {value} or more")
+            }
+        };
+        let (blamed, other, problem, fix) = if blame_upper {
+            let (upper, lower) = (self.upper, self.lower);
+            let relation = if strict { "is not above" } else { "is below" };
+            let fix = format!(
+                "set {} {} too, or raise {} {}",
+                lower.key,
+                below(upper.value),
+                upper.key,
+                above(lower.value)
+            );
+            let problem = format!("{} {relation} {}", upper.value, lower.reference());
+            (upper, lower, problem, fix)
+        } else {
+            let (lower, upper) = (self.lower, self.upper);
+            let relation = if strict { "is not below" } else { "is above" };
+            let fix = format!(
+                "set {} {} too, or lower {} {}",
+                upper.key,
+                above(lower.value),
+                lower.key,
+                below(upper.value)
+            );
+            let problem = format!("{} {relation} {}", lower.value, upper.reference());
+            (lower, upper, problem, fix)
+        };
+        let allowed = if other.written {
+            self.both_allowed
+        } else {
+            format!("{fix} ({})", self.rule)
+        };
+        ConfigError::at_key(ConfigErrorKind::Conflict, blamed.key, problem).allowing(allowed)
+    }
+}
+
+/// Why each stage has two thresholds in this order.
+const STAGE_RULE: &str = "a stage must switch off below where it switches on";
 
 /// Applies defaults, ranges and the stage rules to `[thermal]`.
 pub(super) fn validate(raw: RawThermal) -> Result<ThermalConfig, ConfigError> {
@@ -142,34 +233,43 @@ pub(super) fn validate(raw: RawThermal) -> Result<ThermalConfig, ConfigError> {
         raw.trend_window_s.unwrap_or(DEFAULT_TREND_WINDOW_S),
         &TREND_WINDOW_S_RANGE,
     )?;
+    let setting = Setting::from_file;
     let stages = [
         stage(
-            "thermal.fan_on_c",
-            raw.fan_on_c.unwrap_or(DEFAULT_FAN_ON_C),
-            "thermal.fan_off_c",
-            raw.fan_off_c.unwrap_or(DEFAULT_FAN_OFF_C),
+            setting("thermal.fan_on_c", raw.fan_on_c, DEFAULT_FAN_ON_C),
+            setting("thermal.fan_off_c", raw.fan_off_c, DEFAULT_FAN_OFF_C),
         )?,
         stage(
-            "thermal.shed_on_c",
-            raw.shed_on_c.unwrap_or(DEFAULT_SHED_ON_C),
-            "thermal.shed_off_c",
-            raw.shed_off_c.unwrap_or(DEFAULT_SHED_OFF_C),
+            setting("thermal.shed_on_c", raw.shed_on_c, DEFAULT_SHED_ON_C),
+            setting("thermal.shed_off_c", raw.shed_off_c, DEFAULT_SHED_OFF_C),
         )?,
         stage(
-            "thermal.throttle_on_c",
-            raw.throttle_on_c.unwrap_or(DEFAULT_THROTTLE_ON_C),
-            "thermal.throttle_off_c",
-            raw.throttle_off_c.unwrap_or(DEFAULT_THROTTLE_OFF_C),
+            setting(
+                "thermal.throttle_on_c",
+                raw.throttle_on_c,
+                DEFAULT_THROTTLE_ON_C,
+            ),
+            setting(
+                "thermal.throttle_off_c",
+                raw.throttle_off_c,
+                DEFAULT_THROTTLE_OFF_C,
+            ),
         )?,
         stage(
-            "thermal.critical_on_c",
-            raw.critical_on_c.unwrap_or(DEFAULT_CRITICAL_ON_C),
-            "thermal.critical_off_c",
-            raw.critical_off_c.unwrap_or(DEFAULT_CRITICAL_OFF_C),
+            setting(
+                "thermal.critical_on_c",
+                raw.critical_on_c,
+                DEFAULT_CRITICAL_ON_C,
+            ),
+            setting(
+                "thermal.critical_off_c",
+                raw.critical_off_c,
+                DEFAULT_CRITICAL_OFF_C,
+            ),
         )?,
     ];
     check_stage_order(&stages)?;
-    let [fan, shed, throttle, critical] = stages.map(|stage| stage.thresholds);
+    let [fan, shed, throttle, critical] = stages.map(|stage| stage.thresholds());
     Ok(ThermalConfig {
         interval,
         sensor,
@@ -202,79 +302,75 @@ pub(super) fn validate(raw: RawThermal) -> Result<ThermalConfig, ConfigError> {
 }
 
 /// Checks one stage's pair: each in range, and off below on.
-fn stage(
-    on_key: &'static str,
-    on_c: f64,
-    off_key: &'static str,
-    off_c: f64,
-) -> Result<StageKeys, ConfigError> {
-    let on_c = in_range(on_key, on_c, &TEMPERATURE_C_RANGE)?;
-    let off_c = in_range(off_key, off_c, &TEMPERATURE_C_RANGE)?;
-    if off_c >= on_c {
-        return Err(ConfigError::at_key(
-            ConfigErrorKind::Conflict,
-            off_key,
-            format!("{off_c} is not below {on_key} ({on_c})"),
-        )
-        .allowing(format!(
-            "allowed a value below {on_key}: a stage must switch off below where it switches on"
-        )));
+fn stage(on: Setting<f64>, off: Setting<f64>) -> Result<Stage, ConfigError> {
+    in_range(on.key, on.value, &TEMPERATURE_C_RANGE)?;
+    in_range(off.key, off.value, &TEMPERATURE_C_RANGE)?;
+    if off.value >= on.value {
+        return Err(Misordered {
+            lower: off,
+            upper: on,
+            strict: true,
+            blame_if_both: BlameIfBoth::Lower,
+            rule: STAGE_RULE,
+            both_allowed: format!("allowed a value below {}: {STAGE_RULE}", on.key),
+        }
+        .error());
     }
-    Ok(StageKeys {
-        on_key,
-        off_key,
-        thresholds: StageThresholds { on_c, off_c },
-    })
+    Ok(Stage { on, off })
 }
 
 /// Checks that stages escalate in order (fan <= shed <= throttle <= critical),
 /// first for the on temperatures, then for the off temperatures.
-fn check_stage_order(stages: &[StageKeys]) -> Result<(), ConfigError> {
-    let sides: [StageSide; 2] = [
-        |stage| (stage.on_key, stage.thresholds.on_c),
-        |stage| (stage.off_key, stage.thresholds.off_c),
-    ];
+fn check_stage_order(stages: &[Stage]) -> Result<(), ConfigError> {
+    let sides: [StageSide; 2] = [|stage| stage.on, |stage| stage.off];
     for side in sides {
         for pair in stages.windows(2) {
-            let (lower_key, lower_value) = side(&pair[0]);
-            let (key, value) = side(&pair[1]);
-            if value < lower_value {
+            let (lower, upper) = (side(&pair[0]), side(&pair[1]));
+            if upper.value < lower.value {
                 let chain: Vec<&str> = stages
                     .iter()
-                    .map(|stage| side(stage).0.trim_start_matches("thermal."))
+                    .map(|stage| side(stage).key.trim_start_matches("thermal."))
                     .collect();
-                return Err(ConfigError::at_key(
-                    ConfigErrorKind::Conflict,
-                    key,
-                    format!("{value} is below {lower_key} ({lower_value})"),
-                )
-                .allowing(format!(
-                    "allowed stages in escalating order: {}",
-                    chain.join(" <= ")
-                )));
+                let chain = chain.join(" <= ");
+                return Err(Misordered {
+                    lower,
+                    upper,
+                    strict: false,
+                    blame_if_both: BlameIfBoth::Upper,
+                    rule: &format!("stages escalate in order: {chain}"),
+                    both_allowed: format!("allowed stages in escalating order: {chain}"),
+                }
+                .error());
             }
         }
     }
     Ok(())
 }
 
-/// Parses `thermal.sensor`: "auto" or a non-empty path.
+/// Parses `thermal.sensor`: exactly "auto", or an absolute path.
 fn sensor_selection(text: &str) -> Result<SensorSelection, ConfigError> {
-    match text {
-        AUTO_SENSOR => Ok(SensorSelection::Auto),
-        "" => Err(ConfigError::at_key(
-            ConfigErrorKind::BadValue,
-            "thermal.sensor",
-            "the path is empty",
-        )
-        .allowing(format!("allowed {}", sensor_text()))),
-        path => Ok(SensorSelection::Path(PathBuf::from(path))),
+    const KEY: &str = "thermal.sensor";
+    if text == AUTO_SENSOR {
+        return Ok(SensorSelection::Auto);
     }
+    // "AUTO" or " auto" would otherwise be taken for a file path.
+    if text.trim().eq_ignore_ascii_case(AUTO_SENSOR) {
+        return Err(ConfigError::at_key(
+            ConfigErrorKind::BadValue,
+            KEY,
+            format!("{text:?} is not {AUTO_SENSOR:?}: it is spelt exactly so, in lower case without blanks"),
+        )
+        .allowing(format!("allowed {}", sensor_text())));
+    }
+    absolute_path(KEY, text, &sensor_text()).map(SensorSelection::Path)
 }
 
 /// What `thermal.sensor` accepts.
 fn sensor_text() -> String {
-    format!("\"{AUTO_SENSOR}\" or a path such as {SENSOR_PATH_EXAMPLE:?}")
+    format!(
+        "\"{AUTO_SENSOR}\" or an absolute path such as {SENSOR_PATH_EXAMPLE:?} (resolved under \
+         hardware.sysfs_root)"
+    )
 }
 
 /// What `thermal.<field>` accepts, for wrong-type messages.

@@ -1,4 +1,5 @@
-//! Checks shared by every section: ranges, choices, addresses, paths.
+//! Checks shared by every section: ranges, choices, addresses, paths, and the
+//! [`Setting`] that lets a rule between two keys blame the one the file wrote.
 //!
 //! Each check takes the dotted key path so the error it returns names the key,
 //! the offending value and what would have been accepted.
@@ -6,10 +7,45 @@
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrorKind};
+
+/// A key's value and whether the file wrote it or it is the key's default.
+///
+/// A rule between two keys blames the one the user wrote: a message about a
+/// default the file never mentions sends the user looking for a line that is
+/// not there.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Setting<T> {
+    /// Dotted key path.
+    pub key: &'static str,
+    /// The value in force.
+    pub value: T,
+    /// True if the file wrote the key, false if the value is the default.
+    pub written: bool,
+}
+
+impl<T: Copy + Display> Setting<T> {
+    /// The value the file gave `key`, or `default`.
+    pub fn from_file(key: &'static str, written: Option<T>, default: T) -> Self {
+        Setting {
+            key,
+            value: written.unwrap_or(default),
+            written: written.is_some(),
+        }
+    }
+
+    /// "thermal.shed_on_c (75)" if written, "thermal.shed_on_c, whose default is 75" if not.
+    pub fn reference(&self) -> String {
+        if self.written {
+            format!("{} ({})", self.key, self.value)
+        } else {
+            format!("{}, whose default is {}", self.key, self.value)
+        }
+    }
+}
 
 /// Example addresses quoted whenever an address is wrong.
 const ADDRESS_HINT: &str =
@@ -143,17 +179,19 @@ pub(super) fn socket_address(key: &str, text: &str) -> Result<SocketAddr, Config
     Ok(address)
 }
 
-/// Accepts only a non-empty absolute path; a daemon's working directory is not meaningful.
-pub(super) fn absolute_path(key: &str, text: &str, example: &str) -> Result<PathBuf, ConfigError> {
-    let path = PathBuf::from(text);
-    if path.is_absolute() {
-        Ok(path)
+/// Accepts only an absolute path, written without blanks around it; `allowed` says what
+/// the key takes. A daemon started at boot has no meaningful working directory, and a
+/// stray blank would make a path that exists nowhere.
+pub(super) fn absolute_path(key: &str, text: &str, allowed: &str) -> Result<PathBuf, ConfigError> {
+    let problem = if text.is_empty() {
+        "the path is empty".to_string()
+    } else if text.trim() != text {
+        format!("{text:?} has blanks at its start or end")
+    } else if !Path::new(text).is_absolute() {
+        format!("{text:?} is not an absolute path (it does not start with /)")
     } else {
-        Err(ConfigError::at_key(
-            ConfigErrorKind::BadValue,
-            key,
-            format!("{text:?} is not an absolute path"),
-        )
-        .allowing(format!("allowed {}", absolute_path_text(example))))
-    }
+        return Ok(PathBuf::from(text));
+    };
+    Err(ConfigError::at_key(ConfigErrorKind::BadValue, key, problem)
+        .allowing(format!("allowed {allowed}")))
 }

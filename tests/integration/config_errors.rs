@@ -43,6 +43,41 @@ fn bad_files_exit_2_and_name_the_key() {
 }
 
 #[test]
+fn syntax_errors_and_defaults_are_reported_in_words() {
+    let dir = TempDir::new("badcfg-words");
+    let cases: &[(&str, &str)] = &[
+        // toml itself gives an empty description for a value missing at the end of the file.
+        (
+            "[server]\nbacklog =",
+            "server.backlog: invalid TOML: a value is missing after `backlog =`; \
+             write the value on the same line as its key; allowed an integer 1 to 65535 \
+             (line 2, column 10)",
+        ),
+        (
+            "[log]\nlevel = info\n",
+            "log.level: invalid TOML: `info` is not a value: text must be quoted; write \"info\"",
+        ),
+        // Only shed_on_c is written: it is named, and shed_off_c's default is quoted.
+        (
+            "[thermal]\nshed_on_c = 58\n",
+            "thermal.shed_on_c: 58 is not above thermal.shed_off_c, whose default is 70; \
+             set thermal.shed_off_c below 58 too, or raise thermal.shed_on_c above 70",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("words{i}.toml"), text);
+        let out = run_warden(&["check-config", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {stderr}");
+        let line = format!("warden: {}: {expected}", path.display());
+        assert!(
+            stderr.contains(&line),
+            "{text:?}: expected {line:?}, got: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn a_missing_file_exits_2_naming_the_path() {
     let out = run_warden(&["check-config", "/nonexistent/warden.toml"]);
     assert_eq!(out.status.code(), Some(2));

@@ -166,11 +166,25 @@ fn syntax_error_in_a_file_names_file_line_and_column() {
     let error = check_file(&file).unwrap_err();
     assert_eq!(error.kind(), ConfigErrorKind::Syntax);
     let message = error.to_string();
+    assert_eq!(error.key(), Some("server.backlog"));
     assert!(
-        message.starts_with(&format!("{}: invalid TOML: ", file.display())),
+        message.starts_with(&format!(
+            "{}: server.backlog: invalid TOML: `=` is not a value",
+            file.display()
+        )),
         "{message}"
     );
     assert!(message.contains("(line 2, column 11)"), "{message}");
     assert!(Path::new(&dir).exists());
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_empty_config_path_is_named_as_such() {
+    let error = check_file(Path::new("")).unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::Unreadable);
+    assert_eq!(
+        error.to_string(),
+        "the config file path is empty; expected a readable UTF-8 TOML file"
+    );
 }

@@ -1,11 +1,13 @@
 //! Unit tests of the configuration pipeline, by concern: accepted input,
-//! rejected input (one table row per failure kind and key), the thermal stage
-//! rules, and files (loading, the shipped default file, the docs).
+//! rejected input (one table row per failure kind and key), text that is not
+//! TOML, the thermal stage rules, and files (loading, the shipped default
+//! file, the docs).
 
 mod files;
 mod good;
 mod shape;
 mod stages;
+mod syntax;
 mod values;
 
 use super::{Config, ConfigError, ConfigErrorKind};

@@ -161,19 +161,22 @@ fn out_of_range_values_quote_the_range() {
             "[fan]\ncurve = [[50, 0.3], [60]]\n",
             BadValue,
             Some("fan.curve[1]"),
-            &["has 1 numbers", "allowed 1 to 16 [temp_c, duty] pairs"],
+            &["has 1 number;", "allowed 1 to 16 [temp_c, duty] pairs"],
         ),
         (
             "[fan]\ncurve = [[50.0, 0.5, 99.0], [60.0, 1.0, 0.0]]\n",
             BadValue,
             Some("fan.curve[0]"),
-            &["has 3 numbers", "[temp_c, duty] pairs"],
+            &["has 3 numbers;", "[temp_c, duty] pairs"],
         ),
         (
             "[fan]\ndriver = \"file\"\npath = \"fan\"\n",
             BadValue,
             Some("fan.path"),
-            &["\"fan\" is relative", "allowed an absolute path"],
+            &[
+                "\"fan\" is not an absolute path",
+                "allowed an absolute path",
+            ],
         ),
         (
             "[fan]\ncurve = [[50, 1.2]]\n",
@@ -456,8 +459,11 @@ fn cross_section_conflicts_name_both_keys() {
         (
             "[server]\nlisten = [\"0.0.0.0:7000\", \"0.0.0.0:9181\"]\n",
             Conflict,
-            Some("status.listen"),
-            &["127.0.0.1:9181 collides with server.listen[1] (0.0.0.0:9181)"],
+            Some("server.listen[1]"),
+            &[
+                "0.0.0.0:9181 collides with status.listen, whose default is 127.0.0.1:9181",
+                "give this listener another port",
+            ],
         ),
         (
             "[server]\nlisten = [\"[::]:9181\"]\n[status]\nlisten = \"[::1]:9181\"\n",
@@ -475,7 +481,16 @@ fn cross_section_conflicts_name_both_keys() {
             "[status]\nlisten = \"127.0.0.1:7000\"\n",
             Conflict,
             Some("status.listen"),
-            &["collides with server.listen[0] (0.0.0.0:7000)"],
+            &[
+                "127.0.0.1:7000 collides with server.listen, whose default is [\"0.0.0.0:7000\"]",
+                "use a port other than 7000",
+            ],
+        ),
+        (
+            "[server]\nlisten = [\"127.0.0.1:9000\"]\n[status]\nlisten = \"0.0.0.0:9000\"\n",
+            Conflict,
+            Some("status.listen"),
+            &["0.0.0.0:9000 collides with server.listen[0] (127.0.0.1:9000)"],
         ),
     ]);
 }
@@ -498,4 +513,68 @@ fn more_listen_addresses_than_one_loop_serves_are_refused() {
         Some("server.listen"),
         &["65 addresses are listed", "at most 64"],
     );
+}
+
+#[test]
+fn sensor_takes_exactly_auto_or_an_absolute_path() {
+    for spelling in ["AUTO", "Auto", " auto", "auto ", "\tauto"] {
+        let text = format!("[thermal]\nsensor = {spelling:?}\n");
+        assert_error(
+            &text,
+            BadValue,
+            Some("thermal.sensor"),
+            &[
+                &format!("{spelling:?} is not \"auto\": it is spelt exactly so"),
+                "allowed \"auto\" or an absolute path such as",
+            ],
+        );
+    }
+    check_rows(&[
+        (
+            "[thermal]\nsensor = \"sys/class/thermal/thermal_zone0/temp\"\n",
+            BadValue,
+            Some("thermal.sensor"),
+            &[
+                "\"sys/class/thermal/thermal_zone0/temp\" is not an absolute path",
+                "(resolved under hardware.sysfs_root)",
+            ],
+        ),
+        (
+            "[thermal]\nsensor = \"temp\"\n",
+            BadValue,
+            Some("thermal.sensor"),
+            &["\"temp\" is not an absolute path"],
+        ),
+        (
+            "[thermal]\nsensor = \"/sys/class/thermal/thermal_zone0/temp \"\n",
+            BadValue,
+            Some("thermal.sensor"),
+            &["has blanks at its start or end"],
+        ),
+    ]);
+}
+
+#[test]
+fn every_path_key_refuses_blanks_around_the_path() {
+    for (text, key) in [
+        (
+            "[fan]\ndriver = \"file\"\npath = \" /run/fan\"\n",
+            "fan.path",
+        ),
+        (
+            "[hardware]\nsysfs_root = \"/tmp/root \"\n",
+            "hardware.sysfs_root",
+        ),
+        (
+            "[hardware]\nstate_dir = \" /run/warden\"\n",
+            "hardware.state_dir",
+        ),
+    ] {
+        assert_error(
+            text,
+            BadValue,
+            Some(key),
+            &["has blanks at its start or end", "allowed an absolute path"],
+        );
+    }
 }

@@ -1,0 +1,486 @@
+//! Syntax errors in words: what is wrong, at which key or table, and how to write it.
+//!
+//! `toml` reports where it gave up with a parser's phrase (`expected newline, `#``,
+//! `invalid string, expected `"`, `'``, or nothing at all at the end of the file). The
+//! phrase says which construct failed; the text around the position says what the user
+//! wrote; the [`statements`] scan says which key or table header holds it. Together they
+//! give messages such as "a value is missing after `backlog =`". A fault this module does
+//! not recognise keeps `toml`'s phrase, with the text it stopped at.
+
+mod place;
+
+use self::place::{Diagnosis, Place};
+use super::statements::{statement_at, statements, StatementKind};
+use crate::config::error::{ConfigError, ConfigErrorKind};
+use crate::config::schema;
+
+/// The hint when nothing more specific can be said.
+const SYNTAX_REFERENCE: &str = "see https://toml.io for the syntax";
+/// What a value may be, for text that is none.
+const VALUE_FORMS: &str =
+    "a value is a number, a \"quoted string\", true or false, a date, an [array] or an {inline table}";
+/// Longest piece of the user's text quoted in a message.
+const QUOTE_MAX_CHARS: usize = 40;
+
+/// The error for text that is not TOML, naming the key or table it concerns when the
+/// statement holding the fault can be found.
+pub(super) fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
+    let offset = error.span().map(|span| span.start);
+    let message = error.message().trim().replace('\n', ", ");
+    let found = statements(text);
+    let mut at = offset.unwrap_or(text.len()).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let place = Place {
+        text,
+        at,
+        statement: statement_at(&found, at),
+        statements: &found,
+    };
+    let diagnosis = diagnose(&place, &message);
+    let problem = format!("invalid TOML: {}", diagnosis.problem);
+    let error = match diagnosis.key {
+        Some(key) => ConfigError::at_key(ConfigErrorKind::Syntax, key, problem),
+        None => ConfigError::whole_file(ConfigErrorKind::Syntax, problem),
+    }
+    .allowing(diagnosis.hint);
+    match offset {
+        Some(offset) => error.located(text, offset),
+        None => error,
+    }
+}
+
+/// Picks the explanation from `toml`'s phrase and the text at the fault.
+fn diagnose(place: &Place<'_>, message: &str) -> Diagnosis {
+    if message.contains("duplicate key") {
+        return duplicate(place, message);
+    }
+    let in_header = matches!(
+        place.statement.map(|s| &s.kind),
+        Some(StatementKind::Header { .. })
+    );
+    if message.starts_with("invalid table header") || in_header {
+        return header(place, message);
+    }
+    if message.starts_with("invalid escape sequence") {
+        return escape(place);
+    }
+    if let Some(rest) = message.strip_prefix("invalid multiline ") {
+        let delimiter = if rest.starts_with("literal") {
+            "'''"
+        } else {
+            "\"\"\""
+        };
+        let line = place.statement.map_or(1, |s| s.line);
+        return place.say(
+            format!("the multi-line string opened on line {line} is not closed"),
+            format!("end it with {delimiter}"),
+        );
+    }
+    if message.starts_with("invalid basic string") || message.starts_with("invalid literal string")
+    {
+        return string(place, message);
+    }
+    if message.starts_with("invalid array") {
+        return array(place, message);
+    }
+    if message.starts_with("invalid inline table") {
+        return inline_table(place, message);
+    }
+    if message.starts_with("expected `.`, `=`") {
+        return missing_equals(place);
+    }
+    if message == "invalid key" {
+        return bad_key(place);
+    }
+    if message.is_empty() || message.starts_with("invalid string, expected") {
+        return bad_value(place, message);
+    }
+    if message.starts_with("expected newline") {
+        return after_value(place, message);
+    }
+    fallback(place, message)
+}
+
+/// A key or table written twice, with the line of its first definition.
+fn duplicate(place: &Place<'_>, message: &str) -> Diagnosis {
+    let Some(path) = place.key() else {
+        return fallback(place, message);
+    };
+    let earlier = place
+        .statements
+        .iter()
+        .filter(|s| place.statement.map_or(true, |here| s.start < here.start))
+        .find(|s| s.path().as_deref() == Some(path.as_str()));
+    let first = earlier
+        .map(|s| format!(" (first on line {})", s.line))
+        .unwrap_or_default();
+    match place.statement.map(|s| &s.kind) {
+        Some(StatementKind::Header { name })
+            if matches!(
+                earlier.map(|s| &s.kind),
+                Some(StatementKind::Assignment { .. })
+            ) =>
+        {
+            place.say(
+                format!(
+                    "the table [{name}] clashes with the key `{path}` set on line {}",
+                    earlier.map_or(0, |s| s.line)
+                ),
+                "a name is either a key with a value or a [table], not both",
+            )
+        }
+        Some(StatementKind::Header { name }) => place.say(
+            format!("the table [{name}] is defined twice{first}"),
+            format!("write [{name}] once, with all of its keys under it"),
+        ),
+        _ => {
+            let table = place.table();
+            let name = place.written_key().unwrap_or(&path);
+            let within = if table.is_empty() {
+                String::new()
+            } else {
+                format!(" in [{table}]")
+            };
+            place.say(
+                format!("`{name}` is set twice{within}{first}"),
+                "keep one of the two",
+            )
+        }
+    }
+}
+
+/// A table header that is unclosed, empty, or followed by something.
+fn header(place: &Place<'_>, message: &str) -> Diagnosis {
+    let written = place.statement_line();
+    let rest = place.rest_before_comment();
+    if message.contains("expected newline") {
+        return place.say(
+            format!("unexpected `{}` after the table header", quote(rest)),
+            "a header line holds only [name] and an optional # comment",
+        );
+    }
+    let Some(StatementKind::Header { name }) = place.statement.map(|s| &s.kind) else {
+        return fallback(place, message);
+    };
+    if name.is_empty() {
+        return Diagnosis {
+            key: None,
+            problem: format!("the table header `{}` has no name", quote(written)),
+            hint: "write a header as [name], e.g. [server]".to_string(),
+        };
+    }
+    if rest.is_empty() {
+        return place.say(
+            format!("the table header `{}` is not closed", quote(written)),
+            format!("end it with ]: [{name}]"),
+        );
+    }
+    place.say(
+        format!(
+            "unexpected `{}` in the table header `{}`",
+            quote(rest),
+            quote(written)
+        ),
+        "a table name is letters, digits, _ and -, dotted as in [a.b]; quote any other name",
+    )
+}
+
+/// An escape sequence that TOML does not know, such as `\q` in a Windows-style path.
+fn escape(place: &Place<'_>) -> Diagnosis {
+    let line_start = place.text[..place.at].rfind('\n').map_or(0, |i| i + 1);
+    let end = place.at + place.char_here().map_or(0, char::len_utf8);
+    let sequence = place.text[line_start..end]
+        .rfind('\\')
+        .map(|i| &place.text[line_start + i..])
+        .map(|from| {
+            let len = from.chars().take(2).map(char::len_utf8).sum::<usize>();
+            &from[..len]
+        })
+        .unwrap_or("\\");
+    place.say(
+        format!(
+            "`{}` is not an escape sequence that TOML knows",
+            quote(sequence)
+        ),
+        "inside \"...\" write \\\\ for a backslash, or use '...' (a literal string, which takes \
+         backslashes as they are)",
+    )
+}
+
+/// A one-line string that is not closed, or holds a forbidden character.
+fn string(place: &Place<'_>, message: &str) -> Diagnosis {
+    let quote_char = if message.starts_with("invalid literal") {
+        '\''
+    } else {
+        '"'
+    };
+    match place.char_here() {
+        None | Some('\n' | '\r') => place.say(
+            format!("the string is not closed: its closing {quote_char} is missing"),
+            format!(
+                "end it with {quote_char} on the same line (a string that spans lines is \
+                 written between {0}{0}{0} and {0}{0}{0})",
+                quote_char
+            ),
+        ),
+        Some(c) if c.is_control() => place.say(
+            format!(
+                "the string holds the control character U+{:04X}, which TOML does not allow",
+                u32::from(c)
+            ),
+            format!(
+                "write it as \\u{:04X} inside \"...\", or remove it",
+                u32::from(c)
+            ),
+        ),
+        Some(_) => fallback(place, message),
+    }
+}
+
+/// An array that is not closed, or whose items lack a comma between them.
+fn array(place: &Place<'_>, message: &str) -> Diagnosis {
+    let opened = place.statement.map_or(1, |s| s.line);
+    let next_statement =
+        place.rest_of_line().contains('=') && !place.rest_of_line().starts_with('"');
+    if place.only_comments_follow() || next_statement {
+        return place.say(
+            format!("the array opened on line {opened} is not closed"),
+            "end it with ]; items are separated by commas, and the array may span lines",
+        );
+    }
+    if place.char_here() == Some(',') {
+        return place.say(
+            "the array has an empty item: a comma with no value before it",
+            "remove the extra comma",
+        );
+    }
+    let token = place.token();
+    if token.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        return bare_word(place, token, &place.allowed_suffix());
+    }
+    if !matches!(place.previous_char(), Some(',' | '[')) {
+        let rest = place.rest_before_comment();
+        let item = if rest.starts_with(['[', '{']) {
+            rest.trim_end_matches(',')
+        } else {
+            token
+        };
+        return place.say(
+            format!("a comma is missing before `{}` in the array", quote(item)),
+            "separate array items with commas, as in [\"a\", \"b\"]",
+        );
+    }
+    fallback(place, message)
+}
+
+/// An inline table that is not closed on its line, or ends with a comma.
+fn inline_table(place: &Place<'_>, message: &str) -> Diagnosis {
+    let after_comma = place.text[place.at..].trim_start_matches(',').trim_start();
+    let trailing_comma = (place.char_here() == Some('}') && place.previous_char() == Some(','))
+        || (place.char_here() == Some(',') && after_comma.starts_with('}'));
+    if trailing_comma {
+        return place.say(
+            "an inline table may not end with a comma",
+            "remove the comma before }",
+        );
+    }
+    if place.rest_before_comment().is_empty() {
+        return place.say(
+            "the inline table is not closed on its line",
+            "end it with } on the same line (an inline table must fit on one line; use a \
+             [table] for more)",
+        );
+    }
+    fallback(place, message)
+}
+
+/// A key with no `=` after it.
+fn missing_equals(place: &Place<'_>) -> Diagnosis {
+    let start = place.statement.map_or(place.at, |s| s.start).min(place.at);
+    let (name, key) = match place.statement.map(|s| &s.kind) {
+        // Inside an inline table: the key is the word after its `{` or last `,`.
+        Some(StatementKind::Assignment {
+            value_start: Some(value_start),
+            ..
+        }) if *value_start <= place.at => {
+            let inside = &place.text[*value_start..place.at];
+            let word = inside[inside.rfind(['{', ',']).map_or(0, |i| i + 1)..].trim();
+            (word, place.key())
+        }
+        _ => {
+            let name = place.text[start..place.at].trim();
+            let table = place.table();
+            let key = match (table.is_empty(), name.is_empty()) {
+                (_, true) => (!table.is_empty()).then_some(table),
+                (true, false) => Some(name.to_string()),
+                (false, false) => Some(format!("{table}.{name}")),
+            };
+            (name, key)
+        }
+    };
+    let rest = place.rest_before_comment();
+    let problem = if rest.is_empty() {
+        format!("`{}` has no = and no value", quote(name))
+    } else {
+        format!(
+            "the = is missing between `{}` and `{}`",
+            quote(name),
+            quote(rest)
+        )
+    };
+    let mut hint = format!("write `{name} = value`");
+    if let Some((more, _)) = rest.split_once('=') {
+        let spaced = format!("{name} {}", more.trim());
+        hint.push_str(&format!(
+            ", or quote a key holding a blank: `\"{}\" = value`",
+            quote(&spaced)
+        ));
+    }
+    if let Some(expected) = key.as_deref().and_then(schema::expected_value) {
+        hint.push_str(&format!("; allowed {expected}"));
+    }
+    Diagnosis { key, problem, hint }
+}
+
+/// A line that starts with no usable key.
+fn bad_key(place: &Place<'_>) -> Diagnosis {
+    let table = place.table();
+    let key = (!table.is_empty()).then_some(table);
+    let problem = if place.char_here() == Some('=') {
+        "a key is missing before =".to_string()
+    } else {
+        format!("`{}` cannot start a key", quote(place.token()))
+    };
+    Diagnosis {
+        key,
+        problem,
+        hint: "write `name = value`; a bare key is letters, digits, _ and -, any other key is \
+               quoted"
+            .to_string(),
+    }
+}
+
+/// Where a value should start: nothing, a bare word, or something else.
+fn bad_value(place: &Place<'_>, message: &str) -> Diagnosis {
+    let rest = place.rest_before_comment();
+    let allowed = place.allowed_suffix();
+    if rest.is_empty() {
+        let Some(name) = place.written_key() else {
+            return fallback(place, message);
+        };
+        return place.say(
+            format!("a value is missing after `{name} =`"),
+            format!("write the value on the same line as its key{allowed}"),
+        );
+    }
+    let token = place.token();
+    if token.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        return bare_word(place, token, &allowed);
+    }
+    place.say(
+        format!("`{}` is not a value", quote(token)),
+        format!("{VALUE_FORMS}{allowed}"),
+    )
+}
+
+/// An unquoted word where a value belongs: `level = info`.
+fn bare_word(place: &Place<'_>, word: &str, allowed: &str) -> Diagnosis {
+    if word.eq_ignore_ascii_case("true") || word.eq_ignore_ascii_case("false") {
+        return place.say(
+            format!("`{}` is not a value", quote(word)),
+            format!(
+                "booleans are written in lower case: {}{allowed}",
+                word.to_ascii_lowercase()
+            ),
+        );
+    }
+    place.say(
+        format!("`{}` is not a value: text must be quoted", quote(word)),
+        format!("write \"{}\"{allowed}", quote(word)),
+    )
+}
+
+/// Text left over after a value: `backlog = 3 4`, or a value TOML read only part of
+/// (`info` starts like the float `inf`, `12abc` like the integer 12).
+fn after_value(place: &Place<'_>, message: &str) -> Diagnosis {
+    let value_start = match place.statement.map(|s| &s.kind) {
+        Some(StatementKind::Assignment {
+            value_start: Some(start),
+            ..
+        }) => (*start).min(place.at),
+        _ => return fallback(place, message),
+    };
+    let line_end = place.text[value_start..]
+        .find('\n')
+        .map_or(place.text.len(), |i| value_start + i);
+    let whole = place.text[value_start..line_end].trim();
+    let whole = whole[..whole.find(" #").unwrap_or(whole.len())].trim();
+    let one_word = !whole.is_empty()
+        && !whole.contains(|c: char| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | '[' | ']' | '{' | '}' | ',')
+        });
+    let allowed = place.allowed_suffix();
+    if one_word && whole.starts_with(|c: char| c.is_alphabetic() || c == '_') {
+        return bare_word(place, whole, &allowed);
+    }
+    if one_word
+        && whole.len() > 1
+        && whole.starts_with('0')
+        && whole[1..].starts_with(|c: char| c.is_ascii_digit())
+    {
+        return place.say(
+            format!(
+                "`{}` is not a number: TOML numbers have no leading zeros",
+                quote(whole)
+            ),
+            format!("write {}{allowed}", whole.trim_start_matches('0')),
+        );
+    }
+    if one_word {
+        return place.say(
+            format!("`{}` is not a value", quote(whole)),
+            format!("{VALUE_FORMS}{allowed}"),
+        );
+    }
+    let before = place.text[value_start..place.at].trim();
+    place.say(
+        format!(
+            "unexpected `{}` after the value `{}`",
+            quote(place.rest_before_comment()),
+            quote(before)
+        ),
+        "a line holds one `key = value`, optionally followed by a # comment",
+    )
+}
+
+/// `toml`'s own phrase, with the text it stopped at.
+fn fallback(place: &Place<'_>, message: &str) -> Diagnosis {
+    let token = place.token();
+    let at = if let Some(value) = place.value_as_written() {
+        format!("in `{}`", quote(value))
+    } else if !token.is_empty() {
+        format!("at `{}`", quote(token))
+    } else if place.only_comments_follow() {
+        "at the end of the file".to_string()
+    } else {
+        "at the end of the line".to_string()
+    };
+    let problem = if message.is_empty() {
+        format!("the text cannot be read {at}")
+    } else {
+        format!("{message} {at}")
+    };
+    place.say(problem, SYNTAX_REFERENCE)
+}
+
+/// `text`, cut to [`QUOTE_MAX_CHARS`] characters with "..." if longer.
+fn quote(text: &str) -> String {
+    if text.chars().count() <= QUOTE_MAX_CHARS {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(QUOTE_MAX_CHARS).collect();
+        format!("{cut}...")
+    }
+}
