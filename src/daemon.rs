@@ -21,10 +21,15 @@ use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
 
 /// Runs the daemon with the file at `config_path`, or built-in defaults.
 pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
+    // What --simulate overrides is in the config itself, so every reload compares like with like.
     let config = match config_path {
         Some(path) => Config::load(path)?,
         None => Config::default(),
-    };
+    }
+    .with_simulate_flag(simulate);
+    // A bad WARDEN_SIM_* stops the start here, before anything is bound (exit 2).
+    let simulation = crate::simulate::options_for_run(config.hardware.simulate)
+        .map_err(crate::simulate::SimulateError::into_failure)?;
     apply_logging(&config);
     if config_path.is_none() {
         log::info!("no --config given: using built-in defaults");
@@ -33,7 +38,9 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     let settings = engine_settings(&config, &fd_budget, "at start");
     // systemd's environment first, before any thread exists (both edit it).
     let notifier = Notifier::from_env();
-    let listeners = match engine::listener::take_systemd_listeners().map_err(anyhow::Error::new)? {
+    let passed = engine::listener::take_systemd_listeners().map_err(anyhow::Error::new)?;
+    let binds_listen = passed.is_none();
+    let listeners = match passed {
         Some(passed) => {
             for (listener, name) in &passed {
                 log::info!(
@@ -59,7 +66,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     let control = engine::ControlHandle::new(sender, event_loop.waker());
     let shared = event_loop.shared();
     let (thermal, thermal_source) =
-        match thermal_guard::start(&config, simulate, control.clone(), Arc::clone(&shared))? {
+        match thermal_guard::start(&config, simulation, control.clone(), Arc::clone(&shared))? {
             ThermalStart::Running(guard) => {
                 let source = ThermalSource::Controller(guard.snapshot());
                 (Some(guard), source)
@@ -74,18 +81,20 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         thermal_source,
         config.server.service.as_str(),
     )
-    .simulated(simulate || config.hardware.simulate);
+    .simulated(config.hardware.simulate);
     let status = LiveStatus::start(sources, &config.status, fd_budget.status_connections)
         .map_err(anyhow::Error::from)?;
     let mut hooks = DaemonHooks {
         config_path: config_path.map(Path::to_path_buf),
-        simulated: simulate || config.hardware.simulate,
+        simulate_flag: simulate,
+        binds_listen,
         started: config.clone(),
         applied: config,
         fd_budget,
         notifier,
         status,
         thermal,
+        reload_report: None,
     };
     hooks.announce_ready();
     // A panic in the loop still stops the threads in order and restores the
@@ -93,7 +102,12 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     let outcome = catch_unwind(AssertUnwindSafe(|| event_loop.run(&mut hooks)))
         .map_err(|payload| format!("event loop panicked: {}", panic_message(payload.as_ref())));
     if let Err(panicked) = &outcome {
-        log::error!("{panicked}; restoring fan and cpufreq");
+        let undo = if hooks.started.hardware.simulate {
+            "stopping the simulated Pi (no hardware was touched)"
+        } else {
+            "restoring fan and cpufreq"
+        };
+        log::error!("{panicked}; {undo}");
     }
     let DaemonHooks {
         status, thermal, ..
@@ -233,19 +247,48 @@ const FIRST_READING_TIMEOUT: Duration = Duration::from_secs(5);
 /// The daemon's answers to the loop's callbacks.
 struct DaemonHooks {
     config_path: Option<PathBuf>,
+    /// `warden run --simulate`: applied to every file read ([`Config::with_simulate_flag`]).
+    simulate_flag: bool,
+    /// False when systemd passed the listening sockets: `server.listen` binds nothing.
+    binds_listen: bool,
     /// The configuration warden started with: what only a restart changes
     /// ([`Config::restart_only_changes`]) is compared against it.
     started: Config,
-    /// The newest configuration a SIGHUP applied (at first, `started`).
+    /// The newest configuration a SIGHUP applied (at first, `started`); after the
+    /// loop has moved, its `server.listen` and `status` are what was really bound.
     applied: Config,
     /// How the open-file limit is shared out: every reload is held to it too.
     fd_budget: FdBudget,
-    /// True when the thermal controller drives the simulated Pi, not sysfs.
-    simulated: bool,
     notifier: Notifier,
     /// The status page, rebuilt when a SIGHUP changes `[status]`.
     status: LiveStatus,
     thermal: Option<ThermalGuard>,
+    /// Between [`LoopHooks::reload`] and [`LoopHooks::reloaded`]: what to compare the
+    /// applied configuration with for the `SIGHUP: applied ...` line.
+    reload_report: Option<ReloadReport>,
+}
+
+/// What a reload started from, for the line logged once everything has moved.
+struct ReloadReport {
+    /// The configuration applied before this reload.
+    previous: Config,
+    /// True when the file asked for nothing new: no key differs from what runs and
+    /// none waits for a restart.
+    nothing_asked: bool,
+}
+
+impl ReloadReport {
+    /// One INFO line: each `[server]`, `[log]` and `[status]` key now in force with a
+    /// new value (old -> new), or `no changes` when the file asked for none.
+    fn log(self, applied: &Config) {
+        let changes = crate::config::live_changes(&self.previous, applied);
+        if !changes.is_empty() {
+            let listed: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            log::info!("SIGHUP: applied {}", listed.join(", "));
+        } else if self.nothing_asked {
+            log::info!("SIGHUP: no changes");
+        }
+    }
 }
 
 impl DaemonHooks {
@@ -328,7 +371,7 @@ impl DaemonHooks {
     fn check_cpu_strategy(&self, strategy: &warden_thermal::CpuStrategy) -> Result<(), HwError> {
         match strategy {
             warden_thermal::CpuStrategy::Governor { powersave }
-                if self.thermal.is_some() && !self.simulated =>
+                if self.thermal.is_some() && !self.started.hardware.simulate =>
             {
                 warden_hw::check_powersave_governor(&self.started.hardware.sysfs_root, powersave)
             }
@@ -356,7 +399,8 @@ impl LoopHooks for DaemonHooks {
         };
         self.notifier.reloading();
         let outcome = match Config::load(&path) {
-            Ok(mut config) => {
+            Ok(config) => {
+                let mut config = config.with_simulate_flag(self.simulate_flag);
                 apply_logging(&config);
                 let waiting = self.started.restart_only_changes(&config);
                 if !waiting.is_empty() {
@@ -365,10 +409,22 @@ impl LoopHooks for DaemonHooks {
                         waiting.join(", ")
                     );
                 }
+                let nothing_asked = waiting.is_empty() && config == self.applied;
                 self.apply_thermal_policy(&config);
                 self.apply_controller_settings(&mut config);
+                // Before the listeners bind: they may want the port the page gives up.
+                let listen: &[SocketAddr] = if self.binds_listen {
+                    &config.server.listen
+                } else {
+                    &[]
+                };
+                self.status.release_port_for(listen, &config.status);
                 let settings = engine_settings(&config, &self.fd_budget, "SIGHUP");
-                self.applied = config;
+                let previous = std::mem::replace(&mut self.applied, config);
+                self.reload_report = Some(ReloadReport {
+                    previous,
+                    nothing_asked,
+                });
                 Some(settings)
             }
             Err(e) => {
@@ -400,9 +456,16 @@ impl LoopHooks for DaemonHooks {
         self.notifier.stopping();
     }
 
-    /// The status page moves after the listeners, so it may take a port they gave up.
-    fn reloaded(&mut self) {
+    /// The status page moves after the listeners, so it may take a port they gave up;
+    /// then the one line on what the reload applied.
+    fn reloaded(&mut self, applied: &EngineSettings) {
         self.status.apply(&self.applied.status);
+        // A bind that failed left the old address in force: the next SIGHUP tries again.
+        self.applied.server.listen.clone_from(&applied.listen);
+        self.applied.status = self.status.running().clone();
+        if let Some(report) = self.reload_report.take() {
+            report.log(&self.applied);
+        }
     }
 }
 

@@ -6,11 +6,13 @@
 //! absent key and checks ranges (`*_RANGE` in [`limits`]), choices, addresses
 //! and cross-field rules. Any failure is one [`ConfigError`] naming the key,
 //! the bad value and what is allowed. `docs/CONFIG.md` documents every key and
-//! `init/warden.toml` is the full default file.
+//! `init/warden.toml` is the full default file. [`changes`] compares two
+//! configurations key by key for a reload.
 
 #[macro_use]
 mod choice;
 
+mod changes;
 mod cpufreq;
 pub mod defaults;
 mod error;
@@ -31,6 +33,7 @@ mod tests;
 
 use std::path::Path;
 
+pub use changes::{live_changes, KeyChange};
 pub use cpufreq::{CpuFreqConfig, CpuFreqStrategy};
 pub use error::{ConfigError, ConfigErrorKind};
 pub use fan::{CurvePoint, FanConfig, FanDriver, FanExitAction};
@@ -85,41 +88,6 @@ impl Config {
                 .in_file(path)
         })?;
         Config::from_toml_str(&text).map_err(|error| error.in_file(path))
-    }
-
-    /// The keys and sections a SIGHUP cannot apply to a running daemon that differ
-    /// in `newer`: the hardware is opened once, at start. A reload applies `[server]`,
-    /// `[log]`, `[status]`, the thermal policy, `thermal.interval_ms` and `[cpufreq]`;
-    /// everything named here waits for a restart.
-    pub fn restart_only_changes(&self, newer: &Config) -> Vec<&'static str> {
-        let (t, u) = (&self.thermal, &newer.thermal);
-        let (f, g) = (&self.fan, &newer.fan);
-        let differ = [
-            ("thermal.sensor", t.sensor != u.sensor),
-            ("fan.driver", f.driver != g.driver),
-            ("fan.pin", f.pin != g.pin),
-            ("fan.active_low", f.active_low != g.active_low),
-            ("fan.pwm_channel", f.pwm_channel != g.pwm_channel),
-            (
-                "fan.pwm_frequency_hz",
-                f.pwm_frequency_hz != g.pwm_frequency_hz,
-            ),
-            ("fan.min_duty", f.min_duty != g.min_duty),
-            ("fan.kick_ms", f.kick != g.kick),
-            ("fan.path", f.path != g.path),
-            ("fan.on_exit", f.on_exit != g.on_exit),
-            // Strategy `off` opens no cpufreq policy, so there is nothing to switch.
-            (
-                "cpufreq.strategy",
-                self.cpufreq.strategy == CpuFreqStrategy::Off
-                    && newer.cpufreq.strategy != CpuFreqStrategy::Off,
-            ),
-            ("[hardware]", self.hardware != newer.hardware),
-        ];
-        differ
-            .into_iter()
-            .filter_map(|(key, changed)| changed.then_some(key))
-            .collect()
     }
 }
 

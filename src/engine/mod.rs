@@ -88,8 +88,10 @@ pub trait LoopHooks {
     /// Draining has begun (first SIGTERM/SIGINT or a `Drain` command).
     fn draining(&mut self) {}
     /// The loop has applied what [`reload`](Self::reload) returned (listeners moved),
-    /// so what the daemon moves now can take a port the listeners gave up.
-    fn reloaded(&mut self) {}
+    /// so what the daemon moves now can take a port the listeners gave up. `applied`
+    /// is what the loop runs with now: its `listen` stays the old one when a new
+    /// address could not be bound.
+    fn reloaded(&mut self, _applied: &EngineSettings) {}
 }
 
 /// Why [`EventLoop::run`] returned.
@@ -527,7 +529,7 @@ impl EventLoop {
                 SIGHUP => {
                     if let Some(settings) = hooks.reload() {
                         self.apply(settings);
-                        hooks.reloaded();
+                        hooks.reloaded(&self.settings);
                     }
                 }
                 SIGUSR2 if self.test_hooks.wedge => {

@@ -2,7 +2,12 @@
 //! rebuilt when a SIGHUP brings a different `[status]`. A reload never leaves
 //! the page down when it can help it: a new address is bound before the old
 //! server stops, and a failed rebuild on the same address brings the old
-//! settings back.
+//! settings back. Only when the service listeners take the page's port in the
+//! same reload (the two swap ports) does the page close first
+//! ([`LiveStatus::release_port_for`]); it then comes back on its new address,
+//! or on its old one if the new one cannot be bound.
+
+use std::net::SocketAddr;
 
 use crate::config::StatusConfig;
 
@@ -39,6 +44,31 @@ impl LiveStatus {
         })
     }
 
+    /// The `[status]` in force: what the last successful start or reload applied.
+    pub fn running(&self) -> &StatusConfig {
+        &self.running
+    }
+
+    /// Closes the page at once when the service listeners are about to bind the port
+    /// it holds and `newer` moves it away (a SIGHUP swapping the two ports): once the
+    /// listeners' bind has failed it would be too late, as their old listener keeps
+    /// the page's new port. [`apply`](Self::apply) then binds the new address, or the
+    /// old one again if that fails, so the page is gone only for the reload.
+    pub fn release_port_for(&mut self, listen: &[SocketAddr], newer: &StatusConfig) {
+        let Some(held) = self.server.as_ref().map(StatusServerHandle::local_addr) else {
+            return;
+        };
+        let leaving = !newer.enabled || newer.listen != self.running.listen;
+        if leaving && listen.iter().any(|wanted| port_taken_by(held, *wanted)) {
+            log::info!(
+                "SIGHUP: closing the status page on {held} first: server.listen takes that port"
+            );
+            if let Some(server) = self.server.take() {
+                server.stop();
+            }
+        }
+    }
+
     /// Applies a reloaded `[status]`; logs what it did, or why the old server stays.
     pub fn apply(&mut self, newer: &StatusConfig) {
         // After a failed rebuild left no server, the same settings try again.
@@ -53,8 +83,7 @@ impl LiveStatus {
             self.running = newer.clone();
             return;
         }
-        let moving = self.server.is_none() || newer.listen != self.running.listen;
-        if moving {
+        if self.server.is_some() && newer.listen != self.running.listen {
             // A new address: bind it first, so a failure leaves the old page up.
             match spawn(self.sources.clone(), newer, self.max_connections) {
                 Ok(fresh) => {
@@ -67,7 +96,8 @@ impl LiveStatus {
             }
             return;
         }
-        // The same address with other settings: the old server must let go of it.
+        // The same address with other settings: the old server must let go of it. Or
+        // no server runs (released for the listeners, or a rebuild failed).
         if let Some(old) = self.server.take() {
             old.stop();
         }
@@ -76,7 +106,7 @@ impl LiveStatus {
                 self.server = Some(fresh);
                 self.running = newer.clone();
             }
-            Err(e) => {
+            Err(e) if self.running.enabled && self.running != *newer => {
                 log::error!("SIGHUP: {e}; restarting the status page with its old settings");
                 match spawn(self.sources.clone(), &self.running, self.max_connections) {
                     Ok(old) => self.server = Some(old),
@@ -85,6 +115,10 @@ impl LiveStatus {
                     ),
                 }
             }
+            Err(e) if self.running.enabled => {
+                log::error!("status page is down: {e}; a SIGHUP or a restart binds it again")
+            }
+            Err(e) => log::error!("SIGHUP: {e}; the status page stays off"),
         }
     }
 
@@ -94,6 +128,17 @@ impl LiveStatus {
             server.stop();
         }
     }
+}
+
+/// True when a listener bound to `wanted` cannot be bound while the page holds `held`:
+/// the same port on the same address, or a wildcard of the family. The page's
+/// `[::]` is dual-stack (mio does not set IPV6_V6ONLY), so it holds the IPv4 port too.
+fn port_taken_by(held: SocketAddr, wanted: SocketAddr) -> bool {
+    let same_family = held.is_ipv4() == wanted.is_ipv4();
+    held.port() == wanted.port()
+        && (held.ip() == wanted.ip()
+            || (same_family && (held.ip().is_unspecified() || wanted.ip().is_unspecified()))
+            || (held.is_ipv6() && held.ip().is_unspecified()))
 }
 
 #[cfg(test)]
@@ -213,5 +258,53 @@ mod tests {
         drop(squatter);
         status.apply(&config(addr, 1));
         assert_eq!(served_on(&status), Some(addr), "bound on the retry");
+    }
+
+    #[test]
+    fn a_port_the_listeners_take_is_released_and_the_page_moves_on() {
+        let (page, next) = (free_addr(), free_addr());
+        let mut status = live(&config(page, 1));
+        status.release_port_for(&[free_addr()], &config(next, 1));
+        assert_eq!(served_on(&status), Some(page), "a port nobody wants stays");
+        status.release_port_for(&[page], &config(page, 1));
+        assert_eq!(
+            served_on(&status),
+            Some(page),
+            "a page that stays keeps its port"
+        );
+        status.release_port_for(&[page], &config(next, 1));
+        assert_eq!(served_on(&status), None);
+        let listener = TcpListener::bind(page).expect("the listeners can bind the port");
+        status.apply(&config(next, 1));
+        assert_eq!(served_on(&status), Some(next));
+        assert_eq!(status.running().listen, next);
+        drop(listener);
+    }
+
+    #[test]
+    fn a_released_page_whose_new_address_is_taken_goes_back_to_its_old_one() {
+        let page = free_addr();
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut status = live(&config(page, 1));
+        let newer = config(taken.local_addr().unwrap(), 1);
+        status.release_port_for(&[page], &newer);
+        assert_eq!(served_on(&status), None);
+        status.apply(&newer);
+        assert_eq!(served_on(&status), Some(page), "back on the old address");
+        assert_eq!(status.running().listen, page, "the old settings stay");
+        assert!(healthz(page).is_some());
+    }
+
+    #[test]
+    fn the_ports_a_page_holds_include_wildcards_and_dual_stack() {
+        let a = |text: &str| -> SocketAddr { text.parse().unwrap() };
+        assert!(port_taken_by(a("127.0.0.1:80"), a("127.0.0.1:80")));
+        assert!(port_taken_by(a("127.0.0.1:80"), a("0.0.0.0:80")));
+        assert!(port_taken_by(a("0.0.0.0:80"), a("127.0.0.1:80")));
+        assert!(port_taken_by(a("[::]:80"), a("127.0.0.1:80")));
+        assert!(!port_taken_by(a("127.0.0.1:80"), a("127.0.0.1:81")));
+        assert!(!port_taken_by(a("127.0.0.1:80"), a("127.0.0.2:80")));
+        assert!(!port_taken_by(a("127.0.0.1:80"), a("[::]:80")));
+        assert!(!port_taken_by(a("[::1]:80"), a("0.0.0.0:80")));
     }
 }

@@ -11,6 +11,7 @@ mod haproxy;
 mod idle;
 mod lifecycle;
 mod logs;
+mod reload;
 mod scale;
 mod simulate;
 mod stale_tokens;

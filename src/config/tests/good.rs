@@ -281,7 +281,7 @@ fn restart_only_changes_name_the_keys_a_sighup_cannot_apply() {
     let fan = config_of("[fan]\non_exit = \"off\"\n[hardware]\nstate_dir = \"/tmp/w\"\n");
     assert_eq!(
         running.restart_only_changes(&fan),
-        ["fan.on_exit", "[hardware]"]
+        ["fan.on_exit", "hardware.state_dir"]
     );
     let wiring = config_of("[fan]\ndriver = \"gpio\"\npin = 14\nkick_ms = 0\n");
     assert_eq!(
