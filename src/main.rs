@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use warden::cli::{self, Command, Subcommand};
 use warden::exit::Failure;
+use warden::simulate::{self, SimulateError};
 use warden::{config, daemon};
 
 fn main() -> ExitCode {
@@ -32,8 +33,14 @@ fn run(args: impl Iterator<Item = std::ffi::OsString>) -> Result<(), Failure> {
             Ok(())
         }
         Command::CheckConfig { path } => {
-            config::check_file(&path)?;
+            let checked = config::check_file(&path)?;
+            // The simulation's variables are part of what `warden run` would be given.
+            let note = simulate::check_process_environment(checked.hardware.simulate)
+                .map_err(SimulateError::into_failure)?;
             println!("{}: ok", path.display());
+            if let Some(note) = note {
+                eprintln!("warden: {note}");
+            }
             Ok(())
         }
         Command::Run { config, simulate } => daemon::run(config.as_deref(), simulate),

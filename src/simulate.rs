@@ -1,7 +1,7 @@
 //! The live demo: `hardware.simulate = true` or `warden run --simulate` runs the thermal
 //! controller against warden-hw's simulated Pi 4 instead of real hardware.
 //!
-//! [`start_from_env`] builds the simulated backends (sensor, fan, cpufreq, throttle flags,
+//! [`start_with_options`] builds the simulated backends (sensor, fan, cpufreq, throttle flags,
 //! all over one shared [`SimBoard`]) and starts a thread that advances the model in real
 //! time every [`STEP`]. The load on the simulated CPU is warden's own CPU use, measured
 //! with `CLOCK_PROCESS_CPUTIME_ID` (nanosecond resolution, every thread of the process;
@@ -18,7 +18,11 @@
 //! temperatures would shed real connections.
 //!
 //! Settings come from the environment rather than the config file, because `[hardware]`
-//! has only the `simulate` switch; they are demo knobs, not deployment settings.
+//! has only the `simulate` switch; they are demo knobs, not deployment settings. They
+//! are read by one parser, [`SimulationOptions::from_lookup`]: `warden run` calls it (via
+//! [`options_for_run`]) before anything is bound, so a bad value stops the start with
+//! exit 2 and nothing listening; `warden check-config` calls it (via
+//! [`check_environment`]) whenever the file simulates or any `WARDEN_SIM_*` is set.
 
 use std::io;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -27,6 +31,8 @@ use std::time::{Duration, Instant};
 
 use warden_hw::sim::{PiThermalModel, PiThermalParams, SimBoard, DEFAULT_AMBIENT_C};
 use warden_hw::{Backends, HwError};
+
+use crate::exit::Failure;
 
 /// Logged (at warn level) when the simulation starts.
 pub const SIMULATED_WARNING: &str =
@@ -49,6 +55,16 @@ pub const SIM_AMBIENT_ENV: &str = "WARDEN_SIM_AMBIENT_C";
 pub const SIM_SPEED_ENV: &str = "WARDEN_SIM_SPEED";
 /// Env: `broken` makes the simulated fan move no air (to see shedding and throttling).
 pub const SIM_FAN_ENV: &str = "WARDEN_SIM_FAN";
+/// Every variable the simulation reads, in the order the docs list them.
+pub const SIM_ENV_VARS: [&str; 5] = [
+    SIM_LOAD_ENV,
+    SIM_CPU_SCALE_ENV,
+    SIM_AMBIENT_ENV,
+    SIM_SPEED_ENV,
+    SIM_FAN_ENV,
+];
+/// The prefix of the simulation's variables, to spot a misspelt one.
+pub const SIM_ENV_PREFIX: &str = "WARDEN_SIM_";
 /// Default host-core → Pi 4 core work ratio: a current x86 core does roughly four times
 /// the work of a Cortex-A72 at 1.5 GHz on syscall-heavy network code.
 pub const DEFAULT_CPU_SCALE: f64 = 4.0;
@@ -76,6 +92,20 @@ pub enum SimulateError {
     /// The thread advancing the model could not be created.
     #[error("cannot start the simulation thread: {0}; check the process and memory limits")]
     Spawn(#[source] io::Error),
+}
+
+impl SimulateError {
+    /// As a top-level failure: a setting warden cannot use is exit 2, a thread that could
+    /// not start exit 1. The message is the same on every path (`simulation: ...`).
+    pub fn into_failure(self) -> Failure {
+        let runtime = matches!(self, SimulateError::Spawn(_));
+        let error = anyhow::Error::new(self).context("simulation");
+        if runtime {
+            Failure::Runtime(error)
+        } else {
+            Failure::HardwareConfig(error)
+        }
+    }
 }
 
 /// How the simulation runs.
@@ -109,9 +139,10 @@ impl Default for SimulationOptions {
 }
 
 impl SimulationOptions {
-    /// Defaults overridden by the `WARDEN_SIM_*` environment variables.
+    /// Defaults overridden by the `WARDEN_SIM_*` environment variables. A value that is
+    /// not UTF-8 is refused like any other unusable value, not taken for unset.
     pub fn from_env() -> Result<Self, SimulateError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(env_value)
     }
 
     /// Defaults overridden by whatever `lookup` returns for each variable name.
@@ -181,6 +212,78 @@ impl SimulationOptions {
     }
 }
 
+/// The variable `name` from this process's environment, lossily decoded.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
+/// The names of the `WARDEN_SIM_*` variables set in this process's environment, sorted.
+pub fn env_names_set() -> Vec<String> {
+    let mut names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| name.starts_with(SIM_ENV_PREFIX))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The simulation's options for `warden run`, read from the environment when warden
+/// will simulate (`--simulate` or `hardware.simulate`), `None` on real hardware (the
+/// variables are then not read at all). Called before any socket is bound, so a bad
+/// value stops the start with nothing listening.
+pub fn options_for_run(simulated: bool) -> Result<Option<SimulationOptions>, SimulateError> {
+    simulated.then(SimulationOptions::from_env).transpose()
+}
+
+/// The `WARDEN_SIM_*`-looking names among `names` that warden does not read (a typo such
+/// as `WARDEN_SIM_SPEEED` would otherwise go unnoticed).
+fn unknown_names(names: &[String]) -> Vec<&str> {
+    names
+        .iter()
+        .map(String::as_str)
+        .filter(|name| name.starts_with(SIM_ENV_PREFIX) && !SIM_ENV_VARS.contains(name))
+        .collect()
+}
+
+/// What `warden check-config` makes of the simulation's variables, for a file that
+/// simulates (`simulated`) or not; `names` are the `WARDEN_SIM_*` names set and `lookup`
+/// their values. When the file simulates or any is set, the values are checked by the
+/// parser `warden run` uses, and a bad one is the error. `Ok(Some(note))` is one line to
+/// show the user: the variables are set but ignored because the file does not simulate,
+/// or some set name is not one warden reads.
+pub fn check_environment(
+    simulated: bool,
+    names: &[String],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, SimulateError> {
+    if !simulated && names.is_empty() {
+        return Ok(None);
+    }
+    SimulationOptions::from_lookup(lookup)?;
+    let mut notes = Vec::new();
+    if !simulated {
+        notes.push(format!(
+            "{} set, but ignored unless simulating (warden run --simulate, or \
+             hardware.simulate = true)",
+            names.join(", ")
+        ));
+    }
+    let unknown = unknown_names(names);
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "{} not read by warden (the simulation reads {})",
+            unknown.join(", "),
+            SIM_ENV_VARS.join(", ")
+        ));
+    }
+    Ok((!notes.is_empty()).then(|| format!("note: {}", notes.join("; "))))
+}
+
+/// [`check_environment`] on this process's environment.
+pub fn check_process_environment(simulated: bool) -> Result<Option<String>, SimulateError> {
+    check_environment(simulated, &env_names_set(), env_value)
+}
+
 /// The thread advancing the simulated Pi; stopping or dropping it ends the thread.
 #[derive(Debug)]
 pub struct Simulation {
@@ -223,16 +326,27 @@ impl Drop for Simulation {
     }
 }
 
-/// Starts the simulation from the `WARDEN_SIM_*` environment with warden's own CPU use as
-/// the load, logs [`SIMULATED_WARNING`] and the settings, and returns the backends (their
-/// notes for the caller to log) to hand to the thermal controller. Keep the
-/// [`Simulation`] alive until the controller stopped.
-pub fn start_from_env() -> Result<(Backends, Simulation), SimulateError> {
-    let options = SimulationOptions::from_env()?;
+/// Starts the simulation with `options` (as [`options_for_run`] read them) and warden's
+/// own CPU use as the load, logs [`SIMULATED_WARNING`], the settings and any misspelt
+/// `WARDEN_SIM_*` name, and returns the backends (their notes for the caller to log) to
+/// hand to the thermal controller. Keep the [`Simulation`] alive until the controller
+/// stopped.
+pub fn start_with_options(
+    options: &SimulationOptions,
+) -> Result<(Backends, Simulation), SimulateError> {
     let mut cpu = ProcessCpuDemand::new(options.cpu_scale);
-    let (backends, simulation) = start_simulation(&options, move || cpu.sample())?;
+    let (backends, simulation) = start_simulation(options, move || cpu.sample())?;
     log::warn!("{SIMULATED_WARNING}");
     log::warn!("{}", options.describe());
+    let names = env_names_set();
+    let unknown = unknown_names(&names);
+    if !unknown.is_empty() {
+        log::warn!(
+            "{} not read by the simulation (it reads {}); check the spelling",
+            unknown.join(", "),
+            SIM_ENV_VARS.join(", ")
+        );
+    }
     // The backends' notes are logged by the caller, as for real hardware.
     Ok((backends, simulation))
 }
@@ -366,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn options_come_from_the_environment_and_bad_values_name_the_variable() {
+    fn options_come_from_the_environment() {
         assert_eq!(
             SimulationOptions::from_lookup(lookup(&[])).unwrap(),
             SimulationOptions::default()
@@ -390,16 +504,87 @@ mod tests {
             (0.5, 2.0, 35.0, 10.0, true)
         );
         assert!(options.describe().contains("BROKEN"));
-        for (name, value) in [
-            (SIM_LOAD_ENV, "1.5"),
-            (SIM_CPU_SCALE_ENV, "0"),
-            (SIM_AMBIENT_ENV, "hot"),
-            (SIM_SPEED_ENV, "1000"),
-            (SIM_FAN_ENV, "off"),
+    }
+
+    #[test]
+    fn every_bad_value_names_its_variable_and_the_allowed_values() {
+        for (name, value, allowed) in [
+            (SIM_LOAD_ENV, "1.5", "a load from 0.0 to 1.0"),
+            (SIM_CPU_SCALE_ENV, "0", "a number above 0"),
+            (SIM_AMBIENT_ENV, "hot", "a temperature in °C from -20 to 60"),
+            (SIM_SPEED_ENV, "1000", "a speed-up from 1 to 100"),
+            (SIM_SPEED_ENV, "abc", "a speed-up from 1 to 100"),
+            (SIM_FAN_ENV, "wobbly", "\"working\" or \"broken\""),
         ] {
             let error = SimulationOptions::from_lookup(lookup(&[(name, value)])).unwrap_err();
-            assert!(error.to_string().contains(name), "{error}");
+            let text = error.to_string();
+            assert!(
+                text.starts_with(&format!("{name}={value:?}: expected ")) && text.contains(allowed),
+                "{text}"
+            );
+            let failure = error.into_failure();
+            assert_eq!(failure.exit_code(), std::process::ExitCode::from(2));
+            assert!(
+                failure
+                    .to_string()
+                    .starts_with(&format!("simulation: {name}=")),
+                "{failure}"
+            );
         }
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|name| name.to_string()).collect()
+    }
+
+    #[test]
+    fn check_config_validates_the_variables_when_simulating_or_when_any_is_set() {
+        let bad = [(SIM_SPEED_ENV, "abc")];
+        // A simulating file: the variables are checked, set or not.
+        assert_eq!(check_environment(true, &[], lookup(&[])).unwrap(), None);
+        let error = check_environment(true, &names(&[SIM_SPEED_ENV]), lookup(&bad)).unwrap_err();
+        assert!(
+            error.to_string().contains("WARDEN_SIM_SPEED=\"abc\""),
+            "{error}"
+        );
+        // A file that does not simulate: a set variable is still checked...
+        let error = check_environment(false, &names(&[SIM_SPEED_ENV]), lookup(&bad)).unwrap_err();
+        assert!(
+            error.to_string().contains("a speed-up from 1 to 100"),
+            "{error}"
+        );
+        // ...and when good, noted as ignored, on one line.
+        let good = [(SIM_FAN_ENV, "broken"), (SIM_LOAD_ENV, "1")];
+        let note = check_environment(false, &names(&[SIM_FAN_ENV, SIM_LOAD_ENV]), lookup(&good))
+            .unwrap()
+            .expect("a note");
+        assert!(
+            note.starts_with(
+                "note: WARDEN_SIM_FAN, WARDEN_SIM_LOAD set, but ignored unless simulating"
+            ) && !note.contains('\n'),
+            "{note}"
+        );
+        // Nothing set, nothing simulated: nothing to say.
+        assert_eq!(check_environment(false, &[], lookup(&bad)).unwrap(), None);
+        // The same good values under a simulating file: no note.
+        let quiet = check_environment(true, &names(&[SIM_FAN_ENV, SIM_LOAD_ENV]), lookup(&good));
+        assert_eq!(quiet.unwrap(), None);
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_named_with_the_ones_warden_reads() {
+        let note = check_environment(true, &names(&["WARDEN_SIM_SPEEED"]), lookup(&[]))
+            .unwrap()
+            .expect("a note");
+        assert!(
+            note.contains("WARDEN_SIM_SPEEED not read by warden")
+                && note.contains(&SIM_ENV_VARS.join(", ")),
+            "{note}"
+        );
+        assert_eq!(
+            unknown_names(&names(&[SIM_SPEED_ENV, "WARDEN_SIM_X", "PATH"])),
+            ["WARDEN_SIM_X"]
+        );
     }
 
     #[test]

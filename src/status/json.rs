@@ -189,6 +189,8 @@ fn thresholds_object(t: &Thresholds) -> Value {
 }
 
 /// The `GET /status/history` document: the thermal controller's ring, oldest first.
+/// `simulated` means what it means in [`status_document`]: a chart drawn from this
+/// document alone can tell a model's curve from a real board's.
 pub fn history_document(s: &StatusSnapshot) -> Value {
     let (available, reason, thresholds, samples): (bool, Option<&str>, Value, &[HistorySample]) =
         match &s.thermal {
@@ -199,6 +201,7 @@ pub fn history_document(s: &StatusSnapshot) -> Value {
         };
     json!({
         "schema": SCHEMA_VERSION,
+        "simulated": s.simulated,
         "available": available,
         "unavailable_reason": reason,
         "period_s": secs(warden_thermal::snapshot::HISTORY_PERIOD),
@@ -296,5 +299,24 @@ mod tests {
         let empty = history_document(&fixtures::without_thermal());
         assert_eq!(empty["available"], false);
         assert_eq!(empty["samples"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn history_says_simulated_as_status_does() {
+        for snapshot in [
+            fixtures::with_thermal(),
+            fixtures::simulated(),
+            fixtures::without_thermal(),
+        ] {
+            let status = status_document(&snapshot);
+            let history = history_document(&snapshot);
+            assert_eq!(history["simulated"], status["simulated"], "{history}");
+            assert_eq!(history["simulated"], snapshot.simulated);
+        }
+        assert_eq!(history_document(&fixtures::simulated())["simulated"], true);
+        assert_eq!(
+            history_document(&fixtures::with_thermal())["simulated"],
+            false
+        );
     }
 }

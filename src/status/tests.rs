@@ -219,6 +219,36 @@ fn serves_status_over_tcp_from_the_live_sources() {
 }
 
 #[test]
+fn status_and_history_on_the_wire_both_say_simulated() {
+    let shared = Arc::new(LoopShared::new(1000));
+    shared.beat(Instant::now());
+    let config = StatusConfig {
+        enabled: true,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        workers: 1,
+        request_timeout: Duration::from_secs(5),
+    };
+    for simulated in [true, false] {
+        let sources = StatusSources::new(
+            Arc::clone(&shared),
+            ThermalSource::Absent {
+                reason: "test without a sensor".into(),
+            },
+            "echo",
+        )
+        .simulated(simulated);
+        let handle = spawn(sources, &config, io_loop::MAX_CONNECTIONS).unwrap();
+        for path in ["/status", "/status/history"] {
+            let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+            let answer = exchange(handle.local_addr(), request.as_bytes());
+            let doc: Value = serde_json::from_str(body(&answer)).unwrap();
+            assert_eq!(doc["simulated"], simulated, "{path}: {answer}");
+        }
+        handle.stop();
+    }
+}
+
+#[test]
 fn head_answers_have_headers_only() {
     let server = start(Duration::from_secs(5), 1);
     let addr = server.handle.local_addr();

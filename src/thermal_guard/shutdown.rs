@@ -2,13 +2,21 @@
 //! back. warden-thermal logs one ERROR per setting it could not write back (file, value,
 //! OS error) and reports what failed; this side adds, on exactly one line, what to do
 //! now: run `warden restore` from the kept crash-restore state once the cause is fixed,
-//! or, when no state was saved at start, the values to put back by hand.
+//! or, when no state was saved at start, the values to put back by hand. On the
+//! simulated Pi no hardware was ever touched, and every line says so instead of
+//! claiming a restore or sending the user to put sysfs values back.
 
 use anyhow::anyhow;
 use warden_hw::RestoreState;
 use warden_thermal::ControllerError;
 
 use super::ThermalGuard;
+
+/// Logged when the controller stopped and put the real fan and cpufreq back.
+pub(super) const STOPPED_RESTORED: &str = "thermal control stopped; hardware restored";
+/// Logged when the controller stopped on the simulated Pi: nothing real was changed.
+pub(super) const STOPPED_SIMULATED: &str =
+    "thermal control stopped (simulated Pi; no hardware was touched)";
 
 impl ThermalGuard {
     /// Stops the controller: fan to `fan.on_exit`, cpufreq back to the
@@ -32,25 +40,48 @@ impl ThermalGuard {
                         log::warn!("cannot remove the restore state file: {e}");
                     }
                 }
-                log::info!("thermal control stopped; hardware restored");
+                log::info!("{}", self.stopped_message());
                 Ok(())
             }
             Err(e) => {
                 log::error!("{}", self.not_restored_message(&e));
                 // The advice is in the line above: the error only says what happened.
-                Err(anyhow!(
-                    "the fan and cpufreq settings were not all put back at exit (see the errors \
-                     logged above)"
-                ))
+                Err(if self.simulation.is_some() {
+                    anyhow!(
+                        "the thermal controller did not stop cleanly (simulated Pi; no hardware \
+                         was touched; see the error logged above)"
+                    )
+                } else {
+                    anyhow!(
+                        "the fan and cpufreq settings were not all put back at exit (see the \
+                         errors logged above)"
+                    )
+                })
             }
         };
         self.simulation = None;
         stopped
     }
 
+    /// The line for a clean stop: a restore on hardware, none on the simulated Pi.
+    fn stopped_message(&self) -> &'static str {
+        if self.simulation.is_some() {
+            STOPPED_SIMULATED
+        } else {
+            STOPPED_RESTORED
+        }
+    }
+
     /// The one line for a stop that did not put everything back: the controller's error
-    /// (what failed) and what to do now.
+    /// (what failed) and what to do now. On the simulated Pi the fan and cpufreq it names
+    /// are the model's, so there is nothing to restore.
     fn not_restored_message(&self, error: &ControllerError) -> String {
+        if self.simulation.is_some() {
+            return format!(
+                "{error} (simulated Pi: that fan and cpufreq are the model's; no hardware was \
+                 touched and there is nothing to put back)"
+            );
+        }
         format!("{error}; {}", self.what_now(error))
     }
 
@@ -172,6 +203,71 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+
+    /// A guard over a controller on the simulated Pi, as start-up builds it: no state file,
+    /// no lock, the simulation kept alive by the guard.
+    fn simulated_guard() -> ThermalGuard {
+        let options = crate::simulate::SimulationOptions::default();
+        let (backends, simulation) = crate::simulate::start_simulation(&options, || 0.0).unwrap();
+        let snapshot = Arc::new(SharedSnapshot::new());
+        let handle = Controller::from_backends(PolicyConfig::default(), backends)
+            .unwrap()
+            .spawn(
+                ControllerConfig {
+                    interval: std::time::Duration::from_millis(10),
+                    ..ControllerConfig::default()
+                },
+                Box::new(|_| {}),
+                Arc::clone(&snapshot),
+            )
+            .unwrap();
+        ThermalGuard {
+            handle: Some(handle),
+            snapshot,
+            state_dir: PathBuf::from("/run/warden"),
+            state_saved: false,
+            originals: Vec::new(),
+            missing_cpufreq: None,
+            simulation: Some(simulation),
+            _state_lock: None,
+        }
+    }
+
+    #[test]
+    fn a_simulated_stop_claims_no_hardware_restore() {
+        let guard = simulated_guard();
+        assert_eq!(guard.stopped_message(), STOPPED_SIMULATED);
+        assert!(
+            STOPPED_SIMULATED.contains("no hardware was touched")
+                && !STOPPED_SIMULATED.contains("restored"),
+            "{STOPPED_SIMULATED}"
+        );
+        for error in [
+            ControllerError::Panicked,
+            ControllerError::NotStopped {
+                waited: std::time::Duration::from_secs(5),
+            },
+            failed_cpufreq_restore(),
+        ] {
+            let logged = guard.not_restored_message(&error);
+            assert!(
+                logged.contains("no hardware was touched")
+                    && !logged.contains("warden restore")
+                    && !logged.contains("by hand"),
+                "{logged}"
+            );
+        }
+        guard.stop().unwrap();
+    }
+
+    #[test]
+    fn a_hardware_stop_says_the_hardware_was_restored() {
+        let dir = ScratchDir::new("restored-line");
+        let cpu = warden_hw::fake::FakeCpuFreq::pi4();
+        let guard = throttling_guard(&cpu, dir.path().to_path_buf());
+        assert_eq!(guard.stopped_message(), STOPPED_RESTORED);
+        guard.stop().unwrap();
     }
 
     #[test]

@@ -15,9 +15,11 @@ use super::{ThermalGuard, ThermalStart};
 use crate::config::Config;
 use crate::engine::{Admission, Command, ControlHandle, LoopShared, ShedMode};
 use crate::exit::Failure;
-use crate::simulate::Simulation;
+use crate::simulate::{SimulateError, Simulation, SimulationOptions};
 
-/// Builds the backends and starts the controller.
+/// Builds the backends and starts the controller: on the simulated Pi with `simulation`
+/// (read before anything was bound, see [`crate::simulate::options_for_run`]), else on
+/// the hardware the config names.
 ///
 /// Hardware the config explicitly asks for but that is missing (a GPIO fan
 /// off a Pi, a named sensor file) is a configuration failure (exit 2). With
@@ -25,14 +27,14 @@ use crate::simulate::Simulation;
 /// without thermal control and says so.
 pub fn start(
     config: &Config,
-    simulate: bool,
+    simulation: Option<SimulationOptions>,
     control: ControlHandle,
     shared: Arc<LoopShared>,
 ) -> Result<ThermalStart, Failure> {
-    let simulated = simulate || config.hardware.simulate;
+    let simulated = simulation.is_some();
     let state_dir = config.hardware.state_dir.clone();
     let claim = claim_state_dir(&state_dir, simulated)?;
-    let (backends, simulation) = match build_backends(config, simulated)? {
+    let (backends, simulation) = match build_backends(config, simulation.as_ref())? {
         Ok(built) => built,
         Err(no_sensor) => return Ok(ThermalStart::NoSensor(no_sensor)),
     };
@@ -99,14 +101,15 @@ fn admission_sink(control: ControlHandle) -> warden_thermal::AdmissionSink {
     })
 }
 
-/// The hardware backends (or the simulated Pi), or why there is no sensor.
+/// The hardware backends (or the simulated Pi, when given its options), or why there is
+/// no sensor.
 fn build_backends(
     config: &Config,
-    simulated: bool,
+    simulation: Option<&SimulationOptions>,
 ) -> Result<Result<(Backends, Option<Simulation>), String>, Failure> {
-    if simulated {
-        let (backends, simulation) = crate::simulate::start_from_env()
-            .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("simulation")))?;
+    if let Some(options) = simulation {
+        let (backends, simulation) =
+            crate::simulate::start_with_options(options).map_err(SimulateError::into_failure)?;
         return Ok(Ok((backends, Some(simulation))));
     }
     let spec = hardware_spec(config);
