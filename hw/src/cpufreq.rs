@@ -10,13 +10,25 @@
 //! [`SysfsCpuFreq::check_governor`] checks the governor a "governor" strategy will switch
 //! to. `scaling_governor` itself is optional: the max-freq strategy never touches it.
 //! [`check_powersave_governor`] runs that check again, on the kernel's lists as they are
-//! now, for a reload that switches to the "governor" strategy.
+//! now, for a reload that switches to the "governor" strategy. A policy whose
+//! `cpuinfo_min_freq` lies above its `cpuinfo_max_freq` is refused
+//! ([`HwError::CpuInfoRange`]); one that starts capped at its lowest step (or below) is
+//! flagged by [`SysfsCpuFreq::starts_capped_note`].
+//!
+//! Only what warden changed is put back: [`CpuFreq::restore`] writes back the files
+//! written since opening (or since the last complete restore), so a governor the operator
+//! switches while the "max-freq" strategy runs is left alone, and a file warden never
+//! writes cannot fail the exit. [`CpuFreqFiles`] tells the crash-restore state which files
+//! a strategy writes. Every write goes to every policy and reports every failure
+//! ([`HwError::Several`] for more than one).
 
 use std::path::{Path, PathBuf};
 
 use crate::error::HwError;
 use crate::restore::RestoreEntry;
-use crate::sysfs_io::{numbered_entries, parse_error, read_trimmed, read_u64, write_text};
+use crate::sysfs_io::{
+    numbered_entries, parent_dir, parse_error, read_trimmed, read_u64, write_text,
+};
 use crate::CpuFreq;
 
 /// Directory of cpufreq policies, relative to the sysfs root.
@@ -34,6 +46,60 @@ const NONZERO_KHZ: &str = "a non-zero frequency in kHz";
 const GOVERNOR: &str = "a cpufreq governor name";
 /// What `scaling_available_frequencies` must hold.
 const KHZ_LIST: &str = "a list of frequencies in kHz";
+/// Name of a policy's max-frequency file.
+const MAX_FREQ_FILE: &str = "scaling_max_freq";
+/// Name of a policy's governor file.
+const GOVERNOR_FILE: &str = "scaling_governor";
+
+/// Which cpufreq files a throttling strategy writes (or a backend has written), so that
+/// only those are put back and recorded for a crash restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpuFreqFiles {
+    /// `scaling_max_freq` (written by the "max-freq" strategy).
+    pub scaling_max_freq: bool,
+    /// `scaling_governor` (written by the "governor" strategy).
+    pub scaling_governor: bool,
+}
+
+impl CpuFreqFiles {
+    /// No file (cpufreq not touched).
+    pub const NONE: CpuFreqFiles = CpuFreqFiles {
+        scaling_max_freq: false,
+        scaling_governor: false,
+    };
+    /// `scaling_max_freq` only.
+    pub const MAX_FREQ: CpuFreqFiles = CpuFreqFiles {
+        scaling_max_freq: true,
+        scaling_governor: false,
+    };
+    /// `scaling_governor` only.
+    pub const GOVERNOR: CpuFreqFiles = CpuFreqFiles {
+        scaling_max_freq: false,
+        scaling_governor: true,
+    };
+    /// Both files.
+    pub const ALL: CpuFreqFiles = CpuFreqFiles {
+        scaling_max_freq: true,
+        scaling_governor: true,
+    };
+
+    /// The files of `self` and of `other` (a reload from one strategy to another).
+    pub fn union(self, other: CpuFreqFiles) -> CpuFreqFiles {
+        CpuFreqFiles {
+            scaling_max_freq: self.scaling_max_freq || other.scaling_max_freq,
+            scaling_governor: self.scaling_governor || other.scaling_governor,
+        }
+    }
+
+    /// True when `path` names one of these files (by its file name).
+    pub fn covers(self, path: &Path) -> bool {
+        match path.file_name().and_then(|name| name.to_str()) {
+            Some(MAX_FREQ_FILE) => self.scaling_max_freq,
+            Some(GOVERNOR_FILE) => self.scaling_governor,
+            _ => false,
+        }
+    }
+}
 
 /// One cpufreq policy directory and its original values.
 #[derive(Debug, Clone)]
@@ -46,11 +112,11 @@ struct Policy {
 
 impl Policy {
     fn max_path(&self) -> PathBuf {
-        self.dir.join("scaling_max_freq")
+        self.dir.join(MAX_FREQ_FILE)
     }
 
     fn governor_path(&self) -> PathBuf {
-        self.dir.join("scaling_governor")
+        self.dir.join(GOVERNOR_FILE)
     }
 }
 
@@ -60,31 +126,38 @@ pub struct SysfsCpuFreq {
     policies: Vec<Policy>,
     steps_khz: Vec<u64>,
     ignored_steps: Vec<String>,
+    /// Files written (or tried, which may have changed some policies) since opening or
+    /// since they were last put back: what [`CpuFreq::restore`] writes back.
+    written: CpuFreqFiles,
 }
 
 impl SysfsCpuFreq {
     /// Opens every policy under the root, reads the steps and captures the originals.
     /// No policy at all is [`HwError::NoCpuFreq`]; a policy without `scaling_max_freq`, or
-    /// with a zero one, is an error. `scaling_governor` may be missing (see
-    /// [`SysfsCpuFreq::check_governor`] for the strategy that needs it).
+    /// with a zero one, is an error, and so is one whose `cpuinfo_min_freq` lies above its
+    /// `cpuinfo_max_freq` ([`HwError::CpuInfoRange`]). `scaling_governor` may be missing
+    /// (see [`SysfsCpuFreq::check_governor`] for the strategy that needs it).
     pub fn open(sysfs_root: &Path) -> Result<Self, HwError> {
         let dir = sysfs_root.join(CPUFREQ_DIR);
         let entries = numbered_entries(&dir, "policy")?;
         let Some((_, first_dir)) = entries.first() else {
             return Err(HwError::NoCpuFreq { dir });
         };
+        for (_, policy_dir) in &entries {
+            cpuinfo_limits(policy_dir)?;
+        }
         let (steps_khz, ignored_steps) = read_steps(first_dir)?;
         let policies = entries
             .iter()
             .map(|(_, policy_dir)| {
                 let original_governor =
-                    match read_trimmed(&policy_dir.join("scaling_governor"), GOVERNOR) {
+                    match read_trimmed(&policy_dir.join(GOVERNOR_FILE), GOVERNOR) {
                         Ok(governor) => Some(governor),
                         Err(HwError::NotFound { .. }) => None,
                         Err(e) => return Err(e),
                     };
                 Ok(Policy {
-                    original_max_khz: read_nonzero_khz(&policy_dir.join("scaling_max_freq"))?,
+                    original_max_khz: read_nonzero_khz(&policy_dir.join(MAX_FREQ_FILE))?,
                     original_governor,
                     dir: policy_dir.clone(),
                 })
@@ -94,7 +167,30 @@ impl SysfsCpuFreq {
             policies,
             steps_khz,
             ignored_steps,
+            written: CpuFreqFiles::NONE,
         })
+    }
+
+    /// A note when a policy starts capped at or below the lowest step while higher steps
+    /// exist: warden takes that value as the original, cannot throttle below it and puts
+    /// it back at exit, which keeps a CPU left at its minimum (by an earlier throttle, a
+    /// damaged restore or by hand) there. `None` normally.
+    pub fn starts_capped_note(&self) -> Option<String> {
+        let (&lowest, &highest) = (self.steps_khz.first()?, self.steps_khz.last()?);
+        let policy = self
+            .policies
+            .iter()
+            .find(|p| p.original_max_khz <= lowest && lowest < highest)?;
+        let khz = policy.original_max_khz;
+        let relation = if khz < lowest { "below" } else { "at" };
+        Some(format!(
+            "cpufreq: {} holds {khz} kHz, {relation} the lowest step ({lowest} kHz of {:?}): \
+             the CPU starts capped at its minimum, so warden cannot throttle it further and \
+             puts {khz} kHz back at exit; an earlier throttle or a damaged restore may have \
+             left it there: unless that is deliberate, write {highest} into it and restart warden",
+            policy.max_path().display(),
+            self.steps_khz
+        ))
     }
 
     /// Words of `scaling_available_frequencies` left out of the steps because they are not
@@ -154,20 +250,18 @@ impl SysfsCpuFreq {
     }
 
     /// Writes `value(policy)` to the file `file_of(policy)` of every policy, skipping a
-    /// policy whose value is `None`; tries them all and returns the first error.
+    /// policy whose value is `None`; tries them all and reports every failure
+    /// ([`HwError::combine`]).
     fn write_all(
         &self,
         file_of: impl Fn(&Policy) -> PathBuf,
         value: impl Fn(&Policy) -> Option<String>,
     ) -> Result<(), HwError> {
-        let mut first_error = None;
-        for policy in &self.policies {
-            let Some(value) = value(policy) else { continue };
-            if let Err(e) = write_text(&file_of(policy), &value) {
-                first_error.get_or_insert(e);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        let errors = self.policies.iter().filter_map(|policy| {
+            let value = value(policy)?;
+            write_text(&file_of(policy), &value).err()
+        });
+        HwError::combine(errors.collect::<Vec<_>>()).map_or(Ok(()), Err)
     }
 
     fn first(&self) -> &Policy {
@@ -186,6 +280,63 @@ pub fn check_powersave_governor(sysfs_root: &Path, governor: &str) -> Result<(),
         Err(HwError::NoCpuFreq { .. }) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// A policy's `cpuinfo_min_freq` and `cpuinfo_max_freq`, `None` when either cannot be
+/// read (steps from `scaling_available_frequencies` do not need them); a minimum above the
+/// maximum is [`HwError::CpuInfoRange`].
+fn cpuinfo_limits(policy_dir: &Path) -> Result<Option<(u64, u64)>, HwError> {
+    let min_path = policy_dir.join("cpuinfo_min_freq");
+    let max_path = policy_dir.join("cpuinfo_max_freq");
+    let (Ok(min_khz), Ok(max_khz)) = (read_u64(&min_path, KHZ), read_u64(&max_path, KHZ)) else {
+        return Ok(None);
+    };
+    if min_khz > max_khz {
+        return Err(HwError::CpuInfoRange {
+            min_path,
+            min_khz,
+            max_path,
+            max_khz,
+        });
+    }
+    Ok(Some((min_khz, max_khz)))
+}
+
+/// Refuses a crash-restore `value` for `path` that cannot be right: for a
+/// `scaling_max_freq`, anything but a non-zero kHz value within its policy's
+/// `cpuinfo_min_freq` ..= `cpuinfo_max_freq` (each bound checked when readable). Any other
+/// file passes.
+pub(crate) fn check_restore_value(path: &Path, value: &str) -> Result<(), HwError> {
+    if path.file_name().and_then(|name| name.to_str()) != Some(MAX_FREQ_FILE) {
+        return Ok(());
+    }
+    let refuse = |reason: String| HwError::RefusedValue {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        reason,
+    };
+    let khz = match value.trim().parse::<u64>() {
+        Ok(khz) if khz > 0 => khz,
+        _ => return Err(refuse(format!("{MAX_FREQ_FILE} takes {NONZERO_KHZ}"))),
+    };
+    let dir = parent_dir(path);
+    let bound = |name: &str| {
+        let file = dir.join(name);
+        read_u64(&file, KHZ).ok().map(|khz| (khz, file))
+    };
+    if let Some((min, file)) = bound("cpuinfo_min_freq").filter(|(min, _)| khz < *min) {
+        return Err(refuse(format!(
+            "below the policy's lowest frequency ({min} kHz in {})",
+            file.display()
+        )));
+    }
+    if let Some((max, file)) = bound("cpuinfo_max_freq").filter(|(max, _)| khz > *max) {
+        return Err(refuse(format!(
+            "above the policy's highest frequency ({max} kHz in {})",
+            file.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a frequency file that must hold a non-zero kHz value.
@@ -264,6 +415,8 @@ impl CpuFreq for SysfsCpuFreq {
                 reason: "0 kHz is not a frequency".into(),
             });
         }
+        // Before writing: a write that fails may still have changed some policies.
+        self.written.scaling_max_freq = true;
         self.write_all(Policy::max_path, |_| Some(khz.to_string()))
     }
 
@@ -277,6 +430,7 @@ impl CpuFreq for SysfsCpuFreq {
 
     fn set_governor(&mut self, governor: &str) -> Result<(), HwError> {
         self.check_offered(governor)?;
+        self.written.scaling_governor = true;
         self.write_all(Policy::governor_path, |_| Some(governor.to_string()))
     }
 
@@ -289,13 +443,31 @@ impl CpuFreq for SysfsCpuFreq {
         )
     }
 
+    /// Writes back the originals of the files written since opening (or since they were
+    /// last put back), on every policy; a file never written is left as it is. Every
+    /// failure is reported ([`HwError::Several`] for more than one), and a file that
+    /// failed is tried again by the next call.
     fn restore(&mut self) -> Result<(), HwError> {
-        // Both run whatever the first returns: every policy is tried.
-        let governors = self.write_all(Policy::governor_path, |p| p.original_governor.clone());
-        let maxima = self.write_all(Policy::max_path, |p| Some(p.original_max_khz.to_string()));
-        governors.and(maxima)
+        let mut errors = Vec::new();
+        if self.written.scaling_governor {
+            match self.write_all(Policy::governor_path, |p| p.original_governor.clone()) {
+                Ok(()) => self.written.scaling_governor = false,
+                Err(e) => errors.push(e),
+            }
+        }
+        if self.written.scaling_max_freq {
+            let original = |p: &Policy| Some(p.original_max_khz.to_string());
+            match self.write_all(Policy::max_path, original) {
+                Ok(()) => self.written.scaling_max_freq = false,
+                Err(e) => errors.push(e),
+            }
+        }
+        HwError::combine(errors).map_or(Ok(()), Err)
     }
 
+    /// Every policy's original governor (when it has one) and max frequency; the
+    /// crash-restore state keeps those of the files its strategy writes
+    /// ([`CpuFreqFiles::covers`]).
     fn restore_entries(&self) -> Vec<RestoreEntry> {
         self.policies
             .iter()

@@ -54,13 +54,17 @@ pub enum HwError {
         /// The missing file.
         path: PathBuf,
     },
-    /// The kernel refused access (EACCES, EPERM, EROFS).
-    #[error("permission denied {access} {path}: run warden as root, or grant its user {access} access (udev rule or group); under systemd, also check the unit's User= and sandboxing (ProtectSystem=, ReadWritePaths=, InaccessiblePaths=)")]
+    /// The kernel refused access (EACCES, EPERM, EROFS). The advice depends on whether
+    /// warden ran as root: root is refused only by an immutable file, a read-only mount, a
+    /// security module or a sandbox, so "run as root" would not help.
+    #[error("permission denied {access} {path}: {}", permission_advice(*access, *as_root))]
     PermissionDenied {
         /// The file concerned.
         path: PathBuf,
         /// Whether it was being read or written.
         access: Access,
+        /// Whether the refused access was made as root (filesystem uid 0).
+        as_root: bool,
     },
     /// Any other I/O error on a file.
     #[error("I/O error {access} {path}: {os_error}")]
@@ -203,6 +207,35 @@ pub enum HwError {
         /// The kernel's scaling_available_governors.
         available: String,
     },
+    /// A crash-restore value that cannot be right for its file is refused, not written.
+    #[error("refusing to write {value:?} to {path}: {reason}; the restore state may be damaged: put the right value back by hand")]
+    RefusedValue {
+        /// The file the value was for.
+        path: PathBuf,
+        /// The refused value.
+        value: String,
+        /// Why it cannot be right.
+        reason: String,
+    },
+    /// A cpufreq policy whose `cpuinfo_min_freq` lies above its `cpuinfo_max_freq`: there
+    /// is no range to throttle through.
+    #[error("{min_path} holds {min_khz} kHz, above {max_path} ({max_khz} kHz): the CPU's frequency limits contradict each other, so warden cannot throttle through them; check hardware.sysfs_root, or set cpufreq.strategy = \"off\"")]
+    CpuInfoRange {
+        /// The policy's `cpuinfo_min_freq`.
+        min_path: PathBuf,
+        /// What it holds, in kHz.
+        min_khz: u64,
+        /// The policy's `cpuinfo_max_freq`.
+        max_path: PathBuf,
+        /// What it holds, in kHz.
+        max_khz: u64,
+    },
+    /// More than one write failed (every file is tried): each failure, in order.
+    #[error("{}", join_errors(errors))]
+    Several {
+        /// The failures, at least two, none of them `Several`.
+        errors: Vec<HwError>,
+    },
     /// The crash-restore state file is malformed.
     #[error("restore state file {path} line {line}: {reason}; if it is stale, delete it")]
     StateFile {
@@ -215,7 +248,83 @@ pub enum HwError {
     },
 }
 
+/// What to do about [`HwError::PermissionDenied`], for a process that is root or not.
+fn permission_advice(access: Access, as_root: bool) -> &'static str {
+    match (as_root, access) {
+        (false, _) => {
+            "run warden as root, or grant its user access (udev rule or group); under \
+             systemd, also check the unit's User= and sandboxing (ProtectSystem=, \
+             ReadWritePaths=, InaccessiblePaths=)"
+        }
+        (true, Access::Write) => {
+            "warden already runs as root, so the file (or its directory) is immutable \
+             (lsattr shows it; chattr -i clears it), on a read-only mount, or refused by a \
+             security module (AppArmor, SELinux); under systemd, also check the unit's \
+             sandboxing (ProtectSystem=, ReadWritePaths=, CapabilityBoundingSet=)"
+        }
+        (true, Access::Read) => {
+            "warden already runs as root, so a security module (AppArmor, SELinux) or the \
+             unit's sandboxing refuses it; under systemd, check InaccessiblePaths= and \
+             CapabilityBoundingSet="
+        }
+    }
+}
+
+/// The messages of several errors, numbered, on one line.
+fn join_errors(errors: &[HwError]) -> String {
+    let parts: Vec<String> = errors
+        .iter()
+        .enumerate()
+        .map(|(index, error)| format!("({}) {error}", index + 1))
+        .collect();
+    format!("{} failures: {}", errors.len(), parts.join("; "))
+}
+
+/// True when this thread's file accesses are checked as root's: its filesystem uid (the
+/// one the kernel checks files against, normally the effective uid) is 0.
+fn files_accessed_as_root() -> bool {
+    // SAFETY: setfsuid has no memory effects; an invalid uid (-1) changes nothing and only
+    // returns the thread's current filesystem uid.
+    let fsuid = unsafe { libc::setfsuid(libc::uid_t::MAX) };
+    fsuid == 0
+}
+
 impl HwError {
+    /// [`HwError::PermissionDenied`] for `path`, its advice chosen by whether this thread
+    /// accesses files as root.
+    pub fn permission_denied(path: &Path, access: Access) -> HwError {
+        HwError::PermissionDenied {
+            path: path.to_path_buf(),
+            access,
+            as_root: files_accessed_as_root(),
+        }
+    }
+
+    /// One error for every failure in `errors`: `None` for none, the error itself for
+    /// one, [`HwError::Several`] (flattened) for more.
+    pub fn combine(errors: impl IntoIterator<Item = HwError>) -> Option<HwError> {
+        let mut flat = Vec::new();
+        for error in errors {
+            match error {
+                HwError::Several { errors } => flat.extend(errors),
+                error => flat.push(error),
+            }
+        }
+        match flat.len() {
+            0 => None,
+            1 => flat.pop(),
+            _ => Some(HwError::Several { errors: flat }),
+        }
+    }
+
+    /// Each single failure in this error: the errors of [`HwError::Several`], else itself.
+    pub fn failures(&self) -> &[HwError] {
+        match self {
+            HwError::Several { errors } => errors,
+            error => std::slice::from_ref(error),
+        }
+    }
+
     /// True for passing glitches (ENODATA, EAGAIN) that should simply be retried.
     pub fn is_transient(&self) -> bool {
         matches!(self, HwError::Transient { .. })
@@ -233,6 +342,7 @@ impl HwError {
             | HwError::Parse { path, .. }
             | HwError::NotRegularFile { path, .. }
             | HwError::TooLarge { path, .. }
+            | HwError::RefusedValue { path, .. }
             | HwError::StateFile { path, .. } => Some(path),
             HwError::NoThermalZone { dir, .. }
             | HwError::MissingDirectory { dir, .. }
@@ -265,11 +375,11 @@ impl HwError {
             },
             Some(libc::ENOENT) | Some(libc::ENOTDIR) => HwError::NotFound { path },
             Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS) => {
-                HwError::PermissionDenied { path, access }
+                HwError::permission_denied(&path, access)
             }
             _ => match os_error.kind() {
                 io::ErrorKind::NotFound => HwError::NotFound { path },
-                io::ErrorKind::PermissionDenied => HwError::PermissionDenied { path, access },
+                io::ErrorKind::PermissionDenied => HwError::permission_denied(&path, access),
                 _ => HwError::Io {
                     path,
                     access,

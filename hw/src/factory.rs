@@ -85,6 +85,9 @@ pub fn build(spec: &HardwareSpec) -> Result<Backends, HwError> {
                         cpufreq.available_frequencies_path().display()
                     ));
                 }
+                if let Some(note) = cpufreq.starts_capped_note() {
+                    notes.push(note);
+                }
                 Some(Box::new(cpufreq))
             }
             Err(e @ HwError::NoCpuFreq { .. }) => {

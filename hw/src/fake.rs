@@ -43,7 +43,7 @@ impl FakeFailure {
                 os_error: io::Error::from_raw_os_error(libc::ENODATA),
             },
             FakeFailure::NotFound => HwError::NotFound { path },
-            FakeFailure::PermissionDenied => HwError::PermissionDenied { path, access },
+            FakeFailure::PermissionDenied => HwError::permission_denied(&path, access),
             FakeFailure::Garbage => HwError::Parse {
                 path,
                 text: "garbage".into(),

@@ -19,6 +19,17 @@
 //! empty value, a tab or newline, a non-UTF-8 path) is left out and listed by
 //! [`RestoreState::skipped`]; it never costs the other entries their place in the file.
 //!
+//! Only the cpufreq files the throttling strategy writes are recorded
+//! ([`crate::cpufreq::CpuFreqFiles`]): a file warden never writes is never put back. A
+//! sysfs entry is written like an attribute, never created; the `file` fan's entry is
+//! preceded by [`CREATE_LINE`] and replaces the file whole, creating it when missing, as
+//! the fan does (older parsers take that line for a comment).
+//!
+//! Every line the writer puts out ends in a newline, so a file whose last line does not
+//! was cut short (a full disk, a crash mid-write): it is refused whole, never replayed in
+//! part. A `scaling_max_freq` value outside its policy's `cpuinfo_min_freq` ..
+//! `cpuinfo_max_freq` is refused, not written ([`HwError::RefusedValue`]).
+//!
 //! The owner line names the warden that wrote the file ([`StateOwner`]): a restore refuses
 //! while it still runs ([`RestoreError::OwnerRunning`]). It is a comment to the parser of
 //! older versions, so their `warden restore` still replays the file, and a file without it
@@ -38,6 +49,7 @@
 //! temp file created with `O_EXCL | O_NOFOLLOW`, so a FIFO or symlink left at the temp path
 //! neither hangs the save nor redirects it.
 
+mod format;
 pub mod lock;
 pub mod owner;
 
@@ -45,9 +57,12 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::cpufreq::{check_restore_value, CpuFreqFiles};
 use crate::error::{Access, HwError};
+use crate::fan::FileFan;
 use crate::sysfs_io::{
-    ensure_regular, open_nonblocking, read_capped, replace_through_temp, write_text,
+    ensure_regular, open_nonblocking, read_capped, replace_plain_file, replace_through_temp,
+    write_text,
 };
 use crate::{CpuFreq, Fan};
 
@@ -67,6 +82,9 @@ pub const TEMP_FILE_NAME: &str = "restore.state.tmp";
 pub const STATE_FILE_HEADER: &str = "# warden restore state v1";
 /// Start of the line naming the owner: `# owner pid=<pid> start_time=<ticks> [boot_id=<id>]`.
 pub const OWNER_LINE_PREFIX: &str = "# owner ";
+/// The line before an entry whose file is created when missing (the `file` fan's): a
+/// comment to older parsers.
+pub const CREATE_LINE: &str = "# create-if-missing";
 /// The most of a state file that is read: far more than any real one (a few lines per
 /// cpufreq policy), little enough that a wrong file cannot eat memory.
 pub const STATE_FILE_MAX_BYTES: usize = 64 * 1024;
@@ -82,15 +100,38 @@ pub struct RestoreEntry {
     pub path: PathBuf,
     /// The text to write.
     pub value: String,
+    /// True for a plain file replaced whole and created when missing (the `file` fan's);
+    /// false for a sysfs attribute, written in place and never created.
+    pub creates_file: bool,
 }
 
 impl RestoreEntry {
-    /// An entry writing `value` to `path`.
+    /// An entry writing `value` to the sysfs attribute `path` (never created).
     pub fn new(path: impl Into<PathBuf>, value: impl Into<String>) -> Self {
         RestoreEntry {
             path: path.into(),
             value: value.into(),
+            creates_file: false,
         }
+    }
+
+    /// An entry replacing the plain file `path` with `value`, creating it when missing, as
+    /// the `file` fan writes it.
+    pub fn plain_file(path: impl Into<PathBuf>, value: impl Into<String>) -> Self {
+        RestoreEntry {
+            creates_file: true,
+            ..RestoreEntry::new(path, value)
+        }
+    }
+
+    /// Writes the value: a plain file replaced (created when missing), a sysfs attribute
+    /// written in place after [`check_restore_value`] found the value plausible.
+    fn write(&self) -> Result<(), HwError> {
+        if self.creates_file {
+            return replace_plain_file(&self.path, &self.value, FileFan::PATH_SETTING);
+        }
+        check_restore_value(&self.path, &self.value)?;
+        write_text(&self.path, &self.value)
     }
 }
 
@@ -202,18 +243,21 @@ impl RestoreState {
         Self::default()
     }
 
-    /// The cpufreq originals, then the fan's writes: `fan_exit_duty` `Some(d)` records the
+    /// The cpufreq originals of the files the throttling strategy writes (`cpufreq_files`,
+    /// see [`CpuFreqFiles`]), then the fan's writes: `fan_exit_duty` `Some(d)` records the
     /// writes setting duty `d` (the `on_exit` action), `None` ("leave") records none. Entries
     /// the file cannot hold go to [`RestoreState::skipped`].
     pub fn capture(
         fan: &dyn Fan,
         fan_exit_duty: Option<f64>,
         cpufreq: Option<&dyn CpuFreq>,
+        cpufreq_files: CpuFreqFiles,
     ) -> Self {
         let mut state = RestoreState::new();
         let cpufreq_entries = cpufreq.map(|c| c.restore_entries()).unwrap_or_default();
         for entry in cpufreq_entries
             .into_iter()
+            .filter(|entry| cpufreq_files.covers(&entry.path))
             .chain(fan.restore_entries(fan_exit_duty))
         {
             state.push(entry);
@@ -226,7 +270,7 @@ impl RestoreState {
     pub fn push(&mut self, entry: RestoreEntry) {
         let entry = RestoreEntry {
             path: absolute(&entry.path),
-            value: entry.value,
+            ..entry
         };
         match unrecordable(&entry) {
             Some(reason) => self.skipped.push(SkippedEntry { entry, reason }),
@@ -260,25 +304,6 @@ impl RestoreState {
         self.entries.is_empty()
     }
 
-    /// Serialises to the line format (every entry was checked by [`RestoreState::push`]).
-    fn to_text(&self) -> String {
-        let mut text = format!("{STATE_FILE_HEADER}\n");
-        if let Some(owner) = &self.owner {
-            text.push_str(&format!(
-                "{OWNER_LINE_PREFIX}pid={} start_time={}",
-                owner.pid, owner.start_time
-            ));
-            if let Some(boot_id) = &owner.boot_id {
-                text.push_str(&format!(" boot_id={boot_id}"));
-            }
-            text.push('\n');
-        }
-        for entry in &self.entries {
-            text.push_str(&format!("{}\t{}\n", entry.path.display(), entry.value));
-        }
-        text
-    }
-
     /// Writes `<state_dir>/restore.state` atomically (temp file, fsync, rename), creating
     /// the directory if needed; returns the file's path. Skipped entries are not in it.
     ///
@@ -287,7 +312,7 @@ impl RestoreState {
     /// a FIFO and never writes through a symlink.
     pub fn save(&self, state_dir: &Path) -> Result<PathBuf, HwError> {
         let path = state_path(state_dir);
-        let text = self.to_text();
+        let text = format::to_text(self);
         create_state_dir(state_dir)?;
         let tmp = state_dir.join(TEMP_FILE_NAME);
         replace_through_temp(&path, &tmp, &text, true, |failed, e| {
@@ -302,67 +327,20 @@ impl RestoreState {
     pub fn load(state_dir: &Path) -> Result<Option<Self>, HwError> {
         let path = state_path(state_dir);
         match read_state_text(&path)? {
-            Some(text) => Self::parse(&path, &text).map(Some),
+            Some(text) => format::parse(&path, &text).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Parses the line format (`path` names the file in errors).
-    fn parse(path: &Path, text: &str) -> Result<Self, HwError> {
-        let error = |line: usize, reason: &str| HwError::StateFile {
-            path: path.to_path_buf(),
-            line,
-            reason: reason.to_string(),
-        };
-        let mut lines = text.lines().enumerate();
-        match lines.next() {
-            Some((_, first)) if first.trim_end() == STATE_FILE_HEADER => {}
-            _ => {
-                return Err(error(
-                    1,
-                    &format!("expected the header {STATE_FILE_HEADER:?}"),
-                ))
-            }
-        }
-        let mut entries = Vec::new();
-        let mut owner = None;
-        for (index, line) in lines {
-            if let Some(fields) = line.strip_prefix(OWNER_LINE_PREFIX) {
-                if owner.is_some() {
-                    return Err(error(index + 1, "a second owner line"));
-                }
-                owner = Some(parse_owner(fields).map_err(|reason| error(index + 1, reason))?);
-                continue;
-            }
-            if line.trim().is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let Some((file, value)) = line.split_once('\t') else {
-                return Err(error(index + 1, "expected <absolute path><TAB><value>"));
-            };
-            if !Path::new(file).is_absolute() || value.is_empty() {
-                return Err(error(
-                    index + 1,
-                    "expected an absolute path and a non-empty value",
-                ));
-            }
-            entries.push(RestoreEntry::new(file, value));
-        }
-        Ok(RestoreState {
-            owner,
-            entries,
-            skipped: Vec::new(),
-        })
-    }
-
-    /// Writes every entry back, in order, continuing past failures.
+    /// Writes every entry back, in order, continuing past failures; a sysfs value that
+    /// cannot be right is refused, not written ([`HwError::RefusedValue`] in the report).
     pub fn apply(&self) -> RestoreReport {
         let mut report = RestoreReport {
             found: true,
             ..RestoreReport::default()
         };
         for entry in &self.entries {
-            match write_text(&entry.path, &entry.value) {
+            match entry.write() {
                 Ok(()) => report.restored.push(entry.clone()),
                 Err(e) => report.failed.push((entry.clone(), e)),
             }
@@ -494,30 +472,6 @@ fn read_state_text(path: &Path) -> Result<Option<String>, HwError> {
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| whole_file("not UTF-8 text, so not a state file warden wrote".into()))
-}
-
-/// The owner from the fields of an owner line (`pid=.. start_time=.. [boot_id=..]`); other
-/// `key=value` fields, from a newer version, are ignored.
-fn parse_owner(fields: &str) -> Result<StateOwner, &'static str> {
-    const EXPECTED: &str = "expected \"# owner pid=<pid> start_time=<ticks> [boot_id=<id>]\"";
-    let (mut pid, mut start_time, mut boot_id) = (None, None, None);
-    for field in fields.split_whitespace() {
-        let (key, value) = field.split_once('=').ok_or(EXPECTED)?;
-        match key {
-            "pid" => pid = Some(value.parse::<u32>().map_err(|_| EXPECTED)?),
-            "start_time" => start_time = Some(value.parse::<u64>().map_err(|_| EXPECTED)?),
-            "boot_id" if !value.is_empty() => boot_id = Some(value.to_string()),
-            _ => {}
-        }
-    }
-    match (pid, start_time) {
-        (Some(pid), Some(start_time)) if pid > 0 => Ok(StateOwner {
-            pid,
-            start_time,
-            boot_id,
-        }),
-        _ => Err(EXPECTED),
-    }
 }
 
 /// `path` made absolute against the current directory (paths from a relative sysfs root).

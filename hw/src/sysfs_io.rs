@@ -10,7 +10,8 @@
 //! after opening, and at most one page ([`SYSFS_ATTRIBUTE_MAX_BYTES`]) is read. Files
 //! warden replaces whole (the `file` fan, the restore state) are written through a temp
 //! file created afresh ([`replace_through_temp`]), so nothing left at the temp path can
-//! block the write or redirect it.
+//! block the write or redirect it; they are the user's own files, so their errors name
+//! the file and the setting, not sysfs ([`replace_plain_file`]).
 
 use std::fs::{self, File, FileType, OpenOptions};
 use std::io::{self, Read, Write};
@@ -195,17 +196,37 @@ pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), HwError> {
         .map_err(|e| HwError::from_io(path, Access::Write, e))
 }
 
-/// Writes `text` to a regular file atomically (temp file `<name>.warden-tmp` in the same
-/// directory + rename), so a concurrent reader sees the old or the new content, never a torn
-/// one. Whatever is at the temp path is replaced, never followed or blocked on (see
-/// [`replace_through_temp`]).
-pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), HwError> {
+/// Replaces a plain file of the user's own (not a sysfs attribute: the `file` fan's
+/// `fan.path`) with `text`, creating it when missing, through the temp file
+/// `<name>.warden-tmp` in the same directory and a rename, so a reader sees the old or the
+/// new content, never a torn one; whatever is at the temp path is replaced, never
+/// followed or blocked on (see [`replace_through_temp`]).
+///
+/// Errors name `path`, never the temp file, and carry no sysfs advice: a missing (or
+/// non-directory) parent is [`HwError::MissingDirectory`] naming `setting`, the config key
+/// that names the file.
+pub(crate) fn replace_plain_file(
+    path: &Path,
+    text: &str,
+    setting: &'static str,
+) -> Result<(), HwError> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".warden-tmp");
     let tmp = path.with_file_name(tmp_name);
-    replace_through_temp(path, &tmp, text, false, |failed, e| {
-        HwError::from_io(failed, Access::Write, e)
+    replace_through_temp(path, &tmp, text, false, |_, e| match e.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => HwError::MissingDirectory {
+            dir: parent_dir(path).to_path_buf(),
+            setting,
+        },
+        _ => HwError::from_io(path, Access::Write, e),
     })
+}
+
+/// The directory `path` lives in (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Replaces `path` with `text` through the temp file `tmp` (same directory): removes

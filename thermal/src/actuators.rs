@@ -3,17 +3,28 @@
 //! Writes happen only when the wanted value differs from the applied one, or
 //! when the previous write failed. A failed write is counted, logged at most
 //! once a minute with a count of the lines held back, and retried next tick;
-//! it is never fatal. [`Actuators`] restores the fan's exit duty and the
-//! original cpufreq settings when dropped, so a panic that unwinds the
-//! controller thread restores them too; a restore that fails is reported,
-//! never taken for a success.
+//! it is never fatal. cpufreq reads and writes are limited apart, so failing
+//! status reads never hide a failing throttle.
+//!
+//! A cpufreq write goes to every policy, and one that fails may have changed
+//! some of them: the actuator then holds what was asked for as the target but
+//! in doubt, and every later step writes its target to every policy until a
+//! write succeeds whole. So a partly applied throttle is never taken for the
+//! original (and left in place), nor a partly applied release for a throttle;
+//! the status reports throttling from what was asked for.
+//!
+//! [`Actuators`] restores the fan's exit duty and the original cpufreq
+//! settings when dropped, so a panic that unwinds the controller thread
+//! restores them too; a restore that fails is reported, never taken for a
+//! success.
 
 use std::time::Instant;
 
+use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::{CpuFreq, Fan, HwError};
 
 use crate::policy::CpuStep;
-use crate::rate_limit::LogLimiter;
+use crate::rate_limit::{LogLimiter, TextLimiter};
 use crate::snapshot::{CpuStatus, FanStatus};
 
 /// How the controller slows the CPU while throttling.
@@ -38,6 +49,16 @@ impl CpuStrategy {
             CpuStrategy::MaxFreq => "max-freq",
             CpuStrategy::Governor { .. } => "governor",
             CpuStrategy::Off => "off",
+        }
+    }
+
+    /// The cpufreq files this strategy writes: what the crash-restore state must record
+    /// and put back, and nothing else.
+    pub fn files(&self) -> CpuFreqFiles {
+        match self {
+            CpuStrategy::MaxFreq => CpuFreqFiles::MAX_FREQ,
+            CpuStrategy::Governor { .. } => CpuFreqFiles::GOVERNOR,
+            CpuStrategy::Off => CpuFreqFiles::NONE,
         }
     }
 }
@@ -148,10 +169,16 @@ pub(crate) struct CpuActuator {
     usable_khz: Vec<u64>,
     original_khz: u64,
     original_governor: String,
+    /// The `scaling_max_freq` asked of every policy (held by all unless `in_doubt`).
     cap_khz: u64,
-    powersave_applied: bool,
+    /// Whether powersave was asked of every policy (held by all unless `in_doubt`).
+    powersave_wanted: bool,
+    /// The last write failed, maybe partway: the policies may not hold `cap_khz` /
+    /// `powersave_wanted`, so the next step writes its target whatever it is.
+    in_doubt: bool,
     touched: bool,
-    log: LogLimiter,
+    read_log: LogLimiter,
+    write_log: TextLimiter,
     pub(crate) status: CpuStatus,
 }
 
@@ -183,9 +210,11 @@ impl CpuActuator {
             original_khz,
             original_governor,
             cap_khz: original_khz,
-            powersave_applied: false,
+            powersave_wanted: false,
+            in_doubt: false,
             touched: false,
-            log: LogLimiter::default(),
+            read_log: LogLimiter::default(),
+            write_log: TextLimiter::default(),
             status,
         }
     }
@@ -198,8 +227,11 @@ impl CpuActuator {
     /// Puts cpufreq back to its originals, switches to `strategy`, then applies `step`
     /// under it (a reload while throttling keeps the CPU throttled, the new way).
     pub(crate) fn switch_strategy(&mut self, strategy: CpuStrategy, step: CpuStep, now: Instant) {
-        // A failure is logged; the new strategy still starts from the applied values.
-        let _ = self.restore();
+        // A failure is logged, and the originals stay to be put back at exit; the new
+        // strategy rewrites its own target next (in doubt, like after a failed write).
+        if self.restore().is_err() {
+            self.in_doubt = true;
+        }
         self.status.strategy = strategy.as_str();
         self.strategy = strategy;
         self.apply(step, now);
@@ -212,47 +244,59 @@ impl CpuActuator {
             CpuStrategy::Governor { .. } => self.apply_governor(step, now),
             CpuStrategy::Off => {}
         }
-        self.status.throttled = self.cap_khz < self.original_khz || self.powersave_applied;
+        self.status.throttled = self.cap_khz < self.original_khz || self.powersave_wanted;
     }
 
+    /// Steps the cap from the one asked for last; writes it when it moves, or whatever it
+    /// is while in doubt.
     fn apply_max_freq(&mut self, step: CpuStep, now: Instant) {
+        let from = self.cap_khz;
         let target = match step {
-            CpuStep::Hold => return,
-            CpuStep::Down => self
-                .usable_khz
-                .iter()
-                .rev()
-                .copied()
-                .find(|&k| k < self.cap_khz),
-            CpuStep::Up => self.usable_khz.iter().copied().find(|&k| k > self.cap_khz),
-            CpuStep::ToMinimum => self
-                .usable_khz
-                .first()
-                .copied()
-                .filter(|&k| k != self.cap_khz),
-        };
-        let Some(khz) = target else { return };
+            CpuStep::Hold => None,
+            CpuStep::Down => self.usable_khz.iter().rev().copied().find(|&k| k < from),
+            CpuStep::Up => self.usable_khz.iter().copied().find(|&k| k > from),
+            CpuStep::ToMinimum => self.usable_khz.first().copied(),
+        }
+        .unwrap_or(from);
+        if target == from && !self.in_doubt {
+            return;
+        }
         self.touched = true;
-        match self.cpu.set_max_khz(khz) {
+        // Asked for from now on, whatever the write does: the next step starts from it.
+        self.cap_khz = target;
+        match self.cpu.set_max_khz(target) {
             Ok(()) => {
-                log::info!(
-                    "cpufreq: scaling_max_freq {} -> {khz} kHz ({step:?})",
-                    self.cap_khz
-                );
-                self.cap_khz = khz;
-                self.status.max_khz = Some(khz);
+                if self.in_doubt && target == from {
+                    log::info!("cpufreq: scaling_max_freq {target} kHz now on every policy");
+                } else {
+                    log::info!(
+                        "cpufreq: scaling_max_freq {from} -> {target} kHz ({})",
+                        step.describe()
+                    );
+                }
+                self.in_doubt = false;
+                self.status.max_khz = Some(target);
             }
-            Err(error) => self.failed(&format!("set scaling_max_freq to {khz} kHz"), &error, now),
+            Err(error) => {
+                self.in_doubt = true;
+                self.write_failed(
+                    &format!("set scaling_max_freq to {target} kHz"),
+                    &error,
+                    now,
+                );
+            }
         }
     }
 
+    /// Switches to powersave or back when the step asks for a change; writes the wanted
+    /// governor whatever it is while in doubt.
     fn apply_governor(&mut self, step: CpuStep, now: Instant) {
         let want_powersave = match step {
-            CpuStep::Hold => return,
+            CpuStep::Hold => self.powersave_wanted,
             CpuStep::Down | CpuStep::ToMinimum => true,
             CpuStep::Up => false,
         };
-        if want_powersave == self.powersave_applied {
+        if want_powersave == self.powersave_wanted && !self.in_doubt {
             return;
         }
         let governor = match (&self.strategy, want_powersave) {
@@ -260,13 +304,17 @@ impl CpuActuator {
             _ => self.original_governor.clone(),
         };
         self.touched = true;
+        self.powersave_wanted = want_powersave;
         match self.cpu.set_governor(&governor) {
             Ok(()) => {
                 log::info!("cpufreq: scaling_governor -> {governor}");
-                self.powersave_applied = want_powersave;
+                self.in_doubt = false;
                 self.status.governor = Some(governor);
             }
-            Err(error) => self.failed(&format!("set scaling_governor to {governor}"), &error, now),
+            Err(error) => {
+                self.in_doubt = true;
+                self.write_failed(&format!("set scaling_governor to {governor}"), &error, now);
+            }
         }
     }
 
@@ -274,20 +322,31 @@ impl CpuActuator {
     pub(crate) fn refresh_status(&mut self, now: Instant) {
         match self.cpu.max_khz() {
             Ok(khz) => self.status.max_khz = Some(khz),
-            Err(error) => self.failed("read scaling_max_freq", &error, now),
+            Err(error) => self.read_failed("read scaling_max_freq", &error, now),
         }
         match self.cpu.governor() {
             Ok(governor) => self.status.governor = Some(governor),
-            Err(error) => self.failed("read scaling_governor", &error, now),
+            Err(error) => self.read_failed("read scaling_governor", &error, now),
         }
     }
 
-    fn failed(&mut self, what: &str, error: &HwError, now: Instant) {
+    /// Counts a failed status read and logs it, at most once a minute.
+    fn read_failed(&mut self, what: &str, error: &HwError, now: Instant) {
         self.status.errors += 1;
-        if let Some(suppressed) = self.log.allow(now) {
+        if let Some(suppressed) = self.read_log.allow(now) {
             log::warn!(
-                "cpufreq: could not {what}: {error}; retrying every tick ({suppressed} similar lines suppressed)"
+                "cpufreq: could not {what}: {error} ({suppressed} similar lines suppressed)"
             );
+        }
+    }
+
+    /// Counts a failed write and logs it: at once when it differs from the write failures
+    /// logged lately, else at most once a minute (see [`TextLimiter`]).
+    fn write_failed(&mut self, what: &str, error: &HwError, now: Instant) {
+        self.status.errors += 1;
+        let line = format!("cpufreq: could not {what}: {error}; retrying every tick");
+        if let Some(suppressed) = self.write_log.allow(now, &line) {
+            log::warn!("{line} ({suppressed} similar lines suppressed)");
         }
     }
 
@@ -300,7 +359,8 @@ impl CpuActuator {
         match self.cpu.restore() {
             Ok(()) => {
                 self.cap_khz = self.original_khz;
-                self.powersave_applied = false;
+                self.powersave_wanted = false;
+                self.in_doubt = false;
                 self.status.max_khz = Some(self.original_khz);
                 self.status.governor = Some(self.original_governor.clone());
                 self.status.throttled = false;
@@ -315,38 +375,45 @@ impl CpuActuator {
         }
     }
 
-    /// The setting `error` kept from being put back, twice: for the log line next to the
-    /// error (which names the file itself, so only the file's name) and for
-    /// [`Actuators::restore`]'s caller (`PATH = VALUE`). The value is the one the
-    /// crash-restore state holds for that file, else this actuator's original for a
-    /// `scaling_max_freq` or `scaling_governor`; an error naming neither falls back on the
-    /// originals as a whole.
+    /// The settings `error` kept from being put back, twice: for the log line next to the
+    /// error (which names each file itself, so only the file's name) and for
+    /// [`Actuators::restore`]'s caller (`PATH = VALUE`), one per failure, joined by
+    /// " and ". The value is the one the crash-restore state holds for that file, else this
+    /// actuator's original for a `scaling_max_freq` or `scaling_governor`; a failure
+    /// naming neither falls back on the originals as a whole.
     fn describe_unrestored(&self, error: &HwError) -> (String, String) {
         let whole = format!(
             "cpufreq (scaling_max_freq {} kHz, governor {})",
             self.original_khz, self.original_governor
         );
-        let Some(path) = error.path() else {
-            return (whole.clone(), whole);
-        };
-        let file_name = path.file_name().and_then(|name| name.to_str());
-        let value = match self
-            .cpu
-            .restore_entries()
-            .into_iter()
-            .find(|e| e.path == path)
-        {
-            Some(entry) => entry.value,
-            None => match file_name {
-                Some("scaling_max_freq") => self.original_khz.to_string(),
-                Some("scaling_governor") => self.original_governor.clone(),
-                _ => return (whole.clone(), whole),
-            },
-        };
-        (
-            format!("{} = {value}", file_name.unwrap_or("the file")),
-            format!("{} = {value}", path.display()),
-        )
+        let entries = self.cpu.restore_entries();
+        let described: Option<Vec<(String, String)>> = error
+            .failures()
+            .iter()
+            .map(|failure| {
+                let path = failure.path()?;
+                let file_name = path.file_name().and_then(|name| name.to_str());
+                let value = match entries.iter().find(|e| e.path == path) {
+                    Some(entry) => entry.value.clone(),
+                    None => match file_name {
+                        Some("scaling_max_freq") => self.original_khz.to_string(),
+                        Some("scaling_governor") => self.original_governor.clone(),
+                        _ => return None,
+                    },
+                };
+                Some((
+                    format!("{} = {value}", file_name.unwrap_or("the file")),
+                    format!("{} = {value}", path.display()),
+                ))
+            })
+            .collect();
+        match described {
+            Some(described) => {
+                let (logged, reported): (Vec<String>, Vec<String>) = described.into_iter().unzip();
+                (logged.join(" and "), reported.join(" and "))
+            }
+            None => (whole.clone(), whole),
+        }
     }
 }
 

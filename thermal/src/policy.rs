@@ -151,6 +151,18 @@ pub enum CpuStep {
 }
 
 impl CpuStep {
+    /// The step in words, for the log: "one step down", "to the minimum", ….
+    pub fn describe(self) -> &'static str {
+        match self {
+            CpuStep::Hold => "held",
+            CpuStep::Down => "one step down",
+            CpuStep::Up => "one step up",
+            CpuStep::ToMinimum => "to the minimum",
+        }
+    }
+}
+
+impl CpuStep {
     /// Machine-readable name (`hold`, `down`, `up`, `to_minimum`).
     pub fn as_str(self) -> &'static str {
         match self {

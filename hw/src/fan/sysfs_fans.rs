@@ -11,8 +11,8 @@ use super::check_duty;
 use crate::error::{Access, HwError};
 use crate::restore::RestoreEntry;
 use crate::sysfs_io::{
-    ensure_regular, numbered_entries, read_trimmed, resolve_under_root, write_atomically,
-    write_text,
+    ensure_regular, numbered_entries, parent_dir, read_trimmed, replace_plain_file,
+    resolve_under_root, write_text,
 };
 use crate::Fan;
 
@@ -134,23 +134,24 @@ impl Fan for HwmonFan {
 
 /// A "fan" that writes its duty as text ("0.000" to "1.000", no newline) to a file, for
 /// tests and simulation. The path is used as given (it is not a sysfs path); each write
-/// is atomic (temp file + rename), so a reader never sees a torn value.
+/// is atomic (temp file + rename), so a reader never sees a torn value, and recreates a
+/// file that was removed. Errors name `fan.path`'s file or its missing directory.
 #[derive(Debug, Clone)]
 pub struct FileFan {
     path: PathBuf,
 }
 
 impl FileFan {
+    /// The config key naming the file, in errors about it.
+    pub const PATH_SETTING: &'static str = "fan.path";
+
     /// Uses `path` (`fan.path`): its directory must exist ([`HwError::MissingDirectory`]),
     /// and the path must be absent or a regular file ([`HwError::NotRegularFile`]).
     pub fn open(path: &Path) -> Result<Self, HwError> {
-        let parent = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let parent = parent_dir(path);
         let missing_dir = || HwError::MissingDirectory {
             dir: parent.to_path_buf(),
-            setting: "fan.path",
+            setting: Self::PATH_SETTING,
         };
         match fs::metadata(parent) {
             Ok(meta) if meta.is_dir() => {}
@@ -182,7 +183,8 @@ impl FileFan {
 
 impl Fan for FileFan {
     fn set_duty(&mut self, duty: f64) -> Result<(), HwError> {
-        write_atomically(&self.path, &Self::duty_text(check_duty(duty)?))
+        let text = Self::duty_text(check_duty(duty)?);
+        replace_plain_file(&self.path, &text, Self::PATH_SETTING)
     }
 
     fn driver(&self) -> &'static str {
@@ -193,9 +195,12 @@ impl Fan for FileFan {
         true
     }
 
+    /// The exit duty as an entry that creates the file when missing, as the fan does.
     fn restore_entries(&self, exit_duty: Option<f64>) -> Vec<RestoreEntry> {
         exit_duty
-            .map(|duty| RestoreEntry::new(self.path.clone(), Self::duty_text(duty.clamp(0.0, 1.0))))
+            .map(|duty| {
+                RestoreEntry::plain_file(self.path.clone(), Self::duty_text(duty.clamp(0.0, 1.0)))
+            })
             .into_iter()
             .collect()
     }

@@ -167,3 +167,64 @@ fn a_governor_the_kernel_offers_after_open_can_be_set() {
     cpufreq.set_governor("powersave").unwrap();
     assert_eq!(fx.tree.governor(0).unwrap(), "powersave");
 }
+
+#[test]
+fn cpuinfo_min_above_max_is_refused_at_open_naming_both_files_and_values() {
+    for available_khz in [None, Some(vec![600_000, 1_000_000, 1_500_000])] {
+        let fx = crate::util::fixture_with(
+            "cpufreq-cpuinfo-inverted",
+            &warden_hw::fake_sysfs::FakeSysfsLayout {
+                available_khz: available_khz.clone(),
+                cpuinfo_min_khz: 1_500_000,
+                cpuinfo_max_khz: 600_000,
+                max_khz: 600_000,
+                ..Default::default()
+            },
+        );
+        let err = SysfsCpuFreq::open(fx.tree.root()).unwrap_err();
+        let policy = fx.tree.policy_dir(0);
+        assert!(
+            matches!(
+                &err,
+                HwError::CpuInfoRange {
+                    min_khz: 1_500_000,
+                    max_khz: 600_000,
+                    ..
+                }
+            ),
+            "{available_khz:?}: {err:?}"
+        );
+        let text = err.to_string();
+        for part in [
+            policy.join("cpuinfo_min_freq").display().to_string(),
+            policy.join("cpuinfo_max_freq").display().to_string(),
+            "1500000".into(),
+            "600000".into(),
+        ] {
+            assert!(text.contains(&part), "{part} missing from: {text}");
+        }
+    }
+}
+
+#[test]
+fn a_policy_starting_at_or_below_the_lowest_step_is_noted() {
+    let fx = fixture("cpufreq-starts-capped");
+    let max = fx.tree.scaling_max_freq_path(0);
+    let note = |khz: u64| {
+        fs::write(&max, format!("{khz}\n")).unwrap();
+        SysfsCpuFreq::open(fx.tree.root())
+            .unwrap()
+            .starts_capped_note()
+    };
+    assert_eq!(note(1_500_000), None);
+    assert_eq!(note(1_000_000), None, "an ordinary cap is not worth a note");
+    for (khz, relation) in [(60, "below"), (600_000, "at")] {
+        let text = note(khz).unwrap_or_else(|| panic!("no note at {khz} kHz"));
+        assert!(
+            text.contains(&max.display().to_string())
+                && text.contains(&format!("{khz} kHz, {relation} the lowest step"))
+                && text.contains("1500000"),
+            "{text}"
+        );
+    }
+}

@@ -80,7 +80,8 @@ fn the_file_fan_reports_exit_writes_and_none_for_leave() {
     );
     assert_eq!(
         fan.restore_entries(Some(1.0)),
-        vec![RestoreEntry::new(&path, "1.000")]
+        vec![RestoreEntry::plain_file(&path, "1.000")],
+        "created when missing, as the fan does"
     );
 }
 
@@ -158,4 +159,64 @@ fn an_explicit_hwmon_dir_resolves_under_the_root() {
         matches!(err, HwError::NotFound { .. }),
         "hwmon0 has no pwm1: {err:?}"
     );
+}
+
+#[test]
+fn a_file_fan_whose_directory_was_removed_names_that_directory_not_a_temp_file() {
+    let dir = TestDir::new("fan-file-dir-removed");
+    let fan_dir = dir.path().join("fan");
+    fs::create_dir(&fan_dir).unwrap();
+    let mut fan = FileFan::open(&fan_dir.join("fan_duty")).unwrap();
+    fan.set_duty(0.5).unwrap();
+    fs::remove_dir_all(&fan_dir).unwrap();
+    let err = fan.set_duty(1.0).unwrap_err();
+    assert!(
+        matches!(&err, HwError::MissingDirectory { dir, setting: "fan.path" } if dir == &fan_dir),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        !text.contains("warden-tmp")
+            && !text.contains("sysfs_root")
+            && !text.contains("kernel driver"),
+        "a plain file of the user's: no temp file, no sysfs advice: {text}"
+    );
+    fs::create_dir(&fan_dir).unwrap();
+    fan.set_duty(1.0).unwrap();
+    assert_eq!(
+        fs::read_to_string(fan_dir.join("fan_duty")).unwrap(),
+        "1.000",
+        "recreated once the directory is back"
+    );
+}
+
+#[test]
+fn an_unwritable_fan_file_gives_advice_that_fits_who_warden_runs_as() {
+    let fx = fixture("fan-file-immutable");
+    let path = fx.tree.fan_file_path();
+    let mut fan = FileFan::open(&path).unwrap();
+    crate::util::make_unwritable(&fx.tree, &path);
+    // As root the file is immutable; otherwise the directory is made read-only as well
+    // (a rename needs only the directory's write permission).
+    let dir = path.parent().unwrap().to_path_buf();
+    if !crate::util::is_root() {
+        crate::util::chmod(&dir, 0o555);
+    }
+    let err = fan.set_duty(1.0).unwrap_err();
+    if !crate::util::is_root() {
+        crate::util::chmod(&dir, 0o755);
+    }
+    assert!(
+        matches!(&err, HwError::PermissionDenied { path: p, .. } if p == &path),
+        "names the fan file, not its temp file: {err:?}"
+    );
+    let text = err.to_string();
+    if crate::util::is_root() {
+        assert!(
+            !text.contains("run warden as root") && text.contains("immutable"),
+            "root already: {text}"
+        );
+    } else {
+        assert!(text.contains("run warden as root"), "{text}");
+    }
 }

@@ -5,6 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::fake_sysfs::{throttled_restore_state, FakeSysfsLayout};
 use warden_hw::restore::lock::lock_path;
 use warden_hw::restore::{
@@ -108,7 +109,7 @@ fn restore_after_a_crash_puts_originals_back_and_removes_the_file() {
     {
         let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
         let mut fan = FileFan::open(&fx.tree.fan_file_path()).unwrap();
-        RestoreState::capture(&fan, Some(1.0), Some(&cpufreq))
+        RestoreState::capture(&fan, Some(1.0), Some(&cpufreq), CpuFreqFiles::ALL)
             .save(&state_dir)
             .unwrap();
         cpufreq.set_governor("powersave").unwrap();
@@ -160,7 +161,7 @@ fn a_failed_write_is_reported_and_the_file_kept_for_a_retry() {
 
 #[test]
 fn capture_without_cpufreq_or_file_writes_is_empty() {
-    let state = RestoreState::capture(&warden_hw::NoFan, Some(1.0), None);
+    let state = RestoreState::capture(&warden_hw::NoFan, Some(1.0), None, CpuFreqFiles::ALL);
     assert!(state.is_empty());
 }
 
@@ -186,7 +187,7 @@ fn a_crash_with_fan_on_exit_leave_keeps_the_fan_as_last_set() {
     {
         let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
         let mut fan = FileFan::open(&fx.tree.fan_file_path()).unwrap();
-        RestoreState::capture(&fan, None, Some(&cpufreq))
+        RestoreState::capture(&fan, None, Some(&cpufreq), CpuFreqFiles::MAX_FREQ)
             .save(&state_dir)
             .unwrap();
         cpufreq.set_max_khz(600_000).unwrap();
@@ -383,7 +384,8 @@ fn an_oversized_state_file_is_refused_naming_the_file() {
     while text.len() + entry.len() <= STATE_FILE_MAX_BYTES {
         text.push_str(entry);
     }
-    text.push_str(&"#".repeat(STATE_FILE_MAX_BYTES - text.len()));
+    text.push_str(&"#".repeat(STATE_FILE_MAX_BYTES - text.len() - 1));
+    text.push('\n');
     assert_eq!(text.len(), STATE_FILE_MAX_BYTES);
     fs::write(&path, &text).unwrap();
     assert!(RestoreState::load(dir.path()).unwrap().is_some());

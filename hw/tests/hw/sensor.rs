@@ -115,7 +115,7 @@ fn auto_reports_a_temp_it_may_not_read_as_permission_denied_naming_it() {
     assert!(
         matches!(
             &err,
-            HwError::PermissionDenied { path, access: Access::Read } if path == &temp
+            HwError::PermissionDenied { path, access: Access::Read, .. } if path == &temp
         ),
         "a sensor warden may not read is a misconfiguration, not a missing zone: {err:?}"
     );

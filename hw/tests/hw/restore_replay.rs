@@ -1,0 +1,187 @@
+//! Replaying a crash-restore state: a file cut short is refused whole, a cpufreq value
+//! that cannot be right is refused, the `file` fan's file is recreated and a sysfs file
+//! never is.
+
+use std::fs;
+
+use warden_hw::cpufreq::CpuFreqFiles;
+use warden_hw::fake_sysfs::FakeSysfsLayout;
+use warden_hw::restore::{state_path, CREATE_LINE, STATE_FILE_HEADER};
+use warden_hw::{
+    restore_from_state, FileFan, HwError, RestoreEntry, RestoreError, RestoreState, SysfsCpuFreq,
+};
+
+use crate::util::{fixture, fixture_with, TestDir};
+
+#[test]
+fn a_state_file_cut_short_is_refused_as_truncated_and_nothing_is_written() {
+    let fx = fixture("replay-truncated");
+    let state_dir = fx.dir.path().join("run");
+    fs::create_dir_all(&state_dir).unwrap();
+    let max = fx.tree.scaling_max_freq_path(0);
+    // The writer's "...\t600000\n" cut after "60".
+    fs::write(
+        state_path(&state_dir),
+        format!("{STATE_FILE_HEADER}\n{}\t60", max.display()),
+    )
+    .unwrap();
+    let err = restore_from_state(&state_dir).unwrap_err();
+    assert!(
+        matches!(&err, RestoreError::Hw(HwError::StateFile { line: 2, .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("truncated"), "{err}");
+    assert_eq!(fx.tree.scaling_max_freq(0).unwrap(), 1_500_000);
+    assert!(
+        state_path(&state_dir).exists(),
+        "kept for warden run to set aside"
+    );
+
+    fs::write(state_path(&state_dir), STATE_FILE_HEADER).unwrap();
+    assert!(
+        matches!(
+            RestoreState::load(&state_dir),
+            Err(HwError::StateFile { line: 1, .. })
+        ),
+        "even a header alone needs its newline"
+    );
+}
+
+#[test]
+fn a_max_freq_outside_the_policys_cpuinfo_range_is_refused_naming_file_and_value() {
+    let fx = fixture_with(
+        "replay-implausible-max",
+        &FakeSysfsLayout {
+            policies: 3,
+            ..Default::default()
+        },
+    );
+    let state_dir = fx.dir.path().join("run");
+    let mut state = RestoreState::new();
+    for (policy, value) in [(0, "60"), (1, "1000000"), (2, "9000000")] {
+        fs::write(fx.tree.scaling_max_freq_path(policy), "1200000\n").unwrap();
+        state.push(RestoreEntry::new(
+            fx.tree.scaling_max_freq_path(policy),
+            value,
+        ));
+    }
+    state.save(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir).unwrap();
+    assert_eq!(
+        report.restored,
+        [RestoreEntry::new(
+            fx.tree.scaling_max_freq_path(1),
+            "1000000"
+        )]
+    );
+    assert_eq!(report.failed.len(), 2, "{report:?}");
+    for ((entry, error), (policy, value, bound)) in report
+        .failed
+        .iter()
+        .zip([(0, "60", "600000"), (2, "9000000", "1500000")])
+    {
+        assert!(matches!(error, HwError::RefusedValue { .. }), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.contains(&entry.path.display().to_string())
+                && text.contains(&format!("\"{value}\""))
+                && text.contains(bound),
+            "{text}"
+        );
+        assert_eq!(
+            fx.tree.scaling_max_freq(policy).unwrap(),
+            1_200_000,
+            "not written"
+        );
+    }
+    assert!(!report.removed);
+}
+
+#[test]
+fn a_max_freq_without_readable_cpuinfo_limits_is_written_unless_it_is_no_frequency() {
+    let dir = TestDir::new("replay-no-cpuinfo");
+    let max = dir.path().join("scaling_max_freq");
+    fs::write(&max, "600000\n").unwrap();
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new(&max, "1500000"));
+    state.save(dir.path()).unwrap();
+    assert!(restore_from_state(dir.path()).unwrap().is_complete());
+    assert_eq!(fs::read_to_string(&max).unwrap(), "1500000");
+
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new(&max, "fast"));
+    state.save(dir.path()).unwrap();
+    let report = restore_from_state(dir.path()).unwrap();
+    assert!(
+        matches!(report.failed[..], [(_, HwError::RefusedValue { .. })]),
+        "{report:?}"
+    );
+    assert_eq!(fs::read_to_string(&max).unwrap(), "1500000");
+}
+
+#[test]
+fn the_file_fans_file_is_recreated_by_the_restore_as_the_fan_does() {
+    let fx = fixture("replay-fan-recreated");
+    let state_dir = fx.dir.path().join("run");
+    let fan_file = fx.tree.fan_file_path();
+    {
+        let cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+        let fan = FileFan::open(&fan_file).unwrap();
+        RestoreState::capture(&fan, Some(1.0), Some(&cpufreq), CpuFreqFiles::MAX_FREQ)
+            .save(&state_dir)
+            .unwrap();
+    }
+    let text = fs::read_to_string(state_path(&state_dir)).unwrap();
+    assert!(
+        text.ends_with(&format!("{CREATE_LINE}\n{}\t1.000\n", fan_file.display())),
+        "{text}"
+    );
+    fs::remove_file(&fan_file).unwrap();
+    let report = restore_from_state(&state_dir).unwrap();
+    assert!(report.is_complete() && report.removed, "{report:?}");
+    assert_eq!(fx.tree.fan_file_duty().unwrap(), 1.0);
+}
+
+#[test]
+fn a_sysfs_entry_is_never_created() {
+    let fx = fixture("replay-sysfs-not-created");
+    let state_dir = fx.dir.path().join("run");
+    let max = fx.tree.scaling_max_freq_path(0);
+    fs::remove_file(&max).unwrap();
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new(&max, "1500000"));
+    state.save(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir).unwrap();
+    assert!(
+        matches!(report.failed[..], [(_, HwError::NotFound { .. })]),
+        "{report:?}"
+    );
+    assert!(!max.exists());
+}
+
+#[test]
+fn the_create_line_round_trips_and_must_precede_an_entry() {
+    let dir = TestDir::new("replay-create-line");
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new("/sys/a", "1"));
+    state.push(RestoreEntry::plain_file("/srv/fan", "1.000"));
+    state.save(dir.path()).unwrap();
+    assert_eq!(
+        fs::read_to_string(state_path(dir.path())).unwrap(),
+        format!("{STATE_FILE_HEADER}\n/sys/a\t1\n{CREATE_LINE}\n/srv/fan\t1.000\n")
+    );
+    assert_eq!(RestoreState::load(dir.path()).unwrap(), Some(state));
+
+    fs::write(
+        state_path(dir.path()),
+        format!("{STATE_FILE_HEADER}\n/sys/a\t1\n{CREATE_LINE}\n"),
+    )
+    .unwrap();
+    assert!(
+        matches!(
+            RestoreState::load(dir.path()),
+            Err(HwError::StateFile { line: 3, .. })
+        ),
+        "a create line with nothing after it"
+    );
+}

@@ -1,0 +1,263 @@
+//! The cpufreq actuator when writes fail, on the real sysfs backend over a fake tree
+//! whose policy1 cannot be written: a throttle that reached only policy0 is neither taken
+//! for the original nor left in place, and write failures are logged on their own, not
+//! hidden behind failing status reads. Waits are bounded by a generous deadline; nothing
+//! asserts how fast anything is.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::LevelFilter;
+use warden_hw::cpufreq::CpuFreqFiles;
+use warden_hw::fake::{FakeCpuFreq, FakeFailure, FakeFan, FakeSensor};
+use warden_hw::fake_sysfs::{FakeSysfsLayout, FakeSysfsTree};
+use warden_hw::SysfsCpuFreq;
+use warden_thermal::{
+    Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit, SharedSnapshot,
+};
+
+mod common;
+
+use common::capture_log::{capture_at, messages};
+use common::{reactive_policy, wait_until, DEADLINE};
+
+/// The target of the actuators' log lines (their module path).
+const ACTUATORS_TARGET: &str = "warden_thermal::actuators";
+
+/// A fake two-policy tree in its own temp dir, removed on drop (after the tree, which
+/// clears the immutable flags it set).
+struct TwoPolicies {
+    tree: Option<FakeSysfsTree>,
+    dir: PathBuf,
+}
+
+impl TwoPolicies {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir()
+            .join("warden-thermal-tests")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let layout = FakeSysfsLayout {
+            policies: 2,
+            ..Default::default()
+        };
+        let tree = FakeSysfsTree::create_with(&dir, &layout).unwrap();
+        TwoPolicies {
+            tree: Some(tree),
+            dir,
+        }
+    }
+
+    fn tree(&self) -> &FakeSysfsTree {
+        self.tree.as_ref().unwrap()
+    }
+
+    /// Makes `path` unwritable (immutable for root). A temp filesystem without the
+    /// immutable flag fails the test rather than skipping it unseen.
+    fn make_read_only(&self, path: &Path) {
+        if let Err(e) = self.tree().make_read_only(path) {
+            panic!(
+                "cannot make {} unwritable ({e}); run the tests on a filesystem with the \
+                 immutable flag",
+                path.display()
+            );
+        }
+    }
+
+    /// A controller over the tree's real cpufreq at 50 °C, ticking every 10 ms.
+    fn spawn(
+        &self,
+        strategy: CpuStrategy,
+        sensor: &FakeSensor,
+    ) -> (ControllerHandle, Arc<SharedSnapshot>) {
+        let cpufreq = SysfsCpuFreq::open(self.tree().root()).unwrap();
+        let snapshot = Arc::new(SharedSnapshot::new());
+        let handle = Controller::new(
+            reactive_policy(),
+            Box::new(sensor.clone()),
+            Box::new(FakeFan::on_off()),
+        )
+        .unwrap()
+        .with_cpufreq(Box::new(cpufreq))
+        .spawn(
+            ControllerConfig {
+                interval: Duration::from_millis(10),
+                cpu_strategy: strategy,
+                fan_on_exit: FanOnExit::Full,
+            },
+            Box::new(|_| {}),
+            Arc::clone(&snapshot),
+        )
+        .unwrap();
+        assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
+        (handle, snapshot)
+    }
+}
+
+impl Drop for TwoPolicies {
+    fn drop(&mut self) {
+        drop(self.tree.take());
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn a_throttle_that_reached_only_policy0_is_undone_when_it_cools() {
+    let fx = TwoPolicies::new("cpufreq-partial-max");
+    let blocked = fx.tree().scaling_max_freq_path(1);
+    fx.make_read_only(&blocked);
+    let sensor = FakeSensor::new(50.0);
+    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor);
+    sensor.set_celsius(82.0);
+    wait_until("policy0 capped", || {
+        fx.tree().scaling_max_freq(0).unwrap() < 1_500_000
+    });
+    wait_until("reported throttled while policy0 is capped", || {
+        snapshot.current().cpu.unwrap().throttled
+    });
+    sensor.set_celsius(50.0);
+    wait_until("policy0 back at its original", || {
+        fx.tree().scaling_max_freq(0).unwrap() == 1_500_000
+    });
+    // policy1 still refuses, so the original is rewritten every tick, and counted.
+    let errors = snapshot.current().cpu.unwrap().errors;
+    wait_until("the rewrite retried", || {
+        snapshot.current().cpu.unwrap().errors > errors
+    });
+    assert!(!snapshot.current().cpu.unwrap().throttled);
+    fx.tree().make_writable(&blocked).unwrap();
+    handle.stop().unwrap();
+    assert_eq!(fx.tree().scaling_max_freq(1).unwrap(), 1_500_000);
+}
+
+#[test]
+fn a_powersave_switch_that_reached_only_policy0_is_undone_when_it_cools() {
+    let fx = TwoPolicies::new("cpufreq-partial-governor");
+    let blocked = fx.tree().policy_dir(1).join("scaling_governor");
+    fx.make_read_only(&blocked);
+    let sensor = FakeSensor::new(50.0);
+    let strategy = CpuStrategy::Governor {
+        powersave: "powersave".into(),
+    };
+    let (handle, snapshot) = fx.spawn(strategy, &sensor);
+    sensor.set_celsius(82.0);
+    wait_until("policy0 in powersave", || {
+        fx.tree().governor(0).unwrap() == "powersave"
+    });
+    wait_until("reported throttled", || {
+        snapshot.current().cpu.unwrap().throttled
+    });
+    sensor.set_celsius(50.0);
+    wait_until("policy0 back on its original governor", || {
+        fx.tree().governor(0).unwrap() == "ondemand"
+    });
+    fx.tree().make_writable(&blocked).unwrap();
+    handle.stop().unwrap();
+    assert_eq!(
+        fx.tree().scaling_max_freq(0).unwrap(),
+        1_500_000,
+        "the governor strategy leaves scaling_max_freq alone"
+    );
+}
+
+#[test]
+fn a_write_failure_is_logged_even_while_read_failures_are() {
+    let _log = capture_at(LevelFilter::Warn);
+    let sensor = FakeSensor::new(50.0);
+    let cpu = FakeCpuFreq::pi4();
+    cpu.fail_reads_always(FakeFailure::Io);
+    let snapshot = Arc::new(SharedSnapshot::new());
+    let handle = Controller::new(
+        reactive_policy(),
+        Box::new(sensor.clone()),
+        Box::new(FakeFan::on_off()),
+    )
+    .unwrap()
+    .with_cpufreq(Box::new(cpu.clone()))
+    .spawn(
+        ControllerConfig {
+            interval: Duration::from_millis(10),
+            ..ControllerConfig::default()
+        },
+        Box::new(|_| {}),
+        Arc::clone(&snapshot),
+    )
+    .unwrap();
+    assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
+    wait_until("a read failure logged", || {
+        !messages(ACTUATORS_TARGET, "cpufreq: could not read").is_empty()
+    });
+    cpu.fail_writes_always(FakeFailure::PermissionDenied);
+    sensor.set_celsius(82.0);
+    wait_until(
+        "the write failure logged within the read failure's minute",
+        || !messages(ACTUATORS_TARGET, "cpufreq: could not set scaling_max_freq").is_empty(),
+    );
+    cpu.stop_failing();
+    handle.stop().unwrap();
+}
+
+#[test]
+fn each_strategy_names_the_files_it_writes() {
+    assert_eq!(CpuStrategy::MaxFreq.files(), CpuFreqFiles::MAX_FREQ);
+    let governor = CpuStrategy::Governor {
+        powersave: "powersave".into(),
+    };
+    assert_eq!(governor.files(), CpuFreqFiles::GOVERNOR);
+    assert_eq!(CpuStrategy::Off.files(), CpuFreqFiles::NONE);
+}
+
+#[test]
+fn a_restore_failing_on_both_policies_names_both_settings() {
+    let fx = TwoPolicies::new("cpufreq-restore-both-policies");
+    let sensor = FakeSensor::new(50.0);
+    let (handle, _snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor);
+    sensor.set_celsius(82.0);
+    wait_until("both policies capped", || {
+        (0..2).all(|p| fx.tree().scaling_max_freq(p).unwrap() == 600_000)
+    });
+    let paths = [
+        fx.tree().scaling_max_freq_path(0),
+        fx.tree().scaling_max_freq_path(1),
+    ];
+    for path in &paths {
+        fx.make_read_only(path);
+    }
+    let what = match handle.stop() {
+        Err(warden_thermal::ControllerError::RestoreFailed { what }) => what,
+        other => panic!("expected RestoreFailed, got {other:?}"),
+    };
+    assert_eq!(
+        what,
+        format!(
+            "{} = 1500000 and {} = 1500000",
+            paths[0].display(),
+            paths[1].display()
+        )
+    );
+}
+
+#[test]
+fn each_cap_change_is_logged_in_words() {
+    let _log = capture_at(LevelFilter::Info);
+    let fx = TwoPolicies::new("cpufreq-log-words");
+    let sensor = FakeSensor::new(50.0);
+    let (handle, _snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor);
+    sensor.set_celsius(82.0);
+    wait_until("capped", || {
+        fx.tree().scaling_max_freq(0).unwrap() < 1_500_000
+    });
+    sensor.set_celsius(50.0);
+    wait_until("back", || {
+        fx.tree().scaling_max_freq(0).unwrap() == 1_500_000
+    });
+    handle.stop().unwrap();
+    let lines = messages(ACTUATORS_TARGET, "cpufreq: scaling_max_freq");
+    assert!(
+        lines.iter().any(|l| l.ends_with("kHz (one step down)"))
+            && lines.iter().any(|l| l.ends_with("kHz (one step up)")),
+        "{lines:?}"
+    );
+}
