@@ -3,9 +3,11 @@
 //! controller changes anything. A simulated board touches no hardware, so it does none
 //! of this.
 
+use std::cell::Cell;
 use std::path::Path;
 
-use warden_hw::{RestoreState, StateDirLock, StateOwner};
+use warden_hw::cpufreq::CpuFreqFiles;
+use warden_hw::{RestoreEntry, RestoreState, StateDirLock, StateOwner};
 
 use crate::exit::Failure;
 
@@ -66,5 +68,106 @@ pub(super) fn save_state(restore: &mut RestoreState, state_dir: &Path) -> bool {
             log::warn!("cannot write the crash-restore state ({e}); 'warden restore' will have nothing to undo after a crash");
             false
         }
+    }
+}
+
+/// What a crash restore must put back: every original captured at start, of which the
+/// state file records the fan's and those of the cpufreq files that the cpu strategies
+/// used in this run write. A file warden never writes is left as the operator set it,
+/// and a reload to another strategy widens the record before that strategy writes.
+pub(super) struct CrashRecord {
+    /// `RestoreState::capture` with every cpufreq file (boxed: the guard stays small).
+    captured: Box<RestoreState>,
+    /// The cpufreq files the strategies used so far write.
+    files: Cell<CpuFreqFiles>,
+}
+
+impl CrashRecord {
+    /// `captured` holds every original ([`CpuFreqFiles::ALL`]); `files` are the ones the
+    /// starting strategy writes.
+    pub(super) fn new(captured: RestoreState, files: CpuFreqFiles) -> Self {
+        CrashRecord {
+            captured: Box::new(captured),
+            files: Cell::new(files),
+        }
+    }
+
+    /// The state to save: the fan's entries and the recorded cpufreq files' entries.
+    pub(super) fn state(&self) -> RestoreState {
+        let files = self.files.get();
+        let recorded = |entry: &RestoreEntry| {
+            !CpuFreqFiles::ALL.covers(&entry.path) || files.covers(&entry.path)
+        };
+        let mut state = RestoreState::new();
+        let skipped = self.captured.skipped().iter().map(|s| &s.entry);
+        for entry in self.captured.entries().iter().chain(skipped) {
+            if recorded(entry) {
+                state.push(entry.clone());
+            }
+        }
+        state
+    }
+
+    /// Adds the files `strategy_files` writes; true when that recorded more.
+    pub(super) fn widen(&self, strategy_files: CpuFreqFiles) -> bool {
+        let before = self.files.get();
+        self.files.set(before.union(strategy_files));
+        self.files.get() != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use warden_hw::cpufreq::CpuFreqFiles;
+    use warden_hw::{RestoreEntry, RestoreState};
+
+    use super::CrashRecord;
+
+    const POLICY: &str = "/sys/devices/system/cpu/cpufreq/policy0";
+
+    fn captured() -> RestoreState {
+        let mut state = RestoreState::new();
+        state.push(RestoreEntry::new(
+            format!("{POLICY}/scaling_governor"),
+            "ondemand",
+        ));
+        state.push(RestoreEntry::new(
+            format!("{POLICY}/scaling_max_freq"),
+            "1500000",
+        ));
+        state.push(RestoreEntry::new("/sys/class/hwmon/hwmon2/pwm1", "255"));
+        state
+    }
+
+    fn recorded(record: &CrashRecord) -> Vec<String> {
+        record
+            .state()
+            .entries()
+            .iter()
+            .map(|e| e.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn only_the_files_a_strategy_writes_are_recorded_with_the_fan() {
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        assert_eq!(recorded(&record), ["scaling_max_freq", "pwm1"]);
+        let record = CrashRecord::new(captured(), CpuFreqFiles::NONE);
+        assert_eq!(recorded(&record), ["pwm1"]);
+    }
+
+    #[test]
+    fn a_reload_to_another_strategy_widens_the_record_once() {
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        assert!(record.widen(CpuFreqFiles::GOVERNOR));
+        assert_eq!(
+            recorded(&record),
+            ["scaling_governor", "scaling_max_freq", "pwm1"]
+        );
+        assert!(
+            !record.widen(CpuFreqFiles::MAX_FREQ),
+            "nothing new to record"
+        );
+        assert!(!record.widen(CpuFreqFiles::NONE), "off writes nothing");
     }
 }

@@ -32,10 +32,11 @@ mod startup;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use warden_hw::{RestoreEntry, StateDirLock};
+use warden_hw::StateDirLock;
 use warden_thermal::{ControllerHandle, SharedSnapshot};
 
 use crate::simulate::Simulation;
+use crash_state::CrashRecord;
 use reload::MissingCpufreq;
 
 pub use settings::{controller_config, hardware_spec, policy_config};
@@ -47,9 +48,10 @@ pub struct ThermalGuard {
     snapshot: Arc<SharedSnapshot>,
     state_dir: PathBuf,
     state_saved: bool,
-    /// The writes that put the hardware back, for the message when they fail and no state
-    /// file was saved (the values to put back by hand).
-    originals: Vec<RestoreEntry>,
+    /// The writes that put the hardware back after a crash: saved in `state_dir` (again
+    /// when a reload's strategy writes more), and named in the message when they fail and
+    /// no state file was saved (the values to put back by hand).
+    crash: CrashRecord,
     /// Set when `[cpufreq]` asked for a cpufreq policy and start-up found none: a reload
     /// that changes the cpu strategy has nothing to apply it to, and says where it looked.
     /// Boxed: most machines have cpufreq, and the guard stays small.

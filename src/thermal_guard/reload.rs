@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use warden_thermal::{ControllerConfig, ControllerError, CpuStrategy, PolicyConfig};
 
+use super::crash_state::save_state;
 use super::ThermalGuard;
 
 /// Where start-up looked for cpufreq and found no policy, and the cpu strategy asked for
@@ -39,8 +40,13 @@ impl ThermalGuard {
     }
 
     /// Hands the running controller a new tick interval and cpu strategy (a SIGHUP). A
-    /// changed strategy with no cpufreq to apply it to is logged as one warning.
+    /// strategy that writes a cpufreq file the crash-restore state does not hold yet is
+    /// recorded there first, before it can write it. A changed strategy with no cpufreq to
+    /// apply it to is logged as one warning.
     pub fn retune(&self, settings: &ControllerConfig) -> Result<(), ControllerError> {
+        if self.crash.widen(settings.cpu_strategy.files()) && self.state_saved {
+            save_state(&mut self.crash.state(), &self.state_dir);
+        }
         self.handle
             .as_ref()
             .ok_or(ControllerError::Stopped)?

@@ -101,12 +101,13 @@ impl ThermalGuard {
                 warden_hw::restore::state_path(&self.state_dir).display()
             );
         }
-        let by_hand = if self.originals.is_empty() {
+        let originals = self.crash.state();
+        let by_hand = if originals.is_empty() {
             "check the fan and cpufreq settings by hand".to_owned()
         } else {
             format!(
                 "put these back by hand: {}",
-                warden_hw::restore::list_entries(&self.originals)
+                warden_hw::restore::list_entries(originals.entries())
             )
         };
         format!(
@@ -121,9 +122,11 @@ mod tests {
     use std::path::PathBuf;
     use std::sync::Arc;
 
+    use warden_hw::cpufreq::CpuFreqFiles;
     use warden_hw::RestoreEntry;
     use warden_thermal::{Controller, ControllerConfig, PolicyConfig, SharedSnapshot};
 
+    use super::super::crash_state::CrashRecord;
     use super::*;
 
     /// A guard over a controller at 82 °C (throttling) on fakes, with a saved state file.
@@ -139,14 +142,15 @@ mod tests {
     ) -> ThermalGuard {
         let sensor = warden_hw::fake::FakeSensor::new(82.0);
         let fan = warden_hw::fake::FakeFan::on_off();
-        let originals = vec![RestoreEntry::new(
+        // The fake cpufreq names no files of its own: record the one a Pi's would.
+        let mut captured = RestoreState::capture(&fan, Some(1.0), Some(cpu), CpuFreqFiles::ALL);
+        captured.push(RestoreEntry::new(
             "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq",
             "1500000",
-        )];
+        ));
+        let crash = CrashRecord::new(captured, CpuFreqFiles::MAX_FREQ);
         if save {
-            RestoreState::capture(&fan, Some(1.0), Some(cpu))
-                .save(&state_dir)
-                .unwrap();
+            crash.state().save(&state_dir).unwrap();
         }
         let policy = PolicyConfig {
             filter_tau_s: 0.0,
@@ -176,7 +180,7 @@ mod tests {
             snapshot,
             state_dir,
             state_saved: save,
-            originals,
+            crash,
             missing_cpufreq: None,
             simulation: None,
             _state_lock: None,
@@ -227,7 +231,7 @@ mod tests {
             snapshot,
             state_dir: PathBuf::from("/run/warden"),
             state_saved: false,
-            originals: Vec::new(),
+            crash: CrashRecord::new(RestoreState::new(), CpuFreqFiles::NONE),
             missing_cpufreq: None,
             simulation: Some(simulation),
             _state_lock: None,

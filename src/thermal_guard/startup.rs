@@ -5,10 +5,11 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::{Backends, HwError, RestoreState, SensorSpec};
 use warden_thermal::{AdmissionDecision, Controller, CpuStrategy, SharedSnapshot};
 
-use super::crash_state::{claim_state_dir, save_state};
+use super::crash_state::{claim_state_dir, save_state, CrashRecord};
 use super::reload::MissingCpufreq;
 use super::settings::{controller_config, fan_on_exit, hardware_spec, policy_config};
 use super::{ThermalGuard, ThermalStart};
@@ -54,12 +55,16 @@ pub fn start(
                     settings.cpu_strategy.clone(),
                 ))
             });
-    let mut restore = RestoreState::capture(
-        backends.fan.as_ref(),
-        fan_on_exit(config.fan.on_exit).duty(),
-        backends.cpufreq.as_deref(),
+    let crash = CrashRecord::new(
+        RestoreState::capture(
+            backends.fan.as_ref(),
+            fan_on_exit(config.fan.on_exit).duty(),
+            backends.cpufreq.as_deref(),
+            CpuFreqFiles::ALL,
+        ),
+        settings.cpu_strategy.files(),
     );
-    let state_saved = claim.may_save && save_state(&mut restore, &state_dir);
+    let state_saved = claim.may_save && save_state(&mut crash.state(), &state_dir);
     let active = Arc::clone(&shared);
     let controller = Controller::from_backends(policy_config(config), backends)
         .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("thermal policy")))?
@@ -76,7 +81,7 @@ pub fn start(
         snapshot,
         state_dir,
         state_saved,
-        originals: restore.entries().to_vec(),
+        crash,
         missing_cpufreq,
         simulation,
         _state_lock: claim.lock,

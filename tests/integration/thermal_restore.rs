@@ -533,3 +533,31 @@ fn warden_restore_shows_the_warnings_of_the_hardware_layer() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_crash_state_records_only_the_files_the_strategy_writes_and_grows_on_a_reload() {
+    let r = rig("", FAST_THERMAL);
+    r.warden.wait_ready(Duration::from_secs(10));
+    let state_file = warden_hw::restore::state_path(&r.warden.dir.path().join("run"));
+    let recorded = || std::fs::read_to_string(&state_file).unwrap_or_default();
+    assert!(
+        recorded().contains("scaling_max_freq") && !recorded().contains("scaling_governor"),
+        "max-freq never writes the governor, so a crash restore leaves it alone:\n{}",
+        recorded()
+    );
+    let lines = r.warden.log_len();
+    let governor = format!("{FAST_THERMAL}[cpufreq]\nstrategy = \"governor\"\n");
+    r.warden.rewrite_config(&config_with("", &governor));
+    r.warden.signal(libc::SIGHUP);
+    r.warden.wait_log_after(
+        lines,
+        "cpu strategy max-freq -> governor",
+        Duration::from_secs(5),
+    );
+    assert!(
+        recorded().contains("scaling_governor") && recorded().contains("scaling_max_freq"),
+        "the governor is recorded before the new strategy can write it, and what \
+         max-freq may have left is still there:\n{}",
+        recorded()
+    );
+}
