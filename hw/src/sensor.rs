@@ -18,6 +18,9 @@ pub const THERMAL_CLASS_DIR: &str = "sys/class/thermal";
 /// The thermal zone `type` that `auto` prefers: the SoC sensor on every Pi.
 pub const CPU_THERMAL_TYPE: &str = "cpu-thermal";
 
+/// A hwmon device's first temperature input, read when its directory is given.
+const HWMON_FIRST_INPUT: &str = "temp1_input";
+
 /// What a temperature file must hold.
 const MILLIDEGREES: &str = "an integer temperature in millidegrees Celsius";
 
@@ -29,47 +32,55 @@ pub struct SysfsThermalZone {
 }
 
 impl SysfsThermalZone {
-    /// Picks the zone whose `type` is `cpu-thermal`, else `thermal_zone0`, under `sysfs_root`.
+    /// Picks the zone whose `type` is `cpu-thermal` under `sysfs_root`, else the
+    /// lowest-numbered zone whose `temp` gives a temperature now.
     ///
-    /// Errors: the thermal class directory cannot be listed, or the picked zone's `temp`
-    /// exists but this process may not read it (EACCES, EPERM):
-    /// [`HwError::PermissionDenied`] naming the directory or file, since that is a
-    /// misconfiguration to fix, not a machine without a sensor. [`HwError::NoThermalZone`]
-    /// when there is no zone to pick, or the picked zone's `temp` fails to open any other
-    /// way, e.g. EIO or EINVAL from some VMs' ACPI zones (the reason names both). A passing
-    /// glitch (ENODATA, EAGAIN) is accepted: the controller retries it every tick.
+    /// The Pi's SoC zone is taken even if its first read fails: that sensor is the one that
+    /// matters, so its failure is a sensor fault for the controller to act on (a passing
+    /// ENODATA or EAGAIN is simply retried). Another machine's zones are tried in turn,
+    /// because some never give a reading (a Wi-Fi chip's zone while the interface is down
+    /// answers ENODATA): picking such a zone would put warden in its sensor fail-safe for
+    /// good.
+    ///
+    /// Errors: the thermal class directory cannot be listed, or a zone's `temp` exists but
+    /// this process may not read it (EACCES, EPERM): [`HwError::PermissionDenied`] naming
+    /// the directory or file, since that is a misconfiguration to fix, not a machine without
+    /// a sensor. [`HwError::NoThermalZone`] when there is no zone, the SoC zone's `temp`
+    /// cannot be opened (EIO or EINVAL from some VMs' ACPI zones), or no other zone gives a
+    /// temperature; the reason names each zone tried and why it was passed over.
     pub fn auto(sysfs_root: &Path) -> Result<Self, HwError> {
         let dir = sysfs_root.join(THERMAL_CLASS_DIR);
         let zones = numbered_entries(&dir, "thermal_zone")?;
         let cpu_zone = zones.iter().find(|(_, zone)| {
             read_trimmed(&zone.join("type"), "a zone type").is_ok_and(|t| t == CPU_THERMAL_TYPE)
         });
-        let chosen = match cpu_zone.or_else(|| zones.iter().find(|(number, _)| *number == 0)) {
-            Some((_, zone)) => zone.clone(),
-            None => {
-                let reason = if zones.is_empty() {
-                    "it holds no thermal_zone* directory".to_string()
-                } else {
-                    format!(
-                        "none of its {} zones is {CPU_THERMAL_TYPE:?} or thermal_zone0",
-                        zones.len()
-                    )
-                };
-                return Err(HwError::NoThermalZone { dir, reason });
-            }
-        };
-        let temp = chosen.join("temp");
-        check_chosen_temp(&dir, &temp, probe_attribute(&temp))?;
-        Ok(Self::at(temp))
+        if let Some((_, zone)) = cpu_zone {
+            let temp = zone.join("temp");
+            check_chosen_temp(&dir, &temp, probe_attribute(&temp))?;
+            return Ok(Self::at(temp));
+        }
+        if zones.is_empty() {
+            return Err(HwError::NoThermalZone {
+                dir,
+                reason: "it holds no thermal_zone* directory".to_string(),
+            });
+        }
+        first_zone_reading(&dir, zones.iter().map(|(_, zone)| zone.join("temp")))
     }
 
-    /// Uses an explicit file (or a thermal zone directory, meaning its `temp`), resolved by
-    /// [`resolve_under_root`]. It must open for reading as a regular file: a missing file is
-    /// [`HwError::NotFound`], a FIFO or device [`HwError::NotRegularFile`], and so on.
+    /// Uses an explicit file, resolved by [`resolve_under_root`]; a directory means its
+    /// `temp` (a thermal zone), or its `temp1_input` when it has no `temp` (a hwmon device).
+    /// It must open for reading as a regular file: a missing file is [`HwError::NotFound`],
+    /// a FIFO or device [`HwError::NotRegularFile`], and so on.
     pub fn from_path(sysfs_root: &Path, path: &Path) -> Result<Self, HwError> {
         let mut resolved = resolve_under_root(sysfs_root, path);
         if resolved.is_dir() {
-            resolved.push("temp");
+            let hwmon_input = resolved.join(HWMON_FIRST_INPUT);
+            let zone_temp = resolved.join("temp");
+            resolved = match zone_temp.exists() || !hwmon_input.exists() {
+                true => zone_temp,
+                false => hwmon_input,
+            };
         }
         match probe_attribute(&resolved) {
             Err(e) if !e.is_transient() => Err(e),
@@ -87,6 +98,44 @@ impl SysfsThermalZone {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Most zones a [`HwError::NoThermalZone`] reason lists one by one.
+const LISTED_ZONES_MAX: usize = 4;
+
+/// The first of `temps` (in the thermal class `dir`) that gives a temperature now; a
+/// permission error stops the search (see [`check_chosen_temp`]).
+fn first_zone_reading(
+    dir: &Path,
+    temps: impl Iterator<Item = PathBuf>,
+) -> Result<SysfsThermalZone, HwError> {
+    let mut passed_over = Vec::new();
+    let mut tried: usize = 0;
+    for temp in temps {
+        let mut zone = SysfsThermalZone::at(temp);
+        match zone.read_celsius() {
+            Ok(_) => return Ok(zone),
+            Err(e @ HwError::PermissionDenied { .. }) => return Err(e),
+            Err(e) => {
+                tried += 1;
+                if passed_over.len() < LISTED_ZONES_MAX {
+                    passed_over.push(format!("{}: {e}", zone.describe()));
+                }
+            }
+        }
+    }
+    let more = match tried.saturating_sub(LISTED_ZONES_MAX) {
+        0 => String::new(),
+        n => format!("; and {n} more"),
+    };
+    Err(HwError::NoThermalZone {
+        dir: dir.to_path_buf(),
+        reason: format!(
+            "none of its {tried} zones is {CPU_THERMAL_TYPE:?}, and none gave a temperature \
+             when read ({}{more})",
+            passed_over.join("; ")
+        ),
+    })
 }
 
 /// Judges how the `temp` that `auto` picked (in the thermal class `dir`) opened.
@@ -202,6 +251,80 @@ mod tests {
             );
         }
         assert!(check_chosen_temp(dir, &temp, Ok(())).is_ok());
+    }
+
+    /// A sysfs root holding zones 0.. with these `temp` contents (`None`: no file).
+    fn root_with_zones(name: &str, temps: &[Option<&str>]) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("warden-auto-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (n, temp) in temps.iter().enumerate() {
+            let zone = root
+                .join(THERMAL_CLASS_DIR)
+                .join(format!("thermal_zone{n}"));
+            std::fs::create_dir_all(&zone).unwrap();
+            std::fs::write(zone.join("type"), format!("zone-{n}")).unwrap();
+            if let Some(text) = temp {
+                std::fs::write(zone.join("temp"), text).unwrap();
+            }
+        }
+        root
+    }
+
+    #[test]
+    fn without_a_soc_zone_auto_takes_the_first_zone_that_gives_a_reading() {
+        // A zone with no reading (here garbage and a missing file; ENODATA on a real box)
+        // is passed over rather than handed to the controller as a permanent fault.
+        let root = root_with_zones("first", &[Some("n/a\n"), None, Some("41000\n")]);
+        let mut zone = SysfsThermalZone::auto(&root).unwrap();
+        assert_eq!(zone.describe(), "thermal_zone2 (zone-2)");
+        assert_eq!(zone.read_celsius().unwrap(), 41.0);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn when_no_zone_reads_the_reason_names_each_one_tried() {
+        let root = root_with_zones("none", &[Some("n/a\n"); 6]);
+        let err = SysfsThermalZone::auto(&root).unwrap_err();
+        let HwError::NoThermalZone { reason, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            reason.starts_with("none of its 6 zones is \"cpu-thermal\""),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("thermal_zone0 (zone-0): ") && reason.contains("n/a"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("thermal_zone3") && !reason.contains("thermal_zone4"),
+            "{reason}"
+        );
+        assert!(reason.ends_with("; and 2 more)"), "{reason}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_hwmon_directory_means_its_first_input_and_a_zone_directory_its_temp() {
+        let root = std::env::temp_dir().join(format!("warden-dir-sensor-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let hwmon = root.join("hwmon0");
+        let zone = root.join("thermal_zone0");
+        for dir in [&hwmon, &zone] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(hwmon.join(HWMON_FIRST_INPUT), "52000\n").unwrap();
+        std::fs::write(zone.join("temp"), "47000\n").unwrap();
+        std::fs::write(zone.join(HWMON_FIRST_INPUT), "1\n").unwrap();
+        let picked = |dir: &Path| {
+            SysfsThermalZone::from_path(&root, dir)
+                .unwrap()
+                .path()
+                .to_path_buf()
+        };
+        assert_eq!(picked(&hwmon), hwmon.join(HWMON_FIRST_INPUT));
+        assert_eq!(picked(&zone), zone.join("temp"));
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
