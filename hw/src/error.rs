@@ -49,7 +49,7 @@ pub enum HwError {
         path: PathBuf,
     },
     /// The file does not exist (or, for a sysfs path, a parent of it is not a directory).
-    #[error("{path} does not exist: check hardware.sysfs_root and that the kernel driver for it is loaded")]
+    #[error("{path} does not exist: {}", missing_advice(path))]
     NotFound {
         /// The missing file.
         path: PathBuf,
@@ -78,11 +78,11 @@ pub enum HwError {
         os_error: io::Error,
     },
     /// The path is not a regular file (a FIFO, a device, a directory, a socket).
-    #[error("{path} is a {kind}, not {wanted}")]
+    #[error("{path} is {kind}, not {wanted}")]
     NotRegularFile {
         /// The file concerned.
         path: PathBuf,
-        /// What it is instead, e.g. "FIFO" or "character device".
+        /// What it is instead, e.g. "a FIFO (named pipe)" ([`crate::describe_file_kind`]).
         kind: &'static str,
         /// What it should be, and what to do.
         wanted: &'static str,
@@ -248,6 +248,19 @@ pub enum HwError {
     },
 }
 
+/// What to check for a missing file: a sysfs attribute goes missing when its driver is not
+/// loaded; any other path (a file outside `/sys`) was simply named wrong.
+fn missing_advice(path: &Path) -> &'static str {
+    let in_sysfs = path
+        .components()
+        .any(|c| c.as_os_str() == std::ffi::OsStr::new("sys"));
+    if in_sysfs {
+        "check hardware.sysfs_root and that the kernel driver for it is loaded"
+    } else {
+        "check the configured path (it is resolved under hardware.sysfs_root)"
+    }
+}
+
 /// What to do about [`HwError::PermissionDenied`], for a process that is root or not.
 fn permission_advice(access: Access, as_root: bool) -> &'static str {
     match (as_root, access) {
@@ -387,5 +400,28 @@ impl HwError {
                 },
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_sysfs_file_points_at_its_driver_and_any_other_at_the_path() {
+        let missing = |path: &str| {
+            HwError::NotFound {
+                path: PathBuf::from(path),
+            }
+            .to_string()
+        };
+        let sysfs = missing("/tmp/fake/sys/class/thermal/thermal_zone0/temp");
+        assert!(sysfs.contains("kernel driver"), "{sysfs}");
+        let proc = missing("/proc/foo");
+        assert!(
+            proc.starts_with("/proc/foo does not exist: check the configured path")
+                && !proc.contains("driver"),
+            "{proc}"
+        );
     }
 }

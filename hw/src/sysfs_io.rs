@@ -15,7 +15,7 @@
 
 use std::fs::{self, File, FileType, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Access, HwError};
@@ -110,23 +110,10 @@ pub(crate) fn ensure_regular(
     }
 }
 
-/// What a non-regular file is, for messages; `None` for a regular file.
+/// What a non-regular file is, for messages ("a FIFO (named pipe)"); `None` for a
+/// regular file.
 fn special_kind(file_type: FileType) -> Option<&'static str> {
-    if file_type.is_file() {
-        None
-    } else if file_type.is_fifo() {
-        Some("FIFO")
-    } else if file_type.is_char_device() {
-        Some("character device")
-    } else if file_type.is_block_device() {
-        Some("block device")
-    } else if file_type.is_dir() {
-        Some("directory")
-    } else if file_type.is_socket() {
-        Some("socket")
-    } else {
-        Some("special file")
-    }
+    (!file_type.is_file()).then(|| crate::file_kind::describe_file_kind(file_type))
 }
 
 /// Reads `file` to its end, but never more than `limit + 1` bytes: `None` when it holds

@@ -20,7 +20,7 @@ fn assert_refused_fifo(err: &HwError, path: &Path) {
     let text = err.to_string();
     assert!(
         text.contains(&path.display().to_string())
-            && text.contains("is a FIFO, not a sysfs attribute file"),
+            && text.contains("is a FIFO (named pipe), not a sysfs attribute file"),
         "{text}"
     );
     assert!(!err.is_transient(), "a FIFO does not fix itself: {err:?}");

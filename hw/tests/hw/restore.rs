@@ -332,7 +332,10 @@ fn a_fifo_at_the_state_path_is_refused_without_hanging() {
     assert!(
         matches!(
             &err,
-            RestoreError::Hw(HwError::NotRegularFile { kind: "FIFO", .. })
+            RestoreError::Hw(HwError::NotRegularFile {
+                kind: "a FIFO (named pipe)",
+                ..
+            })
         ),
         "{err:?}"
     );
@@ -352,7 +355,7 @@ fn a_directory_at_the_state_path_is_refused() {
         matches!(
             err,
             HwError::NotRegularFile {
-                kind: "directory",
+                kind: "a directory",
                 ..
             }
         ),
@@ -464,7 +467,10 @@ fn a_fifo_or_symlink_at_the_lock_path_is_refused_without_hanging_or_following() 
     assert!(
         matches!(
             &err,
-            LockError::Unavailable(HwError::NotRegularFile { kind: "FIFO", .. })
+            LockError::Unavailable(HwError::NotRegularFile {
+                kind: "a FIFO (named pipe)",
+                ..
+            })
         ),
         "{err:?}"
     );
