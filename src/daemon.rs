@@ -459,7 +459,8 @@ impl LoopHooks for DaemonHooks {
     /// The status page moves after the listeners, so it may take a port they gave up;
     /// then the one line on what the reload applied.
     fn reloaded(&mut self, applied: &EngineSettings) {
-        self.status.apply(&self.applied.status);
+        self.status
+            .apply_beside(&self.applied.status, &applied.listen);
         // A bind that failed left the old address in force: the next SIGHUP tries again.
         self.applied.server.listen.clone_from(&applied.listen);
         self.applied.status = self.status.running().clone();

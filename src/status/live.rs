@@ -71,6 +71,14 @@ impl LiveStatus {
 
     /// Applies a reloaded `[status]`; logs what it did, or why the old server stays.
     pub fn apply(&mut self, newer: &StatusConfig) {
+        self.apply_beside(newer, &[]);
+    }
+
+    /// [`apply`](Self::apply), knowing the service listeners in force (`own`): a port
+    /// one of them still holds (its move failed, and was logged) is named as warden's
+    /// own rather than blamed on another process.
+    pub fn apply_beside(&mut self, newer: &StatusConfig, own: &[SocketAddr]) {
+        let explain = |e: &StatusError| bind_failure(e, own);
         // After a failed rebuild left no server, the same settings try again.
         if *newer == self.running && (self.server.is_some() || !newer.enabled) {
             return;
@@ -92,7 +100,7 @@ impl LiveStatus {
                     }
                     self.running = newer.clone();
                 }
-                Err(e) => log::error!("SIGHUP: {e}; the status page stays as it was"),
+                Err(e) => log::error!("SIGHUP: {}; the status page stays as it was", explain(&e)),
             }
             return;
         }
@@ -107,7 +115,10 @@ impl LiveStatus {
                 self.running = newer.clone();
             }
             Err(e) if self.running.enabled && self.running != *newer => {
-                log::error!("SIGHUP: {e}; restarting the status page with its old settings");
+                log::error!(
+                    "SIGHUP: {}; restarting the status page with its old settings",
+                    explain(&e)
+                );
                 match spawn(self.sources.clone(), &self.running, self.max_connections) {
                     Ok(old) => self.server = Some(old),
                     Err(e) => log::error!(
@@ -128,6 +139,21 @@ impl LiveStatus {
             server.stop();
         }
     }
+}
+
+/// `error` in words; a bind refused because one of warden's `own` listeners holds the
+/// port says so instead of suggesting another process.
+fn bind_failure(error: &StatusError, own: &[SocketAddr]) -> String {
+    if let StatusError::Bind { addr, os_error, .. } = error {
+        let in_use = os_error.raw_os_error() == Some(libc::EADDRINUSE);
+        if let Some(listener) = own.iter().find(|l| in_use && port_taken_by(**l, *addr)) {
+            return format!(
+                "cannot listen on status.listen {addr}: warden's own listener on {listener} \
+                 still holds that port (server.listen could not move, see above)"
+            );
+        }
+    }
+    error.to_string()
 }
 
 /// True when a listener bound to `wanted` cannot be bound while the page holds `held`:
@@ -293,6 +319,21 @@ mod tests {
         assert_eq!(served_on(&status), Some(page), "back on the old address");
         assert_eq!(status.running().listen, page, "the old settings stay");
         assert!(healthz(page).is_some());
+    }
+
+    #[test]
+    fn a_port_held_by_warden_s_own_listener_is_not_blamed_on_another_process() {
+        let addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+        let in_use =
+            || StatusError::bind(addr, std::io::Error::from_raw_os_error(libc::EADDRINUSE));
+        let own = bind_failure(&in_use(), &["0.0.0.0:7000".parse().unwrap()]);
+        assert!(
+            own.contains("warden's own listener on 0.0.0.0:7000")
+                && !own.contains("another process"),
+            "{own}"
+        );
+        let other = bind_failure(&in_use(), &["127.0.0.1:7001".parse().unwrap()]);
+        assert!(other.contains("another process holds this port"), "{other}");
     }
 
     #[test]
