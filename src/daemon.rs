@@ -229,7 +229,7 @@ pub fn engine_settings(config: &Config, fd_budget: &FdBudget, when: &str) -> Eng
     EngineSettings {
         listen: server.listen.clone(),
         backlog: server.backlog,
-        max_connections: fd_budget.cap(server.max_connections, when),
+        max_connections: fd_budget.cap(server.max_connections, server.listen.len(), when),
         at_capacity: match server.at_capacity {
             AtCapacity::Pause => ShedMode::Pause,
             AtCapacity::Reject => ShedMode::Reject,

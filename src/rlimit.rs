@@ -7,6 +7,10 @@ use std::io;
 /// Descriptors warden keeps for itself whatever the limit: epoll, waker,
 /// signals, listeners, the thermal controller's sysfs files, logs.
 pub const INTERNAL_FDS: u64 = 64;
+/// Listeners the [`INTERNAL_FDS`] reserve covers (warden's own descriptors with one
+/// listener are about 15): each listener beyond these takes one descriptor from the
+/// clients' share.
+pub const LISTENERS_IN_RESERVE: usize = 32;
 /// The smallest open-file limit warden starts under: its own descriptors plus a
 /// quarter of the rest for the status page and three quarters for clients.
 pub const MIN_NOFILE: u64 = 128;
@@ -71,22 +75,29 @@ impl FdBudget {
         }
     }
 
-    /// `server.max_connections` = `configured` as the loop enforces it: lowered to
-    /// the budget, with a warning that says so (`when` names the occasion: "at
-    /// start", "SIGHUP").
-    pub fn cap(&self, configured: usize, when: &str) -> usize {
-        if configured <= self.connections {
+    /// The most clients beside `listeners` listening sockets: the clients' share, less
+    /// one for each listener beyond the [`LISTENERS_IN_RESERVE`] the reserve covers.
+    pub fn connections_beside(&self, listeners: usize) -> usize {
+        let extra = listeners.saturating_sub(LISTENERS_IN_RESERVE);
+        self.connections.saturating_sub(extra)
+    }
+
+    /// `server.max_connections` = `configured` as the loop enforces it beside
+    /// `listeners` listening sockets: lowered to the budget, with a warning that says
+    /// so (`when` names the occasion: "at start", "SIGHUP").
+    pub fn cap(&self, configured: usize, listeners: usize, when: &str) -> usize {
+        let budget = self.connections_beside(listeners);
+        if configured <= budget {
             return configured;
         }
         if let Some(soft) = self.soft {
             log::warn!(
-                "{when}: open-file limit is {soft}: server.max_connections = {configured} is lowered to {}, \
-                 keeping the rest for the thermal controller, the status page and logs; \
-                 raise LimitNOFILE= in the unit (or ulimit -Hn) to allow more",
-                self.connections
+                "{when}: open-file limit is {soft}: server.max_connections = {configured} is lowered to {budget}, \
+                 keeping the rest for the thermal controller, the status page, {listeners} listener(s) and logs; \
+                 raise LimitNOFILE= in the unit (or ulimit -Hn) to allow more"
             );
         }
-        self.connections
+        budget
     }
 }
 
@@ -154,9 +165,22 @@ mod tests {
     #[test]
     fn the_cap_lowers_only_what_does_not_fit() {
         let budget = FdBudget::for_limit(400);
-        assert_eq!(budget.cap(100, "test"), 100);
-        assert_eq!(budget.cap(252, "test"), 252);
-        assert_eq!(budget.cap(16_384, "test"), 252);
-        assert_eq!(FdBudget::unknown().cap(16_384, "test"), 16_384);
+        assert_eq!(budget.cap(100, 1, "test"), 100);
+        assert_eq!(budget.cap(252, 1, "test"), 252);
+        assert_eq!(budget.cap(16_384, 1, "test"), 252);
+        assert_eq!(FdBudget::unknown().cap(16_384, 1, "test"), 16_384);
+    }
+
+    #[test]
+    fn listeners_beyond_the_reserve_take_from_the_clients_share() {
+        let budget = FdBudget::for_limit(400);
+        assert_eq!(budget.cap(16_384, LISTENERS_IN_RESERVE, "test"), 252);
+        assert_eq!(
+            budget.cap(16_384, 64, "test"),
+            252 - (64 - LISTENERS_IN_RESERVE)
+        );
+        // The most listeners a config may name still leaves clients under the smallest limit.
+        let smallest = FdBudget::for_limit(MIN_NOFILE);
+        assert!(smallest.connections_beside(crate::engine::token::MAX_LISTENERS) > 0);
     }
 }
