@@ -340,7 +340,15 @@ impl DaemonHooks {
         let running = self.live_controller_settings(&self.applied);
         let mut settings = self.live_controller_settings(newer);
         if settings.cpu_strategy != running.cpu_strategy {
-            if let Err(e) = self.check_cpu_strategy(&settings.cpu_strategy) {
+            let checked = self
+                .check_cpu_strategy(&settings.cpu_strategy)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    self.thermal.as_ref().map_or(Ok(()), |guard| {
+                        guard.record_strategy(&settings.cpu_strategy)
+                    })
+                });
+            if let Err(e) = checked {
                 log::error!(
                     "SIGHUP: cpufreq.strategy = \"{}\": {e}; keeping the cpu strategy {}",
                     settings.cpu_strategy.as_str(),

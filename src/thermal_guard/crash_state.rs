@@ -4,10 +4,10 @@
 //! of this.
 
 use std::cell::Cell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use warden_hw::cpufreq::CpuFreqFiles;
-use warden_hw::{RestoreEntry, RestoreState, StateDirLock, StateOwner};
+use warden_hw::{HwError, RestoreEntry, RestoreState, StateDirLock, StateOwner};
 
 use crate::exit::Failure;
 
@@ -45,6 +45,24 @@ pub(super) fn claim_state_dir(state_dir: &Path, simulated: bool) -> Result<State
 /// Names this process as the owner of `restore` and saves it in `state_dir`; true when
 /// saved. Failures are logged: warden runs on without crash-restore state.
 pub(super) fn save_state(restore: &mut RestoreState, state_dir: &Path) -> bool {
+    match try_save_state(restore, state_dir) {
+        Ok(path) => {
+            log::debug!("crash-restore state in {}", path.display());
+            true
+        }
+        Err(e) => {
+            log::warn!("cannot write the crash-restore state ({e}); 'warden restore' will have nothing to undo after a crash");
+            false
+        }
+    }
+}
+
+/// Names this process as the owner of `restore` and saves it in `state_dir`, warning
+/// about what the state cannot hold; the save's error is the caller's to judge.
+pub(super) fn try_save_state(
+    restore: &mut RestoreState,
+    state_dir: &Path,
+) -> Result<PathBuf, HwError> {
     match StateOwner::current() {
         Ok(owner) => restore.set_owner(owner),
         Err(e) => log::warn!(
@@ -59,16 +77,7 @@ pub(super) fn save_state(restore: &mut RestoreState, state_dir: &Path) -> bool {
             skipped.reason
         );
     }
-    match restore.save(state_dir) {
-        Ok(path) => {
-            log::debug!("crash-restore state in {}", path.display());
-            true
-        }
-        Err(e) => {
-            log::warn!("cannot write the crash-restore state ({e}); 'warden restore' will have nothing to undo after a crash");
-            false
-        }
-    }
+    restore.save(state_dir)
 }
 
 /// What a crash restore must put back: every original captured at start, of which the
@@ -94,7 +103,18 @@ impl CrashRecord {
 
     /// The state to save: the fan's entries and the recorded cpufreq files' entries.
     pub(super) fn state(&self) -> RestoreState {
-        let files = self.files.get();
+        self.state_with(self.files.get())
+    }
+
+    /// The state that would be saved with `strategy_files` recorded too, and whether that
+    /// records more than now; [`widen`](Self::widen) once it is saved.
+    pub(super) fn widened(&self, strategy_files: CpuFreqFiles) -> Option<RestoreState> {
+        let now = self.files.get();
+        let wider = now.union(strategy_files);
+        (wider != now).then(|| self.state_with(wider))
+    }
+
+    fn state_with(&self, files: CpuFreqFiles) -> RestoreState {
         let recorded = |entry: &RestoreEntry| {
             !CpuFreqFiles::ALL.covers(&entry.path) || files.covers(&entry.path)
         };

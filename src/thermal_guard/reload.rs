@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use warden_thermal::{ControllerConfig, ControllerError, CpuStrategy, PolicyConfig};
 
-use super::crash_state::save_state;
+use super::crash_state::try_save_state;
 use super::ThermalGuard;
 
 /// Where start-up looked for cpufreq and found no policy, and the cpu strategy asked for
@@ -39,14 +39,31 @@ impl ThermalGuard {
             .reconfigure(policy)
     }
 
-    /// Hands the running controller a new tick interval and cpu strategy (a SIGHUP). A
-    /// strategy that writes a cpufreq file the crash-restore state does not hold yet is
-    /// recorded there first, before it can write it. A changed strategy with no cpufreq to
-    /// apply it to is logged as one warning.
-    pub fn retune(&self, settings: &ControllerConfig) -> Result<(), ControllerError> {
-        if self.crash.widen(settings.cpu_strategy.files()) && self.state_saved {
-            save_state(&mut self.crash.state(), &self.state_dir);
+    /// Records in the crash-restore state the cpufreq file `strategy` writes, before a
+    /// reload hands that strategy over: a file it cannot record would be left changed by a
+    /// crash with nothing to put it back, so the caller keeps the running strategy. Without
+    /// a saved state (none could be written at start) there is nothing to keep in step.
+    pub fn record_strategy(&self, strategy: &CpuStrategy) -> Result<(), String> {
+        if !self.state_saved {
+            return Ok(());
         }
+        let Some(mut state) = self.crash.widened(strategy.files()) else {
+            return Ok(());
+        };
+        try_save_state(&mut state, &self.state_dir).map_err(|e| {
+            format!(
+                "its cpufreq file cannot be recorded in the crash-restore state ({e}), so a \
+                 crash would leave it changed with nothing to put it back"
+            )
+        })?;
+        self.crash.widen(strategy.files());
+        Ok(())
+    }
+
+    /// Hands the running controller a new tick interval and cpu strategy (a SIGHUP; a
+    /// new strategy went through [`record_strategy`](Self::record_strategy) first). A
+    /// changed strategy with no cpufreq to apply it to is logged as one warning.
+    pub fn retune(&self, settings: &ControllerConfig) -> Result<(), ControllerError> {
         self.handle
             .as_ref()
             .ok_or(ControllerError::Stopped)?

@@ -561,3 +561,40 @@ fn the_crash_state_records_only_the_files_the_strategy_writes_and_grows_on_a_rel
         recorded()
     );
 }
+
+#[test]
+fn a_strategy_whose_file_cannot_be_recorded_is_refused_until_it_can_be() {
+    let r = rig("", FAST_THERMAL);
+    r.warden.wait_ready(Duration::from_secs(10));
+    let run_dir = r.warden.dir.path().join("run");
+    let state_file = warden_hw::restore::state_path(&run_dir);
+    let recorded = || std::fs::read_to_string(&state_file).unwrap_or_default();
+    r.tree.make_read_only(&run_dir).unwrap();
+    let governor = format!("{FAST_THERMAL}[cpufreq]\nstrategy = \"governor\"\n");
+    r.warden.rewrite_config(&config_with("", &governor));
+    let lines = r.warden.log_len();
+    r.warden.signal(libc::SIGHUP);
+    let line = r.warden.wait_log_after(
+        lines,
+        "keeping the cpu strategy max-freq",
+        Duration::from_secs(5),
+    );
+    assert!(
+        line.contains("cannot be recorded in the crash-restore state"),
+        "{line}"
+    );
+    r.tree.ramp_temp_celsius(82.0).unwrap();
+    wait_until("throttled the old way", Duration::from_secs(5), || {
+        max_freq(&r.tree) < 1_500_000
+    });
+    assert!(!recorded().contains("scaling_governor"), "{}", recorded());
+    r.tree.make_writable(&run_dir).unwrap();
+    let lines = r.warden.log_len();
+    r.warden.signal(libc::SIGHUP);
+    r.warden.wait_log_after(
+        lines,
+        "cpu strategy max-freq -> governor",
+        Duration::from_secs(5),
+    );
+    assert!(recorded().contains("scaling_governor"), "{}", recorded());
+}
