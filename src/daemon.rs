@@ -283,7 +283,17 @@ impl ReloadReport {
     fn log(self, applied: &Config) {
         let changes = crate::config::live_changes(&self.previous, applied);
         if !changes.is_empty() {
-            let listed: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            let overridden = logging::level_override();
+            let listed: Vec<String> = changes
+                .iter()
+                .map(|change| match overridden {
+                    Some(level) if change.key == "log.level" => format!(
+                        "{change} (not in force: WARDEN_LOG={} overrides it)",
+                        level.as_str().to_ascii_lowercase()
+                    ),
+                    _ => change.to_string(),
+                })
+                .collect();
             log::info!("SIGHUP: applied {}", listed.join(", "));
         } else if self.nothing_asked {
             log::info!("SIGHUP: no changes");
@@ -417,6 +427,20 @@ impl LoopHooks for DaemonHooks {
                         waiting.join(", ")
                     );
                 }
+                // Keys the last file changed (and were warned about) that are back to what
+                // runs: nothing waits for a restart any more.
+                let reverted: Vec<&str> = self
+                    .applied
+                    .restart_only_changes(&config)
+                    .into_iter()
+                    .filter(|key| !waiting.contains(key))
+                    .collect();
+                if !reverted.is_empty() {
+                    log::info!(
+                        "SIGHUP: {} back to the value warden runs with; no restart needed",
+                        reverted.join(", ")
+                    );
+                }
                 let nothing_asked = waiting.is_empty() && config == self.applied;
                 self.apply_thermal_policy(&config);
                 self.apply_controller_settings(&mut config);
@@ -426,7 +450,8 @@ impl LoopHooks for DaemonHooks {
                 } else {
                     &[]
                 };
-                self.status.release_port_for(listen, &config.status);
+                self.status
+                    .release_port_for(listen, &self.applied.server.listen, &config.status);
                 let settings = engine_settings(&config, &self.fd_budget, "SIGHUP");
                 let previous = std::mem::replace(&mut self.applied, config);
                 self.reload_report = Some(ReloadReport {
@@ -471,6 +496,7 @@ impl LoopHooks for DaemonHooks {
             .apply_beside(&self.applied.status, &applied.listen);
         // A bind that failed left the old address in force: the next SIGHUP tries again.
         self.applied.server.listen.clone_from(&applied.listen);
+        self.applied.server.backlog = applied.backlog;
         self.applied.status = self.status.running().clone();
         if let Some(report) = self.reload_report.take() {
             report.log(&self.applied);

@@ -47,10 +47,7 @@ pub fn init(level: LevelFilter, format: LogFormat) {
     let _ = log::set_logger(logger);
     let from_env = std::env::var("WARDEN_LOG").ok();
     let parsed = from_env.as_deref().map(str::parse::<LevelFilter>);
-    log::set_max_level(match parsed {
-        Some(Ok(env_level)) => env_level,
-        _ => level,
-    });
+    log::set_max_level(level_override().unwrap_or(level));
     if let (Some(text), Some(Err(_))) = (&from_env, parsed) {
         log::warn!(
             "WARDEN_LOG={text:?} is not a log level (error, warn, info, debug, trace or off): \
@@ -58,6 +55,11 @@ pub fn init(level: LevelFilter, format: LogFormat) {
             level.as_str().to_ascii_lowercase()
         );
     }
+}
+
+/// The level `WARDEN_LOG` sets, when it is set to a valid level: it wins over `log.level`.
+pub fn level_override() -> Option<LevelFilter> {
+    std::env::var("WARDEN_LOG").ok()?.parse().ok()
 }
 
 impl Log for StderrLogger {

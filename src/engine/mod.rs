@@ -581,8 +581,10 @@ impl EventLoop {
         }
         if self.drain_deadline.is_none() {
             if !self.rebind(&new) {
-                // Still listening where it was: the next reload tries the new addresses again.
+                // Still listening where it was, with the old backlog: the next reload
+                // tries the new addresses and backlog again.
                 new.listen.clone_from(&self.settings.listen);
+                new.backlog = self.settings.backlog;
             }
             self.publish_listen_addrs();
         }

@@ -12,14 +12,19 @@ use super::listener::{self, Listener};
 use super::{token, EngineSettings, EventLoop};
 
 impl EventLoop {
-    /// Binds the addresses `new` adds and closes those it drops, all or nothing:
-    /// if one cannot be bound, the old listeners stay and this returns false.
+    /// Binds the addresses `new` adds and closes those it drops, and applies its
+    /// backlog, all or nothing: if one cannot be bound, the old listeners stay and
+    /// this returns false. The sockets systemd passed stay as its unit made them
+    /// (false too, so neither change is reported as applied).
     pub(super) fn rebind(&mut self, new: &EngineSettings) -> bool {
         if self.listeners.iter().flatten().any(|l| l.from_systemd) {
             if new.listen != self.settings.listen {
                 log::warn!("server.listen changed but the sockets come from systemd; edit the .socket unit instead");
             }
-            return true;
+            if new.backlog != self.settings.backlog {
+                log::warn!("server.backlog changed but the sockets come from systemd; set Backlog= in the .socket unit instead");
+            }
+            return false;
         }
         let missing: Vec<SocketAddr> = new
             .listen

@@ -2,10 +2,10 @@
 //! rebuilt when a SIGHUP brings a different `[status]`. A reload never leaves
 //! the page down when it can help it: a new address is bound before the old
 //! server stops, and a failed rebuild on the same address brings the old
-//! settings back. Only when the service listeners take the page's port in the
-//! same reload (the two swap ports) does the page close first
-//! ([`LiveStatus::release_port_for`]); it then comes back on its new address,
-//! or on its old one if the new one cannot be bound.
+//! settings back. When the service listeners take the page's port in the same
+//! reload (the two swap ports), the page moves to its new address before they
+//! bind ([`LiveStatus::release_port_for`]); if that address is taken, the page
+//! stays, and so do the listeners (their bind fails, all or nothing).
 
 use std::net::SocketAddr;
 
@@ -49,23 +49,51 @@ impl LiveStatus {
         &self.running
     }
 
-    /// Closes the page at once when the service listeners are about to bind the port
-    /// it holds and `newer` moves it away (a SIGHUP swapping the two ports): once the
-    /// listeners' bind has failed it would be too late, as their old listener keeps
-    /// the page's new port. [`apply`](Self::apply) then binds the new address, or the
-    /// old one again if that fails, so the page is gone only for the reload.
-    pub fn release_port_for(&mut self, listen: &[SocketAddr], newer: &StatusConfig) {
+    /// Makes way for the service listeners (about to bind `listen`; `serving` are the
+    /// addresses they hold now) when they take the port the page holds and `newer` moves
+    /// the page away. When the page's new address is one the listeners hold (the two
+    /// swap ports) or `newer` disables it, the page closes at once:
+    /// [`apply`](Self::apply) binds the new address after the listeners moved, or the
+    /// old one again if they could not. Otherwise it moves to its new address at once;
+    /// if that is taken it stays where it is, logged, and the listeners' bind then fails
+    /// on its port, so both stay as they were.
+    pub fn release_port_for(
+        &mut self,
+        listen: &[SocketAddr],
+        serving: &[SocketAddr],
+        newer: &StatusConfig,
+    ) {
         let Some(held) = self.server.as_ref().map(StatusServerHandle::local_addr) else {
             return;
         };
         let leaving = !newer.enabled || newer.listen != self.running.listen;
-        if leaving && listen.iter().any(|wanted| port_taken_by(held, *wanted)) {
+        if !leaving || !listen.iter().any(|wanted| port_taken_by(held, *wanted)) {
+            return;
+        }
+        // A true swap: the new address is the listeners' own, free only once they moved.
+        let swapping = serving.iter().any(|own| port_taken_by(*own, newer.listen));
+        if !newer.enabled || swapping {
             log::info!(
                 "SIGHUP: closing the status page on {held} first: server.listen takes that port"
             );
             if let Some(server) = self.server.take() {
                 server.stop();
             }
+            return;
+        }
+        // Its new address is not the listeners' to take: bind it first, so that if it is
+        // taken the page stays where it is (and the listeners' bind fails, all or nothing).
+        match spawn(self.sources.clone(), newer, self.max_connections) {
+            Ok(fresh) => {
+                log::info!(
+                    "SIGHUP: status page moved from {held} first: server.listen takes that port"
+                );
+                if let Some(old) = self.server.replace(fresh) {
+                    old.stop();
+                }
+                self.running = newer.clone();
+            }
+            Err(e) => log::error!("SIGHUP: {e}; the status page stays on {held}"),
         }
     }
 
@@ -290,16 +318,20 @@ mod tests {
     fn a_port_the_listeners_take_is_released_and_the_page_moves_on() {
         let (page, next) = (free_addr(), free_addr());
         let mut status = live(&config(page, 1));
-        status.release_port_for(&[free_addr()], &config(next, 1));
+        status.release_port_for(&[free_addr()], &[], &config(next, 1));
         assert_eq!(served_on(&status), Some(page), "a port nobody wants stays");
-        status.release_port_for(&[page], &config(page, 1));
+        status.release_port_for(&[page], &[], &config(page, 1));
         assert_eq!(
             served_on(&status),
             Some(page),
             "a page that stays keeps its port"
         );
-        status.release_port_for(&[page], &config(next, 1));
-        assert_eq!(served_on(&status), None);
+        status.release_port_for(&[page], &[], &config(next, 1));
+        assert_eq!(
+            served_on(&status),
+            Some(next),
+            "moved before the listeners bind"
+        );
         let listener = TcpListener::bind(page).expect("the listeners can bind the port");
         status.apply(&config(next, 1));
         assert_eq!(served_on(&status), Some(next));
@@ -308,17 +340,49 @@ mod tests {
     }
 
     #[test]
-    fn a_released_page_whose_new_address_is_taken_goes_back_to_its_old_one() {
+    fn a_page_whose_new_address_is_taken_stays_where_it_is() {
         let page = free_addr();
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut status = live(&config(page, 1));
         let newer = config(taken.local_addr().unwrap(), 1);
-        status.release_port_for(&[page], &newer);
-        assert_eq!(served_on(&status), None);
+        status.release_port_for(&[page], &[], &newer);
+        assert_eq!(served_on(&status), Some(page), "never closed");
+        assert!(
+            TcpListener::bind(page).is_err(),
+            "so the listeners cannot take its port and stay where they were too"
+        );
         status.apply(&newer);
-        assert_eq!(served_on(&status), Some(page), "back on the old address");
+        assert_eq!(served_on(&status), Some(page), "still on the old address");
         assert_eq!(status.running().listen, page, "the old settings stay");
         assert!(healthz(page).is_some());
+    }
+
+    #[test]
+    fn in_a_true_swap_the_page_closes_first_and_comes_back_on_the_listeners_old_port() {
+        let page = free_addr();
+        let service = TcpListener::bind("127.0.0.1:0").unwrap();
+        let service_addr = service.local_addr().unwrap();
+        let mut status = live(&config(page, 1));
+        status.release_port_for(&[page], &[service_addr], &config(service_addr, 1));
+        assert_eq!(served_on(&status), None, "closed for the listeners");
+        let moved = TcpListener::bind(page).expect("the listeners take the page's port");
+        drop(service);
+        status.apply(&config(service_addr, 1));
+        assert_eq!(served_on(&status), Some(service_addr));
+        drop(moved);
+    }
+
+    #[test]
+    fn a_page_disabled_in_a_swap_closes_its_port_for_the_listeners() {
+        let page = free_addr();
+        let mut status = live(&config(page, 1));
+        let off = StatusConfig {
+            enabled: false,
+            ..config(page, 1)
+        };
+        status.release_port_for(&[page], &[], &off);
+        assert_eq!(served_on(&status), None);
+        TcpListener::bind(page).expect("the listeners can bind the port");
     }
 
     #[test]

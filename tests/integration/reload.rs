@@ -143,20 +143,19 @@ fn a_new_listen_address_is_reported_only_once_bound() {
     ));
     let lines = w.log_len();
     w.signal(libc::SIGHUP);
-    let line = w.wait_log_after(lines, "SIGHUP: applied", RELOAD_WAIT);
-    assert!(line.contains("server.backlog 4096 -> 64"), "{line}");
-    assert!(
-        !line.contains("server.listen"),
-        "not bound, so not applied: {line}"
-    );
+    w.wait_log_after(lines, "keeping the old listeners", RELOAD_WAIT);
+    w.wait_log_after(lines, "configuration reloaded", RELOAD_WAIT);
+    // Neither the address nor the backlog of the listeners kept reached a socket.
+    w.assert_not_logged_after(lines, "SIGHUP: applied");
 
     drop(squatter);
     let lines = w.log_len();
     w.signal(libc::SIGHUP);
     let line = w.wait_log_after(lines, "SIGHUP: applied", RELOAD_WAIT);
     assert!(
-        line.contains(&format!("server.listen [{first}] -> [{taken}]")),
-        "{line}"
+        line.contains(&format!("server.listen [{first}] -> [{taken}]"))
+            && line.contains("server.backlog 4096 -> 64"),
+        "both applied with the move, neither lost: {line}"
     );
     assert!(
         refused(first),
@@ -210,6 +209,59 @@ fn removing_simulate_from_the_file_names_hardware_simulate() {
     let line = w.wait_log_after(lines, "takes a restart", RELOAD_WAIT);
     assert!(
         line.contains("SIGHUP: hardware.simulate changed;"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_swap_whose_new_status_address_is_taken_keeps_both_where_they_were() {
+    let (service, page) = (loopback(free_port()), loopback(free_port()));
+    let w = Warden::start(&listen_and_status(&[service], page));
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = squatter.local_addr().unwrap();
+    w.rewrite_config(&listen_and_status(&[page], taken));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(lines, "keeping the old listeners", RELOAD_WAIT);
+    w.wait_log_after(lines, "configuration reloaded", RELOAD_WAIT);
+    assert_eq!(
+        get(page, "/healthz").status,
+        200,
+        "the page never went down"
+    );
+    let mut s = echo::connect(service);
+    echo::roundtrip(&mut s, b"still served on the old port");
+    drop(squatter);
+}
+
+#[test]
+fn undoing_a_restart_only_change_says_so_and_warden_log_is_named_when_it_wins() {
+    let page = loopback(free_port());
+    let config = |rest: &str| config_with("", &format!("[status]\nlisten = \"{page}\"\n{rest}"));
+    let launch = Launch {
+        env: vec![("WARDEN_LOG".into(), "info".into())],
+        ..Launch::default()
+    };
+    let w = Warden::start_with(&config(""), launch);
+    w.rewrite_config(&config("[fan]\non_exit = \"off\"\n"));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(
+        lines,
+        "fan.on_exit changed; that takes a restart",
+        RELOAD_WAIT,
+    );
+    w.rewrite_config(&config("[log]\nlevel = \"debug\"\n"));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(
+        lines,
+        "SIGHUP: fan.on_exit back to the value warden runs with; no restart needed",
+        RELOAD_WAIT,
+    );
+    let line = w.wait_log_after(lines, "SIGHUP: applied", RELOAD_WAIT);
+    assert!(
+        line.contains("log.level info -> debug (not in force: WARDEN_LOG=info overrides it)"),
         "{line}"
     );
 }
