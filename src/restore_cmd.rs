@@ -162,12 +162,16 @@ pub fn replay_leftover_state(lock: &StateDirLock) -> Result<bool, Failure> {
     let report = match warden_hw::restore_from_state_locked(lock) {
         Ok(report) => report,
         Err(RestoreError::OwnerRunning { owner, .. }) => {
-            return Err(another_warden_runs(state_dir, Some(owner.pid)));
+            return Err(another_warden_runs(
+                state_dir,
+                Some(owner.pid),
+                Evidence::StateFileOwner,
+            ));
         }
         // Unreachable (only restore_from_state takes the lock, this caller holds it), but
         // RestoreError is exhaustive; should it come, it means the same as OwnerRunning.
         Err(RestoreError::LockHeld { holder, .. }) => {
-            return Err(another_warden_runs(state_dir, holder));
+            return Err(another_warden_runs(state_dir, holder, Evidence::Lock));
         }
         Err(RestoreError::Hw(e)) => {
             log::error!(
@@ -208,7 +212,9 @@ pub fn replay_leftover_state(lock: &StateDirLock) -> Result<bool, Failure> {
 pub fn lock_state_dir(state_dir: &Path) -> Result<Option<StateDirLock>, Failure> {
     match StateDirLock::acquire(state_dir) {
         Ok(lock) => Ok(Some(lock)),
-        Err(LockError::Held { holder, .. }) => Err(another_warden_runs(state_dir, holder)),
+        Err(LockError::Held { holder, .. }) => {
+            Err(another_warden_runs(state_dir, holder, Evidence::Lock))
+        }
         Err(LockError::Unavailable(e)) => {
             log::warn!(
                 "cannot lock the state directory ({e}); running WITHOUT crash-restore state: a \
@@ -222,18 +228,38 @@ pub fn lock_state_dir(state_dir: &Path) -> Result<Option<StateDirLock>, Failure>
     }
 }
 
-/// The start-up failure for a state directory another warden uses.
-fn another_warden_runs(state_dir: &Path, pid: Option<u32>) -> Failure {
+/// How start-up knows that another warden uses the state directory.
+#[derive(Debug, Clone, Copy)]
+enum Evidence {
+    /// It holds `<state_dir>/warden.lock`.
+    Lock,
+    /// The state file names it as its owner and it still runs (an older warden, which
+    /// takes no lock); warden-hw believes that only of a running warden process.
+    StateFileOwner,
+}
+
+/// The start-up failure for a state directory another warden uses. `pid` is named (and
+/// advised to be killed) only as warden-hw vouches for it: a running warden process.
+fn another_warden_runs(state_dir: &Path, pid: Option<u32>, evidence: Evidence) -> Failure {
     let (who, kill) = match pid {
         Some(pid) => (format!(" (pid {pid})"), format!(", or kill -TERM {pid}")),
         None => (String::new(), String::new()),
     };
+    let how = match evidence {
+        Evidence::Lock => format!(
+            "it holds {}",
+            warden_hw::restore::lock::lock_path(state_dir).display()
+        ),
+        Evidence::StateFileOwner => format!(
+            "the crash-restore state {} names it as its owner",
+            warden_hw::restore::state_path(state_dir).display()
+        ),
+    };
     Failure::Runtime(anyhow::anyhow!(
-        "another warden{who} is running with hardware.state_dir = {dir} (it holds {lock}); two \
-         wardens would fight over the same fan and cpufreq: stop that one first (systemctl stop \
+        "another warden{who} is running with hardware.state_dir = {dir} ({how}); two wardens \
+         would fight over the same fan and cpufreq: stop that one first (systemctl stop \
          warden{kill}), or give this one a hardware.state_dir of its own",
         dir = state_dir.display(),
-        lock = warden_hw::restore::lock::lock_path(state_dir).display()
     ))
 }
 
@@ -447,11 +473,31 @@ mod tests {
         assert!(
             text.contains(&format!("pid {}", owner.pid))
                 && text.contains(&state_dir.display().to_string())
-                && text.contains("stop that one first"),
+                && text.contains("stop that one first")
+                && text.contains("names it as its owner")
+                && !text.contains("warden.lock"),
             "{text}"
         );
         assert_eq!(std::fs::read_to_string(&max_freq).unwrap(), "600000\n");
         assert!(warden_hw::restore::state_path(&state_dir).exists(), "kept");
+    }
+
+    #[test]
+    fn a_state_whose_owner_line_names_a_live_process_that_is_no_warden_is_replayed() {
+        let scratch = Scratch::new("forged-owner");
+        let mut other = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        // The live process's real pid, start time and boot id, as a forged line copies them.
+        let forged = warden_hw::StateOwner::of_pid(other.id()).unwrap();
+        let (state_dir, max_freq) = state_owned_by(&scratch, forged);
+        let lock = StateDirLock::acquire(&state_dir).unwrap();
+        let replayed = replay_leftover_state(&lock);
+        let _ = other.kill();
+        let _ = other.wait();
+        assert!(replayed.unwrap(), "sleep is no warden: replayed, may save");
+        assert_eq!(std::fs::read_to_string(&max_freq).unwrap(), "1500000");
     }
 
     #[test]

@@ -15,19 +15,30 @@
 //! ([`HwError::CpuInfoRange`]); one that starts capped at its lowest step (or below) is
 //! flagged by [`SysfsCpuFreq::starts_capped_note`].
 //!
+//! Policies may start at different `scaling_max_freq` values (a CPU cluster capped lower
+//! by the firmware or by hand): a cap is written to each policy as the lower of the cap
+//! and that policy's own original, so throttling never raises a policy, and the highest
+//! original is the cap that leaves every policy alone ([`CpuFreq::original`]).
+//!
 //! Only what warden changed is put back: [`CpuFreq::restore`] writes back the files
 //! written since opening (or since the last complete restore), so a governor the operator
 //! switches while the "max-freq" strategy runs is left alone, and a file warden never
 //! writes cannot fail the exit. [`CpuFreqFiles`] tells the crash-restore state which files
 //! a strategy writes. Every write goes to every policy and reports every failure
-//! ([`HwError::Several`] for more than one).
+//! ([`HwError::Several`] for more than one); a write the kernel refuses to a file that
+//! already holds the value asked for (an immutable policy warden never changed) is no
+//! failure: the file is read back only then, never in the normal case.
+//!
+//! [`CpuFreq::max_khz`] reports the lowest cap in force on any policy. It reads policy0 and
+//! every policy whose last write failed; the others hold what was last written to them, so
+//! a single-policy Pi costs one read, as before.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::HwError;
 use crate::restore::RestoreEntry;
 use crate::sysfs_io::{
-    numbered_entries, parent_dir, parse_error, read_trimmed, read_u64, write_text,
+    numbered_entries, parent_dir, parse_error, read_trimmed, read_u64, write_or_already_held,
 };
 use crate::CpuFreq;
 
@@ -108,6 +119,10 @@ struct Policy {
     original_max_khz: u64,
     /// `None` when the policy has no `scaling_governor` (not needed by max-freq throttling).
     original_governor: Option<String>,
+    /// What its `scaling_max_freq` holds as far as warden knows: the original when opened,
+    /// then the last value written; `None` after a failed write (it may hold any value
+    /// asked for since), until a write succeeds.
+    held_max_khz: Option<u64>,
 }
 
 impl Policy {
@@ -156,9 +171,11 @@ impl SysfsCpuFreq {
                         Err(HwError::NotFound { .. }) => None,
                         Err(e) => return Err(e),
                     };
+                let original_max_khz = read_nonzero_khz(&policy_dir.join(MAX_FREQ_FILE))?;
                 Ok(Policy {
-                    original_max_khz: read_nonzero_khz(&policy_dir.join(MAX_FREQ_FILE))?,
+                    original_max_khz,
                     original_governor,
+                    held_max_khz: Some(original_max_khz),
                     dir: policy_dir.clone(),
                 })
             })
@@ -249,19 +266,41 @@ impl SysfsCpuFreq {
         self.policies.iter().map(|p| p.dir.as_path())
     }
 
-    /// Writes `value(policy)` to the file `file_of(policy)` of every policy, skipping a
-    /// policy whose value is `None`; tries them all and reports every failure
+    /// Writes `value(policy)` to the `scaling_governor` of every policy, skipping a policy
+    /// whose value is `None`; tries them all and reports every failure
     /// ([`HwError::combine`]).
-    fn write_all(
-        &self,
-        file_of: impl Fn(&Policy) -> PathBuf,
-        value: impl Fn(&Policy) -> Option<String>,
-    ) -> Result<(), HwError> {
+    fn write_governors(&self, value: impl Fn(&Policy) -> Option<String>) -> Result<(), HwError> {
         let errors = self.policies.iter().filter_map(|policy| {
             let value = value(policy)?;
-            write_text(&file_of(policy), &value).err()
+            write_or_already_held(&policy.governor_path(), &value).err()
         });
         HwError::combine(errors.collect::<Vec<_>>()).map_or(Ok(()), Err)
+    }
+
+    /// Writes `khz(policy)` to the `scaling_max_freq` of every policy, noting what each now
+    /// holds (unknown after a failure); tries them all and reports every failure.
+    fn write_max_freqs(&mut self, khz: impl Fn(&Policy) -> u64) -> Result<(), HwError> {
+        let mut errors = Vec::new();
+        for policy in &mut self.policies {
+            let value = khz(policy);
+            match write_or_already_held(&policy.max_path(), &value.to_string()) {
+                Ok(()) => policy.held_max_khz = Some(value),
+                Err(error) => {
+                    policy.held_max_khz = None;
+                    errors.push(error);
+                }
+            }
+        }
+        HwError::combine(errors).map_or(Ok(()), Err)
+    }
+
+    /// The highest original `scaling_max_freq`: the cap that leaves every policy alone.
+    fn highest_original_khz(&self) -> u64 {
+        self.policies
+            .iter()
+            .map(|p| p.original_max_khz)
+            .max()
+            .unwrap_or(0)
     }
 
     fn first(&self) -> &Policy {
@@ -404,8 +443,26 @@ impl CpuFreq for SysfsCpuFreq {
         &self.steps_khz
     }
 
+    /// The lowest `scaling_max_freq` any policy holds below its own original, else the
+    /// highest original (or what policy0 holds, when raised above it by hand). Reads policy0
+    /// and the policies whose last write failed; the others hold what was written to them.
     fn max_khz(&mut self) -> Result<u64, HwError> {
-        read_u64(&self.first().max_path(), KHZ)
+        let highest = self.highest_original_khz();
+        let mut lowest_cap = u64::MAX;
+        for (index, policy) in self.policies.iter().enumerate() {
+            let khz = match policy.held_max_khz {
+                Some(khz) if index > 0 => khz,
+                _ => read_u64(&policy.max_path(), KHZ)?,
+            };
+            // A policy at (or above) its own original is not capped, however low that is.
+            let cap = if khz < policy.original_max_khz {
+                khz
+            } else {
+                khz.max(highest)
+            };
+            lowest_cap = lowest_cap.min(cap);
+        }
+        Ok(lowest_cap)
     }
 
     fn set_max_khz(&mut self, khz: u64) -> Result<(), HwError> {
@@ -417,7 +474,8 @@ impl CpuFreq for SysfsCpuFreq {
         }
         // Before writing: a write that fails may still have changed some policies.
         self.written.scaling_max_freq = true;
-        self.write_all(Policy::max_path, |_| Some(khz.to_string()))
+        // Never above a policy's own original: a policy capped lower stays as low.
+        self.write_max_freqs(|p| khz.min(p.original_max_khz))
     }
 
     /// Empty when the first policy had no `scaling_governor` when opened (nothing to read).
@@ -431,33 +489,34 @@ impl CpuFreq for SysfsCpuFreq {
     fn set_governor(&mut self, governor: &str) -> Result<(), HwError> {
         self.check_offered(governor)?;
         self.written.scaling_governor = true;
-        self.write_all(Policy::governor_path, |_| Some(governor.to_string()))
+        self.write_governors(|_| Some(governor.to_string()))
     }
 
-    /// The governor is empty when the first policy has no `scaling_governor`.
+    /// The highest original `scaling_max_freq` of any policy (each policy gets at most its
+    /// own, so this cap leaves every one alone) and the first policy's governor, empty when
+    /// it has no `scaling_governor`.
     fn original(&self) -> (u64, String) {
-        let first = self.first();
         (
-            first.original_max_khz,
-            first.original_governor.clone().unwrap_or_default(),
+            self.highest_original_khz(),
+            self.first().original_governor.clone().unwrap_or_default(),
         )
     }
 
     /// Writes back the originals of the files written since opening (or since they were
-    /// last put back), on every policy; a file never written is left as it is. Every
-    /// failure is reported ([`HwError::Several`] for more than one), and a file that
-    /// failed is tried again by the next call.
+    /// last put back), on every policy; a file never written is left as it is, and so is
+    /// one that refuses the write while holding its original already. Every failure is
+    /// reported ([`HwError::Several`] for more than one), and a file that failed is tried
+    /// again by the next call.
     fn restore(&mut self) -> Result<(), HwError> {
         let mut errors = Vec::new();
         if self.written.scaling_governor {
-            match self.write_all(Policy::governor_path, |p| p.original_governor.clone()) {
+            match self.write_governors(|p| p.original_governor.clone()) {
                 Ok(()) => self.written.scaling_governor = false,
                 Err(e) => errors.push(e),
             }
         }
         if self.written.scaling_max_freq {
-            let original = |p: &Policy| Some(p.original_max_khz.to_string());
-            match self.write_all(Policy::max_path, original) {
+            match self.write_max_freqs(|p| p.original_max_khz) {
                 Ok(()) => self.written.scaling_max_freq = false,
                 Err(e) => errors.push(e),
             }

@@ -55,6 +55,11 @@ pub fn build(spec: &HardwareSpec) -> Result<Backends, HwError> {
         zone.describe(),
         zone.path().display()
     ));
+    notes.extend(
+        zone.passed_over()
+            .iter()
+            .map(|why| format!("sensor: {why}")),
+    );
 
     let fan = build_fan(spec, &mut notes)?;
 

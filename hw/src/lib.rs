@@ -78,16 +78,19 @@ pub trait Fan: Send {
 pub trait CpuFreq: Send {
     /// Available max-frequency steps in kHz, ascending (from scaling_available_frequencies, or derived from cpuinfo_min/max).
     fn steps_khz(&self) -> &[u64];
-    /// Current scaling_max_freq in kHz (of the first policy).
+    /// The cap in force in kHz: the lowest scaling_max_freq any policy holds below its own
+    /// original, else `original().0` (or more, when raised by hand); equal to
+    /// `original().0` exactly when no policy is held below its original.
     fn max_khz(&mut self) -> Result<u64, HwError>;
-    /// Writes scaling_max_freq on every policy.
+    /// Caps every policy's scaling_max_freq at `khz`, never above that policy's original.
     fn set_max_khz(&mut self, khz: u64) -> Result<(), HwError>;
     /// Current scaling_governor (empty when the kernel exposes none).
     fn governor(&mut self) -> Result<String, HwError>;
     /// Writes scaling_governor on every policy.
     fn set_governor(&mut self, governor: &str) -> Result<(), HwError>;
-    /// Original max frequency (kHz) and governor captured when the backend was built; the
-    /// governor is empty when the kernel exposes no `scaling_governor`.
+    /// Original max frequency (kHz) and governor captured when the backend was built: the
+    /// highest policy's original, the cap that leaves every policy alone; the governor is
+    /// empty when the kernel exposes no `scaling_governor`.
     fn original(&self) -> (u64, String);
     /// Writes the original values back to every policy.
     fn restore(&mut self) -> Result<(), HwError>;

@@ -23,15 +23,22 @@
 //! ([`crate::cpufreq::CpuFreqFiles`]): a file warden never writes is never put back. A
 //! sysfs entry is written like an attribute, never created; the `file` fan's entry is
 //! preceded by [`CREATE_LINE`] and replaces the file whole, creating it when missing, as
-//! the fan does (older parsers take that line for a comment).
+//! the fan does (older parsers take that line for a comment). The create line counts only
+//! for the entry on the very next line, and only for a path with no `sys` directory in it:
+//! before a sysfs path it creates nothing.
 //!
 //! Every line the writer puts out ends in a newline, so a file whose last line does not
 //! was cut short (a full disk, a crash mid-write): it is refused whole, never replayed in
-//! part. A `scaling_max_freq` value outside its policy's `cpuinfo_min_freq` ..
-//! `cpuinfo_max_freq` is refused, not written ([`HwError::RefusedValue`]).
+//! part, and so is a file holding what the writer never writes (two entries for one path,
+//! a value over [`STATE_VALUE_MAX_BYTES`], a create line apart from its entry). A
+//! `scaling_max_freq` value outside its policy's `cpuinfo_min_freq` .. `cpuinfo_max_freq`
+//! is refused, not written ([`HwError::RefusedValue`]), create line or not. A write the
+//! kernel refuses to a file that already holds the value (an immutable policy warden never
+//! changed) counts as restored.
 //!
 //! The owner line names the warden that wrote the file ([`StateOwner`]): a restore refuses
-//! while it still runs ([`RestoreError::OwnerRunning`]). It is a comment to the parser of
+//! while it still runs ([`RestoreError::OwnerRunning`]); a live process that is not a
+//! warden is not taken for it (see [`owner`]). It is a comment to the parser of
 //! older versions, so their `warden restore` still replays the file, and a file without it
 //! (from an older version) is replayed as before.
 //!
@@ -61,8 +68,8 @@ use crate::cpufreq::{check_restore_value, CpuFreqFiles};
 use crate::error::{Access, HwError};
 use crate::fan::FileFan;
 use crate::sysfs_io::{
-    ensure_regular, open_nonblocking, read_capped, replace_plain_file, replace_through_temp,
-    write_text,
+    ensure_regular, in_sysfs, open_nonblocking, read_capped, read_text, replace_plain_file,
+    replace_through_temp, write_or_already_held,
 };
 use crate::{CpuFreq, Fan};
 
@@ -88,6 +95,9 @@ pub const CREATE_LINE: &str = "# create-if-missing";
 /// The most of a state file that is read: far more than any real one (a few lines per
 /// cpufreq policy), little enough that a wrong file cannot eat memory.
 pub const STATE_FILE_MAX_BYTES: usize = 64 * 1024;
+/// The longest value an entry may hold: warden's are a frequency, a governor name or a fan
+/// duty; a longer one is not recorded, and a file holding one is refused as not warden's.
+pub const STATE_VALUE_MAX_BYTES: usize = 256;
 
 /// What [`HwError::NotRegularFile`] says the state file should be.
 const STATE_FILE_KIND: &str = "a warden restore state file (a regular file): \
@@ -124,14 +134,21 @@ impl RestoreEntry {
         }
     }
 
-    /// Writes the value: a plain file replaced (created when missing), a sysfs attribute
-    /// written in place after [`check_restore_value`] found the value plausible.
+    /// Writes the value once [`check_restore_value`] found it plausible: a plain file
+    /// outside sysfs replaced (created when missing), anything else written in place as a
+    /// sysfs attribute, even when marked [`RestoreEntry::creates_file`]. A refused write to
+    /// a file that already holds the value is a success.
     fn write(&self) -> Result<(), HwError> {
-        if self.creates_file {
-            return replace_plain_file(&self.path, &self.value, FileFan::PATH_SETTING);
-        }
         check_restore_value(&self.path, &self.value)?;
-        write_text(&self.path, &self.value)
+        if self.creates_file && !in_sysfs(&self.path) {
+            return replace_plain_file(&self.path, &self.value, FileFan::PATH_SETTING).or_else(
+                |error| match read_text(&self.path) {
+                    Ok(held) if held.trim() == self.value.trim() => Ok(()),
+                    _ => Err(error),
+                },
+            );
+        }
+        write_or_already_held(&self.path, &self.value)
     }
 }
 
@@ -266,13 +283,19 @@ impl RestoreState {
     }
 
     /// Appends one entry, its path made absolute; one the state file cannot hold (see
-    /// [`SkippedEntry`]) is set aside in [`RestoreState::skipped`] instead.
+    /// [`SkippedEntry`]), or a second one for the same path, is set aside in
+    /// [`RestoreState::skipped`] instead.
     pub fn push(&mut self, entry: RestoreEntry) {
         let entry = RestoreEntry {
             path: absolute(&entry.path),
             ..entry
         };
-        match unrecordable(&entry) {
+        let duplicate = self.entries.iter().any(|e| e.path == entry.path);
+        let reason = match duplicate {
+            true => Some("an earlier entry already puts back this path"),
+            false => unrecordable(&entry),
+        };
+        match reason {
             Some(reason) => self.skipped.push(SkippedEntry { entry, reason }),
             None => self.entries.push(entry),
         }
@@ -493,6 +516,8 @@ fn unrecordable(entry: &RestoreEntry) -> Option<&'static str> {
         Some("the value is empty")
     } else if entry.value.contains(['\t', '\n']) {
         Some("the value holds a tab or newline")
+    } else if entry.value.len() > STATE_VALUE_MAX_BYTES {
+        Some("the value is longer than 256 bytes")
     } else {
         None
     }

@@ -183,6 +183,16 @@ pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), HwError> {
         .map_err(|e| HwError::from_io(path, Access::Write, e))
 }
 
+/// [`write_text`], except that a failed write to a file that already holds `text` (read
+/// back, whitespace trimmed) is a success: an immutable or read-only attribute warden
+/// never changed holds what is asked of it. The file is read only after a failure.
+pub(crate) fn write_or_already_held(path: &Path, text: &str) -> Result<(), HwError> {
+    write_text(path, text).or_else(|error| match read_text(path) {
+        Ok(held) if held.trim() == text.trim() => Ok(()),
+        _ => Err(error),
+    })
+}
+
 /// Replaces a plain file of the user's own (not a sysfs attribute: the `file` fan's
 /// `fan.path`) with `text`, creating it when missing, through the temp file
 /// `<name>.warden-tmp` in the same directory and a rename, so a reader sees the old or the
@@ -207,6 +217,13 @@ pub(crate) fn replace_plain_file(
         },
         _ => HwError::from_io(path, Access::Write, e),
     })
+}
+
+/// True when `path` lies under a directory named `sys` (a sysfs attribute, whatever the
+/// sysfs root), false for a file elsewhere (the `file` fan's, say).
+pub(crate) fn in_sysfs(path: &Path) -> bool {
+    let mut directories = path.parent().into_iter().flat_map(Path::components);
+    directories.any(|c| c.as_os_str() == std::ffi::OsStr::new("sys"))
 }
 
 /// The directory `path` lives in (`.` for a bare file name).

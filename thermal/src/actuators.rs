@@ -10,8 +10,13 @@
 //! some of them: the actuator then holds what was asked for as the target but
 //! in doubt, and every later step writes its target to every policy until a
 //! write succeeds whole. So a partly applied throttle is never taken for the
-//! original (and left in place), nor a partly applied release for a throttle;
-//! the status reports throttling from what was asked for.
+//! original (and left in place), nor a partly applied release for a throttle.
+//! The status tells the truth meanwhile: throttled while anything was asked
+//! below the originals or a write is in doubt (a policy may still hold a
+//! throttle), and `max_khz` the lowest cap any policy may hold: lowered by
+//! each failed write to the cap it asked for, raised only by a write that
+//! succeeds whole or by the periodic status read, which reads every policy in
+//! doubt ([`CpuFreq::max_khz`]).
 //!
 //! [`Actuators`] restores the fan's exit duty and the original cpufreq
 //! settings when dropped, so a panic that unwinds the controller thread
@@ -244,7 +249,9 @@ impl CpuActuator {
             CpuStrategy::Governor { .. } => self.apply_governor(step, now),
             CpuStrategy::Off => {}
         }
-        self.status.throttled = self.cap_khz < self.original_khz || self.powersave_wanted;
+        // In doubt, some policy may still hold a throttle: not known to be released.
+        self.status.throttled =
+            self.cap_khz < self.original_khz || self.powersave_wanted || self.in_doubt;
     }
 
     /// Steps the cap from the one asked for last; writes it when it moves, or whatever it
@@ -279,6 +286,8 @@ impl CpuActuator {
             }
             Err(error) => {
                 self.in_doubt = true;
+                // Some policy may hold the new cap, another the old: report the lower.
+                self.status.max_khz = self.status.max_khz.map(|khz| khz.min(target));
                 self.write_failed(
                     &format!("set scaling_max_freq to {target} kHz"),
                     &error,

@@ -59,13 +59,17 @@ pub struct CpuStatus {
     pub strategy: &'static str,
     /// Current scaling_governor, as last read or written.
     pub governor: Option<String>,
-    /// Current scaling_max_freq (kHz), as last read or written.
+    /// The lowest cap (kHz) any policy is held under: a policy at its own original counts
+    /// as uncapped, so this equals `original_max_khz` when nothing is capped; while a write
+    /// is in doubt, the lowest cap any policy may hold.
     pub max_khz: Option<u64>,
-    /// scaling_max_freq before warden touched it (kHz).
+    /// The highest scaling_max_freq before warden touched it (kHz): the cap that leaves
+    /// every policy at its own original.
     pub original_max_khz: u64,
     /// scaling_governor before warden touched it.
     pub original_governor: String,
-    /// True while warden holds the CPU below its original settings.
+    /// True while warden holds, or may still hold, the CPU below its original settings (a
+    /// cpufreq write that failed on some policy counts until one succeeds on every policy).
     pub throttled: bool,
     /// Failed cpufreq reads and writes since start.
     pub errors: u64,

@@ -121,13 +121,47 @@ fn a_throttle_that_reached_only_policy0_is_undone_when_it_cools() {
     wait_until("policy0 back at its original", || {
         fx.tree().scaling_max_freq(0).unwrap() == 1_500_000
     });
-    // policy1 still refuses, so the original is rewritten every tick, and counted.
-    let errors = snapshot.current().cpu.unwrap().errors;
-    wait_until("the rewrite retried", || {
-        snapshot.current().cpu.unwrap().errors > errors
+    // policy1 still refuses, but holds the original asked for: the release is complete.
+    wait_until("reported released", || {
+        let cpu = snapshot.current().cpu.unwrap();
+        !cpu.throttled && cpu.max_khz == Some(1_500_000)
     });
-    assert!(!snapshot.current().cpu.unwrap().throttled);
-    fx.tree().make_writable(&blocked).unwrap();
+    handle
+        .stop()
+        .expect("policy1, never changed, needs nothing put back");
+    assert_eq!(fx.tree().scaling_max_freq(1).unwrap(), 1_500_000);
+}
+
+/// Longer than the controller's 2 s period between status reads of cpufreq.
+const STATUS_READ_WAIT: Duration = Duration::from_millis(2500);
+
+#[test]
+fn a_policy_left_capped_keeps_the_status_throttled_at_its_cap() {
+    let fx = TwoPolicies::new("cpufreq-stuck-capped");
+    let sensor = FakeSensor::new(50.0);
+    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor);
+    sensor.set_celsius(82.0);
+    wait_until("both policies capped", || {
+        (0..2).all(|p| fx.tree().scaling_max_freq(p).unwrap() == 600_000)
+    });
+    let stuck = fx.tree().scaling_max_freq_path(1);
+    fx.make_read_only(&stuck);
+    sensor.set_celsius(50.0);
+    wait_until("policy0 back at its original", || {
+        fx.tree().scaling_max_freq(0).unwrap() == 1_500_000
+    });
+    // Past a status read, which reads policy0 back at 1500000.
+    std::thread::sleep(STATUS_READ_WAIT);
+    let cpu = snapshot.current().cpu.unwrap();
+    assert!(
+        cpu.throttled && cpu.max_khz == Some(600_000) && cpu.errors > 0,
+        "policy1 still holds 600000: {cpu:?}"
+    );
+    fx.tree().make_writable(&stuck).unwrap();
+    wait_until("released once policy1 takes the write", || {
+        let cpu = snapshot.current().cpu.unwrap();
+        !cpu.throttled && cpu.max_khz == Some(1_500_000)
+    });
     handle.stop().unwrap();
     assert_eq!(fx.tree().scaling_max_freq(1).unwrap(), 1_500_000);
 }

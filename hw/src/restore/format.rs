@@ -2,15 +2,23 @@
 //!
 //! The writer ends every line with a newline, so the reader refuses a file whose last line
 //! has none: it was cut short (a full disk, a crash mid-write), and its last value may be
-//! a prefix of the real one (`60` of `600000`). [`CREATE_LINE`] marks the entry after it
-//! as a plain file to create when missing; older parsers skip it as a comment.
+//! a prefix of the real one (`60` of `600000`). [`CREATE_LINE`] marks the entry on the very
+//! next line as a plain file to create when missing, and only one outside sysfs (no `sys`
+//! directory in its path); older parsers skip it as a comment.
+//!
+//! The reader refuses, as not written by warden, what the writer never puts out: a create
+//! line not directly followed by its entry, two entries for one path, a value longer than
+//! [`STATE_VALUE_MAX_BYTES`].
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::{
     RestoreEntry, RestoreState, StateOwner, CREATE_LINE, OWNER_LINE_PREFIX, STATE_FILE_HEADER,
+    STATE_VALUE_MAX_BYTES,
 };
 use crate::error::HwError;
+use crate::sysfs_io::in_sysfs;
 
 /// Serialises `state` to the line format (every entry was checked by
 /// [`RestoreState::push`]).
@@ -63,42 +71,67 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<RestoreState, HwError> {
     }
     let mut entries = Vec::new();
     let mut owner = None;
-    // The line number of a create line waiting for its entry.
+    // The line number of the create line just read, which the next line must answer.
     let mut create_line = None;
+    // Each path's entry line, to refuse a second one.
+    let mut entry_lines: HashMap<&str, usize> = HashMap::new();
+    let lone_create = |line| error(line, "a create line not directly followed by its entry");
     for (index, line) in lines {
+        let number = index + 1;
+        let is_entry = !(line.starts_with('#') || line.trim().is_empty());
+        if let (Some(create), false) = (create_line, is_entry) {
+            return Err(lone_create(create));
+        }
         if let Some(fields) = line.strip_prefix(OWNER_LINE_PREFIX) {
             if owner.is_some() {
-                return Err(error(index + 1, "a second owner line"));
+                return Err(error(number, "a second owner line"));
             }
-            owner = Some(parse_owner(fields).map_err(|reason| error(index + 1, reason))?);
+            owner = Some(parse_owner(fields).map_err(|reason| error(number, reason))?);
             continue;
         }
         if line.trim_end() == CREATE_LINE {
-            if create_line.is_some() {
-                return Err(error(index + 1, "two create lines in a row"));
-            }
-            create_line = Some(index + 1);
+            create_line = Some(number);
             continue;
         }
-        if line.trim().is_empty() || line.starts_with('#') {
+        if !is_entry {
             continue;
         }
         let Some((file, value)) = line.split_once('\t') else {
-            return Err(error(index + 1, "expected <absolute path><TAB><value>"));
+            return Err(error(number, "expected <absolute path><TAB><value>"));
         };
         if !Path::new(file).is_absolute() || value.is_empty() {
             return Err(error(
-                index + 1,
+                number,
                 "expected an absolute path and a non-empty value",
             ));
         }
-        entries.push(match create_line.take() {
-            Some(_) => RestoreEntry::plain_file(file, value),
-            None => RestoreEntry::new(file, value),
+        if value.len() > STATE_VALUE_MAX_BYTES {
+            return Err(error(
+                number,
+                &format!(
+                    "a value of {} bytes, longer than the {STATE_VALUE_MAX_BYTES} any value \
+                     warden writes",
+                    value.len()
+                ),
+            ));
+        }
+        if let Some(first) = entry_lines.insert(file, number) {
+            return Err(error(
+                number,
+                &format!(
+                    "a second entry for {file} (the first is on line {first}); warden writes \
+                     one per file"
+                ),
+            ));
+        }
+        let creates = create_line.take().is_some() && !in_sysfs(Path::new(file));
+        entries.push(match creates {
+            true => RestoreEntry::plain_file(file, value),
+            false => RestoreEntry::new(file, value),
         });
     }
     if let Some(line) = create_line {
-        return Err(error(line, "a create line with no entry after it"));
+        return Err(lone_create(line));
     }
     Ok(RestoreState {
         owner,

@@ -14,6 +14,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::owner::is_warden_pid;
 use crate::error::{Access, HwError};
 use crate::sysfs_io::ensure_regular;
 
@@ -36,7 +37,7 @@ pub enum LockError {
         /// The lock file.
         lock_file: PathBuf,
         /// The holder's pid: as it wrote it into the lock file, else from the state file's
-        /// owner line, when either is readable.
+        /// owner line, when either is readable and names a running warden.
         holder: Option<u32>,
     },
     /// The lock file could not be created, opened or locked (read-only filesystem, not a
@@ -85,13 +86,16 @@ impl StateDirLock {
             let error = std::io::Error::last_os_error();
             if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
                 // The holder writes its pid just after locking, so it may not be there
-                // yet: the owner line of the state file it saved then names it.
-                let holder = read_pid(&mut file).or_else(|| {
-                    super::RestoreState::load(state_dir)
-                        .ok()
-                        .flatten()
-                        .and_then(|state| state.owner().map(|owner| owner.pid))
-                });
+                // yet: the owner line of the state file it saved then names it. Either can
+                // be stale or forged, so only a running warden is named (and so advised to
+                // be killed), never another process.
+                let holder = read_pid(&mut file)
+                    .filter(|pid| is_warden_pid(*pid))
+                    .or_else(|| {
+                        let state = super::RestoreState::load(state_dir).ok().flatten()?;
+                        let owner = state.owner()?;
+                        owner.is_running().unwrap_or(false).then_some(owner.pid)
+                    });
                 return Err(LockError::Held {
                     holder,
                     lock_file: path,

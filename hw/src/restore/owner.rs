@@ -9,6 +9,13 @@
 //! kernel has one, the boot id, so a `state_dir` that survives a reboot is not mistaken for
 //! the state of a process that started at the same tick of an earlier boot. A zombie (killed,
 //! not yet reaped) counts as gone: it cannot touch the hardware any more.
+//!
+//! All of that is copied easily: an owner line forged to name a live process (pid 1 with its
+//! real start time and boot id) would make `warden restore` refuse for good and advise
+//! killing that process. So the owner is believed to run only when the process is also a
+//! warden: its command name (`/proc/<pid>/comm`) is [`WARDEN_COMM`] or the same as this
+//! process's (a warden run under another file name is checked by a restore from the same
+//! binary). [`is_warden_pid`] is that check alone, for the pid a lock file names.
 
 use std::path::{Path, PathBuf};
 
@@ -19,10 +26,14 @@ use crate::sysfs_io::{parse_error, read_text, read_trimmed};
 pub const PROC_DIR: &str = "/proc";
 /// The kernel's id of the current boot (a UUID), new at every boot.
 pub const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
+/// The command name of a warden process (`/proc/<pid>/comm`), as its binary is named.
+pub const WARDEN_COMM: &str = "warden";
 
 /// What a `/proc/<pid>/stat` line must look like, for parse errors.
 const STAT_LINE: &str =
     "a /proc/<pid>/stat line: pid (comm) state ... with the start time as field 22";
+/// What a `/proc/<pid>/comm` file must hold, for errors.
+const COMM: &str = "a process's command name";
 /// What the boot id file must hold, for errors.
 const BOOT_ID: &str = "the kernel's boot id (a UUID)";
 /// Index of field 22 (start time) among the fields after `(comm)`, which begin at field 3.
@@ -72,9 +83,10 @@ impl StateOwner {
         }))
     }
 
-    /// True when the process that wrote the state still runs: `pid` exists, is not a zombie,
-    /// started at `start_time`, and (when both are known) in the same boot. Errors only when
-    /// `/proc/<pid>/stat` exists but cannot be read or parsed.
+    /// True when the warden that wrote the state still runs: `pid` exists, is not a zombie,
+    /// started at `start_time`, (when both are known) in the same boot, and is a warden
+    /// ([`is_warden_pid`]); any other process with those numbers is not the owner. Errors
+    /// only when `/proc/<pid>/stat` exists but cannot be read or parsed.
     pub fn is_running(&self) -> Result<bool, HwError> {
         let Some(now) = Self::of_pid(self.pid)? else {
             return Ok(false);
@@ -83,8 +95,26 @@ impl StateOwner {
             (Some(recorded), Some(current)) => recorded == current,
             _ => true,
         };
-        Ok(same_boot && now.start_time == self.start_time)
+        Ok(same_boot && now.start_time == self.start_time && is_warden_pid(self.pid))
     }
+}
+
+/// True when `pid` runs a warden: its `/proc/<pid>/comm` is [`WARDEN_COMM`] or this
+/// process's own command name. False when it cannot be read (no such process, `/proc`
+/// mounted `hidepid`): a process not known to be a warden is never named as one.
+pub fn is_warden_pid(pid: u32) -> bool {
+    let Some(comm) = command_name(&Path::new(PROC_DIR).join(pid.to_string())) else {
+        return false;
+    };
+    comm == WARDEN_COMM
+        || command_name(&Path::new(PROC_DIR).join("self")).is_some_and(|own| own == comm)
+}
+
+/// The command name in `<proc_entry>/comm`, `None` when it cannot be read.
+fn command_name(proc_entry: &Path) -> Option<String> {
+    read_trimmed(&proc_entry.join("comm"), COMM)
+        .map_err(|e| log::debug!("no command name: {e}"))
+        .ok()
 }
 
 /// `/proc/<pid>/stat`.

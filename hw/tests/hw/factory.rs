@@ -133,3 +133,22 @@ fn an_explicit_hwmon_driver_without_a_fan_is_an_error() {
     let err = build(&fx.tree.spec(FanSpec::Hwmon { path: None })).unwrap_err();
     assert!(matches!(err, HwError::NoHwmonFan { .. }), "{err:?}");
 }
+
+#[test]
+fn a_zone_auto_passed_over_is_a_note_saying_why() {
+    let layout = FakeSysfsLayout {
+        zone_types: vec!["wifi".into(), "soc".into()],
+        ..Default::default()
+    };
+    let fx = fixture_with("build-passed-over", &layout);
+    std::fs::write(fx.tree.zone_dir(0).join("temp"), "n/a\n").unwrap();
+    let backends = build(&fx.tree.spec(FanSpec::None)).unwrap();
+    assert_eq!(backends.sensor.describe(), "thermal_zone1 (soc)");
+    assert!(
+        backends.notes.iter().any(
+            |n| n.starts_with("sensor: thermal_zone0 (wifi) passed over: ") && n.contains("n/a")
+        ),
+        "{:?}",
+        backends.notes
+    );
+}

@@ -3,12 +3,14 @@
 mod boundary;
 mod cpufreq;
 mod cpufreq_checks;
+mod cpufreq_policies;
 mod cpufreq_restore;
 mod factory;
 mod fakes;
 mod fans;
 mod not_a_pi;
 mod restore;
+mod restore_owner;
 mod restore_replay;
 mod sensor;
 mod throttle;

@@ -185,3 +185,102 @@ fn the_create_line_round_trips_and_must_precede_an_entry() {
         "a create line with nothing after it"
     );
 }
+
+/// Writes `body` after the header as the state file in `dir`.
+fn write_state(dir: &std::path::Path, body: &str) {
+    fs::write(state_path(dir), format!("{STATE_FILE_HEADER}\n{body}")).unwrap();
+}
+
+#[test]
+fn a_create_line_applies_only_to_the_line_right_after_it() {
+    let dir = TestDir::new("replay-create-apart");
+    for between in ["\n", "# a comment\n", "# owner pid=1 start_time=1\n"] {
+        write_state(
+            dir.path(),
+            &format!("{CREATE_LINE}\n{between}/srv/fan\t1.000\n"),
+        );
+        assert!(
+            matches!(
+                RestoreState::load(dir.path()),
+                Err(HwError::StateFile { line: 2, .. })
+            ),
+            "a create line followed by {between:?}"
+        );
+    }
+}
+
+#[test]
+fn a_create_line_before_a_sysfs_path_neither_creates_it_nor_skips_the_range_check() {
+    let fx = fixture("replay-create-sysfs");
+    let state_dir = fx.dir.path().join("run");
+    fs::create_dir_all(&state_dir).unwrap();
+    let max = fx.tree.scaling_max_freq_path(0);
+    write_state(
+        &state_dir,
+        &format!("{CREATE_LINE}\n{}\t9999999\n", max.display()),
+    );
+    let report = restore_from_state(&state_dir).unwrap();
+    assert!(
+        matches!(report.failed[..], [(_, HwError::RefusedValue { .. })]),
+        "{report:?}"
+    );
+    assert_eq!(fx.tree.scaling_max_freq(0).unwrap(), 1_500_000);
+
+    let missing = fx.tree.policy_dir(0).join("no_such_attribute");
+    write_state(
+        &state_dir,
+        &format!("{CREATE_LINE}\n{}\t1\n", missing.display()),
+    );
+    let report = restore_from_state(&state_dir).unwrap();
+    assert!(
+        matches!(report.failed[..], [(_, HwError::NotFound { .. })]),
+        "{report:?}"
+    );
+    assert!(!missing.exists(), "a sysfs attribute is never created");
+}
+
+#[test]
+fn two_entries_for_one_path_are_refused_as_corrupt() {
+    let dir = TestDir::new("replay-duplicate");
+    write_state(dir.path(), "/sys/a\t1\n/sys/b\t2\n/sys/a\t3\n");
+    let err = RestoreState::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, HwError::StateFile { line: 4, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/sys/a"), "{err}");
+
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new("/sys/a", "1"));
+    state.push(RestoreEntry::new("/sys/a", "2"));
+    assert_eq!(state.entries(), [RestoreEntry::new("/sys/a", "1")]);
+    assert_eq!(
+        state.skipped().len(),
+        1,
+        "the writer never writes a duplicate"
+    );
+}
+
+#[test]
+fn an_overlong_value_is_refused_as_corrupt_and_never_saved() {
+    let dir = TestDir::new("replay-long-value");
+    let long = "1".repeat(257);
+    write_state(dir.path(), &format!("/sys/a\t{long}\n"));
+    assert!(matches!(
+        RestoreState::load(dir.path()),
+        Err(HwError::StateFile { line: 2, .. })
+    ));
+    write_state(dir.path(), &format!("/sys/a\t{}\n", "1".repeat(256)));
+    assert_eq!(
+        RestoreState::load(dir.path())
+            .unwrap()
+            .unwrap()
+            .entries()
+            .len(),
+        1
+    );
+
+    let mut state = RestoreState::new();
+    state.push(RestoreEntry::new("/sys/a", long));
+    assert!(state.is_empty() && state.skipped().len() == 1, "{state:?}");
+}

@@ -6,7 +6,9 @@ use std::path::Path;
 use warden_hw::fake_sysfs::FakeSysfsLayout;
 use warden_hw::{Access, HwError, SysfsThermalZone, TempSensor};
 
-use crate::util::{as_nobody, chmod, fixture, fixture_with, TestDir};
+use crate::util::{
+    as_nobody, chmod, fixture, fixture_with, keep_warnings, warnings_containing, TestDir,
+};
 
 #[test]
 fn auto_reads_the_cpu_thermal_zone_in_degrees() {
@@ -136,9 +138,103 @@ fn auto_reports_a_temp_that_is_not_a_file_as_no_thermal_zone() {
         matches!(
             &err,
             HwError::NoThermalZone { reason, .. }
-                if reason.contains("thermal_zone0 (cpu-thermal) has no readable temp")
+                if reason.contains("thermal_zone0 (cpu-thermal)") && reason.contains("a directory")
         ),
-        "warden still runs, without thermal control, on such a box: {err:?}"
+        "no other zone to fall back on, so the reason names cpu-thermal's problem: {err:?}"
+    );
+}
+
+/// Zones `acpitz` (reading 30 °C) and `cpu-thermal`, whose `temp` `spoil` then changes.
+fn acpitz_and_broken_cpu_thermal(name: &str, spoil: impl Fn(&Path)) -> crate::util::Fixture {
+    let layout = FakeSysfsLayout {
+        zone_types: vec!["acpitz".into(), "cpu-thermal".into()],
+        ..Default::default()
+    };
+    let fx = fixture_with(name, &layout);
+    std::fs::write(fx.tree.zone_dir(0).join("temp"), "30000\n").unwrap();
+    spoil(&fx.tree.temp_path());
+    fx
+}
+
+#[test]
+fn auto_passes_over_a_cpu_thermal_zone_without_a_temp_file_and_says_why() {
+    type Spoiler = fn(&Path);
+    let spoilers: [(&str, Spoiler); 2] = [
+        ("does not exist", |temp| std::fs::remove_file(temp).unwrap()),
+        ("a directory", |temp| {
+            std::fs::remove_file(temp).unwrap();
+            std::fs::create_dir(temp).unwrap();
+        }),
+    ];
+    keep_warnings();
+    for (why, spoil) in spoilers {
+        let fx = acpitz_and_broken_cpu_thermal("sensor-auto-cpu-missing", spoil);
+        let mut zone = SysfsThermalZone::auto(fx.tree.root())
+            .unwrap_or_else(|e| panic!("temp that {why}: {e}"));
+        assert_eq!(zone.describe(), "thermal_zone0 (acpitz)");
+        assert_eq!(zone.read_celsius().unwrap(), 30.0);
+        assert!(zone.passed_over().is_empty(), "{:?}", zone.passed_over());
+        let warned = warnings_containing(&fx.tree.temp_path().display().to_string());
+        assert!(
+            warned.len() == 1
+                && warned[0].contains("passed over the \"cpu-thermal\" zone")
+                && warned[0].contains("thermal_zone1 (cpu-thermal): ")
+                && warned[0].contains(why)
+                && warned[0].contains("reading thermal_zone0 (acpitz) instead"),
+            "{warned:?}"
+        );
+    }
+}
+
+#[test]
+fn a_cpu_thermal_zone_whose_temp_reads_garbage_stays_chosen() {
+    let fx = acpitz_and_broken_cpu_thermal("sensor-auto-cpu-garbage", |temp| {
+        std::fs::write(temp, "n/a\n").unwrap()
+    });
+    let mut zone = SysfsThermalZone::auto(fx.tree.root()).unwrap();
+    assert_eq!(zone.describe(), "thermal_zone1 (cpu-thermal)");
+    assert!(
+        matches!(zone.read_celsius(), Err(HwError::Parse { .. })),
+        "a sensor fault for the controller's fail-safe"
+    );
+    assert!(zone.passed_over().is_empty());
+}
+
+#[test]
+fn long_zone_types_are_cut_short_in_descriptions_and_errors() {
+    let layout = FakeSysfsLayout {
+        zone_types: vec!["x".repeat(3000); 10],
+        ..Default::default()
+    };
+    let fx = fixture_with("sensor-long-types", &layout);
+    for zone in 0..10 {
+        std::fs::write(fx.tree.zone_dir(zone).join("temp"), "n/a\n").unwrap();
+    }
+    let err = SysfsThermalZone::auto(fx.tree.root()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.len() < 2000, "{} bytes: {text}", text.len());
+    assert!(text.contains("…"), "{text}");
+    let zone = SysfsThermalZone::at(fx.tree.zone_dir(0).join("temp"));
+    assert!(zone.describe().chars().count() < 64, "{}", zone.describe());
+}
+
+#[test]
+fn a_sensor_directory_without_temp_or_temp1_input_names_the_inputs_it_has() {
+    let dir = TestDir::new("sensor-hwmon-temp2");
+    let hwmon = dir.path().join("sys/class/hwmon/hwmon5");
+    std::fs::create_dir_all(&hwmon).unwrap();
+    for input in ["temp2_input", "temp3_input"] {
+        std::fs::write(hwmon.join(input), "50000\n").unwrap();
+    }
+    std::fs::write(hwmon.join("name"), "nvme\n").unwrap();
+    let err = SysfsThermalZone::from_path(dir.path(), &hwmon).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("neither temp nor temp1_input")
+            && text.contains("temp2_input, temp3_input")
+            && text.contains("thermal.sensor")
+            && text.contains(&hwmon.display().to_string()),
+        "{text}"
     );
 }
 

@@ -154,3 +154,43 @@ pub fn make_unwritable(tree: &FakeSysfsTree, path: &Path) {
         );
     }
 }
+
+/// Keeps every warning (and worse) logged in this test binary, for [`warnings_containing`].
+struct WarningLog {
+    lines: std::sync::Mutex<Vec<String>>,
+}
+
+impl log::Log for WarningLog {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+            lines.push(record.args().to_string());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+static WARNINGS: WarningLog = WarningLog {
+    lines: std::sync::Mutex::new(Vec::new()),
+};
+
+/// Starts keeping warnings (once per test binary; later calls do nothing). Tests run in
+/// parallel, so each looks for text of its own, such as its temp dir's path.
+pub fn keep_warnings() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&WARNINGS).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Warn);
+    });
+}
+
+/// The warnings kept since [`keep_warnings`] that contain `text`.
+pub fn warnings_containing(text: &str) -> Vec<String> {
+    let lines = WARNINGS.lines.lock().unwrap_or_else(|p| p.into_inner());
+    lines.iter().filter(|l| l.contains(text)).cloned().collect()
+}
