@@ -159,7 +159,7 @@ impl SysfsCpuFreq {
             return Err(HwError::NoCpuFreq { dir });
         };
         for (_, policy_dir) in &entries {
-            cpuinfo_limits(policy_dir)?;
+            check_cpuinfo_limits(policy_dir)?;
         }
         let (steps_khz, ignored_steps) = read_steps(first_dir)?;
         let policies = entries
@@ -274,7 +274,7 @@ impl SysfsCpuFreq {
             let value = value(policy)?;
             write_or_already_held(&policy.governor_path(), &value).err()
         });
-        HwError::combine(errors.collect::<Vec<_>>()).map_or(Ok(()), Err)
+        HwError::combine(errors)
     }
 
     /// Writes `khz(policy)` to the `scaling_max_freq` of every policy, noting what each now
@@ -291,7 +291,7 @@ impl SysfsCpuFreq {
                 }
             }
         }
-        HwError::combine(errors).map_or(Ok(()), Err)
+        HwError::combine(errors)
     }
 
     /// The highest original `scaling_max_freq`: the cap that leaves every policy alone.
@@ -321,14 +321,14 @@ pub fn check_powersave_governor(sysfs_root: &Path, governor: &str) -> Result<(),
     }
 }
 
-/// A policy's `cpuinfo_min_freq` and `cpuinfo_max_freq`, `None` when either cannot be
-/// read (steps from `scaling_available_frequencies` do not need them); a minimum above the
-/// maximum is [`HwError::CpuInfoRange`].
-fn cpuinfo_limits(policy_dir: &Path) -> Result<Option<(u64, u64)>, HwError> {
+/// Refuses a policy whose `cpuinfo_min_freq` is above its `cpuinfo_max_freq`
+/// ([`HwError::CpuInfoRange`]); either missing passes (steps from
+/// `scaling_available_frequencies` do not need them).
+fn check_cpuinfo_limits(policy_dir: &Path) -> Result<(), HwError> {
     let min_path = policy_dir.join("cpuinfo_min_freq");
     let max_path = policy_dir.join("cpuinfo_max_freq");
     let (Ok(min_khz), Ok(max_khz)) = (read_u64(&min_path, KHZ), read_u64(&max_path, KHZ)) else {
-        return Ok(None);
+        return Ok(());
     };
     if min_khz > max_khz {
         return Err(HwError::CpuInfoRange {
@@ -338,7 +338,7 @@ fn cpuinfo_limits(policy_dir: &Path) -> Result<Option<(u64, u64)>, HwError> {
             max_khz,
         });
     }
-    Ok(Some((min_khz, max_khz)))
+    Ok(())
 }
 
 /// Refuses a crash-restore `value` for `path` that cannot be right: for a
@@ -521,7 +521,7 @@ impl CpuFreq for SysfsCpuFreq {
                 Err(e) => errors.push(e),
             }
         }
-        HwError::combine(errors).map_or(Ok(()), Err)
+        HwError::combine(errors)
     }
 
     /// Every policy's original governor (when it has one) and max frequency; the

@@ -251,10 +251,7 @@ pub enum HwError {
 /// What to check for a missing file: a sysfs attribute goes missing when its driver is not
 /// loaded; any other path (a file outside `/sys`) was simply named wrong.
 fn missing_advice(path: &Path) -> &'static str {
-    let in_sysfs = path
-        .components()
-        .any(|c| c.as_os_str() == std::ffi::OsStr::new("sys"));
-    if in_sysfs {
+    if crate::sysfs_io::in_sysfs(path) {
         "check hardware.sysfs_root and that the kernel driver for it is loaded"
     } else {
         "check the configured path (it is resolved under hardware.sysfs_root)"
@@ -313,9 +310,9 @@ impl HwError {
         }
     }
 
-    /// One error for every failure in `errors`: `None` for none, the error itself for
-    /// one, [`HwError::Several`] (flattened) for more.
-    pub fn combine(errors: impl IntoIterator<Item = HwError>) -> Option<HwError> {
+    /// One error for every failure in `errors`: `Ok` for none, the error itself for one,
+    /// [`HwError::Several`] (flattened) for more.
+    pub fn combine(errors: impl IntoIterator<Item = HwError>) -> Result<(), HwError> {
         let mut flat = Vec::new();
         for error in errors {
             match error {
@@ -324,9 +321,9 @@ impl HwError {
             }
         }
         match flat.len() {
-            0 => None,
-            1 => flat.pop(),
-            _ => Some(HwError::Several { errors: flat }),
+            0 => Ok(()),
+            1 => Err(flat.remove(0)),
+            _ => Err(HwError::Several { errors: flat }),
         }
     }
 

@@ -427,6 +427,19 @@ impl FakeSysfsTree {
         Ok(ReadOnlyMethod::Immutable)
     }
 
+    /// [`FakeSysfsTree::make_read_only`] for a test that needs the write to fail: panics,
+    /// naming the path and what to do, when the temp filesystem has no immutable flag
+    /// (a skip would let the test pass unseen).
+    pub fn make_unwritable(&self, path: &Path) -> ReadOnlyMethod {
+        self.make_read_only(path).unwrap_or_else(|e| {
+            panic!(
+                "cannot make {} unwritable ({e}); run the tests on a filesystem with the \
+                 immutable flag (ext4, xfs, btrfs, or tmpfs on Linux 6.0 or later)",
+                path.display()
+            )
+        })
+    }
+
     /// Undoes [`FakeSysfsTree::make_read_only`].
     pub fn make_writable(&self, path: &Path) -> io::Result<()> {
         let mut immutable = self.immutable.lock().unwrap_or_else(|p| p.into_inner());

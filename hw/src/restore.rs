@@ -68,8 +68,8 @@ use crate::cpufreq::{check_restore_value, CpuFreqFiles};
 use crate::error::{Access, HwError};
 use crate::fan::FileFan;
 use crate::sysfs_io::{
-    ensure_regular, in_sysfs, open_nonblocking, read_capped, read_text, replace_plain_file,
-    replace_through_temp, write_or_already_held,
+    ensure_regular, in_sysfs, open_nonblocking, read_capped, replace_plain_file,
+    replace_through_temp, unless_already_held, write_or_already_held,
 };
 use crate::{CpuFreq, Fan};
 
@@ -141,12 +141,8 @@ impl RestoreEntry {
     fn write(&self) -> Result<(), HwError> {
         check_restore_value(&self.path, &self.value)?;
         if self.creates_file && !in_sysfs(&self.path) {
-            return replace_plain_file(&self.path, &self.value, FileFan::PATH_SETTING).or_else(
-                |error| match read_text(&self.path) {
-                    Ok(held) if held.trim() == self.value.trim() => Ok(()),
-                    _ => Err(error),
-                },
-            );
+            let written = replace_plain_file(&self.path, &self.value, FileFan::PATH_SETTING);
+            return unless_already_held(&self.path, &self.value, written);
         }
         write_or_already_held(&self.path, &self.value)
     }
@@ -520,5 +516,20 @@ fn unrecordable(entry: &RestoreEntry) -> Option<&'static str> {
         Some("the value is longer than 256 bytes")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overlong_value_reason_quotes_the_limit_in_force() {
+        let entry = RestoreEntry::new("/sys/a", "1".repeat(STATE_VALUE_MAX_BYTES + 1));
+        let reason = unrecordable(&entry).expect("refused");
+        assert!(
+            reason.ends_with(&format!("longer than {STATE_VALUE_MAX_BYTES} bytes")),
+            "{reason}"
+        );
     }
 }

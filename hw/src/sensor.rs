@@ -158,16 +158,22 @@ struct PassedOver {
 }
 
 impl PassedOver {
-    fn add(&mut self, temp: &Path, why: &HwError) {
+    /// Counts a zone passed over (`zone`: its description), listing it while there is room.
+    fn add(&mut self, zone: &str, why: &HwError) {
         self.count += 1;
         if self.listed.len() < LISTED_ZONES_MAX {
-            self.listed.push((describe_file(temp), why.to_string()));
+            self.listed.push((zone.to_string(), why.to_string()));
         }
+    }
+
+    /// Zones counted but not listed.
+    fn unlisted(&self) -> usize {
+        self.count - self.listed.len()
     }
 
     /// "; and N more" for the zones counted but not listed, else nothing.
     fn more(&self) -> String {
-        match self.count.saturating_sub(self.listed.len()) {
+        match self.unlisted() {
             0 => String::new(),
             n => format!("; and {n} more"),
         }
@@ -180,7 +186,7 @@ impl PassedOver {
             .iter()
             .map(|(zone, why)| format!("{zone} passed over: {why}"))
             .collect();
-        match self.count.saturating_sub(self.listed.len()) {
+        match self.unlisted() {
             0 => {}
             n => notes.push(format!("{n} more zones passed over")),
         }
@@ -218,7 +224,7 @@ fn first_zone_reading(
                 return Ok(zone);
             }
             Err(e @ HwError::PermissionDenied { .. }) => return Err(e),
-            Err(e) => passed_over.add(&zone.path, &e),
+            Err(e) => passed_over.add(&zone.description, &e),
         }
     }
     let reason = match (soc_passed_over, passed_over.count) {

@@ -187,7 +187,18 @@ pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), HwError> {
 /// back, whitespace trimmed) is a success: an immutable or read-only attribute warden
 /// never changed holds what is asked of it. The file is read only after a failure.
 pub(crate) fn write_or_already_held(path: &Path, text: &str) -> Result<(), HwError> {
-    write_text(path, text).or_else(|error| match read_text(path) {
+    unless_already_held(path, text, write_text(path, text))
+}
+
+/// `written`, or success when it failed and the file at `path` already holds `text` (read
+/// back, whitespace trimmed): the one judgement every write that may find an immutable
+/// file makes.
+pub(crate) fn unless_already_held(
+    path: &Path,
+    text: &str,
+    written: Result<(), HwError>,
+) -> Result<(), HwError> {
+    written.or_else(|error| match read_text(path) {
         Ok(held) if held.trim() == text.trim() => Ok(()),
         _ => Err(error),
     })

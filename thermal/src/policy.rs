@@ -160,9 +160,7 @@ impl CpuStep {
             CpuStep::ToMinimum => "to the minimum",
         }
     }
-}
 
-impl CpuStep {
     /// Machine-readable name (`hold`, `down`, `up`, `to_minimum`).
     pub fn as_str(self) -> &'static str {
         match self {

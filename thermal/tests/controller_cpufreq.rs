@@ -5,7 +5,7 @@
 //! asserts how fast anything is.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,18 +54,6 @@ impl TwoPolicies {
         self.tree.as_ref().unwrap()
     }
 
-    /// Makes `path` unwritable (immutable for root). A temp filesystem without the
-    /// immutable flag fails the test rather than skipping it unseen.
-    fn make_read_only(&self, path: &Path) {
-        if let Err(e) = self.tree().make_read_only(path) {
-            panic!(
-                "cannot make {} unwritable ({e}); run the tests on a filesystem with the \
-                 immutable flag",
-                path.display()
-            );
-        }
-    }
-
     /// A controller over the tree's real cpufreq at 50 °C, ticking every 10 ms.
     fn spawn(
         &self,
@@ -107,7 +95,7 @@ impl Drop for TwoPolicies {
 fn a_throttle_that_reached_only_policy0_is_undone_when_it_cools() {
     let fx = TwoPolicies::new("cpufreq-partial-max");
     let blocked = fx.tree().scaling_max_freq_path(1);
-    fx.make_read_only(&blocked);
+    fx.tree().make_unwritable(&blocked);
     let sensor = FakeSensor::new(50.0);
     let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor);
     sensor.set_celsius(82.0);
@@ -132,8 +120,9 @@ fn a_throttle_that_reached_only_policy0_is_undone_when_it_cools() {
     assert_eq!(fx.tree().scaling_max_freq(1).unwrap(), 1_500_000);
 }
 
-/// Longer than the controller's 2 s period between status reads of cpufreq.
-const STATUS_READ_WAIT: Duration = Duration::from_millis(2500);
+/// Longer than the controller's period between status reads of cpufreq.
+const STATUS_READ_WAIT: Duration =
+    warden_thermal::controller::THROTTLE_FLAGS_PERIOD.saturating_add(Duration::from_millis(500));
 
 #[test]
 fn a_policy_left_capped_keeps_the_status_throttled_at_its_cap() {
@@ -145,7 +134,7 @@ fn a_policy_left_capped_keeps_the_status_throttled_at_its_cap() {
         (0..2).all(|p| fx.tree().scaling_max_freq(p).unwrap() == 600_000)
     });
     let stuck = fx.tree().scaling_max_freq_path(1);
-    fx.make_read_only(&stuck);
+    fx.tree().make_unwritable(&stuck);
     sensor.set_celsius(50.0);
     wait_until("policy0 back at its original", || {
         fx.tree().scaling_max_freq(0).unwrap() == 1_500_000
@@ -170,7 +159,7 @@ fn a_policy_left_capped_keeps_the_status_throttled_at_its_cap() {
 fn a_powersave_switch_that_reached_only_policy0_is_undone_when_it_cools() {
     let fx = TwoPolicies::new("cpufreq-partial-governor");
     let blocked = fx.tree().policy_dir(1).join("scaling_governor");
-    fx.make_read_only(&blocked);
+    fx.tree().make_unwritable(&blocked);
     let sensor = FakeSensor::new(50.0);
     let strategy = CpuStrategy::Governor {
         powersave: "powersave".into(),
@@ -257,7 +246,7 @@ fn a_restore_failing_on_both_policies_names_both_settings() {
         fx.tree().scaling_max_freq_path(1),
     ];
     for path in &paths {
-        fx.make_read_only(path);
+        fx.tree().make_unwritable(path);
     }
     let what = match handle.stop() {
         Err(warden_thermal::ControllerError::RestoreFailed { what }) => what,

@@ -9,7 +9,7 @@ use warden_hw::fake_sysfs::FakeSysfsLayout;
 use warden_hw::restore::state_path;
 use warden_hw::{restore_from_state, CpuFreq, NoFan, RestoreState, SysfsCpuFreq};
 
-use crate::util::{fixture_with, make_unwritable, Fixture};
+use crate::util::{fixture_with, Fixture};
 
 /// Two policies, policy0 and policy1 holding these `scaling_max_freq` originals.
 fn two_policies_at(name: &str, originals: [u64; 2]) -> Fixture {
@@ -67,7 +67,7 @@ fn the_cap_read_back_is_the_lowest_any_policy_may_still_hold() {
     let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
     cpufreq.set_max_khz(600_000).unwrap();
     let stuck = fx.tree.scaling_max_freq_path(1);
-    make_unwritable(&fx.tree, &stuck);
+    fx.tree.make_unwritable(&stuck);
     assert!(cpufreq.set_max_khz(1_500_000).is_err());
     assert_eq!(both(&fx), (1_500_000, 600_000));
     assert_eq!(
@@ -84,7 +84,7 @@ fn the_cap_read_back_is_the_lowest_any_policy_may_still_hold() {
 fn a_policy_that_refused_every_write_but_holds_its_original_is_put_back() {
     let fx = two_policies_at("policies-immutable-from-start", [1_500_000, 1_500_000]);
     let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
-    make_unwritable(&fx.tree, &fx.tree.scaling_max_freq_path(1));
+    fx.tree.make_unwritable(&fx.tree.scaling_max_freq_path(1));
     assert!(cpufreq.set_max_khz(600_000).is_err(), "policy1 refuses");
     assert_eq!(both(&fx), (600_000, 1_500_000));
     cpufreq
@@ -97,7 +97,7 @@ fn a_policy_that_refused_every_write_but_holds_its_original_is_put_back() {
 fn a_crash_restore_of_a_policy_that_never_changed_completes() {
     let fx = two_policies_at("policies-immutable-crash", [1_500_000, 1_500_000]);
     let state_dir = fx.dir.path().join("run");
-    make_unwritable(&fx.tree, &fx.tree.scaling_max_freq_path(1));
+    fx.tree.make_unwritable(&fx.tree.scaling_max_freq_path(1));
     {
         let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
         RestoreState::capture(&NoFan, None, Some(&cpufreq), CpuFreqFiles::MAX_FREQ)
@@ -117,7 +117,7 @@ fn a_refused_write_of_another_value_is_still_a_failure() {
     let fx = two_policies_at("policies-refused-differs", [1_500_000, 1_500_000]);
     let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
     cpufreq.set_max_khz(600_000).unwrap();
-    make_unwritable(&fx.tree, &fx.tree.scaling_max_freq_path(1));
+    fx.tree.make_unwritable(&fx.tree.scaling_max_freq_path(1));
     assert!(
         cpufreq.restore().is_err(),
         "policy1 holds 600000, not 1500000"

@@ -9,7 +9,7 @@ use warden_hw::restore::state_path;
 use warden_hw::{restore_from_state, CpuFreq, HwError, NoFan, RestoreEntry, RestoreState};
 use warden_hw::{FileFan, SysfsCpuFreq};
 
-use crate::util::{fixture_with, make_unwritable};
+use crate::util::fixture_with;
 
 fn two_policies() -> FakeSysfsLayout {
     FakeSysfsLayout {
@@ -61,7 +61,8 @@ fn governor_throttling_restores_no_max_freq() {
 fn an_unwritable_governor_does_not_fail_a_max_freq_restore() {
     let fx = fixture_with("cpufreq-restore-ro-governor", &two_policies());
     let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
-    make_unwritable(&fx.tree, &fx.tree.policy_dir(1).join("scaling_governor"));
+    fx.tree
+        .make_unwritable(&fx.tree.policy_dir(1).join("scaling_governor"));
     cpufreq.set_max_khz(600_000).unwrap();
     cpufreq.restore().unwrap();
     assert_eq!(fx.tree.scaling_max_freq(1).unwrap(), 1_500_000);
@@ -79,8 +80,8 @@ fn a_restore_that_fails_on_both_files_names_both() {
     cpufreq.set_max_khz(600_000).unwrap();
     let governor = fx.tree.policy_dir(0).join("scaling_governor");
     let max = fx.tree.scaling_max_freq_path(0);
-    make_unwritable(&fx.tree, &governor);
-    make_unwritable(&fx.tree, &max);
+    fx.tree.make_unwritable(&governor);
+    fx.tree.make_unwritable(&max);
     let err = cpufreq.restore().unwrap_err();
     let failed: Vec<_> = err.failures().iter().filter_map(HwError::path).collect();
     assert_eq!(failed, [governor.as_path(), max.as_path()], "{err:?}");
@@ -114,7 +115,7 @@ fn a_write_that_fails_on_two_policies_names_both() {
         fx.tree.scaling_max_freq_path(1),
     ];
     for path in &paths {
-        make_unwritable(&fx.tree, path);
+        fx.tree.make_unwritable(path);
     }
     let err = cpufreq.set_max_khz(600_000).unwrap_err();
     assert!(
@@ -156,7 +157,8 @@ fn crash_restore_entries_are_those_of_the_strategys_files() {
 fn a_crash_under_max_freq_is_cleared_by_restore_despite_an_immutable_governor() {
     let fx = fixture_with("cpufreq-crash-ro-governor", &two_policies());
     let state_dir = fx.dir.path().join("run");
-    make_unwritable(&fx.tree, &fx.tree.policy_dir(0).join("scaling_governor"));
+    fx.tree
+        .make_unwritable(&fx.tree.policy_dir(0).join("scaling_governor"));
     {
         let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
         let fan = FileFan::open(&fx.tree.fan_file_path()).unwrap();

@@ -195,7 +195,7 @@ fn an_unwritable_fan_file_gives_advice_that_fits_who_warden_runs_as() {
     let fx = fixture("fan-file-immutable");
     let path = fx.tree.fan_file_path();
     let mut fan = FileFan::open(&path).unwrap();
-    crate::util::make_unwritable(&fx.tree, &path);
+    fx.tree.make_unwritable(&path);
     // As root the file is immutable; otherwise the directory is made read-only as well
     // (a rename needs only the directory's write permission).
     let dir = path.parent().unwrap().to_path_buf();

@@ -6,7 +6,7 @@ use std::fs;
 
 use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::fake_sysfs::FakeSysfsLayout;
-use warden_hw::restore::{state_path, CREATE_LINE, STATE_FILE_HEADER};
+use warden_hw::restore::{state_path, CREATE_LINE, STATE_FILE_HEADER, STATE_VALUE_MAX_BYTES};
 use warden_hw::{
     restore_from_state, FileFan, HwError, RestoreEntry, RestoreError, RestoreState, SysfsCpuFreq,
 };
@@ -264,13 +264,16 @@ fn two_entries_for_one_path_are_refused_as_corrupt() {
 #[test]
 fn an_overlong_value_is_refused_as_corrupt_and_never_saved() {
     let dir = TestDir::new("replay-long-value");
-    let long = "1".repeat(257);
+    let long = "1".repeat(STATE_VALUE_MAX_BYTES + 1);
     write_state(dir.path(), &format!("/sys/a\t{long}\n"));
     assert!(matches!(
         RestoreState::load(dir.path()),
         Err(HwError::StateFile { line: 2, .. })
     ));
-    write_state(dir.path(), &format!("/sys/a\t{}\n", "1".repeat(256)));
+    write_state(
+        dir.path(),
+        &format!("/sys/a\t{}\n", "1".repeat(STATE_VALUE_MAX_BYTES)),
+    );
     assert_eq!(
         RestoreState::load(dir.path())
             .unwrap()

@@ -142,19 +142,6 @@ pub fn chain_text(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Makes `path` in `tree` unwritable ([`FakeSysfsTree::make_read_only`]: immutable as root,
-/// mode 0444 otherwise). A temp filesystem without the immutable flag fails the test: the
-/// write failure these tests need cannot be made there, and a skip would pass unseen.
-pub fn make_unwritable(tree: &FakeSysfsTree, path: &Path) {
-    if let Err(e) = tree.make_read_only(path) {
-        panic!(
-            "cannot make {} unwritable ({e}); run the tests on a filesystem with the \
-             immutable flag (ext4, xfs, btrfs, or tmpfs on Linux 6.0 or later)",
-            path.display()
-        );
-    }
-}
-
 /// Keeps every warning (and worse) logged in this test binary, for [`warnings_containing`].
 struct WarningLog {
     lines: std::sync::Mutex<Vec<String>>,
