@@ -4,8 +4,11 @@
 //! [`ConfigError`] whose message reads
 //! `<file>: <key.path>: <what is wrong>; <what is allowed>` so an operator can
 //! fix the file without reading the source. Line and column are appended when
-//! the TOML parser knows them.
+//! the TOML parser knows them. Text copied from the file is shown with its control
+//! characters escaped (see [`escape_controls`]), so a stray byte cannot clear a
+//! terminal or split the message across lines.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -130,19 +133,22 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let details = &self.details;
         // An empty path would print as a bare ": "; the message then says the path is empty.
+        // Every part may quote the file's own text (a key, a value, a path): each goes
+        // through the one escaping helper here, so no message can carry a raw control
+        // character whichever check produced it.
         if let Some(file) = details
             .file
             .as_ref()
             .filter(|file| !file.as_os_str().is_empty())
         {
-            write!(f, "{}: ", file.display())?;
+            write!(f, "{}: ", escape_controls(&file.to_string_lossy()))?;
         }
         if let Some(key) = &details.key {
-            write!(f, "{key}: ")?;
+            write!(f, "{}: ", escape_controls(key))?;
         }
-        f.write_str(&details.problem)?;
+        f.write_str(&escape_controls(&details.problem))?;
         if let Some(allowed) = &details.allowed {
-            write!(f, "; {allowed}")?;
+            write!(f, "; {}", escape_controls(allowed))?;
         }
         if let Some((line, column)) = details.position {
             write!(f, " (line {line}, column {column})")?;
@@ -154,6 +160,36 @@ impl fmt::Display for ConfigError {
 // The OS error text is part of Display, so `source()` stays `None`: a caller
 // printing the chain with `{:#}` would otherwise show it twice.
 impl std::error::Error for ConfigError {}
+
+/// `text` with every control character (and every invisible character that reorders or
+/// hides text: zero-width, bidirectional overrides, line separators, BOM) written as
+/// Rust's escape_debug writes it (`\0`, `\r`, `\u{1b}`, `\u{202e}`); other text, quotes and
+/// backslashes included, is left as it is, so `{:?}`-quoted values are not changed.
+pub(super) fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_debug());
+        } else if needs_escape(c) {
+            escaped.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            escaped.push(c);
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// True for a character a message must not show raw.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+        )
+}
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::defaults::*;
 use super::error::{ConfigError, ConfigErrorKind};
 use super::limits::*;
+use super::number::compact_f64;
 use super::raw::RawFan;
 use super::validate::{
     absolute_path, choice, choices_text, in_range, integer_in, millis_in_range, number_in,
@@ -188,11 +189,15 @@ fn pwm_frequency(driver: FanDriver, frequency_hz: Option<f64>) -> Result<f64, Co
         return Err(ConfigError::at_key(
             ConfigErrorKind::Conflict,
             KEY,
-            format!("{frequency_hz} is too high for fan.driver = \"soft-pwm\" (software PWM busy-waits)"),
+            format!(
+                "{} is too high for fan.driver = \"soft-pwm\" (software PWM busy-waits)",
+                compact_f64(frequency_hz)
+            ),
         )
         .allowing(format!(
-            "allowed {} with soft-pwm ({DEFAULT_SOFT_PWM_FREQUENCY_HZ} is typical)",
-            range_text(&SOFT_PWM_FREQUENCY_HZ_RANGE)
+            "allowed {} with soft-pwm ({} is typical)",
+            range_text(&SOFT_PWM_FREQUENCY_HZ_RANGE),
+            compact_f64(DEFAULT_SOFT_PWM_FREQUENCY_HZ)
         )));
     }
     Ok(frequency_hz)
@@ -246,7 +251,8 @@ fn curve(pairs: &[Vec<f64>]) -> Result<Vec<CurvePoint>, ConfigError> {
                     temp_key,
                     format!(
                         "{} is not above fan.curve[{previous_index}][0] ({})",
-                        point.temp_c, previous.temp_c
+                        compact_f64(point.temp_c),
+                        compact_f64(previous.temp_c)
                     ),
                 )
                 .allowing("allowed temperatures strictly increasing along the curve"));
@@ -257,7 +263,8 @@ fn curve(pairs: &[Vec<f64>]) -> Result<Vec<CurvePoint>, ConfigError> {
                     duty_key,
                     format!(
                         "{} is below fan.curve[{previous_index}][1] ({})",
-                        point.duty, previous.duty
+                        compact_f64(point.duty),
+                        compact_f64(previous.duty)
                     ),
                 )
                 .allowing("allowed duties that never decrease as the temperature rises"));

@@ -44,7 +44,8 @@ fn read_capped(file: File) -> Result<String, String> {
         .map_err(|e| format!("cannot read the config file: {e}"))?;
     if bytes.len() as u64 > MAX_CONFIG_BYTES {
         return Err(format!(
-            "the config file is larger than {MAX_CONFIG_BYTES} bytes; is it the right file?"
+            "the config file is larger than {MAX_CONFIG_BYTES} bytes, far more than any \
+             warden config (check that the path names the right file)"
         ));
     }
     String::from_utf8(bytes).map_err(|e| {
@@ -91,7 +92,13 @@ mod tests {
         let big = dir.join("big.toml");
         std::fs::write(&big, vec![b'#'; MAX_CONFIG_BYTES as usize + 1]).unwrap();
         let error = read_text(&big).unwrap_err();
-        assert!(error.contains("larger than 1048576 bytes"), "{error}");
+        assert!(
+            error.ends_with(
+                "larger than 1048576 bytes, far more than any warden config (check that the \
+                 path names the right file)"
+            ),
+            "{error}"
+        );
         std::fs::write(&big, "[server]\n").unwrap();
         assert_eq!(read_text(&big).unwrap(), "[server]\n");
         std::fs::remove_dir_all(dir).unwrap();

@@ -21,6 +21,7 @@ mod file;
 mod hardware;
 pub mod limits;
 mod logging;
+pub mod number;
 mod raw;
 mod schema;
 mod server;

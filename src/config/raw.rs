@@ -4,15 +4,14 @@
 //! rule are applied afterwards by the section modules, which also see from
 //! each `Option` whether the file wrote a key or left it to its default. Type
 //! errors are turned here into `ConfigError`s carrying the key path (tracked
-//! by `serde_path_to_error`) and the line and column reported by `toml`;
-//! syntax errors are put into words by [`syntax`].
+//! by `serde_path_to_error`) and the line and column reported by `toml`, and
+//! put into words by [`shape`]; syntax errors are put into words by [`syntax`].
 
 use serde::Deserialize;
-use serde_path_to_error::{Path, Segment};
 
-use super::error::{ConfigError, ConfigErrorKind};
-use super::schema;
+use super::error::ConfigError;
 
+mod shape;
 mod statements;
 mod syntax;
 
@@ -130,51 +129,13 @@ pub(super) fn parse(text: &str) -> Result<RawConfig, ConfigError> {
     }
     serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|error| {
         let toml_error = error.inner();
+        let at = toml_error.span().map(|span| span.start);
         locate(
-            shape_error(error.path(), toml_error.message().trim_end()),
+            shape::shape_error(error.path(), toml_error.message().trim_end(), text, at),
             text,
             toml_error,
         )
     })
-}
-
-/// Classifies a serde failure at `path`: an unknown key, or a value of the wrong type.
-fn shape_error(path: &Path, serde_message: &str) -> ConfigError {
-    let key = path.to_string();
-    if let Some((table, name)) = table_and_key(path) {
-        if let Some(allowed) = schema::allowed_keys(&table) {
-            if !allowed.contains(&name) {
-                return schema::unknown_key_error(&table, name, allowed);
-            }
-        }
-    }
-    match schema::expected_value(&key) {
-        // serde ends with ", expected u32"; the description below says it in the user's terms.
-        Some(expected) => {
-            let found = serde_message
-                .rfind(", expected ")
-                .map_or(serde_message, |end| &serde_message[..end]);
-            ConfigError::at_key(ConfigErrorKind::WrongType, key, found)
-                .allowing(format!("allowed {expected}"))
-        }
-        None => ConfigError::at_key(ConfigErrorKind::WrongType, key, serde_message),
-    }
-}
-
-/// Splits a path made only of table keys into (dotted parent table, last key).
-///
-/// Paths through arrays (`fan.curve[1]`) name no key and give `None`; segments are
-/// used rather than the dotted text so a quoted key holding a dot stays one key.
-fn table_and_key(path: &Path) -> Option<(String, &str)> {
-    let mut keys = Vec::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Map { key } => keys.push(key.as_str()),
-            _ => return None,
-        }
-    }
-    let name = keys.pop()?;
-    Some((keys.join("."), name))
 }
 
 /// Attaches the line and column `toml` reported, if any.

@@ -48,6 +48,36 @@ pub(super) fn expected_value(key: &str) -> Option<String> {
     }
 }
 
+/// The TOML type a key takes; for an array, the type of its innermost items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ValueKind {
+    /// `true` or `false`.
+    Boolean,
+    /// A whole number.
+    Integer,
+    /// A number, whole or not.
+    Float,
+    /// A quoted string.
+    Text,
+    /// A table.
+    Table,
+}
+
+/// The type the value at `key` takes (`server.backlog` → integer), read from the raw
+/// structs' serde derive like [`allowed_keys`]; array indices are ignored, and a key
+/// warden does not know gives `None`.
+pub(super) fn value_kind(key: &str) -> Option<ValueKind> {
+    let key = key.split('[').next().unwrap_or(key);
+    let path: Vec<&str> = key.split('.').collect();
+    let mut kind = None;
+    // The probe always ends in an error by design; only the recorded kind matters.
+    let _ = RawConfig::deserialize(KindProbe {
+        path: &path,
+        kind: &mut kind,
+    });
+    kind
+}
+
 /// The error for key `name` found in `table`, listing the keys that table accepts.
 pub(super) fn unknown_key_error(table: &str, name: &str, allowed: &[&str]) -> ConfigError {
     let (key, what, place) = if table.is_empty() {
@@ -59,15 +89,31 @@ pub(super) fn unknown_key_error(table: &str, name: &str, allowed: &[&str]) -> Co
             format!("allowed keys in [{table}]"),
         )
     };
-    let suggestion = closest(name, allowed)
-        .map(|close| format!(" (did you mean `{close}`?)"))
-        .unwrap_or_default();
+    let home = tables_holding(name);
+    let suggestion = if home.is_empty() {
+        closest(name, allowed)
+            .map(|close| format!(" (did you mean `{close}`?)"))
+            .unwrap_or_default()
+    } else {
+        format!(" (`{name}` belongs in {})", home.join(" or "))
+    };
     ConfigError::at_key(
         ConfigErrorKind::UnknownKey,
         key,
         format!("unknown {what} `{name}`{suggestion}"),
     )
     .allowing(format!("{place}: {}", allowed.join(", ")))
+}
+
+/// The sections (`[log]`) that accept a key called `name`, for a key written in the
+/// wrong table.
+fn tables_holding(name: &str) -> Vec<String> {
+    allowed_keys("")
+        .unwrap_or_default()
+        .iter()
+        .filter(|section| allowed_keys(section).is_some_and(|keys| keys.contains(&name)))
+        .map(|section| format!("[{section}]"))
+        .collect()
 }
 
 /// The first allowed name nearest to a misspelt `name`, if it is a plausible typo:
@@ -141,5 +187,114 @@ impl<'de> Deserializer<'de> for FieldCapture<'_> {
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
         option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// A deserializer that walks `path` through the structs asked of it and records the
+/// type the derive then asks for at its end; it never produces a value.
+struct KindProbe<'a> {
+    path: &'a [&'a str],
+    kind: &'a mut Option<ValueKind>,
+}
+
+impl KindProbe<'_> {
+    fn record<T>(self, kind: ValueKind) -> Result<T, de::value::Error> {
+        if self.path.is_empty() {
+            *self.kind = Some(kind);
+        }
+        Err(de::Error::custom("kind recorded"))
+    }
+}
+
+macro_rules! probe_records {
+    ($kind:ident: $($method:ident)+) => {
+        $(fn $method<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+            self.record(ValueKind::$kind)
+        })+
+    };
+}
+
+impl<'de> Deserializer<'de> for KindProbe<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom(
+            "the kind probe only understands typed requests",
+        ))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_seq(self)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self.path.first() {
+            None => self.record(ValueKind::Table),
+            Some(field) if fields.contains(field) => visitor.visit_map(self),
+            Some(_) => Err(de::Error::custom("no such field")),
+        }
+    }
+
+    probe_records!(Boolean: deserialize_bool);
+    probe_records!(Integer: deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64);
+    probe_records!(Float: deserialize_f32 deserialize_f64);
+    probe_records!(Text: deserialize_char deserialize_str deserialize_string);
+    probe_records!(Table: deserialize_map);
+
+    serde::forward_to_deserialize_any! {
+        i128 u128 bytes byte_buf unit unit_struct newtype_struct tuple tuple_struct enum
+        identifier ignored_any
+    }
+}
+
+/// The items of an array: the first one is probed (at the same path).
+impl<'de> de::SeqAccess<'de> for KindProbe<'_> {
+    type Error = de::value::Error;
+
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
+        seed.deserialize(KindProbe {
+            path: self.path,
+            kind: &mut *self.kind,
+        })
+        .map(Some)
+    }
+}
+
+/// A struct's fields: only the next name on the path, whose value is probed further.
+impl<'de> de::MapAccess<'de> for KindProbe<'_> {
+    type Error = de::value::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let field: &str = self.path[0];
+        seed.deserialize(de::IntoDeserializer::<de::value::Error>::into_deserializer(
+            field,
+        ))
+        .map(Some)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        seed.deserialize(KindProbe {
+            path: &self.path[1..],
+            kind: &mut *self.kind,
+        })
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use super::defaults::*;
 use super::error::{ConfigError, ConfigErrorKind};
 use super::limits::*;
+use super::number::compact_f64;
 use super::raw::RawThermal;
 use super::validate::{
     absolute_path, choice, choices_text, in_range, integer_in, millis_in_range, number_in,
@@ -157,6 +158,7 @@ impl Misordered<'_> {
         };
         let strict = self.strict;
         let below = |value: f64| {
+            let value = compact_f64(value);
             if strict {
                 format!("below {value}")
             } else {
@@ -164,6 +166,7 @@ impl Misordered<'_> {
             }
         };
         let above = |value: f64| {
+            let value = compact_f64(value);
             if strict {
                 format!("above {value}")
             } else {
@@ -180,7 +183,11 @@ impl Misordered<'_> {
                 upper.key,
                 above(lower.value)
             );
-            let problem = format!("{} {relation} {}", upper.value, lower.reference());
+            let problem = format!(
+                "{} {relation} {}",
+                compact_f64(upper.value),
+                lower.reference()
+            );
             (upper, lower, problem, fix)
         } else {
             let (lower, upper) = (self.lower, self.upper);
@@ -192,7 +199,11 @@ impl Misordered<'_> {
                 lower.key,
                 below(upper.value)
             );
-            let problem = format!("{} {relation} {}", lower.value, upper.reference());
+            let problem = format!(
+                "{} {relation} {}",
+                compact_f64(lower.value),
+                upper.reference()
+            );
             (lower, upper, problem, fix)
         };
         let allowed = if other.written {

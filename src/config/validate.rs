@@ -4,13 +4,13 @@
 //! Each check takes the dotted key path so the error it returns names the key,
 //! the offending value and what would have been accepted.
 
-use std::fmt::Display;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrorKind};
+use super::number::MessageNumber;
 
 /// A key's value and whether the file wrote it or it is the key's default.
 ///
@@ -27,7 +27,7 @@ pub(super) struct Setting<T> {
     pub written: bool,
 }
 
-impl<T: Copy + Display> Setting<T> {
+impl<T: MessageNumber> Setting<T> {
     /// The value the file gave `key`, or `default`.
     pub fn from_file(key: &'static str, written: Option<T>, default: T) -> Self {
         Setting {
@@ -40,9 +40,13 @@ impl<T: Copy + Display> Setting<T> {
     /// "thermal.shed_on_c (75)" if written, "thermal.shed_on_c, whose default is 75" if not.
     pub fn reference(&self) -> String {
         if self.written {
-            format!("{} ({})", self.key, self.value)
+            format!("{} ({})", self.key, self.value.message_text())
         } else {
-            format!("{}, whose default is {}", self.key, self.value)
+            format!(
+                "{}, whose default is {}",
+                self.key,
+                self.value.message_text()
+            )
         }
     }
 }
@@ -53,17 +57,21 @@ const ADDRESS_HINT: &str =
                             (host names are not resolved)";
 
 /// `"1 to 65535"`: the text form of an inclusive range.
-pub(super) fn range_text<T: Display>(range: &RangeInclusive<T>) -> String {
-    format!("{} to {}", range.start(), range.end())
+pub(super) fn range_text<T: MessageNumber>(range: &RangeInclusive<T>) -> String {
+    format!(
+        "{} to {}",
+        range.start().message_text(),
+        range.end().message_text()
+    )
 }
 
 /// `"an integer 1 to 65535"`: what an integer key accepts.
-pub(super) fn integer_in<T: Display>(range: &RangeInclusive<T>) -> String {
+pub(super) fn integer_in<T: MessageNumber>(range: &RangeInclusive<T>) -> String {
     format!("an integer {}", range_text(range))
 }
 
 /// `"a number 0 to 1"`: what a float key accepts (integers are fine too).
-pub(super) fn number_in<T: Display>(range: &RangeInclusive<T>) -> String {
+pub(super) fn number_in<T: MessageNumber>(range: &RangeInclusive<T>) -> String {
     format!("a number {}", range_text(range))
 }
 
@@ -92,7 +100,7 @@ pub(super) fn absolute_path_text(example: &str) -> String {
 /// Returns `value` if `range` contains it, else an out-of-range error for `key`.
 pub(super) fn in_range<T>(key: &str, value: T, range: &RangeInclusive<T>) -> Result<T, ConfigError>
 where
-    T: PartialOrd + Display,
+    T: PartialOrd + MessageNumber,
 {
     if range.contains(&value) {
         Ok(value)
@@ -100,7 +108,7 @@ where
         Err(ConfigError::at_key(
             ConfigErrorKind::OutOfRange,
             key,
-            format!("{value} is out of range"),
+            format!("{} is out of range", value.message_text()),
         )
         .allowing(format!("allowed {}", range_text(range))))
     }
@@ -179,12 +187,16 @@ pub(super) fn socket_address(key: &str, text: &str) -> Result<SocketAddr, Config
     Ok(address)
 }
 
-/// Accepts only an absolute path, written without blanks around it; `allowed` says what
-/// the key takes. A daemon started at boot has no meaningful working directory, and a
-/// stray blank would make a path that exists nowhere.
+/// Accepts only an absolute path, written without blanks around it and without NUL;
+/// `allowed` says what the key takes. A daemon started at boot has no meaningful working
+/// directory, a stray blank would make a path that exists nowhere, and a NUL cannot be
+/// passed to the kernel at all.
 pub(super) fn absolute_path(key: &str, text: &str, allowed: &str) -> Result<PathBuf, ConfigError> {
     let problem = if text.is_empty() {
         "the path is empty".to_string()
+    } else if text.contains('\0') {
+        // No file name can hold NUL: the open would fail only later, at run time.
+        format!("{text:?} holds a NUL character (\\0), which no path can contain")
     } else if text.trim() != text {
         format!("{text:?} has blanks at its start or end")
     } else if !Path::new(text).is_absolute() {

@@ -3,15 +3,17 @@
 //! and for `warden check-config`.
 
 use std::io;
+use std::ops::RangeInclusive;
 
 use warden_hw::sim::{PiThermalParams, DEFAULT_AMBIENT_C};
 use warden_hw::HwError;
 
+use crate::config::number::compact_f64;
 use crate::exit::Failure;
 
 /// Env: extra synthetic load, 0.0–1.0 of the four simulated cores at the top clock.
 pub const SIM_LOAD_ENV: &str = "WARDEN_SIM_LOAD";
-/// Env: simulated Pi cores' worth of work per host CPU-second (> 0).
+/// Env: simulated Pi cores' worth of work per host CPU-second ([`CPU_SCALE_RANGE`]).
 pub const SIM_CPU_SCALE_ENV: &str = "WARDEN_SIM_CPU_SCALE";
 /// Env: ambient temperature of the simulated room (°C).
 pub const SIM_AMBIENT_ENV: &str = "WARDEN_SIM_AMBIENT_C";
@@ -32,6 +34,9 @@ pub const SIM_ENV_PREFIX: &str = "WARDEN_SIM_";
 /// Default host-core → Pi 4 core work ratio: a current x86 core does roughly four times
 /// the work of a Cortex-A72 at 1.5 GHz on syscall-heavy network code.
 pub const DEFAULT_CPU_SCALE: f64 = 4.0;
+/// Allowed host-core → Pi-core work ratios: a host a hundred times slower or faster than
+/// the default's is no longer a Pi model anyone means to run.
+pub const CPU_SCALE_RANGE: RangeInclusive<f64> = 0.01..=100.0;
 /// Cores of the simulated Pi 4.
 pub const PI_CORES: f64 = 4.0;
 /// Fastest allowed time acceleration.
@@ -129,9 +134,11 @@ impl SimulationOptions {
         })? {
             options.synthetic_load = load;
         }
-        if let Some(scale) = number(SIM_CPU_SCALE_ENV, "a number above 0 (default 4)", |x| {
-            x.is_finite() && x > 0.0
-        })? {
+        if let Some(scale) = number(
+            SIM_CPU_SCALE_ENV,
+            "a number from 0.01 to 100 (default 4)",
+            |x| CPU_SCALE_RANGE.contains(&x),
+        )? {
             options.cpu_scale = scale;
         }
         if let Some(ambient) = number(
@@ -168,10 +175,10 @@ impl SimulationOptions {
             "simulated Pi 4 in {:.1} °C ambient, fan {}, load = warden's CPU × {} / {} cores + {:.2} synthetic, {}× real time (the thermal controller's clock too)",
             self.ambient_c,
             if self.fan_broken { "BROKEN (moves no air)" } else { "working" },
-            self.cpu_scale,
-            PI_CORES,
+            compact_f64(self.cpu_scale),
+            compact_f64(PI_CORES),
             self.synthetic_load,
-            self.speed
+            compact_f64(self.speed)
         )
     }
 }
@@ -292,7 +299,11 @@ mod tests {
     fn every_bad_value_names_its_variable_and_the_allowed_values() {
         for (name, value, allowed) in [
             (SIM_LOAD_ENV, "1.5", "a load from 0.0 to 1.0"),
-            (SIM_CPU_SCALE_ENV, "0", "a number above 0"),
+            (SIM_CPU_SCALE_ENV, "0", "a number from 0.01 to 100"),
+            (SIM_CPU_SCALE_ENV, "1e-300", "a number from 0.01 to 100"),
+            (SIM_CPU_SCALE_ENV, "1e308", "a number from 0.01 to 100"),
+            (SIM_CPU_SCALE_ENV, "inf", "a number from 0.01 to 100"),
+            (SIM_CPU_SCALE_ENV, "NaN", "a number from 0.01 to 100"),
             (SIM_AMBIENT_ENV, "hot", "a temperature in °C from -20 to 60"),
             (SIM_SPEED_ENV, "1000", "a speed-up from 1 to 100"),
             (SIM_SPEED_ENV, "abc", "a speed-up from 1 to 100"),
@@ -313,6 +324,29 @@ mod tests {
                 "{failure}"
             );
         }
+    }
+
+    #[test]
+    fn cpu_scale_takes_its_range_and_is_described_compactly() {
+        for (value, shown) in [("0.01", "× 0.01 /"), ("100", "× 100 /"), ("4", "× 4 /")] {
+            let options =
+                SimulationOptions::from_lookup(lookup(&[(SIM_CPU_SCALE_ENV, value)])).unwrap();
+            let line = options.describe();
+            assert!(line.contains(shown), "{value}: {line}");
+        }
+        // Built directly, past the ranges from_lookup enforces: still never hundreds of
+        // digits.
+        let options = SimulationOptions {
+            cpu_scale: 1e-300,
+            speed: 1e20,
+            ..SimulationOptions::default()
+        };
+        let line = options.describe();
+        assert!(
+            line.contains("× 1e-300 / 4 cores") && line.contains(", 1e20× real time"),
+            "{line}"
+        );
+        assert!(line.len() < 200, "{line}");
     }
 
     fn names(list: &[&str]) -> Vec<String> {

@@ -78,6 +78,96 @@ fn syntax_errors_and_defaults_are_reported_in_words() {
 }
 
 #[test]
+fn values_and_control_characters_are_reported_as_written() {
+    let dir = TempDir::new("badcfg-written");
+    let cases: &[(&str, &str)] = &[
+        (
+            "[fan]\nmin_duty = 00.2\n",
+            "fan.min_duty: invalid TOML: `00.2` is not a number: TOML numbers have no leading \
+             zeros; write 0.2; allowed a number 0 to 1",
+        ),
+        (
+            "[fan]\nactive_low = tru\n",
+            "fan.active_low: invalid TOML: `tru` is not a boolean; allowed true or false",
+        ),
+        (
+            "[server]\nbacklog = 99999999999999999999\n",
+            "server.backlog: 99999999999999999999 is out of range (beyond the 64-bit integers \
+             TOML can hold); allowed an integer 1 to 65535",
+        ),
+        (
+            "server.backlog = 5\n[server]\n",
+            "server: invalid TOML: the dotted key `server.backlog` on line 1 already defined \
+             the table [server]",
+        ),
+        (
+            "[thermal]\nfan_on_c = 1e308\n",
+            "thermal.fan_on_c: 1e308 is out of range; allowed -40 to 150",
+        ),
+        (
+            "[log]\nlevel = x\u{1b}[2J\n",
+            "log.level: invalid TOML: `x\\u{1b}[2J` is not a value",
+        ),
+        (
+            "[server]\nbacklog = 3 x\ry\n",
+            "server.backlog: invalid TOML: unexpected `x\\ry` after the value `3`",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("written{i}.toml"), text);
+        let out = run_warden(&["check-config", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {stderr}");
+        let line = format!("warden: {}: {expected}", path.display());
+        assert!(
+            stderr.contains(&line),
+            "{text:?}: expected {line:?}, got: {stderr}"
+        );
+        assert!(
+            !stderr
+                .trim_end()
+                .contains(|c: char| c.is_control() && c != '\n'),
+            "{text:?}: raw control character in {stderr:?}"
+        );
+    }
+}
+
+#[test]
+fn a_nul_in_a_path_key_is_refused_before_warden_starts() {
+    let dir = TempDir::new("badcfg-nul");
+    for (i, (table, key)) in [
+        ("thermal", "sensor"),
+        ("fan", "path"),
+        ("hardware", "sysfs_root"),
+        ("hardware", "state_dir"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let driver = if *table == "fan" {
+            "driver = \"file\"\n"
+        } else {
+            ""
+        };
+        let text = format!("[{table}]\n{driver}{key} = \"/x\\u0000y\"\n");
+        let path = dir.write(&format!("nul{i}.toml"), &text);
+        for args in [
+            vec!["check-config", path.to_str().unwrap()],
+            vec!["run", "--simulate", "--config", path.to_str().unwrap()],
+        ] {
+            let out = run_warden(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?} on {text:?}: {stderr}");
+            let expected = format!("{table}.{key}: \"/x\\0y\" holds a NUL character");
+            assert!(
+                stderr.contains(&expected),
+                "{args:?}: expected {expected:?} in {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_missing_file_exits_2_naming_the_path() {
     let out = run_warden(&["check-config", "/nonexistent/warden.toml"]);
     assert_eq!(out.status.code(), Some(2));

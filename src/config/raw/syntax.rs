@@ -8,8 +8,10 @@
 //! not recognise keeps `toml`'s phrase, with the text it stopped at.
 
 mod place;
+mod value;
 
 use self::place::{Diagnosis, Place};
+use self::value::{after_value, bad_value, bare_word, out_of_range};
 use super::statements::{statement_at, statements, StatementKind};
 use crate::config::error::{ConfigError, ConfigErrorKind};
 use crate::config::schema;
@@ -39,10 +41,13 @@ pub(super) fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
         statements: &found,
     };
     let diagnosis = diagnose(&place, &message);
-    let problem = format!("invalid TOML: {}", diagnosis.problem);
+    let problem = match diagnosis.kind {
+        ConfigErrorKind::Syntax => format!("invalid TOML: {}", diagnosis.problem),
+        _ => diagnosis.problem,
+    };
     let error = match diagnosis.key {
-        Some(key) => ConfigError::at_key(ConfigErrorKind::Syntax, key, problem),
-        None => ConfigError::whole_file(ConfigErrorKind::Syntax, problem),
+        Some(key) => ConfigError::at_key(diagnosis.kind, key, problem),
+        None => ConfigError::whole_file(diagnosis.kind, problem),
     }
     .allowing(diagnosis.hint);
     match offset {
@@ -53,6 +58,15 @@ pub(super) fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
 
 /// Picks the explanation from `toml`'s phrase and the text at the fault.
 fn diagnose(place: &Place<'_>, message: &str) -> Diagnosis {
+    if place.text[place.at..].starts_with('\r') && !place.text[place.at..].starts_with("\r\n") {
+        return place.say(
+            "a carriage return (\\r) stands alone, not followed by a line feed",
+            "TOML ends a line with \\n or \\r\\n; remove it (inside \"...\" write it as \\r)",
+        );
+    }
+    if message.starts_with("number too large") || message.starts_with("number too small") {
+        return out_of_range(place);
+    }
     if message.contains("duplicate key") {
         return duplicate(place, message);
     }
@@ -113,6 +127,11 @@ fn duplicate(place: &Place<'_>, message: &str) -> Diagnosis {
         .iter()
         .filter(|s| place.statement.map_or(true, |here| s.start < here.start))
         .find(|s| s.path().as_deref() == Some(path.as_str()));
+    if earlier.is_none() {
+        if let Some(diagnosis) = table_made_by_dotted_key(place, &path) {
+            return diagnosis;
+        }
+    }
     let first = earlier
         .map(|s| format!(" (first on line {})", s.line))
         .unwrap_or_default();
@@ -151,6 +170,33 @@ fn duplicate(place: &Place<'_>, message: &str) -> Diagnosis {
     }
 }
 
+/// A header `[name]` after a dotted key such as `name.key = 1` (at the top or in a parent
+/// table) already made the table: TOML defines a table once, one way or the other.
+fn table_made_by_dotted_key(place: &Place<'_>, name: &str) -> Option<Diagnosis> {
+    let Some(StatementKind::Header { .. }) = place.statement.map(|s| &s.kind) else {
+        return None;
+    };
+    let prefix = format!("{name}.");
+    let (dotted, path) = place
+        .statements
+        .iter()
+        .filter(|s| place.statement.map_or(true, |here| s.start < here.start))
+        .filter(|s| matches!(s.kind, StatementKind::Assignment { .. }))
+        .find_map(|s| Some((s, s.path()?)).filter(|(_, path)| path.starts_with(&prefix)))?;
+    let key = &path[prefix.len()..];
+    Some(place.say(
+        format!(
+            "the dotted key `{path}` on line {} already defined the table [{name}], so \
+             [{name}] cannot start it again",
+            dotted.line
+        ),
+        format!(
+            "move that key under [{name}] as `{key} = ...` (a table is made either by its \
+             [header] or by dotted keys, not both)"
+        ),
+    ))
+}
+
 /// A table header that is unclosed, empty, or followed by something.
 fn header(place: &Place<'_>, message: &str) -> Diagnosis {
     let written = place.statement_line();
@@ -166,6 +212,7 @@ fn header(place: &Place<'_>, message: &str) -> Diagnosis {
     };
     if name.is_empty() {
         return Diagnosis {
+            kind: ConfigErrorKind::Syntax,
             key: None,
             problem: format!("the table header `{}` has no name", quote(written)),
             hint: "write a header as [name], e.g. [server]".to_string(),
@@ -341,7 +388,12 @@ fn missing_equals(place: &Place<'_>) -> Diagnosis {
     if let Some(expected) = key.as_deref().and_then(schema::expected_value) {
         hint.push_str(&format!("; allowed {expected}"));
     }
-    Diagnosis { key, problem, hint }
+    Diagnosis {
+        kind: ConfigErrorKind::Syntax,
+        key,
+        problem,
+        hint,
+    }
 }
 
 /// A line that starts with no usable key.
@@ -354,105 +406,13 @@ fn bad_key(place: &Place<'_>) -> Diagnosis {
         format!("`{}` cannot start a key", quote(place.token()))
     };
     Diagnosis {
+        kind: ConfigErrorKind::Syntax,
         key,
         problem,
         hint: "write `name = value`; a bare key is letters, digits, _ and -, any other key is \
                quoted"
             .to_string(),
     }
-}
-
-/// Where a value should start: nothing, a bare word, or something else.
-fn bad_value(place: &Place<'_>, message: &str) -> Diagnosis {
-    let rest = place.rest_before_comment();
-    let allowed = place.allowed_suffix();
-    if rest.is_empty() {
-        let Some(name) = place.written_key() else {
-            return fallback(place, message);
-        };
-        return place.say(
-            format!("a value is missing after `{name} =`"),
-            format!("write the value on the same line as its key{allowed}"),
-        );
-    }
-    let token = place.token();
-    if token.starts_with(|c: char| c.is_alphabetic() || c == '_') {
-        return bare_word(place, token, &allowed);
-    }
-    place.say(
-        format!("`{}` is not a value", quote(token)),
-        format!("{VALUE_FORMS}{allowed}"),
-    )
-}
-
-/// An unquoted word where a value belongs: `level = info`.
-fn bare_word(place: &Place<'_>, word: &str, allowed: &str) -> Diagnosis {
-    if word.eq_ignore_ascii_case("true") || word.eq_ignore_ascii_case("false") {
-        return place.say(
-            format!("`{}` is not a value", quote(word)),
-            format!(
-                "booleans are written in lower case: {}{allowed}",
-                word.to_ascii_lowercase()
-            ),
-        );
-    }
-    place.say(
-        format!("`{}` is not a value: text must be quoted", quote(word)),
-        format!("write \"{}\"{allowed}", quote(word)),
-    )
-}
-
-/// Text left over after a value: `backlog = 3 4`, or a value TOML read only part of
-/// (`info` starts like the float `inf`, `12abc` like the integer 12).
-fn after_value(place: &Place<'_>, message: &str) -> Diagnosis {
-    let value_start = match place.statement.map(|s| &s.kind) {
-        Some(StatementKind::Assignment {
-            value_start: Some(start),
-            ..
-        }) => (*start).min(place.at),
-        _ => return fallback(place, message),
-    };
-    let line_end = place.text[value_start..]
-        .find('\n')
-        .map_or(place.text.len(), |i| value_start + i);
-    let whole = place.text[value_start..line_end].trim();
-    let whole = whole[..whole.find(" #").unwrap_or(whole.len())].trim();
-    let one_word = !whole.is_empty()
-        && !whole.contains(|c: char| {
-            c.is_whitespace() || matches!(c, '"' | '\'' | '[' | ']' | '{' | '}' | ',')
-        });
-    let allowed = place.allowed_suffix();
-    if one_word && whole.starts_with(|c: char| c.is_alphabetic() || c == '_') {
-        return bare_word(place, whole, &allowed);
-    }
-    if one_word
-        && whole.len() > 1
-        && whole.starts_with('0')
-        && whole[1..].starts_with(|c: char| c.is_ascii_digit())
-    {
-        return place.say(
-            format!(
-                "`{}` is not a number: TOML numbers have no leading zeros",
-                quote(whole)
-            ),
-            format!("write {}{allowed}", whole.trim_start_matches('0')),
-        );
-    }
-    if one_word {
-        return place.say(
-            format!("`{}` is not a value", quote(whole)),
-            format!("{VALUE_FORMS}{allowed}"),
-        );
-    }
-    let before = place.text[value_start..place.at].trim();
-    place.say(
-        format!(
-            "unexpected `{}` after the value `{}`",
-            quote(place.rest_before_comment()),
-            quote(before)
-        ),
-        "a line holds one `key = value`, optionally followed by a # comment",
-    )
 }
 
 /// `toml`'s own phrase, with the text it stopped at.
@@ -476,7 +436,7 @@ fn fallback(place: &Place<'_>, message: &str) -> Diagnosis {
 }
 
 /// `text`, cut to [`QUOTE_MAX_CHARS`] characters with "..." if longer.
-fn quote(text: &str) -> String {
+pub(super) fn quote(text: &str) -> String {
     if text.chars().count() <= QUOTE_MAX_CHARS {
         text.to_string()
     } else {

@@ -101,6 +101,31 @@ fn every_key_has_a_value_description() {
 }
 
 #[test]
+fn every_key_has_a_value_kind_read_from_its_type() {
+    use crate::config::schema::{value_kind, ValueKind::*};
+    for key in every_key() {
+        assert!(value_kind(&key).is_some(), "no value kind for {key}");
+    }
+    for (key, kind) in [
+        ("server", Table),
+        ("server.backlog", Integer),
+        ("server.listen", Text),
+        ("server.listen[2]", Text),
+        ("fan.active_low", Boolean),
+        ("fan.pin", Integer),
+        ("fan.curve", Float),
+        ("thermal.fan_on_c", Float),
+        ("log.level", Text),
+        ("status.enabled", Boolean),
+    ] {
+        assert_eq!(value_kind(key), Some(kind), "{key}");
+    }
+    for unknown in ["nowhere", "server.no_such_key", "server.backlog.deeper", ""] {
+        assert_eq!(value_kind(unknown), None, "{unknown}");
+    }
+}
+
+#[test]
 fn load_reads_a_file_and_prefixes_errors_with_its_path() {
     let dir = scratch_dir("load");
     let good = dir.join("good.toml");

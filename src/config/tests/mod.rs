@@ -5,6 +5,8 @@
 
 mod files;
 mod good;
+mod messages;
+mod paths;
 mod shape;
 mod stages;
 mod syntax;

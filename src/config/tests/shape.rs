@@ -183,3 +183,118 @@ fn type_error_position_counts_characters_from_one() {
     let error = error_of("# é\n[server]\nbacklog = \"x\"\n");
     assert_eq!(error.position(), Some((3, 11)), "{error}");
 }
+
+#[test]
+fn dates_headers_tables_and_arrays_are_named_as_written() {
+    check_rows(&[
+        (
+            "[server]\nbacklog = 1979-05-27\n",
+            WrongType,
+            Some("server.backlog"),
+            &["server.backlog: `1979-05-27` is a date; allowed an integer 1 to 65535 (line 2"],
+        ),
+        (
+            "[status]\nenabled = 1979-05-27 07:32:00 # when\n",
+            WrongType,
+            Some("status.enabled"),
+            &["`1979-05-27 07:32:00` is a date; allowed true or false"],
+        ),
+        (
+            "[log]\nlevel = 07:32:00\n",
+            WrongType,
+            Some("log.level"),
+            &["`07:32:00` is a time; allowed one of"],
+        ),
+        (
+            "[[server]]\nbacklog = 5\n",
+            WrongType,
+            Some("server"),
+            &[
+                "server: `[[server]]` declares an array of tables, where one table is \
+                 expected; write [server], with single brackets (line 1, column 1)",
+            ],
+        ),
+        (
+            "[thermal.sensor]\npath = \"x\"\n",
+            WrongType,
+            Some("thermal.sensor"),
+            &[
+                "`[thermal.sensor]` declares a table, where a value is expected; write \
+                 `sensor = ...` under [thermal]; allowed \"auto\" or an absolute path",
+            ],
+        ),
+        (
+            "[[fan.curve]]\n",
+            WrongType,
+            Some("fan.curve"),
+            &["`[[fan.curve]]` declares an array of tables, where a value is expected"],
+        ),
+        (
+            "[thermal]\nsensor = {path = \"x\"} # c\n",
+            WrongType,
+            Some("thermal.sensor"),
+            &["`{path = \"x\"}` is an inline table; allowed \"auto\""],
+        ),
+        (
+            "[server]\nbacklog = [1]\n",
+            WrongType,
+            Some("server.backlog"),
+            &["`[1]` is an array; allowed an integer 1 to 65535"],
+        ),
+        (
+            "[server]\nbacklog = [\n  1,\n]\n",
+            WrongType,
+            Some("server.backlog"),
+            &["`[...]` is an array"],
+        ),
+    ]);
+    for text in [
+        "[server]\nbacklog = 1979-05-27\n",
+        "[[server]]\n",
+        "[thermal.sensor]\n",
+        "[thermal]\nsensor = {path = \"x\"}\n",
+    ] {
+        let message = error_of(text).to_string();
+        assert!(
+            !message.contains("invalid type: map"),
+            "{text:?}: {message}"
+        );
+    }
+}
+
+#[test]
+fn a_key_in_the_wrong_table_names_the_table_it_belongs_in() {
+    check_rows(&[
+        (
+            "[server]\nlevel = \"info\"\n",
+            UnknownKey,
+            Some("server.level"),
+            &["unknown key `level` (`level` belongs in [log]); allowed keys in [server]"],
+        ),
+        (
+            "[thermal]\non_exit = \"full\"\n",
+            UnknownKey,
+            Some("thermal.on_exit"),
+            &["(`on_exit` belongs in [fan])"],
+        ),
+        (
+            "[fan]\nlisten = [\"127.0.0.1:1\"]\n",
+            UnknownKey,
+            Some("fan.listen"),
+            &["(`listen` belongs in [server] or [status])"],
+        ),
+        (
+            "backlog = 5\n",
+            UnknownKey,
+            Some("backlog"),
+            &["unknown section `backlog` (`backlog` belongs in [server])"],
+        ),
+        // A misspelling that is no other table's key keeps the did-you-mean.
+        (
+            "[server]\nbaclog = 5\n",
+            UnknownKey,
+            Some("server.baclog"),
+            &["(did you mean `backlog`?)"],
+        ),
+    ]);
+}

@@ -342,3 +342,172 @@ fn every_cut_of_a_file_gets_a_described_error_or_parses() {
         );
     }
 }
+
+#[test]
+fn leading_zeros_get_a_fix_that_is_valid_toml() {
+    // (value written, fix advised); every fix must itself be a TOML number.
+    for (written, fix) in [
+        ("00", "0"),
+        ("000.0", "0.0"),
+        ("00.2", "0.2"),
+        ("0012", "12"),
+        ("060", "60"),
+        ("-060", "-60"),
+        ("+060.5", "+60.5"),
+        ("-00", "-0"),
+        ("00e2", "0e2"),
+        ("007_000", "7_000"),
+    ] {
+        let text = format!("[thermal]\nfan_on_c = {written}\n");
+        let message = error_of(&text).to_string();
+        let expected = format!(
+            "thermal.fan_on_c: invalid TOML: `{written}` is not a number: TOML numbers have no \
+             leading zeros; write {fix}; allowed a number -40 to 150"
+        );
+        assert!(message.starts_with(&expected), "{written}: {message}");
+        let fixed = format!("n = {fix}").parse::<toml::Table>();
+        assert!(fixed.is_ok(), "the advised {fix:?} is not TOML: {fixed:?}");
+    }
+    // A date-like word is not advised as a number.
+    let message = error_of("[server]\nbacklog = 0999-01-01x\n").to_string();
+    assert!(!message.contains("leading zeros"), "{message}");
+}
+
+#[test]
+fn a_bare_word_is_advised_by_the_type_the_key_takes() {
+    check_rows(&[
+        (
+            "[fan]\nactive_low = tru\n",
+            Syntax,
+            Some("fan.active_low"),
+            &["`tru` is not a boolean; allowed true or false, in lower case and without quotes"],
+        ),
+        (
+            "[status]\nenabled = yes\n",
+            Syntax,
+            Some("status.enabled"),
+            &["`yes` is not a boolean; allowed true or false"],
+        ),
+        (
+            "[server]\nbacklog = big\n",
+            Syntax,
+            Some("server.backlog"),
+            &[
+                "`big` is not a number; write a whole number in digits, without quotes; \
+                 allowed an integer 1 to 65535",
+            ],
+        ),
+        (
+            "[thermal]\nfan_on_c = hot\n",
+            Syntax,
+            Some("thermal.fan_on_c"),
+            &["`hot` is not a number; write a number in digits, without quotes; allowed a number"],
+        ),
+        (
+            "[fan]\ncurve = [[50, hi]]\n",
+            Syntax,
+            Some("fan.curve"),
+            &["`hi` is not a number"],
+        ),
+        (
+            "server = big\n",
+            Syntax,
+            Some("server"),
+            &["`big` is not a value this key takes; allowed a table [server]"],
+        ),
+        // `True` is a miswritten boolean only where a boolean is expected.
+        (
+            "[server]\nbacklog = True\n",
+            Syntax,
+            Some("server.backlog"),
+            &["`True` is not a number"],
+        ),
+        (
+            "[log]\nlevel = True\n",
+            Syntax,
+            Some("log.level"),
+            &["`True` is not a value: text must be quoted; write \"True\""],
+        ),
+        // Text keys, and keys warden does not know, are still told to quote.
+        (
+            "[log]\nlevel = loud\n",
+            Syntax,
+            Some("log.level"),
+            &["`loud` is not a value: text must be quoted; write \"loud\""],
+        ),
+        (
+            "[server]\nfoo = bar\n",
+            Syntax,
+            Some("server.foo"),
+            &["`bar` is not a value: text must be quoted; write \"bar\""],
+        ),
+    ]);
+    for text in [
+        "[fan]\nactive_low = tru\n",
+        "[server]\nbacklog = big\n",
+        "[thermal]\nfan_on_c = hot\n",
+    ] {
+        let message = error_of(text).to_string();
+        assert!(!message.contains("quoted"), "{text:?}: {message}");
+    }
+}
+
+#[test]
+fn a_header_after_a_dotted_key_names_the_key_that_made_the_table() {
+    check_rows(&[
+        (
+            "server.backlog = 5\n[server]\nmax_connections = 3\n",
+            Syntax,
+            Some("server"),
+            &[
+                "the dotted key `server.backlog` on line 1 already defined the table \
+                 [server], so [server] cannot start it again",
+                "move that key under [server] as `backlog = ...`",
+                "(line 2, column 1)",
+            ],
+        ),
+        (
+            "[fan]\ncurve.x = 1\n[fan.curve]\n",
+            Syntax,
+            Some("fan.curve"),
+            &["the dotted key `fan.curve.x` on line 2 already defined the table [fan.curve]"],
+        ),
+    ]);
+    let message = error_of("server.backlog = 5\n[server]\n").to_string();
+    assert!(!message.contains("defined twice"), "{message}");
+}
+
+#[test]
+fn an_integer_beyond_64_bits_is_out_of_range_with_the_keys_range() {
+    check_rows(&[
+        (
+            "[server]\nbacklog = 99999999999999999999\n",
+            OutOfRange,
+            Some("server.backlog"),
+            &[
+                "server.backlog: 99999999999999999999 is out of range (beyond the 64-bit \
+                 integers TOML can hold); allowed an integer 1 to 65535 (line 2, column 11)",
+            ],
+        ),
+        (
+            "[server]\nmax_connections = -99999999999999999999\n",
+            OutOfRange,
+            Some("server.max_connections"),
+            &[
+                "-99999999999999999999 is out of range",
+                "allowed an integer 1 to 1000000",
+            ],
+        ),
+        (
+            "[server]\nfoo = 9223372036854775808\n",
+            OutOfRange,
+            Some("server.foo"),
+            &[
+                "9223372036854775808 is out of range",
+                "allowed integers from -9223372036854775808 to 9223372036854775807",
+            ],
+        ),
+    ]);
+    let message = error_of("[server]\nbacklog = 99999999999999999999\n").to_string();
+    assert!(!message.contains("toml.io"), "{message}");
+}

@@ -1,5 +1,6 @@
-//! Well-typed values that validation rejects: ranges, choices, addresses, list and path
-//! rules, missing keys and cross-section conflicts. (Thermal stage rules: `stages.rs`.)
+//! Well-typed values that validation rejects: ranges, choices, addresses, list rules,
+//! missing keys and cross-section conflicts. (Thermal stage rules: `stages.rs`; the
+//! path keys: `paths.rs`.)
 
 use super::{assert_error, check_rows};
 use crate::config::ConfigErrorKind::*;
@@ -65,7 +66,7 @@ fn out_of_range_values_quote_the_range() {
             "[thermal]\nhorizon_s = nan\n",
             OutOfRange,
             Some("thermal.horizon_s"),
-            &["NaN is out of range"],
+            &["nan is out of range"],
         ),
         (
             "[thermal]\nfilter_tau_s = -1\n",
@@ -513,68 +514,4 @@ fn more_listen_addresses_than_one_loop_serves_are_refused() {
         Some("server.listen"),
         &["65 addresses are listed", "at most 64"],
     );
-}
-
-#[test]
-fn sensor_takes_exactly_auto_or_an_absolute_path() {
-    for spelling in ["AUTO", "Auto", " auto", "auto ", "\tauto"] {
-        let text = format!("[thermal]\nsensor = {spelling:?}\n");
-        assert_error(
-            &text,
-            BadValue,
-            Some("thermal.sensor"),
-            &[
-                &format!("{spelling:?} is not \"auto\": it is spelt exactly so"),
-                "allowed \"auto\" or an absolute path such as",
-            ],
-        );
-    }
-    check_rows(&[
-        (
-            "[thermal]\nsensor = \"sys/class/thermal/thermal_zone0/temp\"\n",
-            BadValue,
-            Some("thermal.sensor"),
-            &[
-                "\"sys/class/thermal/thermal_zone0/temp\" is not an absolute path",
-                "(resolved under hardware.sysfs_root)",
-            ],
-        ),
-        (
-            "[thermal]\nsensor = \"temp\"\n",
-            BadValue,
-            Some("thermal.sensor"),
-            &["\"temp\" is not an absolute path"],
-        ),
-        (
-            "[thermal]\nsensor = \"/sys/class/thermal/thermal_zone0/temp \"\n",
-            BadValue,
-            Some("thermal.sensor"),
-            &["has blanks at its start or end"],
-        ),
-    ]);
-}
-
-#[test]
-fn every_path_key_refuses_blanks_around_the_path() {
-    for (text, key) in [
-        (
-            "[fan]\ndriver = \"file\"\npath = \" /run/fan\"\n",
-            "fan.path",
-        ),
-        (
-            "[hardware]\nsysfs_root = \"/tmp/root \"\n",
-            "hardware.sysfs_root",
-        ),
-        (
-            "[hardware]\nstate_dir = \" /run/warden\"\n",
-            "hardware.state_dir",
-        ),
-    ] {
-        assert_error(
-            text,
-            BadValue,
-            Some(key),
-            &["has blanks at its start or end", "allowed an absolute path"],
-        );
-    }
 }

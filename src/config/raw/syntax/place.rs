@@ -2,10 +2,13 @@
 //! with the small readings of that text every diagnosis uses.
 
 use super::super::statements::{Statement, StatementKind};
+use crate::config::error::ConfigErrorKind;
 use crate::config::schema;
 
 /// What to tell the user about one fault.
 pub(super) struct Diagnosis {
+    /// Which rule the text broke: `Syntax`, or `OutOfRange` for a number TOML cannot hold.
+    pub kind: ConfigErrorKind,
     /// The key path or table the fault concerns, if it can be told.
     pub key: Option<String>,
     /// What is wrong, in words.
@@ -134,6 +137,7 @@ impl Place<'_> {
     /// A diagnosis at this place's key.
     pub fn say(&self, problem: impl Into<String>, hint: impl Into<String>) -> Diagnosis {
         Diagnosis {
+            kind: ConfigErrorKind::Syntax,
             key: self.key(),
             problem: problem.into(),
             hint: hint.into(),
