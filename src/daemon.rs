@@ -346,18 +346,16 @@ impl DaemonHooks {
     /// to the "governor" strategy is checked first as at start (the powersave governor must
     /// be offered): when it fails, the running strategy stays, the rest still applies, and
     /// `newer` keeps the running `[cpufreq]` so the next SIGHUP tries the switch again.
-    fn apply_controller_settings(&self, newer: &mut Config) {
+    fn apply_controller_settings(&mut self, newer: &mut Config) {
         let running = self.live_controller_settings(&self.applied);
         let mut settings = self.live_controller_settings(newer);
         if settings.cpu_strategy != running.cpu_strategy {
-            let checked = self
-                .check_cpu_strategy(&settings.cpu_strategy)
-                .map_err(|e| e.to_string())
-                .and_then(|()| {
-                    self.thermal.as_ref().map_or(Ok(()), |guard| {
-                        guard.record_strategy(&settings.cpu_strategy)
-                    })
-                });
+            let checked = match self.check_cpu_strategy(&settings.cpu_strategy) {
+                Err(e) => Err(e.to_string()),
+                Ok(()) => self.thermal.as_mut().map_or(Ok(()), |guard| {
+                    guard.record_strategy(&settings.cpu_strategy)
+                }),
+            };
             if let Err(e) = checked {
                 log::error!(
                     "SIGHUP: cpufreq.strategy = \"{}\": {e}; keeping the cpu strategy {}",
@@ -492,8 +490,7 @@ impl LoopHooks for DaemonHooks {
     /// The status page moves after the listeners, so it may take a port they gave up;
     /// then the one line on what the reload applied.
     fn reloaded(&mut self, applied: &EngineSettings) {
-        self.status
-            .apply_beside(&self.applied.status, &applied.listen);
+        self.status.apply(&self.applied.status, &applied.listen);
         // A bind that failed left the old address in force: the next SIGHUP tries again.
         self.applied.server.listen.clone_from(&applied.listen);
         self.applied.server.backlog = applied.backlog;

@@ -47,7 +47,10 @@ pub fn init(level: LevelFilter, format: LogFormat) {
     let _ = log::set_logger(logger);
     let from_env = std::env::var("WARDEN_LOG").ok();
     let parsed = from_env.as_deref().map(str::parse::<LevelFilter>);
-    log::set_max_level(level_override().unwrap_or(level));
+    log::set_max_level(match parsed {
+        Some(Ok(env_level)) => env_level,
+        _ => level,
+    });
     if let (Some(text), Some(Err(_))) = (&from_env, parsed) {
         log::warn!(
             "WARDEN_LOG={text:?} is not a log level (error, warn, info, debug, trace or off): \

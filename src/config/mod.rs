@@ -42,6 +42,7 @@ pub use hardware::HardwareConfig;
 pub use logging::{LogConfig, LogFormat, LogLevel};
 pub(crate) use server::listeners_overlap;
 pub use server::{AtCapacity, ServerConfig, Service};
+pub(crate) use status::addresses_overlap;
 pub use status::StatusConfig;
 pub use thermal::{OnSensorFault, SensorSelection, ShedMode, StageThresholds, ThermalConfig};
 

@@ -113,7 +113,7 @@ pub(super) fn check_against_server(
 /// True if binding both would fail: same non-zero port and an IP one covers.
 /// Service sockets on `[::]` are IPv6-only (`IPV6_V6ONLY`), so they cover only
 /// IPv6; the status page's `[::]` is taken as dual-stack, covering both.
-fn addresses_overlap(status: &SocketAddr, service: &SocketAddr) -> bool {
+pub(crate) fn addresses_overlap(status: &SocketAddr, service: &SocketAddr) -> bool {
     status.port() == service.port()
         && status.port() != 0
         && (status.ip() == service.ip()

@@ -101,14 +101,8 @@ pub fn start_with_options(
     let (backends, simulation) = start_simulation(options, move || cpu.sample())?;
     log::warn!("{SIMULATED_WARNING}");
     log::warn!("{}", options.describe());
-    let names = env_names_set();
-    let unknown = unknown_names(&names);
-    if !unknown.is_empty() {
-        log::warn!(
-            "{} not read by the simulation (it reads {}); check the spelling",
-            unknown.join(", "),
-            SIM_ENV_VARS.join(", ")
-        );
+    if let Some(note) = unknown_names_note(&env_names_set()) {
+        log::warn!("{note}");
     }
     // The backends' notes are logged by the caller, as for real hardware.
     Ok((backends, simulation))

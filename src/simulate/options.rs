@@ -208,12 +208,25 @@ pub fn options_for_run(simulated: bool) -> Result<Option<SimulationOptions>, Sim
 
 /// The `WARDEN_SIM_*`-looking names among `names` that warden does not read (a typo such
 /// as `WARDEN_SIM_SPEEED` would otherwise go unnoticed).
-pub(super) fn unknown_names(names: &[String]) -> Vec<&str> {
+fn unknown_names(names: &[String]) -> Vec<&str> {
     names
         .iter()
         .map(String::as_str)
-        .filter(|name| name.starts_with(SIM_ENV_PREFIX) && !SIM_ENV_VARS.contains(name))
+        .filter(|name| !SIM_ENV_VARS.contains(name))
         .collect()
+}
+
+/// "WARDEN_SIM_X not read by warden (the simulation reads …)" for the `WARDEN_SIM_*`
+/// `names` set that the simulation does not read; `None` when it reads them all.
+pub(super) fn unknown_names_note(names: &[String]) -> Option<String> {
+    let unknown = unknown_names(names);
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "{} not read by warden (the simulation reads {}); check the spelling",
+            unknown.join(", "),
+            SIM_ENV_VARS.join(", ")
+        )
+    })
 }
 
 /// What `warden check-config` makes of the simulation's variables, for a file that
@@ -239,14 +252,7 @@ pub fn check_environment(
             names.join(", ")
         ));
     }
-    let unknown = unknown_names(names);
-    if !unknown.is_empty() {
-        notes.push(format!(
-            "{} not read by warden (the simulation reads {})",
-            unknown.join(", "),
-            SIM_ENV_VARS.join(", ")
-        ));
-    }
+    notes.extend(unknown_names_note(names));
     Ok((!notes.is_empty()).then(|| format!("note: {}", notes.join("; "))))
 }
 
@@ -398,7 +404,7 @@ mod tests {
             "{note}"
         );
         assert_eq!(
-            unknown_names(&names(&[SIM_SPEED_ENV, "WARDEN_SIM_X", "PATH"])),
+            unknown_names(&names(&[SIM_SPEED_ENV, "WARDEN_SIM_X"])),
             ["WARDEN_SIM_X"]
         );
     }

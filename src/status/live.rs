@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 
-use crate::config::StatusConfig;
+use crate::config::{addresses_overlap, StatusConfig};
 
 use super::server::{spawn, StatusError, StatusServerHandle};
 use super::snapshot::StatusSources;
@@ -67,11 +67,13 @@ impl LiveStatus {
             return;
         };
         let leaving = !newer.enabled || newer.listen != self.running.listen;
-        if !leaving || !listen.iter().any(|wanted| port_taken_by(held, *wanted)) {
+        if !leaving || !listen.iter().any(|wanted| addresses_overlap(&held, wanted)) {
             return;
         }
         // A true swap: the new address is the listeners' own, free only once they moved.
-        let swapping = serving.iter().any(|own| port_taken_by(*own, newer.listen));
+        let swapping = serving
+            .iter()
+            .any(|own| addresses_overlap(&newer.listen, own));
         if !newer.enabled || swapping {
             log::info!(
                 "SIGHUP: closing the status page on {held} first: server.listen takes that port"
@@ -83,29 +85,28 @@ impl LiveStatus {
         }
         // Its new address is not the listeners' to take: bind it first, so that if it is
         // taken the page stays where it is (and the listeners' bind fails, all or nothing).
-        match spawn(self.sources.clone(), newer, self.max_connections) {
-            Ok(fresh) => {
-                log::info!(
-                    "SIGHUP: status page moved from {held} first: server.listen takes that port"
-                );
-                if let Some(old) = self.server.replace(fresh) {
-                    old.stop();
-                }
-                self.running = newer.clone();
-            }
+        match self.move_to(newer) {
+            Ok(()) => log::info!(
+                "SIGHUP: status page moved from {held} first: server.listen takes that port"
+            ),
             Err(e) => log::error!("SIGHUP: {e}; the status page stays on {held}"),
         }
     }
 
-    /// Applies a reloaded `[status]`; logs what it did, or why the old server stays.
-    pub fn apply(&mut self, newer: &StatusConfig) {
-        self.apply_beside(newer, &[]);
+    /// Binds `newer`'s address, then stops the old server: a failure leaves it up.
+    fn move_to(&mut self, newer: &StatusConfig) -> Result<(), StatusError> {
+        let fresh = spawn(self.sources.clone(), newer, self.max_connections)?;
+        if let Some(old) = self.server.replace(fresh) {
+            old.stop();
+        }
+        self.running = newer.clone();
+        Ok(())
     }
 
-    /// [`apply`](Self::apply), knowing the service listeners in force (`own`): a port
-    /// one of them still holds (its move failed, and was logged) is named as warden's
-    /// own rather than blamed on another process.
-    pub fn apply_beside(&mut self, newer: &StatusConfig, own: &[SocketAddr]) {
+    /// Applies a reloaded `[status]`; logs what it did, or why the old server stays. A
+    /// port one of the service listeners in force (`own`) still holds (its move failed,
+    /// and was logged) is named as warden's own rather than blamed on another process.
+    pub fn apply(&mut self, newer: &StatusConfig, own: &[SocketAddr]) {
         let explain = |e: &StatusError| bind_failure(e, own);
         // After a failed rebuild left no server, the same settings try again.
         if *newer == self.running && (self.server.is_some() || !newer.enabled) {
@@ -121,14 +122,8 @@ impl LiveStatus {
         }
         if self.server.is_some() && newer.listen != self.running.listen {
             // A new address: bind it first, so a failure leaves the old page up.
-            match spawn(self.sources.clone(), newer, self.max_connections) {
-                Ok(fresh) => {
-                    if let Some(old) = self.server.replace(fresh) {
-                        old.stop();
-                    }
-                    self.running = newer.clone();
-                }
-                Err(e) => log::error!("SIGHUP: {}; the status page stays as it was", explain(&e)),
+            if let Err(e) = self.move_to(newer) {
+                log::error!("SIGHUP: {}; the status page stays as it was", explain(&e));
             }
             return;
         }
@@ -174,7 +169,7 @@ impl LiveStatus {
 fn bind_failure(error: &StatusError, own: &[SocketAddr]) -> String {
     if let StatusError::Bind { addr, os_error, .. } = error {
         let in_use = os_error.raw_os_error() == Some(libc::EADDRINUSE);
-        if let Some(listener) = own.iter().find(|l| in_use && port_taken_by(**l, *addr)) {
+        if let Some(listener) = own.iter().find(|l| in_use && addresses_overlap(addr, l)) {
             return format!(
                 "cannot listen on status.listen {addr}: warden's own listener on {listener} \
                  still holds that port (server.listen could not move, see above)"
@@ -182,17 +177,6 @@ fn bind_failure(error: &StatusError, own: &[SocketAddr]) -> String {
         }
     }
     error.to_string()
-}
-
-/// True when a listener bound to `wanted` cannot be bound while the page holds `held`:
-/// the same port on the same address, or a wildcard of the family. The page's
-/// `[::]` is dual-stack (mio does not set IPV6_V6ONLY), so it holds the IPv4 port too.
-fn port_taken_by(held: SocketAddr, wanted: SocketAddr) -> bool {
-    let same_family = held.is_ipv4() == wanted.is_ipv4();
-    held.port() == wanted.port()
-        && (held.ip() == wanted.ip()
-            || (same_family && (held.ip().is_unspecified() || wanted.ip().is_unspecified()))
-            || (held.is_ipv6() && held.ip().is_unspecified()))
 }
 
 #[cfg(test)]
@@ -255,7 +239,7 @@ mod tests {
         let (first, second) = (free_addr(), free_addr());
         let mut status = live(&config(first, 1));
         assert!(healthz(first).is_some());
-        status.apply(&config(second, 1));
+        status.apply(&config(second, 1), &[]);
         assert_eq!(served_on(&status), Some(second));
         assert_eq!(status.running.listen, second);
         assert!(healthz(second).is_some(), "served on the new address");
@@ -269,7 +253,7 @@ mod tests {
         let first = free_addr();
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut status = live(&config(first, 1));
-        status.apply(&config(taken.local_addr().unwrap(), 1));
+        status.apply(&config(taken.local_addr().unwrap(), 1), &[]);
         assert_eq!(served_on(&status), Some(first));
         assert_eq!(status.running.listen, first, "the old settings stay");
         assert!(healthz(first).is_some());
@@ -279,7 +263,7 @@ mod tests {
     fn other_settings_on_the_same_address_rebuild_the_server_there() {
         let addr = free_addr();
         let mut status = live(&config(addr, 1));
-        status.apply(&config(addr, 3));
+        status.apply(&config(addr, 3), &[]);
         assert_eq!(status.running.workers, 3);
         assert_eq!(served_on(&status), Some(addr));
         assert!(healthz(addr).is_some());
@@ -289,13 +273,16 @@ mod tests {
     fn disabling_closes_the_port_and_enabling_opens_it_again() {
         let addr = free_addr();
         let mut status = live(&config(addr, 1));
-        status.apply(&StatusConfig {
-            enabled: false,
-            ..config(addr, 1)
-        });
+        status.apply(
+            &StatusConfig {
+                enabled: false,
+                ..config(addr, 1)
+            },
+            &[],
+        );
         assert_eq!(served_on(&status), None);
         assert!(healthz(addr).is_none());
-        status.apply(&config(addr, 1));
+        status.apply(&config(addr, 1), &[]);
         assert!(healthz(addr).is_some());
     }
 
@@ -307,10 +294,10 @@ mod tests {
             ..config(addr, 1)
         });
         let squatter = TcpListener::bind(addr).unwrap();
-        status.apply(&config(addr, 1));
+        status.apply(&config(addr, 1), &[]);
         assert_eq!(served_on(&status), None, "the address is taken");
         drop(squatter);
-        status.apply(&config(addr, 1));
+        status.apply(&config(addr, 1), &[]);
         assert_eq!(served_on(&status), Some(addr), "bound on the retry");
     }
 
@@ -333,7 +320,7 @@ mod tests {
             "moved before the listeners bind"
         );
         let listener = TcpListener::bind(page).expect("the listeners can bind the port");
-        status.apply(&config(next, 1));
+        status.apply(&config(next, 1), &[]);
         assert_eq!(served_on(&status), Some(next));
         assert_eq!(status.running().listen, next);
         drop(listener);
@@ -351,7 +338,7 @@ mod tests {
             TcpListener::bind(page).is_err(),
             "so the listeners cannot take its port and stay where they were too"
         );
-        status.apply(&newer);
+        status.apply(&newer, &[]);
         assert_eq!(served_on(&status), Some(page), "still on the old address");
         assert_eq!(status.running().listen, page, "the old settings stay");
         assert!(healthz(page).is_some());
@@ -367,7 +354,7 @@ mod tests {
         assert_eq!(served_on(&status), None, "closed for the listeners");
         let moved = TcpListener::bind(page).expect("the listeners take the page's port");
         drop(service);
-        status.apply(&config(service_addr, 1));
+        status.apply(&config(service_addr, 1), &[]);
         assert_eq!(served_on(&status), Some(service_addr));
         drop(moved);
     }
@@ -401,15 +388,14 @@ mod tests {
     }
 
     #[test]
-    fn the_ports_a_page_holds_include_wildcards_and_dual_stack() {
-        let a = |text: &str| -> SocketAddr { text.parse().unwrap() };
-        assert!(port_taken_by(a("127.0.0.1:80"), a("127.0.0.1:80")));
-        assert!(port_taken_by(a("127.0.0.1:80"), a("0.0.0.0:80")));
-        assert!(port_taken_by(a("0.0.0.0:80"), a("127.0.0.1:80")));
-        assert!(port_taken_by(a("[::]:80"), a("127.0.0.1:80")));
-        assert!(!port_taken_by(a("127.0.0.1:80"), a("127.0.0.1:81")));
-        assert!(!port_taken_by(a("127.0.0.1:80"), a("127.0.0.2:80")));
-        assert!(!port_taken_by(a("127.0.0.1:80"), a("[::]:80")));
-        assert!(!port_taken_by(a("[::1]:80"), a("0.0.0.0:80")));
+    fn a_service_listener_on_the_ipv6_wildcard_does_not_hold_an_ipv4_page_port() {
+        // Service sockets are IPv6-only, so a swap to 127.0.0.1:P beside a service on
+        // [::]:P is no true swap: the page moves at once instead of closing first.
+        let page = free_addr();
+        let mut status = live(&config(page, 1));
+        let next = free_addr();
+        let v6_any: SocketAddr = format!("[::]:{}", next.port()).parse().unwrap();
+        status.release_port_for(&[page], &[v6_any], &config(next, 1));
+        assert_eq!(served_on(&status), Some(next), "moved, never closed");
     }
 }

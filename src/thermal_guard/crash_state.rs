@@ -3,7 +3,6 @@
 //! controller changes anything. A simulated board touches no hardware, so it does none
 //! of this.
 
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use warden_hw::cpufreq::CpuFreqFiles;
@@ -88,7 +87,7 @@ pub(super) struct CrashRecord {
     /// `RestoreState::capture` with every cpufreq file (boxed: the guard stays small).
     captured: Box<RestoreState>,
     /// The cpufreq files the strategies used so far write.
-    files: Cell<CpuFreqFiles>,
+    files: CpuFreqFiles,
 }
 
 impl CrashRecord {
@@ -97,24 +96,28 @@ impl CrashRecord {
     pub(super) fn new(captured: RestoreState, files: CpuFreqFiles) -> Self {
         CrashRecord {
             captured: Box::new(captured),
-            files: Cell::new(files),
+            files,
         }
     }
 
     /// The state to save: the fan's entries and the recorded cpufreq files' entries.
     pub(super) fn state(&self) -> RestoreState {
-        self.state_with(self.files.get())
+        self.state_with(self.files)
     }
 
-    /// The state that would be saved with `strategy_files` recorded too, and whether that
-    /// records more than now; [`widen`](Self::widen) once it is saved.
-    pub(super) fn widened(&self, strategy_files: CpuFreqFiles) -> Option<RestoreState> {
-        let now = self.files.get();
-        let wider = now.union(strategy_files);
-        (wider != now).then(|| self.state_with(wider))
+    /// The files recorded once `strategy_files` are too, when that is more than now.
+    pub(super) fn wider(&self, strategy_files: CpuFreqFiles) -> Option<CpuFreqFiles> {
+        let wider = self.files.union(strategy_files);
+        (wider != self.files).then_some(wider)
     }
 
-    fn state_with(&self, files: CpuFreqFiles) -> RestoreState {
+    /// Records `files` from now on (once the state holding them is saved, if one is).
+    pub(super) fn record(&mut self, files: CpuFreqFiles) {
+        self.files = files;
+    }
+
+    /// The state to save with `files` recorded.
+    pub(super) fn state_with(&self, files: CpuFreqFiles) -> RestoreState {
         let recorded = |entry: &RestoreEntry| {
             !CpuFreqFiles::ALL.covers(&entry.path) || files.covers(&entry.path)
         };
@@ -126,13 +129,6 @@ impl CrashRecord {
             }
         }
         state
-    }
-
-    /// Adds the files `strategy_files` writes; true when that recorded more.
-    pub(super) fn widen(&self, strategy_files: CpuFreqFiles) -> bool {
-        let before = self.files.get();
-        self.files.set(before.union(strategy_files));
-        self.files.get() != before
     }
 }
 
@@ -178,16 +174,20 @@ mod tests {
 
     #[test]
     fn a_reload_to_another_strategy_widens_the_record_once() {
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
-        assert!(record.widen(CpuFreqFiles::GOVERNOR));
+        let mut record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let wider = record
+            .wider(CpuFreqFiles::GOVERNOR)
+            .expect("the governor is new");
+        record.record(wider);
         assert_eq!(
             recorded(&record),
             ["scaling_governor", "scaling_max_freq", "pwm1"]
         );
-        assert!(
-            !record.widen(CpuFreqFiles::MAX_FREQ),
+        assert_eq!(
+            record.wider(CpuFreqFiles::MAX_FREQ),
+            None,
             "nothing new to record"
         );
-        assert!(!record.widen(CpuFreqFiles::NONE), "off writes nothing");
+        assert_eq!(record.wider(CpuFreqFiles::NONE), None, "off writes nothing");
     }
 }

@@ -42,21 +42,22 @@ impl ThermalGuard {
     /// Records in the crash-restore state the cpufreq file `strategy` writes, before a
     /// reload hands that strategy over: a file it cannot record would be left changed by a
     /// crash with nothing to put it back, so the caller keeps the running strategy. Without
-    /// a saved state (none could be written at start) there is nothing to keep in step.
-    pub fn record_strategy(&self, strategy: &CpuStrategy) -> Result<(), String> {
-        if !self.state_saved {
-            return Ok(());
-        }
-        let Some(mut state) = self.crash.widened(strategy.files()) else {
+    /// a saved state (none could be written at start) the file is only noted, for the
+    /// values-to-put-back-by-hand message of a failed exit.
+    pub fn record_strategy(&mut self, strategy: &CpuStrategy) -> Result<(), String> {
+        let Some(wider) = self.crash.wider(strategy.files()) else {
             return Ok(());
         };
-        try_save_state(&mut state, &self.state_dir).map_err(|e| {
-            format!(
-                "its cpufreq file cannot be recorded in the crash-restore state ({e}), so a \
-                 crash would leave it changed with nothing to put it back"
-            )
-        })?;
-        self.crash.widen(strategy.files());
+        if self.state_saved {
+            try_save_state(&mut self.crash.state_with(wider), &self.state_dir).map_err(|e| {
+                format!(
+                    "its cpufreq file cannot be recorded in the crash-restore state ({e}), so \
+                     a crash would leave it changed with nothing to put it back"
+                )
+            })?;
+        }
+        // Also without a saved state: the message at a failed exit lists it by hand.
+        self.crash.record(wider);
         Ok(())
     }
 
