@@ -124,10 +124,25 @@ mod tests {
 
     use warden_hw::cpufreq::CpuFreqFiles;
     use warden_hw::RestoreEntry;
-    use warden_thermal::{Controller, ControllerConfig, PolicyConfig, SharedSnapshot};
+    use warden_thermal::{
+        Controller, ControllerConfig, ControllerHandle, PolicyConfig, SharedSnapshot,
+    };
 
     use super::super::crash_state::CrashRecord;
     use super::*;
+
+    /// Starts `controller` on a 10 ms tick, admission changes dropped.
+    fn spawn_ticking_fast(controller: Controller) -> (ControllerHandle, Arc<SharedSnapshot>) {
+        let snapshot = Arc::new(SharedSnapshot::new());
+        let config = ControllerConfig {
+            interval: std::time::Duration::from_millis(10),
+            ..ControllerConfig::default()
+        };
+        let handle = controller
+            .spawn(config, Box::new(|_| {}), Arc::clone(&snapshot))
+            .unwrap();
+        (handle, snapshot)
+    }
 
     /// A guard over a controller at 82 °C (throttling) on fakes, with a saved state file.
     fn throttling_guard(cpu: &warden_hw::fake::FakeCpuFreq, state_dir: PathBuf) -> ThermalGuard {
@@ -157,19 +172,11 @@ mod tests {
             horizon_s: 0.0,
             ..PolicyConfig::default()
         };
-        let snapshot = Arc::new(SharedSnapshot::new());
-        let handle = Controller::new(policy, Box::new(sensor), Box::new(fan))
-            .unwrap()
-            .with_cpufreq(Box::new(cpu.clone()))
-            .spawn(
-                ControllerConfig {
-                    interval: std::time::Duration::from_millis(10),
-                    ..ControllerConfig::default()
-                },
-                Box::new(|_| {}),
-                Arc::clone(&snapshot),
-            )
-            .unwrap();
+        let (handle, snapshot) = spawn_ticking_fast(
+            Controller::new(policy, Box::new(sensor), Box::new(fan))
+                .unwrap()
+                .with_cpufreq(Box::new(cpu.clone())),
+        );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while cpu.current_max_khz() == 1_500_000 {
             assert!(std::time::Instant::now() < deadline, "never throttled");
@@ -214,18 +221,9 @@ mod tests {
     fn simulated_guard() -> ThermalGuard {
         let options = crate::simulate::SimulationOptions::default();
         let (backends, simulation) = crate::simulate::start_simulation(&options, || 0.0).unwrap();
-        let snapshot = Arc::new(SharedSnapshot::new());
-        let handle = Controller::from_backends(PolicyConfig::default(), backends)
-            .unwrap()
-            .spawn(
-                ControllerConfig {
-                    interval: std::time::Duration::from_millis(10),
-                    ..ControllerConfig::default()
-                },
-                Box::new(|_| {}),
-                Arc::clone(&snapshot),
-            )
-            .unwrap();
+        let (handle, snapshot) = spawn_ticking_fast(
+            Controller::from_backends(PolicyConfig::default(), backends).unwrap(),
+        );
         ThermalGuard {
             handle: Some(handle),
             snapshot,

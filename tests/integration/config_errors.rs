@@ -64,17 +64,7 @@ fn syntax_errors_and_defaults_are_reported_in_words() {
              set thermal.shed_off_c below 58 too, or raise thermal.shed_on_c above 70",
         ),
     ];
-    for (i, (text, expected)) in cases.iter().enumerate() {
-        let path = dir.write(&format!("words{i}.toml"), text);
-        let out = run_warden(&["check-config", path.to_str().unwrap()]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{text:?}: {stderr}");
-        let line = format!("warden: {}: {expected}", path.display());
-        assert!(
-            stderr.contains(&line),
-            "{text:?}: expected {line:?}, got: {stderr}"
-        );
-    }
+    refused_with(&dir, "words", cases);
 }
 
 #[test]
@@ -113,8 +103,14 @@ fn values_and_control_characters_are_reported_as_written() {
             "server.backlog: invalid TOML: unexpected `x\\ry` after the value `3`",
         ),
     ];
+    refused_with(&dir, "written", cases);
+}
+
+/// Checks each `(file text, expected message)`: `check-config` exits 2 and prints
+/// `warden: <file>: <expected>…` on one line, with no raw control character.
+fn refused_with(dir: &TempDir, tag: &str, cases: &[(&str, &str)]) {
     for (i, (text, expected)) in cases.iter().enumerate() {
-        let path = dir.write(&format!("written{i}.toml"), text);
+        let path = dir.write(&format!("{tag}{i}.toml"), text);
         let out = run_warden(&["check-config", path.to_str().unwrap()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{text:?}: {stderr}");

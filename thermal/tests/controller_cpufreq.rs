@@ -54,6 +54,17 @@ impl TwoPolicies {
         self.tree.as_ref().unwrap()
     }
 
+    /// A max-freq controller heated to 82 °C until both policies sit at 600 MHz.
+    fn spawn_at_minimum(&self) -> (FakeSensor, ControllerHandle, Arc<SharedSnapshot>) {
+        let sensor = FakeSensor::new(50.0);
+        let (handle, snapshot) = self.spawn(CpuStrategy::MaxFreq, &sensor);
+        sensor.set_celsius(82.0);
+        wait_until("both policies capped", || {
+            (0..2).all(|p| self.tree().scaling_max_freq(p).unwrap() == 600_000)
+        });
+        (sensor, handle, snapshot)
+    }
+
     /// A controller over the tree's real cpufreq at 50 °C, ticking every 10 ms.
     fn spawn(
         &self,
@@ -127,12 +138,7 @@ const STATUS_READ_WAIT: Duration =
 #[test]
 fn a_policy_left_capped_keeps_the_status_throttled_at_its_cap() {
     let fx = TwoPolicies::new("cpufreq-stuck-capped");
-    let sensor = FakeSensor::new(50.0);
-    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor);
-    sensor.set_celsius(82.0);
-    wait_until("both policies capped", || {
-        (0..2).all(|p| fx.tree().scaling_max_freq(p).unwrap() == 600_000)
-    });
+    let (sensor, handle, snapshot) = fx.spawn_at_minimum();
     let stuck = fx.tree().scaling_max_freq_path(1);
     fx.tree().make_unwritable(&stuck);
     sensor.set_celsius(50.0);
@@ -235,12 +241,7 @@ fn each_strategy_names_the_files_it_writes() {
 #[test]
 fn a_restore_failing_on_both_policies_names_both_settings() {
     let fx = TwoPolicies::new("cpufreq-restore-both-policies");
-    let sensor = FakeSensor::new(50.0);
-    let (handle, _snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor);
-    sensor.set_celsius(82.0);
-    wait_until("both policies capped", || {
-        (0..2).all(|p| fx.tree().scaling_max_freq(p).unwrap() == 600_000)
-    });
+    let (_sensor, handle, _snapshot) = fx.spawn_at_minimum();
     let paths = [
         fx.tree().scaling_max_freq_path(0),
         fx.tree().scaling_max_freq_path(1),
