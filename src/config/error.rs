@@ -174,7 +174,7 @@ pub(super) fn escape_controls(text: &str) -> Cow<'_, str> {
         if c.is_control() {
             escaped.extend(c.escape_debug());
         } else if needs_escape(c) {
-            escaped.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+            escaped.extend(c.escape_unicode());
         } else {
             escaped.push(c);
         }

@@ -7,6 +7,8 @@ use std::ops::RangeInclusive;
 
 /// `server.backlog`: listen(2) caps larger values at `net.core.somaxconn` anyway.
 pub const BACKLOG_RANGE: RangeInclusive<u32> = 1..=65_535;
+/// `server.listen`: the most addresses one event loop serves.
+pub const MAX_LISTEN_ADDRESSES: usize = 64;
 /// `server.max_connections`: bounded by the fd limit in practice.
 pub const MAX_CONNECTIONS_RANGE: RangeInclusive<usize> = 1..=1_000_000;
 /// `server.max_pending_bytes`: 1 KiB to 64 MiB per connection.

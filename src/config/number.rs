@@ -18,7 +18,7 @@ macro_rules! integer_message_number {
     };
 }
 
-integer_message_number!(u8, u16, u32, u64, usize, i64);
+integer_message_number!(u8, u32, u64, usize);
 
 impl MessageNumber for f64 {
     fn message_text(self) -> String {

@@ -139,7 +139,7 @@ pub(super) fn parse(text: &str) -> Result<RawConfig, ConfigError> {
 }
 
 /// Attaches the line and column `toml` reported, if any.
-fn locate(error: ConfigError, text: &str, toml_error: &toml::de::Error) -> ConfigError {
+pub(super) fn locate(error: ConfigError, text: &str, toml_error: &toml::de::Error) -> ConfigError {
     match toml_error.span() {
         Some(span) => error.located(text, span.start),
         None => error,

@@ -136,7 +136,7 @@ fn listen_addresses(texts: &[String]) -> Result<Vec<SocketAddr>, ConfigError> {
             address_text()
         )));
     }
-    let most = crate::engine::token::MAX_LISTENERS;
+    let most = MAX_LISTEN_ADDRESSES;
     if texts.len() > most {
         return Err(ConfigError::at_key(
             ConfigErrorKind::BadValue,

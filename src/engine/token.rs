@@ -15,8 +15,8 @@ pub const SIGNALS: Token = Token(1);
 pub const HEARTBEAT: Token = Token(2);
 /// First listener token; listener `i` is `LISTENER_BASE + i`.
 pub const LISTENER_BASE: usize = 16;
-/// Most listening sockets one loop holds.
-pub const MAX_LISTENERS: usize = 64;
+/// Most listening sockets one loop holds: as many as `server.listen` may name.
+pub const MAX_LISTENERS: usize = crate::config::limits::MAX_LISTEN_ADDRESSES;
 /// First session token; session with slab key `k` is `SESSION_BASE + k`.
 pub const SESSION_BASE: usize = LISTENER_BASE + MAX_LISTENERS;
 

@@ -37,13 +37,7 @@ impl Statement {
     pub fn path(&self) -> Option<String> {
         match &self.kind {
             StatementKind::Header { name } => (!name.is_empty()).then(|| name.clone()),
-            StatementKind::Assignment { table, key, .. } => {
-                match (table.is_empty(), key.is_empty()) {
-                    (_, true) => (!table.is_empty()).then(|| table.clone()),
-                    (true, false) => Some(key.clone()),
-                    (false, false) => Some(format!("{table}.{key}")),
-                }
-            }
+            StatementKind::Assignment { table, key, .. } => join_key(table, key),
         }
     }
 }
@@ -273,6 +267,16 @@ impl Scanner<'_> {
                 _ => self.at += 1,
             }
         }
+    }
+}
+
+/// The dotted path of `key` in `table` ("server.backlog"); the table alone when the key
+/// is empty, `None` when both are (a statement at the top naming nothing).
+pub(super) fn join_key(table: &str, key: &str) -> Option<String> {
+    match (table.is_empty(), key.is_empty()) {
+        (_, true) => (!table.is_empty()).then(|| table.to_string()),
+        (true, false) => Some(key.to_string()),
+        (false, false) => Some(format!("{table}.{key}")),
     }
 }
 

@@ -12,7 +12,7 @@ mod value;
 
 use self::place::{Diagnosis, Place};
 use self::value::{after_value, bad_value, bare_word, out_of_range};
-use super::statements::{statement_at, statements, StatementKind};
+use super::statements::{join_key, statement_at, statements, StatementKind};
 use crate::config::error::{ConfigError, ConfigErrorKind};
 use crate::config::schema;
 
@@ -26,9 +26,9 @@ const QUOTE_MAX_CHARS: usize = 40;
 
 /// The error for text that is not TOML, naming the key or table it concerns when the
 /// statement holding the fault can be found.
-pub(super) fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
-    let offset = error.span().map(|span| span.start);
-    let message = error.message().trim().replace('\n', ", ");
+pub(super) fn syntax_error(text: &str, toml_error: &toml::de::Error) -> ConfigError {
+    let offset = toml_error.span().map(|span| span.start);
+    let message = toml_error.message().trim().replace('\n', ", ");
     let found = statements(text);
     let mut at = offset.unwrap_or(text.len()).min(text.len());
     while !text.is_char_boundary(at) {
@@ -50,10 +50,7 @@ pub(super) fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
         None => ConfigError::whole_file(diagnosis.kind, problem),
     }
     .allowing(diagnosis.hint);
-    match offset {
-        Some(offset) => error.located(text, offset),
-        None => error,
-    }
+    super::locate(error, text, toml_error)
 }
 
 /// Picks the explanation from `toml`'s phrase and the text at the fault.
@@ -135,22 +132,19 @@ fn duplicate(place: &Place<'_>, message: &str) -> Diagnosis {
     let first = earlier
         .map(|s| format!(" (first on line {})", s.line))
         .unwrap_or_default();
-    match place.statement.map(|s| &s.kind) {
-        Some(StatementKind::Header { name })
-            if matches!(
-                earlier.map(|s| &s.kind),
-                Some(StatementKind::Assignment { .. })
-            ) =>
+    match (place.statement.map(|s| &s.kind), earlier) {
+        (Some(StatementKind::Header { name }), Some(key))
+            if matches!(key.kind, StatementKind::Assignment { .. }) =>
         {
             place.say(
                 format!(
                     "the table [{name}] clashes with the key `{path}` set on line {}",
-                    earlier.map_or(0, |s| s.line)
+                    key.line
                 ),
                 "a name is either a key with a value or a [table], not both",
             )
         }
-        Some(StatementKind::Header { name }) => place.say(
+        (Some(StatementKind::Header { name }), _) => place.say(
             format!("the table [{name}] is defined twice{first}"),
             format!("write [{name}] once, with all of its keys under it"),
         ),
@@ -359,11 +353,7 @@ fn missing_equals(place: &Place<'_>) -> Diagnosis {
         _ => {
             let name = place.text[start..place.at].trim();
             let table = place.table();
-            let key = match (table.is_empty(), name.is_empty()) {
-                (_, true) => (!table.is_empty()).then_some(table),
-                (true, false) => Some(name.to_string()),
-                (false, false) => Some(format!("{table}.{name}")),
-            };
+            let key = join_key(&table, name);
             (name, key)
         }
     };

@@ -138,7 +138,6 @@ fn compact_f64_is_short_and_reads_back_as_the_same_number() {
         }
     }
     assert_eq!(65_535_u32.message_text(), "65535");
-    assert_eq!(1e308_f64.message_text(), "1e308");
 }
 
 #[test]
