@@ -279,17 +279,23 @@ struct ReloadReport {
 
 impl ReloadReport {
     /// One INFO line: each `[server]`, `[log]` and `[status]` key now in force with a
-    /// new value (old -> new), or `no changes` when the file asked for none.
-    fn log(self, applied: &Config) {
+    /// new value (old -> new), or `no changes` when the file asked for none. A value the
+    /// loop enforces differently (`in_force`) is marked so.
+    fn log(self, applied: &Config, in_force: &EngineSettings) {
         let changes = crate::config::live_changes(&self.previous, applied);
         if !changes.is_empty() {
             let overridden = logging::level_override();
+            let capped = in_force.max_connections != applied.server.max_connections;
             let listed: Vec<String> = changes
                 .iter()
-                .map(|change| match overridden {
-                    Some(level) if change.key == "log.level" => format!(
+                .map(|change| match (change.key, overridden) {
+                    ("log.level", Some(level)) => format!(
                         "{change} (not in force: WARDEN_LOG={} overrides it)",
                         level.as_str().to_ascii_lowercase()
+                    ),
+                    ("server.max_connections", _) if capped => format!(
+                        "{change} (held to {} by the open-file limit)",
+                        in_force.max_connections
                     ),
                     _ => change.to_string(),
                 })
@@ -496,7 +502,7 @@ impl LoopHooks for DaemonHooks {
         self.applied.server.backlog = applied.backlog;
         self.applied.status = self.status.running().clone();
         if let Some(report) = self.reload_report.take() {
-            report.log(&self.applied);
+            report.log(&self.applied, applied);
         }
     }
 }

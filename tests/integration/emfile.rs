@@ -138,6 +138,11 @@ fn a_sighup_cannot_raise_max_connections_past_the_fd_budget() {
         "{line}"
     );
     w.wait_log_after(lines, "configuration reloaded", Duration::from_secs(5));
+    let applied = w.wait_log_after(lines, "SIGHUP: applied", Duration::from_secs(5));
+    assert!(
+        applied.contains("server.max_connections 50 -> 10000 (held to 144 by the open-file limit)"),
+        "{applied}"
+    );
     assert_eq!(max(), 144);
     // A flood past the budget leaves the status page and the thermal thread their share.
     let addr = w.addr();
