@@ -21,6 +21,9 @@ pub struct LiveStatus {
     server: Option<StatusServerHandle>,
     /// Most status connections at once, from the open-file budget.
     max_connections: usize,
+    /// Settings [`release_port_for`](Self::release_port_for) failed to move to in this
+    /// reload (logged there): [`apply`](Self::apply) does not try and log them again.
+    refused: Option<StatusConfig>,
 }
 
 impl LiveStatus {
@@ -41,6 +44,7 @@ impl LiveStatus {
             running: config.clone(),
             server,
             max_connections,
+            refused: None,
         })
     }
 
@@ -89,7 +93,10 @@ impl LiveStatus {
             Ok(()) => log::info!(
                 "SIGHUP: status page moved from {held} first: server.listen takes that port"
             ),
-            Err(e) => log::error!("SIGHUP: {e}; the status page stays on {held}"),
+            Err(e) => {
+                log::error!("SIGHUP: {e}; the status page stays on {held}");
+                self.refused = Some(newer.clone());
+            }
         }
     }
 
@@ -108,6 +115,9 @@ impl LiveStatus {
     /// and was logged) is named as warden's own rather than blamed on another process.
     pub fn apply(&mut self, newer: &StatusConfig, own: &[SocketAddr]) {
         let explain = |e: &StatusError| bind_failure(e, own);
+        if self.refused.take().as_ref() == Some(newer) {
+            return;
+        }
         // After a failed rebuild left no server, the same settings try again.
         if *newer == self.running && (self.server.is_some() || !newer.enabled) {
             return;

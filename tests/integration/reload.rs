@@ -224,6 +224,12 @@ fn a_swap_whose_new_status_address_is_taken_keeps_both_where_they_were() {
     w.signal(libc::SIGHUP);
     w.wait_log_after(lines, "keeping the old listeners", RELOAD_WAIT);
     w.wait_log_after(lines, "configuration reloaded", RELOAD_WAIT);
+    let reported: Vec<String> = w.log()[lines..]
+        .iter()
+        .filter(|l| l.contains(&format!("status.listen {taken}")))
+        .cloned()
+        .collect();
+    assert_eq!(reported.len(), 1, "the taken address once: {reported:?}");
     assert_eq!(
         get(page, "/healthz").status,
         200,
