@@ -25,6 +25,16 @@ pub enum Failure {
     Runtime(#[from] anyhow::Error),
 }
 
+/// Writes `text` to standard output; a full disk, a closed pipe or a closed descriptor is
+/// a runtime failure (exit 1) that says so, never a panic.
+pub fn print_out(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::Runtime(anyhow::anyhow!("cannot write to standard output: {e}")))
+}
+
 impl Failure {
     /// The documented exit code.
     pub fn exit_code(&self) -> ExitCode {

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 
 use warden::cli::{self, Command, Subcommand};
-use warden::exit::Failure;
+use warden::exit::{print_out, Failure};
 use warden::simulate::{self, SimulateError};
 use warden::{config, daemon};
 
@@ -24,20 +24,14 @@ fn main() -> ExitCode {
 
 fn run(args: impl Iterator<Item = std::ffi::OsString>) -> Result<(), Failure> {
     match cli::parse_os(args)? {
-        Command::Help(topic) => {
-            print!("{}", cli::help_text(topic));
-            Ok(())
-        }
-        Command::Version => {
-            println!("warden {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
+        Command::Help(topic) => print_out(&cli::help_text(topic)),
+        Command::Version => print_out(&format!("warden {}\n", env!("CARGO_PKG_VERSION"))),
         Command::CheckConfig { path } => {
             let checked = config::check_file(&path)?;
             // The simulation's variables are part of what `warden run` would be given.
             let note = simulate::check_process_environment(checked.hardware.simulate)
                 .map_err(SimulateError::into_failure)?;
-            println!("{}: ok", path.display());
+            print_out(&format!("{}: ok\n", path.display()))?;
             if let Some(note) = note {
                 eprintln!("warden: {note}");
             }

@@ -25,11 +25,13 @@ use std::path::{Path, PathBuf};
 use log::LevelFilter;
 
 use warden_hw::restore::{list_entries, UNREPLAYED_FILE_NAME};
-use warden_hw::{LockError, RestoreEntry, RestoreError, StateDirLock};
+use warden_hw::{
+    LockError, RestoreEntry, RestoreError, RestoreReport, RestoreTargets, StateDirLock,
+};
 
 use crate::config::defaults::DEFAULT_STATE_DIR;
-use crate::config::{Config, ConfigError};
-use crate::exit::Failure;
+use crate::config::{Config, ConfigError, FanDriver};
+use crate::exit::{print_out, Failure};
 use crate::logging::{self, LogFormat};
 
 /// Runs the restore with the state directory from `config_path` (or the default).
@@ -41,26 +43,38 @@ pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
     // warden-hw warns through `log` (a state directory it cannot lock, for one); the
     // logger is set up once, in the file's format when the file loads.
     let init = |format| logging::init(LevelFilter::Info, format);
-    let state_dir = match config_path {
+    let (state_dir, targets) = match config_path {
         None => {
             init(LogFormat::Text);
-            Config::default().hardware.state_dir
+            let config = Config::default();
+            (config.hardware.state_dir.clone(), restore_targets(&config))
         }
         Some(path) => match Config::load(path) {
             Ok(config) => {
                 init(crate::daemon::log_format(&config));
-                config.hardware.state_dir
+                (config.hardware.state_dir.clone(), restore_targets(&config))
             }
             Err(error) => {
                 init(LogFormat::Text);
                 let text = std::fs::read_to_string(path).ok();
                 let (state_dir, source) = fallback_state_dir(text.as_deref());
                 warn_fallback(&error, &state_dir, &source);
-                state_dir
+                // No file fan is trusted from a file that does not validate.
+                (state_dir, RestoreTargets::default())
             }
         },
     };
-    restore_in(&state_dir)
+    restore_in(&state_dir, &targets)
+}
+
+/// The files a restore under `config` may write: the attributes warden records, and the
+/// `file` fan's `fan.path` when that is the driver.
+pub fn restore_targets(config: &Config) -> RestoreTargets {
+    let fan_file = match config.fan.driver {
+        FanDriver::File => config.fan.path.clone(),
+        _ => None,
+    };
+    RestoreTargets::new(fan_file)
 }
 
 /// Says that the configuration was not usable and which state directory is used instead.
@@ -101,8 +115,8 @@ fn fallback_state_dir(text: Option<&str>) -> (PathBuf, String) {
 }
 
 /// Replays the state file in `state_dir` and reports what it did.
-fn restore_in(state_dir: &Path) -> Result<(), Failure> {
-    let report = match warden_hw::restore_from_state(state_dir) {
+fn restore_in(state_dir: &Path, targets: &RestoreTargets) -> Result<(), Failure> {
+    let report = match warden_hw::restore_from_state(state_dir, targets) {
         Ok(report) => report,
         Err(e @ (RestoreError::OwnerRunning { .. } | RestoreError::LockHeld { .. })) => {
             return Err(Failure::Runtime(
@@ -118,29 +132,48 @@ fn restore_in(state_dir: &Path) -> Result<(), Failure> {
                 .into())
         }
     };
-    if !report.found {
-        println!(
-            "nothing to restore: no state file at {}",
-            report.state_file.display()
-        );
-        return Ok(());
-    }
-    for entry in &report.restored {
-        println!("restored {entry}");
-    }
+    print_out(&report_text(&report))?;
     for (entry, error) in &report.failed {
         logging::print_error(&format!("warden: could not restore {entry}: {error}"));
     }
-    if report.is_complete() {
-        Ok(())
-    } else {
-        Err(Failure::Runtime(anyhow::anyhow!(
+    if !report.is_complete() {
+        return Err(Failure::Runtime(anyhow::anyhow!(
             "{} of {} settings not restored; the state file {} is kept for another try",
             report.failed.len(),
             report.failed.len() + report.restored.len(),
             report.state_file.display()
-        )))
+        )));
     }
+    match &report.not_removed {
+        Some(e) => Err(Failure::Runtime(anyhow::anyhow!(
+            "every setting was put back, but the state file {} could not be removed ({e}); \
+             remove it by hand (replaying it again writes the same values)",
+            report.state_file.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// What `warden restore` prints on standard output for `report`: each setting put back, or
+/// why there was nothing to put back.
+fn report_text(report: &RestoreReport) -> String {
+    if !report.found {
+        return format!(
+            "nothing to restore: no state file at {}\n",
+            report.state_file.display()
+        );
+    }
+    if report.restored.is_empty() && report.failed.is_empty() {
+        return format!(
+            "nothing to restore: the state file {} lists no settings\n",
+            report.state_file.display()
+        );
+    }
+    report
+        .restored
+        .iter()
+        .map(|entry| format!("restored {entry}\n"))
+        .collect()
 }
 
 /// At start, with the state directory locked: replays the crash-restore state an earlier
@@ -156,10 +189,13 @@ fn restore_in(state_dir: &Path) -> Result<(), Failure> {
 /// Errors (nothing written) when the file belongs to a warden that still runs (an older
 /// version, which takes no lock): it drives the same fan and cpufreq, and this one must not
 /// start.
-pub fn replay_leftover_state(lock: &StateDirLock) -> Result<bool, Failure> {
+pub fn replay_leftover_state(
+    lock: &StateDirLock,
+    targets: &RestoreTargets,
+) -> Result<bool, Failure> {
     let state_dir = lock.state_dir();
     let state_file = warden_hw::restore::state_path(state_dir);
-    let report = match warden_hw::restore_from_state_locked(lock) {
+    let report = match warden_hw::restore_from_state_locked(lock, targets) {
         Ok(report) => report,
         Err(RestoreError::OwnerRunning { owner, .. }) => {
             return Err(another_warden_runs(
@@ -196,6 +232,13 @@ pub fn replay_leftover_state(lock: &StateDirLock) -> Result<bool, Failure> {
         log::error!(
             "could not put back {entry} from the earlier run's crash-restore state: {error}; \
              starting anyway, so this setting read as an original now may be that run's"
+        );
+    }
+    if let Some(e) = &report.not_removed {
+        log::warn!(
+            "every setting from the earlier run's crash-restore state was put back, but {} \
+             could not be removed ({e}); this run's own state replaces it",
+            report.state_file.display()
         );
     }
     if report.is_complete() {
@@ -336,14 +379,17 @@ mod tests {
         state.save(&state_dir).unwrap();
 
         let lock = StateDirLock::acquire(&state_dir).unwrap();
-        assert!(replay_leftover_state(&lock).unwrap(), "may save");
+        assert!(
+            replay_leftover_state(&lock, &RestoreTargets::default()).unwrap(),
+            "may save"
+        );
         assert_eq!(
             std::fs::read_to_string(&max_freq).unwrap().trim(),
             "1500000"
         );
         assert!(!warden_hw::restore::state_path(&state_dir).exists());
         // Nothing left: a second start has nothing to do.
-        assert!(replay_leftover_state(&lock).unwrap());
+        assert!(replay_leftover_state(&lock, &RestoreTargets::default()).unwrap());
     }
 
     #[test]
@@ -355,7 +401,10 @@ mod tests {
         let unreplayed = state_dir.join(UNREPLAYED_FILE_NAME);
         let broken = "# warden restore state v1\nrelative\t1500000\n";
         std::fs::write(&state_file, broken).unwrap();
-        assert!(replay_leftover_state(&lock).unwrap(), "may save");
+        assert!(
+            replay_leftover_state(&lock, &RestoreTargets::default()).unwrap(),
+            "may save"
+        );
         assert!(!state_file.exists(), "out of the new state's way");
         assert_eq!(std::fs::read_to_string(&unreplayed).unwrap(), broken);
     }
@@ -370,7 +419,7 @@ mod tests {
         state.push(RestoreEntry::new(&missing, "1500000"));
         let saved = state.save(&state_dir).unwrap();
         let text = std::fs::read_to_string(&saved).unwrap();
-        assert!(replay_leftover_state(&lock).unwrap());
+        assert!(replay_leftover_state(&lock, &RestoreTargets::default()).unwrap());
         assert!(!saved.exists());
         assert_eq!(
             std::fs::read_to_string(state_dir.join(UNREPLAYED_FILE_NAME)).unwrap(),
@@ -388,7 +437,10 @@ mod tests {
         std::fs::write(&state_file, "not a state file\n").unwrap();
         // A non-empty directory cannot be replaced by a rename.
         std::fs::create_dir_all(state_dir.join(UNREPLAYED_FILE_NAME).join("x")).unwrap();
-        assert!(!replay_leftover_state(&lock).unwrap(), "must not save");
+        assert!(
+            !replay_leftover_state(&lock, &RestoreTargets::default()).unwrap(),
+            "must not save"
+        );
         assert_eq!(
             std::fs::read_to_string(&state_file).unwrap(),
             "not a state file\n"
@@ -464,7 +516,7 @@ mod tests {
         let owner = warden_hw::StateOwner::current().unwrap();
         let (state_dir, max_freq) = state_owned_by(&scratch, Some(owner.clone()));
         let lock = StateDirLock::acquire(&state_dir).unwrap();
-        let failure = replay_leftover_state(&lock).unwrap_err();
+        let failure = replay_leftover_state(&lock, &RestoreTargets::default()).unwrap_err();
         assert!(
             matches!(failure, Failure::Runtime(_)),
             "exit 1: {failure:?}"
@@ -493,7 +545,7 @@ mod tests {
         let forged = warden_hw::StateOwner::of_pid(other.id()).unwrap();
         let (state_dir, max_freq) = state_owned_by(&scratch, forged);
         let lock = StateDirLock::acquire(&state_dir).unwrap();
-        let replayed = replay_leftover_state(&lock);
+        let replayed = replay_leftover_state(&lock, &RestoreTargets::default());
         let _ = other.kill();
         let _ = other.wait();
         assert!(replayed.unwrap(), "sleep is no warden: replayed, may save");
@@ -508,7 +560,7 @@ mod tests {
         owner.start_time += 1;
         let (state_dir, max_freq) = state_owned_by(&scratch, Some(owner));
         let lock = StateDirLock::acquire(&state_dir).unwrap();
-        assert!(replay_leftover_state(&lock).unwrap());
+        assert!(replay_leftover_state(&lock, &RestoreTargets::default()).unwrap());
         assert_eq!(std::fs::read_to_string(&max_freq).unwrap(), "1500000");
         assert!(!warden_hw::restore::state_path(&state_dir).exists());
     }

@@ -58,9 +58,9 @@ const GOVERNOR: &str = "a cpufreq governor name";
 /// What `scaling_available_frequencies` must hold.
 const KHZ_LIST: &str = "a list of frequencies in kHz";
 /// Name of a policy's max-frequency file.
-const MAX_FREQ_FILE: &str = "scaling_max_freq";
+pub(crate) const MAX_FREQ_FILE: &str = "scaling_max_freq";
 /// Name of a policy's governor file.
-const GOVERNOR_FILE: &str = "scaling_governor";
+pub(crate) const GOVERNOR_FILE: &str = "scaling_governor";
 
 /// Which cpufreq files a throttling strategy writes (or a backend has written), so that
 /// only those are put back and recorded for a crash restore.

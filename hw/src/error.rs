@@ -237,7 +237,7 @@ pub enum HwError {
         errors: Vec<HwError>,
     },
     /// The crash-restore state file is malformed.
-    #[error("restore state file {path} line {line}: {reason}; if it is stale, delete it")]
+    #[error("restore state file {path}{}: {reason}; if it is stale, delete it", line_text(*line))]
     StateFile {
         /// The state file.
         path: PathBuf,
@@ -246,6 +246,14 @@ pub enum HwError {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// ` line N` for a state file error on line N; nothing for the file as a whole (0).
+fn line_text(line: usize) -> String {
+    match line {
+        0 => String::new(),
+        n => format!(" line {n}"),
+    }
 }
 
 /// What to check for a missing file: a sysfs attribute goes missing when its driver is not

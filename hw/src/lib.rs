@@ -40,7 +40,8 @@ pub use fan::{FileFan, GpioFan, HwmonFan, NoFan, PwmFan, SoftPwmFan};
 pub use file_kind::describe_file_kind;
 pub use restore::{
     restore_from_state, restore_from_state_locked, set_aside_unreplayed, LockError, RestoreEntry,
-    RestoreError, RestoreReport, RestoreState, SkippedEntry, StateDirLock, StateOwner,
+    RestoreError, RestoreReport, RestoreState, RestoreTargets, SkippedEntry, StateDirLock,
+    StateOwner,
 };
 pub use sensor::SysfsThermalZone;
 pub use sim::{PiThermalModel, PiThermalParams, SimBoard};

@@ -27,6 +27,11 @@
 //! for the entry on the very next line, and only for a path with no `sys` directory in it:
 //! before a sysfs path it creates nothing.
 //!
+//! A restore writes only the files warden records ([`targets`]): a state file naming any
+//! other file, or a file to create that is not the configured `file` fan's, has that entry
+//! refused, nothing written to it. A restore run as root on a state directory another
+//! account can write therefore cannot be steered to other files.
+//!
 //! Every line the writer puts out ends in a newline, so a file whose last line does not
 //! was cut short (a full disk, a crash mid-write): it is refused whole, never replayed in
 //! part, and so is a file holding what the writer never writes (two entries for one path,
@@ -59,6 +64,7 @@
 mod format;
 pub mod lock;
 pub mod owner;
+pub mod targets;
 
 use std::fmt;
 use std::fs;
@@ -69,12 +75,13 @@ use crate::error::{Access, HwError};
 use crate::fan::FileFan;
 use crate::sysfs_io::{
     ensure_regular, in_sysfs, open_nonblocking, read_capped, replace_plain_file,
-    replace_through_temp, unless_already_held, write_or_already_held,
+    replace_through_temp, unless_already_held, write_recorded_attribute,
 };
 use crate::{CpuFreq, Fan};
 
 pub use lock::{LockError, StateDirLock};
 pub use owner::StateOwner;
+pub use targets::RestoreTargets;
 
 /// Default directory of the state file (systemd `RuntimeDirectory=warden`).
 pub const DEFAULT_STATE_DIR: &str = "/run/warden";
@@ -144,7 +151,7 @@ impl RestoreEntry {
             let written = replace_plain_file(&self.path, &self.value, FileFan::PATH_SETTING);
             return unless_already_held(&self.path, &self.value, written);
         }
-        write_or_already_held(&self.path, &self.value)
+        write_recorded_attribute(&self.path, &self.value)
     }
 }
 
@@ -236,6 +243,9 @@ pub struct RestoreReport {
     pub failed: Vec<(RestoreEntry, HwError)>,
     /// True when the state file was removed (everything restored).
     pub removed: bool,
+    /// Why the state file is still there although everything was restored (a read-only
+    /// state directory): replaying it again writes the same values.
+    pub not_removed: Option<HwError>,
 }
 
 impl RestoreReport {
@@ -352,14 +362,15 @@ impl RestoreState {
     }
 
     /// Writes every entry back, in order, continuing past failures; a sysfs value that
-    /// cannot be right is refused, not written ([`HwError::RefusedValue`] in the report).
-    pub fn apply(&self) -> RestoreReport {
+    /// cannot be right, or a file not among `targets`, is refused, not written
+    /// ([`HwError::RefusedValue`] in the report).
+    pub fn apply(&self, targets: &RestoreTargets) -> RestoreReport {
         let mut report = RestoreReport {
             found: true,
             ..RestoreReport::default()
         };
         for entry in &self.entries {
-            match entry.write() {
+            match targets.check(entry).and_then(|()| entry.write()) {
                 Ok(()) => report.restored.push(entry.clone()),
                 Err(e) => report.failed.push((entry.clone(), e)),
             }
@@ -388,10 +399,13 @@ impl RestoreState {
 /// the owner check alone. While the warden that wrote the file still runs, nothing is
 /// written and the file is kept ([`RestoreError::OwnerRunning`]); a file without an owner
 /// is replayed.
-pub fn restore_from_state(state_dir: &Path) -> Result<RestoreReport, RestoreError> {
+pub fn restore_from_state(
+    state_dir: &Path,
+    targets: &RestoreTargets,
+) -> Result<RestoreReport, RestoreError> {
     match StateDirLock::acquire_existing(state_dir) {
-        Ok(Some(lock)) => restore_from_state_locked(&lock),
-        Ok(None) => replay(state_dir),
+        Ok(Some(lock)) => restore_from_state_locked(&lock, targets),
+        Ok(None) => replay(state_dir, targets),
         Err(LockError::Held { lock_file, holder }) => Err(RestoreError::LockHeld {
             state_file: state_path(state_dir),
             lock_file,
@@ -399,15 +413,18 @@ pub fn restore_from_state(state_dir: &Path) -> Result<RestoreReport, RestoreErro
         }),
         Err(LockError::Unavailable(e)) => {
             log::warn!("cannot lock the state directory ({e}); replaying on the owner check alone");
-            replay(state_dir)
+            replay(state_dir, targets)
         }
     }
 }
 
 /// [`restore_from_state`] for a caller that already holds the state directory's lock (a
 /// starting `warden run` replaying an earlier run's leftover).
-pub fn restore_from_state_locked(lock: &StateDirLock) -> Result<RestoreReport, RestoreError> {
-    replay(lock.state_dir())
+pub fn restore_from_state_locked(
+    lock: &StateDirLock,
+    targets: &RestoreTargets,
+) -> Result<RestoreReport, RestoreError> {
+    replay(lock.state_dir(), targets)
 }
 
 /// Moves a leftover `<state_dir>/restore.state` that could not be replayed to
@@ -439,7 +456,7 @@ pub(crate) fn create_state_dir(state_dir: &Path) -> Result<(), HwError> {
 }
 
 /// The replay itself, the lock question settled.
-fn replay(state_dir: &Path) -> Result<RestoreReport, RestoreError> {
+fn replay(state_dir: &Path, targets: &RestoreTargets) -> Result<RestoreReport, RestoreError> {
     let state_file = state_path(state_dir);
     let Some(state) = RestoreState::load(state_dir)? else {
         return Ok(RestoreReport {
@@ -455,10 +472,13 @@ fn replay(state_dir: &Path) -> Result<RestoreReport, RestoreError> {
             });
         }
     }
-    let mut report = state.apply();
+    let mut report = state.apply(targets);
     report.state_file = state_file;
     if report.is_complete() {
-        report.removed = RestoreState::remove(state_dir)?;
+        match RestoreState::remove(state_dir) {
+            Ok(removed) => report.removed = removed,
+            Err(e) => report.not_removed = Some(e),
+        }
     }
     Ok(report)
 }

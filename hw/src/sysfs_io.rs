@@ -59,7 +59,12 @@ pub fn resolve_under_root(root: &Path, path: &Path) -> PathBuf {
 /// without a reader); `O_NOCTTY` keeps a terminal from becoming ours. Neither changes how
 /// a regular file or a real sysfs attribute behaves.
 pub(crate) fn open_attribute(path: &Path, access: Access) -> Result<File, HwError> {
-    let file = open_nonblocking(path, access).map_err(|e| {
+    open_attribute_with(path, access, 0)
+}
+
+/// [`open_attribute`] with `extra_flags` added to the open (`O_NOFOLLOW`).
+fn open_attribute_with(path: &Path, access: Access, extra_flags: i32) -> Result<File, HwError> {
+    let file = open_nonblocking_with(path, access, extra_flags).map_err(|e| {
         // Writing to a FIFO without a reader: say what the path is, not "no such device".
         if e.raw_os_error() == Some(libc::ENXIO) {
             if let Some(Err(refused)) = fs::metadata(path)
@@ -83,13 +88,18 @@ pub(crate) fn open_attribute(path: &Path, access: Access) -> Result<File, HwErro
 /// O_NOCTTY`, so whatever the path turns out to be the open returns at once; the caller
 /// maps the error and checks the file type ([`ensure_regular`]).
 pub(crate) fn open_nonblocking(path: &Path, access: Access) -> io::Result<File> {
+    open_nonblocking_with(path, access, 0)
+}
+
+/// [`open_nonblocking`] with `extra_flags` added to the open.
+fn open_nonblocking_with(path: &Path, access: Access, extra_flags: i32) -> io::Result<File> {
     let mut options = OpenOptions::new();
     match access {
         Access::Read => options.read(true),
         Access::Write => options.write(true).truncate(true),
     };
     options
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | extra_flags)
         .open(path)
 }
 
@@ -188,6 +198,26 @@ pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), HwError> {
 /// never changed holds what is asked of it. The file is read only after a failure.
 pub(crate) fn write_or_already_held(path: &Path, text: &str) -> Result<(), HwError> {
     unless_already_held(path, text, write_text(path, text))
+}
+
+/// [`write_or_already_held`] for a path a crash-restore state names: never through a
+/// symbolic link at its last component (no attribute warden records is one), which is
+/// refused with [`HwError::RefusedValue`] and nothing written.
+pub(crate) fn write_recorded_attribute(path: &Path, text: &str) -> Result<(), HwError> {
+    let written =
+        open_attribute_with(path, Access::Write, libc::O_NOFOLLOW).and_then(|mut file| {
+            file.write_all(text.as_bytes())
+                .map_err(|e| HwError::from_io(path, Access::Write, e))
+        });
+    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if written.is_err() && is_link {
+        return Err(HwError::RefusedValue {
+            path: path.to_path_buf(),
+            value: text.to_owned(),
+            reason: "it is a symbolic link, and no attribute warden records is one".to_owned(),
+        });
+    }
+    unless_already_held(path, text, written)
 }
 
 /// `written`, or success when it failed and the file at `path` already holds `text` (read

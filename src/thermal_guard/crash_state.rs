@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use warden_hw::cpufreq::CpuFreqFiles;
-use warden_hw::{HwError, RestoreEntry, RestoreState, StateDirLock, StateOwner};
+use warden_hw::{HwError, RestoreEntry, RestoreState, RestoreTargets, StateDirLock, StateOwner};
 
 use crate::exit::Failure;
 
@@ -23,7 +23,12 @@ pub(super) struct StateDirClaim {
 /// Locks `state_dir` and replays what a crashed run left there, before the backends read
 /// the "originals" (an earlier run killed while throttling left its changes in place).
 /// Another warden holding the lock stops the start (exit 1).
-pub(super) fn claim_state_dir(state_dir: &Path, simulated: bool) -> Result<StateDirClaim, Failure> {
+/// A leftover writes only `targets` (the files this configuration's warden records).
+pub(super) fn claim_state_dir(
+    state_dir: &Path,
+    simulated: bool,
+    targets: &RestoreTargets,
+) -> Result<StateDirClaim, Failure> {
     // Before the leftover replay, so no other warden replays or saves meanwhile.
     let lock = if simulated {
         log::info!(
@@ -35,7 +40,7 @@ pub(super) fn claim_state_dir(state_dir: &Path, simulated: bool) -> Result<State
         crate::restore_cmd::lock_state_dir(state_dir)?
     };
     let may_save = match &lock {
-        Some(lock) => crate::restore_cmd::replay_leftover_state(lock)?,
+        Some(lock) => crate::restore_cmd::replay_leftover_state(lock, targets)?,
         None => false,
     };
     Ok(StateDirClaim { lock, may_save })

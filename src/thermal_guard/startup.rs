@@ -34,7 +34,11 @@ pub fn start(
 ) -> Result<ThermalStart, Failure> {
     let simulated = simulation.is_some();
     let state_dir = config.hardware.state_dir.clone();
-    let claim = claim_state_dir(&state_dir, simulated)?;
+    let claim = claim_state_dir(
+        &state_dir,
+        simulated,
+        &crate::restore_cmd::restore_targets(config),
+    )?;
     let (backends, simulation) = match build_backends(config, simulation.as_ref())? {
         Ok(built) => built,
         Err(no_sensor) => return Ok(ThermalStart::NoSensor(no_sensor)),

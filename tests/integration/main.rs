@@ -12,6 +12,7 @@ mod idle;
 mod lifecycle;
 mod logs;
 mod reload;
+mod restore_cli;
 mod scale;
 mod simulate;
 mod stale_tokens;

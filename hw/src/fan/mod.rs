@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub use rppal_fans::{GpioFan, PwmFan, SoftPwmFan};
 pub use sysfs_fans::{FileFan, HwmonFan, HWMON_CLASS_DIR, HWMON_FAN_NAMES};
+pub(crate) use sysfs_fans::{PWM_ENABLE_FILE, PWM_FILE};
 
 use crate::error::HwError;
 use crate::Fan;

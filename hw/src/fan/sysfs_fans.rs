@@ -23,6 +23,10 @@ pub const HWMON_FAN_NAMES: [&str; 2] = ["pwmfan", "cooling_fan"];
 
 /// hwmon's `pwm1_enable` value for manual control.
 const PWM_ENABLE_MANUAL: &str = "1";
+/// A hwmon fan's duty file (0–255).
+pub(crate) const PWM_FILE: &str = "pwm1";
+/// A hwmon fan's mode file (1: manual).
+pub(crate) const PWM_ENABLE_FILE: &str = "pwm1_enable";
 /// What [`HwError::NotRegularFile`] says the `file` fan's path should be.
 const FAN_FILE: &str =
     "a regular file for fan.path (the \"file\" fan driver replaces it with each duty)";
@@ -48,7 +52,7 @@ impl HwmonFan {
             .into_iter()
             .map(|(_, device)| device)
             .find(|device| {
-                device.join("pwm1").is_file()
+                device.join(PWM_FILE).is_file()
                     && read_trimmed(&device.join("name"), "a hwmon name")
                         .is_ok_and(|name| HWMON_FAN_NAMES.contains(&name.as_str()))
             })
@@ -63,8 +67,8 @@ impl HwmonFan {
     /// Opens a hwmon directory, remembering `pwm1_enable` (whether to switch it to manual).
     fn at(dir: &Path) -> Result<Self, HwError> {
         // Read once so a missing or unusable pwm1 is reported now, not at the first tick.
-        read_trimmed(&dir.join("pwm1"), "a PWM value 0-255")?;
-        let enable_path = dir.join("pwm1_enable");
+        read_trimmed(&dir.join(PWM_FILE), "a PWM value 0-255")?;
+        let enable_path = dir.join(PWM_ENABLE_FILE);
         let original_enable = if enable_path.exists() {
             Some(read_trimmed(&enable_path, "a pwm1_enable mode")?)
         } else {
@@ -99,10 +103,10 @@ impl Fan for HwmonFan {
     fn set_duty(&mut self, duty: f64) -> Result<(), HwError> {
         let duty = check_duty(duty)?;
         if !self.manual && self.original_enable.is_some() {
-            write_text(&self.dir.join("pwm1_enable"), PWM_ENABLE_MANUAL)?;
+            write_text(&self.dir.join(PWM_ENABLE_FILE), PWM_ENABLE_MANUAL)?;
             self.manual = true;
         }
-        write_text(&self.dir.join("pwm1"), &Self::pwm_value(duty))
+        write_text(&self.dir.join(PWM_FILE), &Self::pwm_value(duty))
     }
 
     fn driver(&self) -> &'static str {
@@ -120,12 +124,12 @@ impl Fan for HwmonFan {
         let mut entries = Vec::new();
         if self.original_enable.is_some() {
             entries.push(RestoreEntry::new(
-                self.dir.join("pwm1_enable"),
+                self.dir.join(PWM_ENABLE_FILE),
                 PWM_ENABLE_MANUAL,
             ));
         }
         entries.push(RestoreEntry::new(
-            self.dir.join("pwm1"),
+            self.dir.join(PWM_FILE),
             Self::pwm_value(duty.clamp(0.0, 1.0)),
         ));
         entries

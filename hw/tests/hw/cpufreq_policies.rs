@@ -7,6 +7,7 @@ use std::fs;
 use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::fake_sysfs::FakeSysfsLayout;
 use warden_hw::restore::state_path;
+use warden_hw::RestoreTargets;
 use warden_hw::{restore_from_state, CpuFreq, NoFan, RestoreState, SysfsCpuFreq};
 
 use crate::util::{fixture_with, Fixture};
@@ -106,7 +107,7 @@ fn a_crash_restore_of_a_policy_that_never_changed_completes() {
         assert!(cpufreq.set_max_khz(600_000).is_err());
         // Dropped without restore(): what a SIGKILL leaves behind.
     }
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert!(report.is_complete() && report.removed, "{report:?}");
     assert!(!state_path(&state_dir).exists());
     assert_eq!(both(&fx), (1_500_000, 1_500_000));

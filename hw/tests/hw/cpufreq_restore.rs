@@ -6,6 +6,7 @@ use std::fs;
 use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::fake_sysfs::FakeSysfsLayout;
 use warden_hw::restore::state_path;
+use warden_hw::RestoreTargets;
 use warden_hw::{restore_from_state, CpuFreq, HwError, NoFan, RestoreEntry, RestoreState};
 use warden_hw::{FileFan, SysfsCpuFreq};
 
@@ -168,7 +169,11 @@ fn a_crash_under_max_freq_is_cleared_by_restore_despite_an_immutable_governor() 
         cpufreq.set_max_khz(600_000).unwrap();
         // Dropped without restore(): what a SIGKILL leaves behind.
     }
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(
+        &state_dir,
+        &RestoreTargets::new(Some(fx.tree.fan_file_path())),
+    )
+    .unwrap();
     assert!(
         report.is_complete() && report.removed,
         "the governor warden never wrote is not in the state: {report:?}"

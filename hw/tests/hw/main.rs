@@ -12,6 +12,7 @@ mod not_a_pi;
 mod restore;
 mod restore_owner;
 mod restore_replay;
+mod restore_targets;
 mod sensor;
 mod throttle;
 mod util;

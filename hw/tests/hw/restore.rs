@@ -11,6 +11,7 @@ use warden_hw::restore::lock::lock_path;
 use warden_hw::restore::{
     state_path, STATE_FILE_HEADER, STATE_FILE_MAX_BYTES, TEMP_FILE_NAME, UNREPLAYED_FILE_NAME,
 };
+use warden_hw::RestoreTargets;
 use warden_hw::{
     restore_from_state, restore_from_state_locked, set_aside_unreplayed, CpuFreq, Fan, FileFan,
     HwError, LockError, RestoreEntry, RestoreError, RestoreState, StateDirLock, StateOwner,
@@ -92,7 +93,7 @@ fn a_malformed_state_file_names_the_line() {
 #[test]
 fn no_state_file_means_nothing_to_restore() {
     let dir = TestDir::new("state-none");
-    let report = restore_from_state(dir.path()).unwrap();
+    let report = restore_from_state(dir.path(), &RestoreTargets::default()).unwrap();
     assert!(!report.found && report.restored.is_empty() && report.is_complete());
 }
 
@@ -119,7 +120,11 @@ fn restore_after_a_crash_puts_originals_back_and_removes_the_file() {
     }
     assert_eq!(fx.tree.scaling_max_freq(1).unwrap(), 600_000);
 
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(
+        &state_dir,
+        &RestoreTargets::new(Some(fx.tree.fan_file_path())),
+    )
+    .unwrap();
     assert!(
         report.found && report.is_complete() && report.removed,
         "{report:?}"
@@ -143,7 +148,7 @@ fn a_failed_write_is_reported_and_the_file_kept_for_a_retry() {
     let state_dir = fx.dir.path().join("run");
     let mut state = RestoreState::new();
     state.push(RestoreEntry::new(
-        fx.tree.root().join("sys/nonexistent"),
+        fx.tree.policy_dir(0).join("../policy9/scaling_max_freq"),
         "1",
     ));
     state.push(RestoreEntry::new(
@@ -151,7 +156,7 @@ fn a_failed_write_is_reported_and_the_file_kept_for_a_retry() {
         "1000000",
     ));
     state.save(&state_dir).unwrap();
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert_eq!(report.failed.len(), 1);
     assert!(matches!(report.failed[0].1, HwError::NotFound { .. }));
     assert_eq!(report.restored.len(), 1, "went on past the failure");
@@ -194,7 +199,7 @@ fn a_crash_with_fan_on_exit_leave_keeps_the_fan_as_last_set() {
         fan.set_duty(0.7).unwrap();
         // Dropped without restore(): what a SIGKILL leaves behind.
     }
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert!(report.is_complete() && report.removed, "{report:?}");
     assert_eq!(fx.tree.scaling_max_freq(0).unwrap(), 1_500_000);
     assert_eq!(
@@ -210,7 +215,7 @@ fn state_owned_by(dir: &TestDir, owner: Option<StateOwner>) -> (PathBuf, PathBuf
 }
 
 fn assert_replayed(state_dir: &Path, max_freq: &Path) {
-    let report = restore_from_state(state_dir).unwrap();
+    let report = restore_from_state(state_dir, &RestoreTargets::default()).unwrap();
     assert!(report.is_complete() && report.removed, "{report:?}");
     assert_eq!(fs::read_to_string(max_freq).unwrap(), "1500000");
 }
@@ -240,7 +245,7 @@ fn a_restore_while_the_owner_runs_touches_nothing_and_keeps_the_file() {
     let dir = TestDir::new("state-live-owner");
     let owner = StateOwner::current().unwrap();
     let (state_dir, max_freq) = state_owned_by(&dir, Some(owner.clone()));
-    let err = restore_from_state(&state_dir).unwrap_err();
+    let err = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap_err();
     assert!(
         matches!(&err, RestoreError::OwnerRunning { owner: o, .. } if *o == owner),
         "{err:?}"
@@ -311,7 +316,7 @@ fn a_fifo_at_the_state_path_is_refused_without_hanging() {
     let state_dir = dir.path().to_path_buf();
     make_fifo(&state_path(&state_dir));
     let err = without_hanging("loading a FIFO state file", move || {
-        restore_from_state(&state_dir).unwrap_err()
+        restore_from_state(&state_dir, &RestoreTargets::default()).unwrap_err()
     });
     assert!(
         matches!(
@@ -421,7 +426,7 @@ fn a_restore_while_the_lock_is_held_touches_nothing_even_if_the_owner_looks_dead
     let (state_dir, max_freq) = state_owned_by(&dir, Some(ghost));
     let _held = StateDirLock::acquire(&state_dir).unwrap();
     let saved = fs::read_to_string(state_path(&state_dir)).unwrap();
-    let err = restore_from_state(&state_dir).unwrap_err();
+    let err = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap_err();
     assert!(
         matches!(&err, RestoreError::LockHeld { holder: Some(p), .. } if *p == std::process::id()),
         "{err:?}"
@@ -439,7 +444,7 @@ fn the_lock_holder_replays_a_dead_owners_state() {
     let dir = TestDir::new("lock-holder-replays");
     let (state_dir, max_freq) = state_owned_by(&dir, None);
     let lock = StateDirLock::acquire(&state_dir).unwrap();
-    let report = restore_from_state_locked(&lock).unwrap();
+    let report = restore_from_state_locked(&lock, &RestoreTargets::default()).unwrap();
     assert!(report.is_complete() && report.removed, "{report:?}");
     assert_eq!(fs::read_to_string(&max_freq).unwrap(), "1500000");
 }
@@ -545,7 +550,7 @@ fn an_unreplayed_leftover_is_set_aside_replacing_an_older_one_and_never_restored
     assert_eq!(fs::read_to_string(&unreplayed).unwrap(), broken);
     assert!(!state_path(&state_dir).exists());
     assert_eq!(set_aside_unreplayed(&state_dir).unwrap(), None);
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert!(!report.found, "the set-aside file is not replayed");
     assert_eq!(fs::read_to_string(&unreplayed).unwrap(), broken);
 }

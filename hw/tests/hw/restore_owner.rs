@@ -9,6 +9,7 @@ use std::process::{Child, Command};
 
 use warden_hw::fake_sysfs::throttled_restore_state;
 use warden_hw::restore::lock::lock_path;
+use warden_hw::RestoreTargets;
 use warden_hw::{restore_from_state, LockError, StateDirLock, StateOwner};
 
 use crate::util::TestDir;
@@ -62,7 +63,7 @@ fn a_live_process_that_is_no_warden_is_not_the_owner() {
         "sleep is not a warden: {forged:?}"
     );
     let (state_dir, max_freq) = throttled_restore_state(dir.path(), Some(forged)).unwrap();
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert!(report.is_complete() && report.removed, "{report:?}");
     assert_eq!(fs::read_to_string(max_freq).unwrap(), "1500000");
 }
@@ -74,10 +75,13 @@ fn a_live_process_named_warden_is_the_owner() {
     let owner = warden.owner();
     assert!(owner.is_running().unwrap());
     let (state_dir, max_freq) = throttled_restore_state(dir.path(), Some(owner.clone())).unwrap();
-    assert!(restore_from_state(&state_dir).is_err(), "not while it runs");
+    assert!(
+        restore_from_state(&state_dir, &RestoreTargets::default()).is_err(),
+        "not while it runs"
+    );
     drop(warden);
     assert!(!owner.is_running().unwrap(), "gone once reaped");
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert!(report.is_complete() && report.removed, "{report:?}");
     assert_eq!(fs::read_to_string(max_freq).unwrap(), "1500000");
 }
@@ -98,7 +102,7 @@ fn a_lock_holder_pid_that_is_no_warden_is_not_named() {
     // No pid in the lock file: the state file's owner line is not believed either.
     fs::write(lock_path(&state_dir), "").unwrap();
     assert_eq!(holder_named(), None);
-    let err = restore_from_state(&state_dir).unwrap_err();
+    let err = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap_err();
     assert!(
         !err.to_string().contains(&other.pid().to_string()),
         "never advises killing a process that is no warden: {err}"

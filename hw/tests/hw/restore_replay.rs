@@ -7,6 +7,7 @@ use std::fs;
 use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::fake_sysfs::FakeSysfsLayout;
 use warden_hw::restore::{state_path, CREATE_LINE, STATE_FILE_HEADER, STATE_VALUE_MAX_BYTES};
+use warden_hw::RestoreTargets;
 use warden_hw::{
     restore_from_state, FileFan, HwError, RestoreEntry, RestoreError, RestoreState, SysfsCpuFreq,
 };
@@ -25,7 +26,7 @@ fn a_state_file_cut_short_is_refused_as_truncated_and_nothing_is_written() {
         format!("{STATE_FILE_HEADER}\n{}\t60", max.display()),
     )
     .unwrap();
-    let err = restore_from_state(&state_dir).unwrap_err();
+    let err = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap_err();
     assert!(
         matches!(&err, RestoreError::Hw(HwError::StateFile { line: 2, .. })),
         "{err:?}"
@@ -66,7 +67,7 @@ fn a_max_freq_outside_the_policys_cpuinfo_range_is_refused_naming_file_and_value
         ));
     }
     state.save(&state_dir).unwrap();
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert_eq!(
         report.restored,
         [RestoreEntry::new(
@@ -105,13 +106,15 @@ fn a_max_freq_without_readable_cpuinfo_limits_is_written_unless_it_is_no_frequen
     let mut state = RestoreState::new();
     state.push(RestoreEntry::new(&max, "1500000"));
     state.save(dir.path()).unwrap();
-    assert!(restore_from_state(dir.path()).unwrap().is_complete());
+    assert!(restore_from_state(dir.path(), &RestoreTargets::default())
+        .unwrap()
+        .is_complete());
     assert_eq!(fs::read_to_string(&max).unwrap(), "1500000");
 
     let mut state = RestoreState::new();
     state.push(RestoreEntry::new(&max, "fast"));
     state.save(dir.path()).unwrap();
-    let report = restore_from_state(dir.path()).unwrap();
+    let report = restore_from_state(dir.path(), &RestoreTargets::default()).unwrap();
     assert!(
         matches!(report.failed[..], [(_, HwError::RefusedValue { .. })]),
         "{report:?}"
@@ -137,7 +140,8 @@ fn the_file_fans_file_is_recreated_by_the_restore_as_the_fan_does() {
         "{text}"
     );
     fs::remove_file(&fan_file).unwrap();
-    let report = restore_from_state(&state_dir).unwrap();
+    let report =
+        restore_from_state(&state_dir, &RestoreTargets::new(Some(fan_file.clone()))).unwrap();
     assert!(report.is_complete() && report.removed, "{report:?}");
     assert_eq!(fx.tree.fan_file_duty().unwrap(), 1.0);
 }
@@ -151,7 +155,7 @@ fn a_sysfs_entry_is_never_created() {
     let mut state = RestoreState::new();
     state.push(RestoreEntry::new(&max, "1500000"));
     state.save(&state_dir).unwrap();
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert!(
         matches!(report.failed[..], [(_, HwError::NotFound { .. })]),
         "{report:?}"
@@ -219,19 +223,20 @@ fn a_create_line_before_a_sysfs_path_neither_creates_it_nor_skips_the_range_chec
         &state_dir,
         &format!("{CREATE_LINE}\n{}\t9999999\n", max.display()),
     );
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert!(
         matches!(report.failed[..], [(_, HwError::RefusedValue { .. })]),
         "{report:?}"
     );
     assert_eq!(fx.tree.scaling_max_freq(0).unwrap(), 1_500_000);
 
-    let missing = fx.tree.policy_dir(0).join("no_such_attribute");
+    let missing = fx.tree.policy_dir(0).join("scaling_governor");
+    fs::remove_file(&missing).unwrap();
     write_state(
         &state_dir,
         &format!("{CREATE_LINE}\n{}\t1\n", missing.display()),
     );
-    let report = restore_from_state(&state_dir).unwrap();
+    let report = restore_from_state(&state_dir, &RestoreTargets::default()).unwrap();
     assert!(
         matches!(report.failed[..], [(_, HwError::NotFound { .. })]),
         "{report:?}"

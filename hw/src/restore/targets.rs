@@ -1,0 +1,116 @@
+//! The files a crash restore may write: only what warden itself records, so a state file
+//! that names anything else (a forged one, in a state directory another account can write)
+//! cannot turn `warden restore` run as root into a write to any file it likes.
+//!
+//! warden records the cpufreq attributes `scaling_max_freq` and `scaling_governor`, the
+//! hwmon fan's `pwm1` and `pwm1_enable`, and the `file` fan's own file (`fan.path`). An
+//! attribute is written in place, never created, and never through a symbolic link (a
+//! sysfs attribute is never one), so a recorded name can reach only an existing file of
+//! that name. A plain file, replaced whole and created when missing, is written only when
+//! it is the `file` fan's path in the configuration the restore runs with.
+
+use std::path::{Path, PathBuf};
+
+use super::RestoreEntry;
+use crate::cpufreq::{GOVERNOR_FILE, MAX_FREQ_FILE};
+use crate::error::HwError;
+use crate::fan::{PWM_ENABLE_FILE, PWM_FILE};
+use crate::sysfs_io::in_sysfs;
+
+/// The attribute names warden records, the only ones a restore writes in place.
+pub const RECORDED_ATTRIBUTES: [&str; 4] =
+    [MAX_FREQ_FILE, GOVERNOR_FILE, PWM_FILE, PWM_ENABLE_FILE];
+
+/// What a restore may write: the [`RECORDED_ATTRIBUTES`] anywhere, and the `file` fan's
+/// path when the configuration names one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreTargets {
+    /// `fan.path` when `fan.driver = "file"`.
+    fan_file: Option<PathBuf>,
+}
+
+impl RestoreTargets {
+    /// Targets for a configuration whose `file` fan writes `fan_file` (`None`: no file fan).
+    pub fn new(fan_file: Option<PathBuf>) -> Self {
+        RestoreTargets { fan_file }
+    }
+
+    /// Refuses `entry` ([`HwError::RefusedValue`], nothing written) unless it is a file
+    /// warden records.
+    pub(super) fn check(&self, entry: &RestoreEntry) -> Result<(), HwError> {
+        let refused = |reason: String| {
+            Err(HwError::RefusedValue {
+                path: entry.path.clone(),
+                value: entry.value.clone(),
+                reason,
+            })
+        };
+        if entry.creates_file && !in_sysfs(&entry.path) {
+            return match &self.fan_file {
+                Some(fan) if fan == &entry.path => Ok(()),
+                Some(fan) => refused(format!(
+                    "a file to create, and warden creates only the file fan's fan.path, \
+                     which is {} in this configuration",
+                    fan.display()
+                )),
+                None => refused(
+                    "a file to create, and warden creates only the file fan's fan.path, \
+                     which this configuration does not use (fan.driver is not \"file\")"
+                        .to_owned(),
+                ),
+            };
+        }
+        if is_recorded_attribute(&entry.path) {
+            return Ok(());
+        }
+        refused(format!(
+            "warden records only the attributes {} and the file fan's fan.path",
+            RECORDED_ATTRIBUTES.join(", ")
+        ))
+    }
+}
+
+/// True when `path`'s file name is one of the [`RECORDED_ATTRIBUTES`].
+fn is_recorded_attribute(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| RECORDED_ATTRIBUTES.contains(&name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(targets: &RestoreTargets, entry: RestoreEntry) -> Result<(), String> {
+        targets.check(&entry).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn recorded_attributes_pass_and_any_other_file_is_refused() {
+        let targets = RestoreTargets::default();
+        let policy = "/sys/devices/system/cpu/cpufreq/policy0";
+        for name in RECORDED_ATTRIBUTES {
+            check(&targets, RestoreEntry::new(format!("{policy}/{name}"), "1")).unwrap();
+        }
+        let refused = check(&targets, RestoreEntry::new("/etc/shadow", "x")).unwrap_err();
+        assert!(
+            refused.contains("/etc/shadow") && refused.contains("records only the attributes"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_file_to_create_must_be_the_configured_file_fan() {
+        let fan = PathBuf::from("/var/lib/warden/fan");
+        let targets = RestoreTargets::new(Some(fan.clone()));
+        check(&targets, RestoreEntry::plain_file(&fan, "1.000")).unwrap();
+        let cron = RestoreEntry::plain_file("/etc/cron.d/x", "* * * * * root sh");
+        let refused = check(&targets, cron.clone()).unwrap_err();
+        assert!(refused.contains("/var/lib/warden/fan"), "{refused}");
+        let refused = check(&RestoreTargets::default(), cron).unwrap_err();
+        assert!(refused.contains("does not use"), "{refused}");
+        // Named like an attribute, still a file to create: only the fan's path.
+        let named_like = RestoreEntry::plain_file("/etc/pwm1", "1");
+        check(&RestoreTargets::default(), named_like).unwrap_err();
+    }
+}
