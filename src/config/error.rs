@@ -143,18 +143,52 @@ impl fmt::Display for ConfigError {
         {
             write!(f, "{}: ", escape_controls(&file.to_string_lossy()))?;
         }
+        // A key or value as long as the file allows would make one line too long for the
+        // journal (48 KiB) to keep its end: each part is clipped in its middle.
         if let Some(key) = &details.key {
-            write!(f, "{}: ", escape_controls(key))?;
+            write!(
+                f,
+                "{}: ",
+                clip_middle(&escape_controls(key), KEY_SHOWN_CHARS)
+            )?;
         }
-        f.write_str(&escape_controls(&details.problem))?;
+        f.write_str(&clip_middle(
+            &escape_controls(&details.problem),
+            PART_SHOWN_CHARS,
+        ))?;
         if let Some(allowed) = &details.allowed {
-            write!(f, "; {}", escape_controls(allowed))?;
+            write!(
+                f,
+                "; {}",
+                clip_middle(&escape_controls(allowed), PART_SHOWN_CHARS)
+            )?;
         }
         if let Some((line, column)) = details.position {
             write!(f, " (line {line}, column {column})")?;
         }
         Ok(())
     }
+}
+
+/// The most characters of a key shown in an error: far longer than any real key.
+const KEY_SHOWN_CHARS: usize = 120;
+/// The most characters of the problem or the allowed half shown in an error.
+const PART_SHOWN_CHARS: usize = 1000;
+
+/// `text`, or, when longer than `max` characters, its start and end around a note of how
+/// many characters were left out.
+fn clip_middle(text: &str, max: usize) -> Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= max {
+        return Cow::Borrowed(text);
+    }
+    let kept = max / 2;
+    let head: String = text.chars().take(kept).collect();
+    let tail: String = text.chars().skip(count - kept).collect();
+    Cow::Owned(format!(
+        "{head}…[{} characters left out]…{tail}",
+        count - 2 * kept
+    ))
 }
 
 // The OS error text is part of Display, so `source()` stays `None`: a caller

@@ -164,6 +164,23 @@ fn a_nul_in_a_path_key_is_refused_before_warden_starts() {
 }
 
 #[test]
+fn a_huge_key_is_clipped_so_the_line_keeps_its_advice() {
+    let dir = TempDir::new("huge-key");
+    let key = "x".repeat(100_000);
+    let path = dir.write("huge.toml", &format!("[server]\n{key} = 1\n"));
+    let out = run_warden(&["check-config", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr.len());
+    assert!(stderr.len() < 4096, "{} bytes", stderr.len());
+    assert!(
+        stderr.contains("characters left out]")
+            && stderr.contains("allowed keys in [server]: listen")
+            && stderr.contains("(line 2, column 1)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_missing_file_exits_2_naming_the_path() {
     let out = run_warden(&["check-config", "/nonexistent/warden.toml"]);
     assert_eq!(out.status.code(), Some(2));
