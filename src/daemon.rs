@@ -38,7 +38,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     let settings = engine_settings(&config, &fd_budget, "at start");
     // systemd's environment first, before any thread exists (both edit it).
     let notifier = Notifier::from_env();
-    let passed = engine::listener::take_systemd_listeners().map_err(anyhow::Error::new)?;
+    let passed = engine::listener::take_systemd_listeners().map_err(Failure::SocketActivation)?;
     let binds_listen = passed.is_none();
     let listeners = match passed {
         Some(passed) => {
@@ -243,6 +243,11 @@ pub fn engine_settings(config: &Config, fd_budget: &FdBudget, when: &str) -> Eng
 
 /// How long readiness waits for the thermal thread's first reading.
 const FIRST_READING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What stopping may take after the drain, told to systemd with the drain timeout
+/// (`EXTEND_TIMEOUT_USEC=`): the thermal thread's restore (at most
+/// [`warden_thermal::STOP_TIMEOUT`]) plus 5 s for the status page and the last log lines.
+const STOP_AFTER_DRAIN: Duration = Duration::from_secs(warden_thermal::STOP_TIMEOUT.as_secs() + 5);
 
 /// The daemon's answers to the loop's callbacks.
 struct DaemonHooks {
@@ -489,8 +494,12 @@ impl LoopHooks for DaemonHooks {
             })
     }
 
+    /// STOPPING=1, and how long the stop may take from here: the drain, then the
+    /// fan and cpufreq restore ([`STOP_AFTER_DRAIN`]). Without it systemd kills a drain
+    /// longer than `TimeoutStopSec=` (30 s in the shipped unit) halfway.
     fn draining(&mut self) {
-        self.notifier.stopping();
+        self.notifier
+            .stopping(self.applied.server.drain_timeout + STOP_AFTER_DRAIN);
     }
 
     /// The status page moves after the listeners, so it may take a port they gave up;

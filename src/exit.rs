@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success, including a clean drain after SIGTERM/SIGINT |
 //! | 1 | runtime failure: cannot listen, an open-file limit below 128, lost event loop, I/O; fan/cpufreq not put back at exit (after the drain; the crash-restore state is kept for `warden restore`); another warden running on the same `hardware.state_dir`; `warden restore` while the warden that wrote the state still runs (nothing is touched) |
-//! | 2 | bad configuration or usage, including hardware the config asks for that is not there |
+//! | 2 | bad configuration or usage, including hardware the config asks for that is not there, and sockets systemd passed that warden cannot serve (a datagram or unix socket, malformed `LISTEN_PID`/`LISTEN_FDS`) |
 
 use std::process::ExitCode;
 
@@ -20,6 +20,10 @@ pub enum Failure {
     /// The configuration asks for hardware this machine does not have.
     #[error("{0:#}")]
     HardwareConfig(anyhow::Error),
+    /// systemd passed sockets warden cannot serve, or malformed `LISTEN_*` variables:
+    /// the .socket unit is wrong, and a restart would be handed the same.
+    #[error(transparent)]
+    SocketActivation(crate::engine::listener::ListenError),
     /// Something failed while running.
     #[error("{0:#}")]
     Runtime(#[from] anyhow::Error),
@@ -39,9 +43,10 @@ impl Failure {
     /// The documented exit code.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Failure::Usage(_) | Failure::Config(_) | Failure::HardwareConfig(_) => {
-                ExitCode::from(2)
-            }
+            Failure::Usage(_)
+            | Failure::Config(_)
+            | Failure::HardwareConfig(_)
+            | Failure::SocketActivation(_) => ExitCode::from(2),
             Failure::Runtime(_) => ExitCode::from(1),
         }
     }

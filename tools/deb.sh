@@ -12,7 +12,9 @@
 # Needs cargo-deb (installed with `cargo install cargo-deb --locked` when
 # missing) and the [package.metadata.deb] section of the root Cargo.toml
 # (the cargo-deb metadata). Prints the .deb path last; exits non-zero if
-# a file is missing from it.
+# a file is missing from it, if its maintainer scripts would stop or restart
+# warden.socket on an upgrade, or if packaging/debian/changelog's newest entry
+# is not the package's version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +66,7 @@ expected=(
   ./usr/share/doc/warden/INSTALL-PI.md
   ./usr/share/doc/warden/CONFIG.md
   ./usr/share/doc/warden/copyright
+  ./usr/share/doc/warden/changelog.Debian.gz
 )
 listing="$(dpkg-deb -c "$deb" | awk '{ print $NF }')"
 missing=0
@@ -77,6 +80,24 @@ grep -qxF /etc/warden/warden.toml "$control/conffiles" || { echo "/etc/warden/wa
 for needle in "systemd-sysusers" "deb-systemd-helper enable warden.service" "deb-systemd-helper enable warden.socket" "60-warden.conf"; do
   grep -qF "$needle" "$control/postinst" || { echo "postinst lacks: $needle" >&2; missing=1; }
 done
+# An upgrade restarts warden.service only: stopping or restarting warden.socket
+# would reset the connections queued in it. The postinst may only start it
+# (a no-op when it runs); the prerm may stop it only on remove.
+if grep -E 'deb-systemd-invoke' "$control/postinst" | grep -F warden.socket | grep -vE 'deb-systemd-invoke start ' >&2; then
+  echo "postinst may restart warden.socket on upgrade (line above)" >&2; missing=1
+fi
+grep -qF "deb-systemd-invoke try-restart warden.service" "$control/postinst" \
+  || { echo "postinst lacks the upgrade restart of warden.service" >&2; missing=1; }
+if [ -f "$control/prerm" ] && awk '/deb-systemd-invoke stop/ && /warden\.socket/ && prev !~ /"\$1" = "?remove"?/ { bad = 1; print } { prev = $0 } END { exit !bad }' "$control/prerm" >&2; then
+  echo "prerm stops warden.socket on upgrade (line above)" >&2; missing=1
+fi
+# The newest changelog entry names this package's version.
+version="$(dpkg-deb -f "$deb" Version)"
+changelog_version="$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/warden/changelog.Debian.gz 2>/dev/null | gzip -dc | sed -n '1s/^[^ ]* (\([^)]*\)).*/\1/p' || true)"
+[ "$changelog_version" = "$version" ] || {
+  echo "packaging/debian/changelog's newest entry is '${changelog_version:-missing}', the package is $version: add an entry" >&2
+  missing=1
+}
 ((missing == 0)) || exit 1
 
 dpkg-deb -f "$deb" Package Version Architecture Depends >&2

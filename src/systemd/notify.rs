@@ -142,9 +142,16 @@ impl Notifier {
         self.send(&message);
     }
 
-    /// `STOPPING=1`: shutdown (the drain) has begun.
-    pub fn stopping(&mut self) {
-        self.send("STOPPING=1");
+    /// `STOPPING=1` with `EXTEND_TIMEOUT_USEC=`: shutdown (the drain) has begun
+    /// and may take up to `needs` from now. systemd 236 and later then wait that
+    /// long even past `TimeoutStopSec=` (never less than it) before killing the
+    /// service; older ones ignore the extension.
+    pub fn stopping(&mut self, needs: Duration) {
+        if self.link.is_none() {
+            return;
+        }
+        let message = format!("STOPPING=1\nEXTEND_TIMEOUT_USEC={}", needs.as_micros());
+        self.send(&message);
     }
 
     /// `STATUS=text`, shown by `systemctl status`; sent at most every

@@ -68,8 +68,11 @@ fn sends_each_state_to_a_path_socket() {
     let mut n = rx.notifier(None);
     assert!(n.enabled());
     n.ready();
-    n.stopping();
-    assert_eq!(rx.drain(), ["READY=1", "STOPPING=1"]);
+    n.stopping(Duration::from_secs(3610));
+    assert_eq!(
+        rx.drain(),
+        ["READY=1", "STOPPING=1\nEXTEND_TIMEOUT_USEC=3610000000"]
+    );
 }
 
 #[test]
@@ -199,7 +202,7 @@ fn without_a_socket_every_call_is_a_no_op() {
     n.reloading();
     n.status(Instant::now(), "x");
     n.watchdog(Instant::now());
-    n.stopping();
+    n.stopping(Duration::from_secs(20));
 }
 
 #[test]

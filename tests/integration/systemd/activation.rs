@@ -6,7 +6,7 @@
 //! named at start, and sockets warden cannot serve are refused by name.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
@@ -149,9 +149,15 @@ fn listen_fds_zero_binds_server_listen_instead_of_serving_nothing() {
 /// LISTEN_FDNAMES warden sees (set by a wrapper shell that execs it, so LISTEN_PID
 /// still names warden).
 fn activated(listen: &str, config: &Path, fdnames: &str) -> Logged {
+    activated_with(&[], listen, config, fdnames)
+}
+
+/// [`activated`], with `options` for `systemd-socket-activate` first (`--datagram`).
+fn activated_with(options: &[&str], listen: &str, config: &Path, fdnames: &str) -> Logged {
     let activate = tool("systemd-socket-activate", "systemd");
     let mut cmd = Command::new(activate);
-    cmd.arg("-l")
+    cmd.args(options)
+        .arg("-l")
         .arg(listen)
         .args(["-E", "WARDEN_LOG=info", "--", "/bin/sh", "-c"])
         .arg(format!("LISTEN_FDNAMES={fdnames} exec \"$0\" \"$@\""))
@@ -217,6 +223,10 @@ fn a_server_listen_other_than_the_passed_sockets_is_named_once_at_start() {
     }
 }
 
+/// Exit 2, a configuration error systemd does not retry (`RestartPreventExitStatus=2`):
+/// a restart would be handed the same sockets.
+const BAD_SOCKETS_EXIT: i32 = 2;
+
 #[test]
 fn passed_descriptors_warden_cannot_serve_are_named() {
     let dir = TempDir::new("activate-refused");
@@ -229,26 +239,51 @@ fn passed_descriptors_warden_cannot_serve_are_named() {
     let _client = UnixStream::connect(&path).unwrap();
     let status = activator.wait_exit(Duration::from_secs(10)).expect("exits");
     let log = activator.lines().join("\n");
-    assert_eq!(status.code(), Some(1), "{log}");
+    assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{log}");
     assert!(
         log.contains("socket activation: descriptor 3: a unix socket (AF_UNIX), not TCP"),
         "{log}"
     );
 
-    // A LISTEN_FDS beyond what one loop serves: the message names the variable.
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg("LISTEN_PID=$$ LISTEN_FDS=100000 exec \"$0\" \"$@\"")
-        .arg(warden_bin())
-        .arg("run")
-        .arg("--config")
-        .arg(&config);
-    let mut warden = Logged::spawn(cmd);
-    let status = warden.wait_exit(Duration::from_secs(10)).expect("exits");
-    let line = warden.wait_line("LISTEN_FDS", Duration::from_secs(2));
-    assert_eq!(status.code(), Some(1), "{line}");
+    // A datagram socket (ListenDatagram=): refused, naming the setting to use.
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut activator = activated_with(&["--datagram"], &addr.to_string(), &config, "service");
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender.send_to(b"start warden", addr).unwrap();
+    let status = activator.wait_exit(Duration::from_secs(10)).expect("exits");
+    let log = activator.lines().join("\n");
+    assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{log}");
     assert!(
-        line.contains("socket activation: LISTEN_FDS=100000 passes more sockets than warden serves (at most 64)"),
-        "{line}"
+        log.contains("socket activation: descriptor 3: not a stream socket (use ListenStream=)"),
+        "{log}"
     );
+
+    // Malformed variables: each named, each exit 2.
+    for (env, named) in [
+        (
+            "LISTEN_PID=$$ LISTEN_FDS=100000",
+            "socket activation: LISTEN_FDS=100000 passes more sockets than warden serves (at most 64)",
+        ),
+        (
+            "LISTEN_PID=abc LISTEN_FDS=1",
+            "socket activation: LISTEN_PID=\"abc\" is not a process id",
+        ),
+        (
+            "LISTEN_PID=$$ LISTEN_FDS=many",
+            "socket activation: LISTEN_FDS=\"many\" is not a count",
+        ),
+    ] {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(format!("{env} exec \"$0\" \"$@\""))
+            .arg(warden_bin())
+            .arg("run")
+            .arg("--config")
+            .arg(&config);
+        let mut warden = Logged::spawn(cmd);
+        let status = warden.wait_exit(Duration::from_secs(10)).expect("exits");
+        let line = warden.wait_line("socket activation", Duration::from_secs(2));
+        assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{env}: {line}");
+        assert!(line.contains(named), "{env}: {line}");
+    }
 }

@@ -1,7 +1,11 @@
 //! The .deb: `tools/deb.sh` packages the already-built test binary (no
 //! release build, to keep the suite fast) with cargo-deb, and `dpkg-deb`
-//! shows every file, the conffile and the install scripts.
+//! shows every file, the conffile and the install scripts. The maintainer
+//! scripts then run against stub commands: an upgrade restarts warden.service
+//! and never stops or restarts warden.socket.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::support::{repo_root, run, tool};
@@ -18,19 +22,18 @@ const EXPECTED_FILES: &[&str] = &[
     "./usr/lib/sysusers.d/warden.conf",
     "./usr/share/doc/warden/README.md",
     "./usr/share/doc/warden/INSTALL-PI.md",
+    "./usr/share/doc/warden/copyright",
+    "./usr/share/doc/warden/changelog.Debian.gz",
 ];
 
-#[test]
-fn the_deb_holds_every_file_and_enables_the_units() {
-    let dpkg_deb = tool("dpkg-deb", "dpkg");
+/// Packages the test binary with `tools/deb.sh` in `scratch`; returns the .deb's path.
+fn build_deb(scratch: &TempDir) -> PathBuf {
     let (has_cargo_deb, _, _) = run(Command::new("cargo").args(["deb", "--version"]));
     assert!(
         has_cargo_deb,
         "cargo-deb is not installed: cargo install cargo-deb --locked (tools/test.sh does)"
     );
-
     // cargo-deb packages <target dir>/release/warden; give it the test binary there.
-    let scratch = TempDir::new("deb");
     let release = scratch.path().join("release");
     std::fs::create_dir_all(&release).unwrap();
     std::fs::copy(warden_bin(), release.join("warden")).unwrap();
@@ -40,12 +43,20 @@ fn the_deb_holds_every_file_and_enables_the_units() {
         .arg(&out)
         .env("CARGO_TARGET_DIR", scratch.path()));
     assert!(ok, "tools/deb.sh failed:\n{stdout}\n{stderr}");
-    let deb = stdout.lines().last().unwrap_or_default().to_string();
+    let deb = PathBuf::from(stdout.lines().last().unwrap_or_default());
     assert!(
-        deb.ends_with(".deb") && std::path::Path::new(&deb).is_file(),
+        deb.extension().is_some_and(|e| e == "deb") && deb.is_file(),
         "no .deb path printed: {stdout}"
     );
-    eprintln!("{deb}\n{stderr}");
+    eprintln!("{}\n{stderr}", deb.display());
+    deb
+}
+
+#[test]
+fn the_deb_holds_every_file_and_enables_the_units() {
+    let dpkg_deb = tool("dpkg-deb", "dpkg");
+    let scratch = TempDir::new("deb");
+    let deb = build_deb(&scratch);
 
     let (ok, listing, err) = run(Command::new(&dpkg_deb).arg("-c").arg(&deb));
     assert!(ok, "dpkg-deb -c: {err}");
@@ -93,5 +104,147 @@ fn the_deb_holds_every_file_and_enables_the_units() {
     assert!(
         fields.contains("Depends:") && fields.contains("systemd"),
         "{fields}"
+    );
+
+    // What lintian checks first: a maintainer address whose host is a domain
+    // (not localhost), and a copyright notice with a year.
+    let (_, maintainer, _) = run(Command::new(&dpkg_deb)
+        .arg("-f")
+        .arg(&deb)
+        .arg("Maintainer"));
+    let host = maintainer
+        .trim()
+        .rsplit_once('@')
+        .map(|(_, host)| host.trim_end_matches('>'))
+        .unwrap_or_default();
+    assert!(
+        host.contains('.') && !host.starts_with("localhost"),
+        "Maintainer: {maintainer}"
+    );
+    let unpacked = scratch.path().join("unpacked");
+    let (ok, _, err) = run(Command::new(&dpkg_deb).arg("-x").arg(&deb).arg(&unpacked));
+    assert!(ok, "dpkg-deb -x: {err}");
+    let copyright =
+        std::fs::read_to_string(unpacked.join("usr/share/doc/warden/copyright")).unwrap();
+    assert!(
+        copyright.lines().any(|l| l
+            .strip_prefix("Copyright: ")
+            .is_some_and(
+                |notice| notice.len() > 5 && notice[..4].bytes().all(|b| b.is_ascii_digit())
+            )),
+        "no 'Copyright: YEAR holder' line:\n{copyright}"
+    );
+}
+
+/// The commands the maintainer scripts call, as stubs that log their arguments
+/// (`systemctl is-active` answers from `STUB_ACTIVE`).
+const STUBS: &[&str] = &[
+    "systemctl",
+    "deb-systemd-invoke",
+    "deb-systemd-helper",
+    "systemd-sysusers",
+    "sysctl",
+    "udevadm",
+];
+
+/// Runs the maintainer script `script` of the package with `args`, against stub
+/// commands and a stand-in for /run/systemd/system (systemd "running");
+/// returns every stub call, one line each.
+fn run_script(dir: &Path, script: &Path, args: &[&str], service_active: bool) -> String {
+    let stubs = dir.join("stubs");
+    let booted = dir.join("run-systemd-system");
+    std::fs::create_dir_all(&stubs).unwrap();
+    std::fs::create_dir_all(&booted).unwrap();
+    let log = dir.join("calls.log");
+    let _ = std::fs::remove_file(&log);
+    for name in STUBS {
+        let stub = stubs.join(name);
+        std::fs::write(
+            &stub,
+            "#!/bin/sh\necho \"${0##*/} $*\" >> \"$STUB_LOG\"\n\
+             case \"$*\" in *is-active*) exit \"$STUB_ACTIVE\" ;; esac\nexit 0\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let text = std::fs::read_to_string(script)
+        .unwrap()
+        .replace("/run/systemd/system", &booted.display().to_string());
+    let copy = dir.join("script");
+    std::fs::write(&copy, text).unwrap();
+    let (ok, stdout, stderr) = run(Command::new("/bin/sh")
+        .arg(&copy)
+        .args(args)
+        .env_clear()
+        .env("PATH", &stubs)
+        .env("STUB_LOG", &log)
+        .env("STUB_ACTIVE", if service_active { "0" } else { "3" }));
+    assert!(
+        ok,
+        "{} {args:?} failed:\n{stdout}\n{stderr}",
+        script.display()
+    );
+    std::fs::read_to_string(&log).unwrap_or_default()
+}
+
+/// The `deb-systemd-invoke` calls among `calls`.
+fn invocations(calls: &str) -> Vec<&str> {
+    calls
+        .lines()
+        .filter(|l| l.starts_with("deb-systemd-invoke "))
+        .collect()
+}
+
+#[test]
+fn an_upgrade_restarts_the_service_and_never_the_socket() {
+    let dpkg_deb = tool("dpkg-deb", "dpkg");
+    let scratch = TempDir::new("deb-upgrade");
+    let deb = build_deb(&scratch);
+    let control = scratch.path().join("control");
+    let (ok, _, err) = run(Command::new(&dpkg_deb).arg("-e").arg(&deb).arg(&control));
+    assert!(ok, "dpkg-deb -e: {err}");
+    let postinst = control.join("postinst");
+    let prerm = control.join("prerm");
+    let dir = scratch.path();
+
+    // Upgrade from 0.0.9 while warden runs: the service alone restarts (the new
+    // binary); the socket is only "started", a no-op for a running unit, so the
+    // connections queued in it survive.
+    let calls = run_script(dir, &postinst, &["configure", "0.0.9"], true);
+    assert_eq!(
+        invocations(&calls),
+        [
+            "deb-systemd-invoke start warden.service warden.socket",
+            "deb-systemd-invoke try-restart warden.service",
+        ],
+        "{calls}"
+    );
+    // Upgrade while warden is stopped: started (new binary), not restarted twice.
+    let calls = run_script(dir, &postinst, &["configure", "0.0.9"], false);
+    assert_eq!(
+        invocations(&calls),
+        ["deb-systemd-invoke start warden.service warden.socket"],
+        "{calls}"
+    );
+    // First install: both started, nothing restarted.
+    let calls = run_script(dir, &postinst, &["configure"], false);
+    assert_eq!(
+        invocations(&calls),
+        ["deb-systemd-invoke start warden.service warden.socket"],
+        "{calls}"
+    );
+    assert!(
+        calls.contains("deb-systemd-helper enable warden.socket"),
+        "{calls}"
+    );
+
+    // Before an upgrade nothing is stopped; a removal stops both units.
+    let calls = run_script(dir, &prerm, &["upgrade", "0.2.0"], true);
+    assert!(invocations(&calls).is_empty(), "{calls}");
+    let calls = run_script(dir, &prerm, &["remove"], true);
+    assert_eq!(
+        invocations(&calls),
+        ["deb-systemd-invoke stop warden.service warden.socket"],
+        "{calls}"
     );
 }

@@ -1,8 +1,8 @@
 //! The notify protocol as systemd sees it: warden started with
 //! `NOTIFY_SOCKET` and `WATCHDOG_USEC` sends READY=1, pings the watchdog from
 //! its event loop, reports STATUS=, brackets a reload with RELOADING=1 and
-//! READY=1, says STOPPING=1 when draining, and stops pinging when its loop is
-//! wedged (the `WARDEN_TEST_WEDGE` hook).
+//! READY=1, says STOPPING=1 with EXTEND_TIMEOUT_USEC= when draining, and stops
+//! pinging when its loop is wedged (the `WARDEN_TEST_WEDGE` hook).
 
 use std::time::Duration;
 
@@ -110,10 +110,18 @@ fn notify_ready_watchdog_status_reload_and_stopping() {
     socket.wait_for(reloading + 1, "READY=1", Duration::from_secs(5));
     w.wait_log("configuration reloaded", Duration::from_secs(5));
 
-    // Stop: STOPPING=1 as the drain begins, while a client is still open.
+    // Stop: STOPPING=1 as the drain begins, while a client is still open, asking
+    // systemd for the drain timeout (10 s here) plus 10 s for the fan and cpufreq
+    // restore, past TimeoutStopSec= if need be.
     let before_stop = socket.len();
     w.signal(libc::SIGTERM);
-    socket.wait_for(before_stop, "STOPPING=1", Duration::from_secs(5));
+    let (_, stopping) = socket.wait_for(before_stop, "STOPPING=1", Duration::from_secs(5));
+    assert!(
+        stopping
+            .lines()
+            .any(|l| l == "EXTEND_TIMEOUT_USEC=20000000"),
+        "STOPPING=1 without EXTEND_TIMEOUT_USEC=20000000: {stopping:?}"
+    );
     echo::roundtrip(&mut client, b"served while draining");
     drop(client);
     let status = w
