@@ -60,10 +60,12 @@ impl EventLoop {
                 }
             }
         }
+        // Every new address is bound: the dropped listeners close before the new ones
+        // take their token slots (old and new together may be more than there are).
+        self.close_dropped(new);
         for bound in fresh {
             self.install(bound);
         }
-        self.close_dropped(new);
         true
     }
 

@@ -33,6 +33,30 @@ fn listen_and_status(listen: &[SocketAddr], status: SocketAddr) -> String {
 }
 
 #[test]
+fn a_sighup_moving_more_listeners_than_token_slots_left_binds_every_new_one() {
+    // 40 old and 40 new listeners: 80 at once would be more than the 64 slots.
+    let port = free_port();
+    let on = |hosts: std::ops::Range<u8>| -> Vec<SocketAddr> {
+        hosts
+            .map(|host| SocketAddr::from(([127, 0, 0, host], port)))
+            .collect()
+    };
+    let (old, new) = (on(1..41), on(41..81));
+    let page = loopback(free_port());
+    let w = Warden::start(&listen_and_status(&old, page));
+    w.rewrite_config(&listen_and_status(&new, page));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(lines, "SIGHUP: applied server.listen", RELOAD_WAIT);
+    w.assert_not_logged_after(lines, "too many listeners");
+    for addr in &new {
+        let mut s = echo::connect(*addr);
+        echo::roundtrip(&mut s, b"moved");
+    }
+    assert!(refused(old[0]) && refused(old[39]), "the old ones closed");
+}
+
+#[test]
 fn one_sighup_swaps_the_service_and_status_ports() {
     let (service, page) = (loopback(free_port()), loopback(free_port()));
     let w = Warden::start(&listen_and_status(&[service], page));
