@@ -35,11 +35,12 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         log::info!("no --config given: using built-in defaults");
     }
     let fd_budget = crate::rlimit::budget_at_start().map_err(anyhow::Error::new)?;
-    let settings = engine_settings(&config, &fd_budget, "at start");
     // systemd's environment first, before any thread exists (both edit it).
     let notifier = Notifier::from_env();
     let passed = engine::listener::take_systemd_listeners().map_err(Failure::SocketActivation)?;
-    let binds_listen = passed.is_none();
+    // The sockets systemd passed are the listeners the open-file budget counts.
+    let systemd_listeners = passed.as_ref().map(Vec::len);
+    let settings = engine_settings(&config, &fd_budget, systemd_listeners, "at start");
     let listeners = match passed {
         Some(passed) => {
             for (listener, name) in &passed {
@@ -87,7 +88,7 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     let mut hooks = DaemonHooks {
         config_path: config_path.map(Path::to_path_buf),
         simulate_flag: simulate,
-        binds_listen,
+        systemd_listeners,
         started: config.clone(),
         applied: config,
         fd_budget,
@@ -223,13 +224,21 @@ pub(crate) fn log_format(config: &Config) -> LogFormat {
 }
 
 /// The event loop's view of `[server]`, with `max_connections` lowered to what the
-/// open-file budget holds (and a warning naming `when`, if it had to be).
-pub fn engine_settings(config: &Config, fd_budget: &FdBudget, when: &str) -> EngineSettings {
+/// open-file budget holds beside the listeners (`systemd_listeners` sockets when systemd
+/// passed them, else one per `server.listen` address), and a warning naming `when` if
+/// it had to be.
+pub fn engine_settings(
+    config: &Config,
+    fd_budget: &FdBudget,
+    systemd_listeners: Option<usize>,
+    when: &str,
+) -> EngineSettings {
     let server = &config.server;
+    let listeners = systemd_listeners.unwrap_or(server.listen.len());
     EngineSettings {
         listen: server.listen.clone(),
         backlog: server.backlog,
-        max_connections: fd_budget.cap(server.max_connections, server.listen.len(), when),
+        max_connections: fd_budget.cap(server.max_connections, listeners, when),
         at_capacity: match server.at_capacity {
             AtCapacity::Pause => ShedMode::Pause,
             AtCapacity::Reject => ShedMode::Reject,
@@ -254,8 +263,9 @@ struct DaemonHooks {
     config_path: Option<PathBuf>,
     /// `warden run --simulate`: applied to every file read ([`Config::with_simulate_flag`]).
     simulate_flag: bool,
-    /// False when systemd passed the listening sockets: `server.listen` binds nothing.
-    binds_listen: bool,
+    /// How many listening sockets systemd passed, if it did: then `server.listen` binds
+    /// nothing, and the open-file budget counts those sockets.
+    systemd_listeners: Option<usize>,
     /// The configuration warden started with: what only a restart changes
     /// ([`Config::restart_only_changes`]) is compared against it.
     started: Config,
@@ -454,14 +464,14 @@ impl LoopHooks for DaemonHooks {
                 self.apply_thermal_policy(&config);
                 self.apply_controller_settings(&mut config);
                 // Before the listeners bind: they may want the port the page gives up.
-                let listen: &[SocketAddr] = if self.binds_listen {
-                    &config.server.listen
-                } else {
-                    &[]
+                let listen: &[SocketAddr] = match self.systemd_listeners {
+                    None => &config.server.listen,
+                    Some(_) => &[],
                 };
                 self.status
                     .release_port_for(listen, &self.applied.server.listen, &config.status);
-                let settings = engine_settings(&config, &self.fd_budget, "SIGHUP");
+                let settings =
+                    engine_settings(&config, &self.fd_budget, self.systemd_listeners, "SIGHUP");
                 let previous = std::mem::replace(&mut self.applied, config);
                 self.reload_report = Some(ReloadReport {
                     previous,

@@ -94,6 +94,11 @@ impl Gate {
         self.capacity_mode = mode;
     }
 
+    /// True while the connection cap holds (until the open count falls below 90 %).
+    pub fn at_capacity(&self) -> bool {
+        self.at_capacity
+    }
+
     /// Updates the cap flag from the open count (on at the cap, off below
     /// 90 %). Returns true when the cap was just reached.
     pub fn update_capacity(&mut self, open: usize, settings: &EngineSettings) -> bool {

@@ -7,6 +7,7 @@
 
 mod accept_errors;
 pub mod backlog;
+mod capacity;
 pub mod control;
 mod gate;
 mod heartbeat_timer;
@@ -37,6 +38,7 @@ pub use listener::{ListenError, Listener};
 pub use settings::EngineSettings;
 pub use shared::{GateState, LoopShared};
 
+use capacity::CapacityLog;
 use gate::Gate;
 use heartbeat_timer::HeartbeatTimer;
 use session::{CloseReason, IoContext, Readiness, Session, Verdict};
@@ -140,6 +142,8 @@ pub struct EventLoop {
     exit: Option<ExitReason>,
     test_hooks: TestHooks,
     log_limit: crate::logging::RateLimit,
+    /// The "at capacity" / "below capacity again" lines.
+    capacity_log: CapacityLog,
 }
 
 impl EventLoop {
@@ -186,6 +190,7 @@ impl EventLoop {
             exit: None,
             test_hooks: TestHooks { wedge, panic },
             log_limit: crate::logging::RateLimit::new(Duration::from_secs(10)),
+            capacity_log: CapacityLog::new(),
         };
         this.sync_listeners();
         this.publish_listen_addrs();
@@ -403,25 +408,9 @@ impl EventLoop {
         let inserted = self.sessions.insert_echo(stream, tick);
         debug_assert_eq!(inserted, key);
         self.local.accepted += 1;
-        if self
-            .gate
-            .update_capacity(self.sessions.open(), &self.settings)
-        {
-            self.local.capacity_pauses += 1;
+        if self.update_capacity() {
             self.sync_listeners();
         }
-    }
-
-    /// Re-judges capacity after closes, a back-off or a reload, counting a newly
-    /// reached cap (a reload may lower it below the open count), and syncs the listeners.
-    fn recheck_capacity(&mut self) {
-        if self
-            .gate
-            .update_capacity(self.sessions.open(), &self.settings)
-        {
-            self.local.capacity_pauses += 1;
-        }
-        self.sync_listeners();
     }
 
     fn after_batch(&mut self, now: Instant, tick: u32, tick_changed: bool) {
@@ -526,6 +515,11 @@ impl EventLoop {
                     self.exit = Some(ExitReason::Forced);
                 }
                 SIGTERM | SIGINT => self.begin_drain(hooks, now),
+                SIGHUP if self.drain_deadline.is_some() => {
+                    // The listeners are closed and the drain's deadline is set: nothing a
+                    // reload changes could take effect, so nothing is read or reported.
+                    log::warn!("SIGHUP while draining: ignored, warden is stopping");
+                }
                 SIGHUP => {
                     if let Some(settings) = hooks.reload() {
                         self.apply(settings);
@@ -579,15 +573,14 @@ impl EventLoop {
         if new.read_buffer_bytes != self.buf.len() {
             self.buf = vec![0u8; new.read_buffer_bytes].into_boxed_slice();
         }
-        if self.drain_deadline.is_none() {
-            if !self.rebind(&new) {
-                // Still listening where it was, with the old backlog: the next reload
-                // tries the new addresses and backlog again.
-                new.listen.clone_from(&self.settings.listen);
-                new.backlog = self.settings.backlog;
-            }
-            self.publish_listen_addrs();
+        // Never while draining (a SIGHUP then is ignored): the listeners are open.
+        if !self.rebind(&new) {
+            // Still listening where it was, with the old backlog: the next reload
+            // tries the new addresses and backlog again.
+            new.listen.clone_from(&self.settings.listen);
+            new.backlog = self.settings.backlog;
         }
+        self.publish_listen_addrs();
         self.gate.set_capacity_mode(new.at_capacity);
         self.shared.set_max_connections(new.max_connections);
         self.settings = new;

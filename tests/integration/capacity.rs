@@ -30,12 +30,24 @@ fn reject_mode_closes_the_extra_fifty_and_counts_them() {
         "every connection over the cap is closed at once"
     );
     assert_admission_says(&w, "reject", "closed at once");
+    let line = w.wait_log("at capacity:", Duration::from_secs(5));
+    assert!(
+        line.contains(
+            "at capacity: 100 connections open (server.max_connections = 100); new \
+             connections are refused until fewer than 90 are open"
+        ),
+        "{line}"
+    );
     for (i, s) in held.iter_mut().enumerate() {
         echo::roundtrip(s, format!("still here {i}").as_bytes());
     }
     // Below 90 % again: admitted.
     held.truncate(89);
     wait_for_active(&w, 89);
+    w.wait_log(
+        "below capacity again: 89 connections open; accepting new ones",
+        Duration::from_secs(5),
+    );
     let mut s = echo::connect(w.addr());
     echo::roundtrip(&mut s, b"room again");
     drop(s);

@@ -61,6 +61,27 @@ fn the_drain_deadline_closes_stragglers_and_exits_zero() {
 }
 
 #[test]
+fn a_sighup_while_draining_is_ignored_and_claims_nothing() {
+    let mut w = Warden::start(&config_with("drain_timeout_s = 2", ""));
+    let mut s = echo::connect(w.addr());
+    echo::roundtrip(&mut s, b"x");
+    w.signal(libc::SIGTERM);
+    w.wait_log("draining", Duration::from_secs(5));
+    w.rewrite_config(&config_with("drain_timeout_s = 1\nmax_connections = 7", ""));
+    let lines = w.log_len();
+    w.signal(libc::SIGHUP);
+    w.wait_log_after(
+        lines,
+        "SIGHUP while draining: ignored, warden is stopping",
+        Duration::from_secs(5),
+    );
+    w.assert_not_logged_after(lines, "SIGHUP: applied");
+    w.assert_not_logged_after(lines, "configuration reloaded");
+    let status = w.wait_exit(Duration::from_secs(5)).unwrap();
+    assert!(status.success());
+}
+
+#[test]
 fn a_second_sigterm_exits_at_once() {
     let mut w = Warden::start(&config_with("drain_timeout_s = 60", ""));
     let mut held: Vec<_> = (0..3).map(|_| echo::connect(w.addr())).collect();

@@ -287,3 +287,41 @@ fn passed_descriptors_warden_cannot_serve_are_named() {
         assert!(line.contains(named), "{env}: {line}");
     }
 }
+
+#[test]
+fn the_open_file_budget_counts_the_sockets_systemd_passed() {
+    let activate = tool("systemd-socket-activate", "systemd");
+    let dir = TempDir::new("activate-budget");
+    let config = config_with("", "").replace("@DIR@", &dir.path().display().to_string());
+    let config_path = dir.write("warden.toml", &config);
+    let port = free_port();
+    let addrs: Vec<SocketAddr> = (1..=40)
+        .map(|host| SocketAddr::from(([127, 0, 0, host], port)))
+        .collect();
+    let mut cmd = Command::new(activate);
+    for addr in &addrs {
+        cmd.arg("-l").arg(addr.to_string());
+    }
+    cmd.args(["-E", "WARDEN_LOG=info", "--", "/bin/sh", "-c"])
+        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+        .arg(warden_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(&config_path);
+    let mut activator = Logged::spawn(cmd);
+    activator.wait_line(
+        &format!("Listening on {}", addrs[39]),
+        Duration::from_secs(10),
+    );
+    let client = TcpStream::connect_timeout(&addrs[0], Duration::from_secs(5)).unwrap();
+    // 256 - 64 kept back = 192: 48 for the status page, 144 for clients, less one for
+    // each of the 8 listeners beyond the 32 the reserve covers.
+    let line = activator.wait_line("is lowered to", Duration::from_secs(10));
+    assert!(
+        line.contains("is lowered to 136") && line.contains("40 listener(s)"),
+        "{line}"
+    );
+    drop(client);
+    activator.signal(libc::SIGTERM);
+    activator.wait_exit(Duration::from_secs(10)).expect("exits");
+}
