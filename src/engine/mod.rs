@@ -19,7 +19,9 @@ pub mod sessions;
 pub mod settings;
 pub mod shared;
 pub mod stats;
+mod test_hooks;
 pub mod token;
+mod turns;
 
 #[cfg(test)]
 mod tests;
@@ -44,33 +46,14 @@ use heartbeat_timer::HeartbeatTimer;
 use session::{CloseReason, IoContext, Readiness, Session, Verdict};
 use sessions::SessionTable;
 use stats::LocalStats;
+use test_hooks::{test_hook_armed, TestHooks};
 use token::TokenKind;
+use turns::ReadTurns;
+
+pub use test_hooks::{PANIC_HOOK_ENV, WEDGE_HOOK_ENV};
 
 /// How often the loop beats (and calls [`LoopHooks::heartbeat`]) at the latest.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
-/// Environment variable that arms the wedge test hook: with it set to 1,
-/// SIGUSR2 blocks the loop thread forever, so tests can check that a stuck
-/// loop stops the systemd watchdog pings and fails `/healthz`.
-pub const WEDGE_HOOK_ENV: &str = "WARDEN_TEST_WEDGE";
-/// Environment variable that arms the panic test hook: with it set to 1,
-/// SIGUSR1 panics the loop thread, so tests can check that a panic restores
-/// the hardware and exits with the documented code.
-pub const PANIC_HOOK_ENV: &str = "WARDEN_TEST_PANIC";
-
-/// Which test hooks the environment armed at start.
-#[derive(Debug, Clone, Copy)]
-struct TestHooks {
-    /// SIGUSR2 wedges the loop.
-    wedge: bool,
-    /// SIGUSR1 panics the loop.
-    panic: bool,
-}
-
-/// True when the test hook behind `env` is armed (set to 1).
-fn test_hook_armed(env: &str) -> bool {
-    std::env::var_os(env).is_some_and(|v| v == "1")
-}
-
 /// How often the loop copies its counters to the shared atomics.
 const STATS_PUBLISH_INTERVAL: Duration = Duration::from_millis(10);
 /// Readiness events taken per `poll`.
@@ -144,6 +127,8 @@ pub struct EventLoop {
     log_limit: crate::logging::RateLimit,
     /// The "at capacity" / "below capacity again" lines.
     capacity_log: CapacityLog,
+    /// Sessions that used their reads with data still waiting, for another turn.
+    turns: ReadTurns,
 }
 
 impl EventLoop {
@@ -191,6 +176,7 @@ impl EventLoop {
             test_hooks: TestHooks { wedge, panic },
             log_limit: crate::logging::RateLimit::new(Duration::from_secs(10)),
             capacity_log: CapacityLog::new(),
+            turns: ReadTurns::with_capacity(EVENTS_PER_POLL),
         };
         this.sync_listeners();
         this.publish_listen_addrs();
@@ -235,6 +221,7 @@ impl EventLoop {
                 Err(e) => return Err(e),
             }
             now = Instant::now();
+            self.start_turns();
             let tick_changed = now >= next_tick_at;
             if tick_changed {
                 tick = self.tick(now);
@@ -265,6 +252,7 @@ impl EventLoop {
                     }
                 }
             }
+            self.serve_due_turns(tick);
             self.sessions.end_batch();
             self.after_batch(now, tick, tick_changed);
             if beat || now >= self.next_publish {
@@ -299,6 +287,9 @@ impl EventLoop {
     /// needs no deadline of its own: it is checked whenever the one-second
     /// tick changes, and the heartbeat wakes the loop often enough.
     fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
+        if self.turns.waiting() {
+            return Some(Duration::ZERO);
+        }
         let deadline = match (self.gate.backoff_until(), self.drain_deadline) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) | (None, Some(a)) => a,
@@ -318,9 +309,13 @@ impl EventLoop {
             max_pending: self.settings.max_pending_bytes,
             stats: &mut self.local,
         };
-        match echo.on_ready(ready, &mut ctx) {
-            Verdict::Keep if stale_stamp => self.sessions.touch(key, tick),
-            Verdict::Keep => {}
+        let verdict = echo.on_ready(ready, &mut ctx);
+        if verdict == Verdict::ReadAgain {
+            self.turns.queue(key);
+        }
+        match verdict {
+            Verdict::Keep | Verdict::ReadAgain if stale_stamp => self.sessions.touch(key, tick),
+            Verdict::Keep | Verdict::ReadAgain => {}
             Verdict::Close(reason) => self.close(key, reason),
         }
     }

@@ -11,11 +11,20 @@ use super::backlog::Backlog;
 use super::idle::IdleLink;
 use super::stats::LocalStats;
 
+/// Most reads one session gets per turn before the loop serves the others: a peer that
+/// sends as fast as warden echoes never runs its socket dry, and without a limit it would
+/// hold the loop for as long as it keeps sending.
+pub const READS_PER_TURN: u32 = 16;
+
 /// What a session handler wants done with the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Keep it open.
     Keep,
+    /// Keep it open, and give it another turn once the other ready sockets had theirs:
+    /// it used its [`READS_PER_TURN`] with data still waiting, and no new readiness
+    /// event comes for data that already waits.
+    ReadAgain,
     /// Close it, for this reason.
     Close(CloseReason),
 }
@@ -83,6 +92,10 @@ pub struct EchoSession {
     pub link: IdleLink,
     read_closed: bool,
     reading_paused: bool,
+    /// The peer's FIN was reported: read on to EOF even after a short read.
+    hup_reported: bool,
+    /// A [`Verdict::ReadAgain`] is outstanding; cleared by [`EchoSession::take_read_again`].
+    read_again: bool,
 }
 
 impl EchoSession {
@@ -94,7 +107,15 @@ impl EchoSession {
             link: IdleLink::detached(),
             read_closed: false,
             reading_paused: false,
+            hup_reported: false,
+            read_again: false,
         }
+    }
+
+    /// True once if this session asked for another turn ([`Verdict::ReadAgain`]); a
+    /// session that has since closed, or a new one under the same key, did not.
+    pub fn take_read_again(&mut self) -> bool {
+        std::mem::take(&mut self.read_again)
     }
 
     /// The socket, for (de)registration.
@@ -114,22 +135,37 @@ impl EchoSession {
                 return Verdict::Close(CloseReason::IoError);
             }
         }
+        self.hup_reported |= ready.read_closed;
         let wants_read = ready.readable || ready.read_closed || self.reading_paused;
+        let mut verdict = Verdict::Keep;
         if wants_read && !self.read_closed {
-            if let Verdict::Close(reason) = self.pump(ready.read_closed, ctx) {
+            verdict = self.pump(ctx);
+            if let Verdict::Close(reason) = verdict {
                 return Verdict::Close(reason);
             }
         }
         if self.read_closed && self.owed() == 0 {
             return Verdict::Close(CloseReason::PeerClosed);
         }
-        Verdict::Keep
+        if verdict == Verdict::ReadAgain {
+            // Asked once: a session already waiting for its turn gets only that one.
+            if std::mem::replace(&mut self.read_again, true) {
+                return Verdict::Keep;
+            }
+        }
+        verdict
     }
 
-    /// Reads and echoes until the socket is drained, the peer closes, or the
-    /// backlog reaches the cap (backpressure: reading resumes after a flush).
-    fn pump(&mut self, hup_seen: bool, ctx: &mut IoContext<'_>) -> Verdict {
+    /// Reads and echoes until the socket is drained, the peer closes, the backlog
+    /// reaches the cap (backpressure: reading resumes after a flush), or the turn's
+    /// [`READS_PER_TURN`] are used ([`Verdict::ReadAgain`]).
+    fn pump(&mut self, ctx: &mut IoContext<'_>) -> Verdict {
+        let mut reads = 0;
         loop {
+            if reads == READS_PER_TURN {
+                return Verdict::ReadAgain;
+            }
+            reads += 1;
             let owed = self.owed();
             if owed >= ctx.max_pending {
                 // Remembered, so the flush that makes room resumes reading even
@@ -160,7 +196,7 @@ impl EchoSession {
                     // later arrival raises a new event; so the extra read that
                     // would only return EAGAIN is skipped. When the peer's FIN
                     // was already reported, keep reading to reach EOF.
-                    if n < room && !hup_seen {
+                    if n < room && !self.hup_reported {
                         return Verdict::Keep;
                     }
                 }

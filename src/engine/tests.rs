@@ -192,3 +192,86 @@ fn the_gate_is_never_seen_before_the_counts_that_closed_it() {
     control.send(Command::Drain).unwrap();
     thread.join().unwrap();
 }
+
+/// A loopback pair: the client side, and the accepted side as the loop holds it.
+fn accepted_pair() -> (TcpStream, mio::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    server.set_nonblocking(true).unwrap();
+    (client, mio::net::TcpStream::from_std(server))
+}
+
+#[test]
+fn a_session_with_more_waiting_than_one_turn_reads_asks_for_another_turn() {
+    const BUF: usize = 1024;
+    let (mut client, server) = accepted_pair();
+    // Two and a half turns' worth.
+    let turn_bytes = BUF * session::READS_PER_TURN as usize;
+    let waiting = turn_bytes * 2 + turn_bytes / 2;
+    client.write_all(&vec![7u8; waiting]).unwrap();
+    // Loopback delivers at once; wait until every byte is in the server's queue.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut peek = vec![0u8; waiting];
+    while server.peek(&mut peek).unwrap_or(0) < waiting {
+        assert!(Instant::now() < deadline, "the bytes never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut echo = session::EchoSession::new(server);
+    let mut buf = vec![0u8; BUF];
+    let mut stats = stats::LocalStats::default();
+    let ready = Readiness {
+        readable: true,
+        writable: false,
+        read_closed: false,
+    };
+    let mut turn = |echo: &mut session::EchoSession| {
+        let mut ctx = IoContext {
+            buf: &mut buf,
+            max_pending: 1 << 20,
+            stats: &mut stats,
+        };
+        echo.on_ready(ready, &mut ctx)
+    };
+    assert_eq!(turn(&mut echo), Verdict::ReadAgain);
+    assert_eq!(
+        turn(&mut echo),
+        Verdict::Keep,
+        "asked once until the loop takes it"
+    );
+    assert!(echo.take_read_again() && !echo.take_read_again());
+    assert_eq!(turn(&mut echo), Verdict::Keep, "the rest fits in one turn");
+    assert_eq!(stats.bytes_in, waiting as u64);
+}
+
+#[test]
+fn a_stream_longer_than_many_turns_is_echoed_whole() {
+    let listener = listener::bind("127.0.0.1:0".parse().unwrap(), 128).unwrap();
+    let addr = listener.addr;
+    let (sender, receiver) = control::channel();
+    let small_reads = EngineSettings {
+        read_buffer_bytes: 1024,
+        ..settings()
+    };
+    let mut event_loop = EventLoop::new(small_reads, vec![listener], receiver).unwrap();
+    let control = ControlHandle::new(sender, event_loop.waker());
+    let thread = std::thread::spawn(move || event_loop.run(&mut NoHooks).unwrap());
+
+    // 4 MiB through 1 KiB reads: 256 turns of 16 reads, each brought back by the queue.
+    let total = 4 << 20;
+    let mut client = TcpStream::connect(addr).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = client.try_clone().unwrap();
+    let sending = std::thread::spawn(move || writer.write_all(&vec![5u8; total]));
+    let mut got = vec![0u8; total];
+    client
+        .read_exact(&mut got)
+        .expect("every byte echoed, none left waiting without an event");
+    sending.join().unwrap().unwrap();
+    assert!(got.iter().all(|&b| b == 5));
+    drop(client);
+    control.send(Command::Drain).unwrap();
+    thread.join().unwrap();
+}
