@@ -2,7 +2,11 @@
 //! a running warden over plain HTTP/1.1 and prints it as a short table
 //! ([`super::table`]) or as the raw JSON. An answer that is not a warden's
 //! (an HTML error page, another service) is quoted by its first
-//! [`EXCERPT_CHARS`] characters on one line, never dumped whole.
+//! [`EXCERPT_CHARS`] characters on one line, never dumped whole, and is
+//! named as not a warden's: warden's own error bodies are always JSON
+//! `{"error", "status"}`. A busy warden (`503` with `Retry-After`) is asked
+//! once more after at most [`MAX_RETRY_WAIT`]. Nothing the server sends
+//! reaches the terminal as a control character: they are printed escaped.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -10,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::http::head_end;
 use super::json::SCHEMA_VERSION;
-use super::table::MissingField;
+use super::table::{printable, MissingField};
 use crate::config::defaults::DEFAULT_STATUS_LISTEN;
 
 /// How long connecting may take.
@@ -19,7 +24,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the whole answer may take.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest answer read.
-const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+pub const MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest wait before the one retry of a busy answer (`503` with `Retry-After`),
+/// whatever `Retry-After` asks.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(2);
 /// Most characters of an answer's body quoted in an error.
 pub const EXCERPT_CHARS: usize = 200;
 
@@ -55,15 +63,31 @@ pub enum ClientError {
         /// The address tried.
         addr: SocketAddr,
     },
-    /// It answered with an error status.
+    /// It answered with an error status and a warden error body.
     #[error("the warden status server at {addr} answered HTTP {status}: {message}")]
     Status {
         /// The address tried.
         addr: SocketAddr,
         /// HTTP status code.
         status: u16,
-        /// The error text of its answer, or an [`excerpt`] of its body.
+        /// The `error` text of its JSON answer, escaped and shortened.
         message: String,
+        /// What its `Retry-After` header asked for (delay-seconds form), if anything.
+        retry_after: Option<Duration>,
+    },
+    /// The answer is over [`MAX_ANSWER_BYTES`]: far more than any status document.
+    #[error(
+        "{addr} sent an answer larger than the {} MiB `warden status` reads{}: a warden status \
+         document is a few kB, so this is not a warden status server (is --addr right? the \
+         status page is on status.listen, default {DEFAULT_STATUS_LISTEN})",
+        MAX_ANSWER_BYTES >> 20,
+        declared.map(|n| format!(" ({n} bytes announced)")).unwrap_or_default()
+    )]
+    TooLarge {
+        /// The address tried.
+        addr: SocketAddr,
+        /// Its `Content-Length`, when it sent one.
+        declared: Option<u64>,
     },
     /// Something answers there, but not in HTTP (another service's port).
     #[error(
@@ -139,7 +163,7 @@ pub fn run(addr: Option<&str>, json: bool) -> Result<(), ClientError> {
     })?;
     check_schema(addr, &doc)?;
     let text = if json {
-        String::from_utf8_lossy(&body).into_owned()
+        json_for_terminal(&String::from_utf8_lossy(&body))
     } else {
         super::table::render(&doc).map_err(|missing| ClientError::Incomplete { addr, missing })?
     };
@@ -153,6 +177,23 @@ pub fn run(addr: Option<&str>, json: bool) -> Result<(), ClientError> {
             }
         })
         .map_err(ClientError::Print)
+}
+
+/// `json` (a valid JSON text) with every control character but the
+/// whitespace between tokens written as a `\uXXXX` escape: the same JSON
+/// value, which cannot drive the terminal. (Raw controls can only be inside
+/// strings, where the escape means the same; JSON itself forbids those below
+/// U+0020 there, but DEL and the C1 range, such as U+009B CSI, are allowed raw.)
+pub fn json_for_terminal(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Accepts a `/status` document only in the layout this client reads,
@@ -172,12 +213,12 @@ pub fn check_schema(addr: SocketAddr, doc: &Value) -> Result<(), ClientError> {
     }
     Err(ClientError::SchemaMismatch {
         addr,
-        served: served.to_string(),
-        daemon_version: doc
-            .get("version")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string(),
+        served: printable(&served.to_string()),
+        daemon_version: printable(
+            doc.get("version")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown"),
+        ),
     })
 }
 
@@ -217,9 +258,21 @@ pub fn fetch_first(addrs: &[SocketAddr], path: &str) -> Result<(SocketAddr, Vec<
 }
 
 /// GETs `path` and returns the body of a 200 answer, all of it within
-/// [`ANSWER_TIMEOUT`] of connecting.
+/// [`ANSWER_TIMEOUT`] of connecting. A `503` with `Retry-After` (a busy
+/// warden) is retried once, after the delay it asks for but at most
+/// [`MAX_RETRY_WAIT`].
 pub fn fetch(addr: SocketAddr, path: &str) -> Result<Vec<u8>, ClientError> {
-    fetch_within(addr, path, ANSWER_TIMEOUT)
+    match fetch_within(addr, path, ANSWER_TIMEOUT) {
+        Err(ClientError::Status {
+            status: 503,
+            retry_after: Some(wait),
+            ..
+        }) => {
+            std::thread::sleep(wait.min(MAX_RETRY_WAIT));
+            fetch_within(addr, path, ANSWER_TIMEOUT)
+        }
+        other => other,
+    }
 }
 
 /// A stream whose reads all end by one deadline: a server that trickles a
@@ -262,7 +315,7 @@ fn fetch_within(
     );
     stream.write_all(request.as_bytes()).map_err(io_error)?;
     let answer = DeadlineReader { stream, deadline };
-    let raw = read_answer(answer.take(MAX_ANSWER_BYTES)).map_err(|e| match e {
+    let raw = read_answer(answer, MAX_ANSWER_BYTES).map_err(|e| match e {
         ReadFailure::NotHttp(first_bytes) => ClientError::NotHttp {
             addr,
             what_it_sent: if request.starts_with(&first_bytes) {
@@ -271,22 +324,37 @@ fn fetch_within(
                 format!("it sent {first_bytes:?}")
             },
         },
+        ReadFailure::TooLarge(declared) => ClientError::TooLarge { addr, declared },
         ReadFailure::Io(os_error) => io_error(os_error),
     })?;
-    let (status, body) =
-        split_answer(&raw).map_err(|reason| ClientError::NotWarden { addr, reason })?;
-    if status != 200 {
-        let message = serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| v.get("error").and_then(Value::as_str).map(excerpt_text))
-            .unwrap_or_else(|| excerpt(body));
-        return Err(ClientError::Status {
+    let SplitAnswer {
+        status,
+        body,
+        retry_after,
+    } = split_answer(&raw).map_err(|reason| ClientError::NotWarden { addr, reason })?;
+    if status == 200 {
+        return Ok(body.to_vec());
+    }
+    // Every warden error body is JSON with an "error" string: anything else
+    // (an HTML 404 page, another API's JSON) comes from something else.
+    let warden_error = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(excerpt_text));
+    match warden_error {
+        Some(message) => Err(ClientError::Status {
             addr,
             status,
             message,
-        });
+            retry_after,
+        }),
+        None => Err(ClientError::NotWarden {
+            addr,
+            reason: format!(
+                "it answered HTTP {status} with a body that is not warden's JSON error: {}",
+                excerpt(body)
+            ),
+        }),
     }
-    Ok(body.to_vec())
 }
 
 /// An answer's body for an error message: on one line, control characters
@@ -332,18 +400,27 @@ const QUOTED_BYTES: usize = 40;
 enum ReadFailure {
     /// The first bytes are not an HTTP status line; the start of them.
     NotHttp(String),
+    /// The answer is over the limit; its `Content-Length`, if it has one.
+    TooLarge(Option<u64>),
     /// Reading failed (or timed out).
     Io(io::Error),
 }
 
-/// Reads an answer to EOF, but gives up as soon as its first bytes show it
-/// is not HTTP: a server of another protocol (an echo service, SSH) may
-/// never close, and waiting for it would only end in a misleading timeout.
-fn read_answer(mut answer: impl Read) -> Result<Vec<u8>, ReadFailure> {
+/// Reads an answer of at most `limit` bytes to EOF, but gives up as soon as
+/// its first bytes show it is not HTTP: a server of another protocol (an
+/// echo service, SSH) may never close, and waiting for it would only end in
+/// a misleading timeout. A head announcing a body over `limit` ends it too.
+fn read_answer(answer: impl Read, limit: u64) -> Result<Vec<u8>, ReadFailure> {
+    let mut answer = answer.take(limit.saturating_add(1));
     let mut raw = Vec::new();
     let mut chunk = [0u8; 8192];
+    let mut head_checked = false;
     loop {
         let n = match answer.read(&mut chunk) {
+            Ok(0) if raw.len() as u64 > limit => {
+                let declared = head_end(&raw).and_then(|end| content_length(&raw[..end]));
+                return Err(ReadFailure::TooLarge(declared));
+            }
             Ok(0) => return Ok(raw),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -351,6 +428,15 @@ fn read_answer(mut answer: impl Read) -> Result<Vec<u8>, ReadFailure> {
         };
         let checked = raw.len();
         raw.extend_from_slice(&chunk[..n]);
+        if !head_checked {
+            if let Some(end) = head_end(&raw) {
+                head_checked = true;
+                let declared = content_length(&raw[..end]);
+                if declared.is_some_and(|length| length > limit) {
+                    return Err(ReadFailure::TooLarge(declared));
+                }
+            }
+        }
         if checked < HTTP_PREFIX.len() {
             let seen = raw.len().min(HTTP_PREFIX.len());
             if raw[..seen] != HTTP_PREFIX[..seen] {
@@ -363,9 +449,31 @@ fn read_answer(mut answer: impl Read) -> Result<Vec<u8>, ReadFailure> {
     }
 }
 
-/// Splits an HTTP/1.1 answer (read to EOF) into status code and body.
-fn split_answer(raw: &[u8]) -> Result<(u16, &[u8]), String> {
-    let end = super::http::head_end(raw).ok_or("the answer has no complete HTTP head")?;
+/// The `Content-Length` of a head, if it has a readable one.
+fn content_length(head: &[u8]) -> Option<u64> {
+    header(head, "content-length")?.parse().ok()
+}
+
+/// The value of header `name` (lowercase) in a head, trimmed.
+fn header<'h>(head: &'h [u8], name: &str) -> Option<&'h str> {
+    std::str::from_utf8(head).ok()?.lines().find_map(|line| {
+        let (n, value) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// The parts of an answer `warden status` looks at.
+#[derive(Debug, PartialEq, Eq)]
+struct SplitAnswer<'a> {
+    status: u16,
+    body: &'a [u8],
+    /// `Retry-After` in its delay-seconds form (an HTTP-date is not honoured).
+    retry_after: Option<Duration>,
+}
+
+/// Splits an HTTP/1.1 answer (read to EOF) into status code, body and `Retry-After`.
+fn split_answer(raw: &[u8]) -> Result<SplitAnswer<'_>, String> {
+    let end = head_end(raw).ok_or("the answer has no complete HTTP head")?;
     let head = std::str::from_utf8(&raw[..end]).map_err(|_| "the answer's head is not text")?;
     let status_line = head.lines().next().unwrap_or("");
     let status = status_line
@@ -374,13 +482,7 @@ fn split_answer(raw: &[u8]) -> Result<(u16, &[u8]), String> {
         .and_then(|code| code.parse::<u16>().ok())
         .ok_or_else(|| format!("bad status line {status_line:?}"))?;
     let mut body = &raw[end..];
-    let length = head.lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("content-length")
-            .then(|| value.trim().parse::<usize>().ok())
-            .flatten()
-    });
+    let length = content_length(&raw[..end]).and_then(|n| usize::try_from(n).ok());
     if head
         .lines()
         .any(|l| l.to_ascii_lowercase().starts_with("content-encoding:"))
@@ -396,7 +498,14 @@ fn split_answer(raw: &[u8]) -> Result<(u16, &[u8]), String> {
         }
         body = &body[..length];
     }
-    Ok((status, body))
+    let retry_after = header(&raw[..end], "retry-after")
+        .and_then(|secs| secs.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    Ok(SplitAnswer {
+        status,
+        body,
+        retry_after,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Content negotiation for `Accept-Encoding: gzip` (RFC 9110 §12.5.3):
 //! a response body is gzipped when the client accepts gzip with a non-zero
-//! quality, either by name or through `*`.
+//! quality, either by name or through `*`. A quality that is not an RFC 9110
+//! qvalue (`q=abc`, `q=1.5`, `q=-1`) makes its entry count as quality 0, not
+//! acceptable: the plain body is always a safe answer to a header we cannot read.
 
 use std::io::Write;
 
@@ -23,13 +25,13 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         let mut parts = item.split(';');
         let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         let q = parts
-            .filter_map(|p| {
+            .find_map(|p| {
                 p.trim()
                     .strip_prefix("q=")
                     .or_else(|| p.trim().strip_prefix("Q="))
             })
-            .find_map(|q| q.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
+            .map_or(Some(1.0), qvalue)
+            .unwrap_or(0.0);
         match coding.as_str() {
             "gzip" | "x-gzip" => gzip_q = Some(q),
             "*" => star_q = Some(q),
@@ -37,6 +39,18 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         }
     }
     gzip_q.or(star_q).is_some_and(|q| q > 0.0)
+}
+
+/// The weight of an RFC 9110 §12.4.2 `qvalue`
+/// (`"0" ["." 0*3DIGIT]` or `"1" ["." 0*3"0"]`), or `None` when `text` is not one.
+pub fn qvalue(text: &str) -> Option<f32> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits_ok = fraction.len() <= 3 && fraction.bytes().all(|b| b.is_ascii_digit());
+    match whole {
+        "0" if digits_ok => Some(format!("0.{fraction}0").parse().unwrap_or(0.0)),
+        "1" if digits_ok && fraction.bytes().all(|b| b == b'0') => Some(1.0),
+        _ => None,
+    }
 }
 
 /// Gzips `response`'s body if the client accepts it and the body is worth it.
@@ -86,6 +100,35 @@ mod tests {
             !accepts_gzip(Some("gzip;q=0.000, *")),
             "an explicit gzip;q=0 beats *"
         );
+    }
+
+    #[test]
+    fn an_invalid_quality_is_not_acceptable() {
+        for header in [
+            "gzip;q=abc",
+            "gzip;q=1.5",
+            "gzip;q=2",
+            "gzip;q=-1",
+            "gzip;q=0.0001",
+            "gzip;q=",
+            "gzip;q=.5",
+            "gzip;q=1.01",
+            "gzip;q=abc, *",
+            "*;q=nope",
+        ] {
+            assert!(!accepts_gzip(Some(header)), "{header}");
+        }
+        assert!(accepts_gzip(Some("gzip;q=1.000")));
+        assert!(accepts_gzip(Some("gzip; Q=0.001")));
+        assert!(
+            accepts_gzip(Some("gzip;level=1")),
+            "other parameters are ignored"
+        );
+        assert_eq!(qvalue("0.5"), Some(0.5));
+        assert_eq!(qvalue("0."), Some(0.0));
+        assert_eq!(qvalue("1"), Some(1.0));
+        assert_eq!(qvalue("0.25"), Some(0.25));
+        assert_eq!(qvalue("1.5"), None);
     }
 
     #[test]

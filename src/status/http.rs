@@ -182,7 +182,13 @@ fn parse_request_line(line: &str) -> Result<(Method, String), HeadError> {
         v if v.starts_with("HTTP/") => return Err(HeadError::Version(v.to_string())),
         _ => return Err(bad()),
     }
-    let path = target_path(target).ok_or_else(bad)?;
+    // RFC 9112 §3.2.4: `*` (asterisk-form) is a valid target of OPTIONS only;
+    // it then reaches routing, which answers every method but GET/HEAD with 405.
+    let path = if target == "*" && method == "OPTIONS" {
+        target.to_string()
+    } else {
+        target_path(target).ok_or_else(bad)?
+    };
     Ok((Method::from_token(method), path))
 }
 
@@ -351,6 +357,19 @@ mod tests {
             parse_head(b"GET http://h HTTP/1.1\r\n\r\n").unwrap().path,
             "/"
         );
+    }
+
+    #[test]
+    fn options_with_the_asterisk_form_parses_and_other_methods_do_not() {
+        let head = parse_head(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(head.method, Method::Other("OPTIONS".into()));
+        assert_eq!(head.path, "*");
+        for raw in [
+            &b"GET * HTTP/1.1\r\n\r\n"[..],
+            b"OPTIONS *x HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(parse_head(raw).unwrap_err().status(), 400);
+        }
     }
 
     #[test]

@@ -24,6 +24,11 @@
 //!
 //! Reading and writing never block, so no client can hold this thread, and
 //! the workers only ever see complete requests.
+//!
+//! The probes (`/healthz`, `/ready`) never reach a worker: this thread answers
+//! them itself from the event loop's atomics and the thermal snapshot, so a
+//! crowd of `/metrics` scrapers filling the queue cannot make a load balancer
+//! or systemd read a healthy warden as down (a busy 503).
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -37,7 +42,9 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use super::http::{head_end, parse_head, RequestHead, MAX_HEAD_BYTES};
-use super::routes::error_response;
+use super::routes::{error_response, is_probe};
+use super::server::answer_bytes;
+use super::snapshot::StatusSources;
 use crate::logging::RateLimit;
 
 /// Most status connections open at once (under a generous open-file limit).
@@ -104,6 +111,8 @@ pub struct IoLoop {
     next_serial: u64,
     jobs: Option<Sender<Job>>,
     answers: Receiver<Answer>,
+    /// What the probes are answered from, on this thread.
+    sources: Arc<StatusSources>,
     stop: Arc<AtomicBool>,
     request_timeout: Duration,
     max_connections: usize,
@@ -112,12 +121,15 @@ pub struct IoLoop {
 
 impl IoLoop {
     /// A loop over an already-registered listener, holding at most
-    /// `max_connections` (at least 1) open at once.
+    /// `max_connections` (at least 1) open at once; it answers the probes
+    /// from `sources` itself and queues every other request for the workers.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         poll: Poll,
         listener: TcpListener,
         jobs: Sender<Job>,
         answers: Receiver<Answer>,
+        sources: Arc<StatusSources>,
         stop: Arc<AtomicBool>,
         request_timeout: Duration,
         max_connections: usize,
@@ -130,6 +142,7 @@ impl IoLoop {
             next_serial: 0,
             jobs: Some(jobs),
             answers,
+            sources,
             stop,
             request_timeout,
             max_connections,
@@ -301,6 +314,11 @@ impl IoLoop {
     }
 
     fn dispatch(&mut self, key: usize, head: RequestHead) -> Step {
+        if is_probe(&head) {
+            // A few atomic loads and one short copy of the thermal snapshot.
+            let bytes = answer_bytes(&self.sources, &head);
+            return self.answer(key, bytes);
+        }
         let serial = self.conns[key].serial;
         let Some(jobs) = &self.jobs else {
             return Step::Close;

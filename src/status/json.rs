@@ -257,6 +257,19 @@ mod tests {
     }
 
     #[test]
+    fn during_a_sensor_fault_every_unknown_reading_is_null_the_trend_too() {
+        let doc = status_document(&fixtures::sensor_fault());
+        let thermal = &doc["thermal"];
+        assert_eq!(thermal["available"], true);
+        for key in ["temp_c", "filtered_c", "trend_c_per_s", "predicted_c"] {
+            assert!(thermal[key].is_null(), "thermal.{key} is {}", thermal[key]);
+        }
+        assert_eq!(thermal["sensor"]["fault"], "read_errors");
+        let healthy = status_document(&fixtures::with_thermal());
+        assert_eq!(healthy["thermal"]["trend_c_per_s"], 0.05);
+    }
+
+    #[test]
     fn a_simulated_board_says_so_at_the_top_level() {
         let doc = status_document(&fixtures::simulated());
         assert_eq!(doc["simulated"], true);

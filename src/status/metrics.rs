@@ -294,9 +294,8 @@ fn render_thermal(e: &mut Exposition, t: &ThermalSnapshot, s: &StatusSnapshot) {
         "Filtered temperature plus trend times the horizon: what the on thresholds are compared with.",
         t.predicted_c,
     );
-    e.single(
+    e.maybe(
         "warden_temperature_trend_celsius_per_second",
-        Kind::Gauge,
         "Trend of the filtered temperature.",
         t.trend_c_per_s,
     );
@@ -529,6 +528,25 @@ mod tests {
         assert!(!text.contains("warden_temperature_celsius"));
         assert!(!text.contains("warden_fan_duty_ratio"));
         assert_eq!(s["warden_connections_accepted_total"], "100");
+    }
+
+    #[test]
+    fn unknown_readings_are_left_out_the_trend_too() {
+        let text = render(&fixtures::sensor_fault());
+        for family in [
+            "warden_temperature_celsius",
+            "warden_temperature_filtered_celsius",
+            "warden_temperature_predicted_celsius",
+            "warden_temperature_trend_celsius_per_second",
+        ] {
+            assert!(!text.contains(&format!("{family} ")), "{family} in\n{text}");
+        }
+        assert_eq!(samples(&text)["warden_sensor_healthy"], "0");
+        let healthy = samples(&render(&fixtures::with_thermal()));
+        assert_eq!(
+            healthy["warden_temperature_trend_celsius_per_second"],
+            "0.05"
+        );
     }
 
     const STATUS_DOC: &str = include_str!("../../docs/STATUS.md");

@@ -1,6 +1,8 @@
 //! `GET /`: the live page. One self-contained HTML file (`page.html`,
 //! compiled in) with inline CSS and JavaScript and no external assets; it
-//! polls `/status` and `/status/history` every 2 s and draws SVG charts of
+//! polls `/status` and `/status/history` every 2 s (each request abandoned
+//! after 3 s, so a warden that stops answering shows the "cannot reach
+//! warden" banner instead of a frozen page) and draws SVG charts of
 //! temperature (with the stage thresholds), fan duty and active connections
 //! over the last 10 minutes. A banner says so when `/status` reports
 //! `"simulated": true`. A Content-Security-Policy forbids the page any

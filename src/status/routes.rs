@@ -33,6 +33,14 @@ pub const ENDPOINTS: [(&str, &str); 6] = [
     ("/healthz", "200 while the event loop is alive, else 503"),
 ];
 
+/// True for the probes, `GET`/`HEAD` of `/healthz` and `/ready`: cheap answers
+/// the network thread gives itself, so they never wait for (or are refused
+/// for want of) a worker.
+pub fn is_probe(request: &RequestHead) -> bool {
+    matches!(request.method, Method::Get | Method::Head)
+        && matches!(request.path.as_str(), "/healthz" | "/ready")
+}
+
 /// True when answering `request` needs the thermal history in the snapshot.
 pub fn needs_history(request: &RequestHead) -> bool {
     request.path == "/status/history"

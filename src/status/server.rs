@@ -8,7 +8,8 @@
 //! [`StatusSources`], routes it (a pure function) and hands the bytes back
 //! to the network thread. The only shared state it reads is the event loop's
 //! atomics and the thermal controller's snapshot mutex; nothing here can
-//! block or wake the event loop.
+//! block or wake the event loop. The probes (`/healthz`, `/ready`) take no
+//! worker: the network thread builds them the same way ([`answer_bytes`]).
 
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,7 +22,7 @@ use crossbeam_channel::{Receiver, Sender};
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
-use super::http::Method;
+use super::http::{Method, RequestHead};
 use super::io_loop::{Answer, IoLoop, Job, LISTENER, WAKER};
 use super::routes::{error_response, needs_history, route};
 use super::snapshot::StatusSources;
@@ -162,6 +163,7 @@ pub fn spawn(
         listener,
         job_tx,
         answer_rx,
+        sources,
         Arc::clone(&stop),
         config.request_timeout,
         max_connections,
@@ -197,20 +199,26 @@ struct Worker {
     sources: Arc<StatusSources>,
 }
 
+/// The answer to `head` on the wire, from a snapshot of `sources` taken now;
+/// a panic while building it is answered with a 500 and logged.
+pub fn answer_bytes(sources: &StatusSources, head: &RequestHead) -> Vec<u8> {
+    let head_only = head.method == Method::Head;
+    catch_unwind(AssertUnwindSafe(|| {
+        let snapshot = sources.snapshot(needs_history(head));
+        route(head, &snapshot).to_bytes(snapshot.taken_at, head_only)
+    }))
+    .unwrap_or_else(|_| {
+        log::error!("status server: answering {} panicked", head.path);
+        error_response(500, "internal error while answering; see the warden log")
+            .to_bytes(SystemTime::now(), head_only)
+    })
+}
+
 impl Worker {
     /// Answers jobs until the network thread drops the queue.
     fn run(self) {
         for job in self.jobs.iter() {
-            let head_only = job.head.method == Method::Head;
-            let bytes = catch_unwind(AssertUnwindSafe(|| {
-                let snapshot = self.sources.snapshot(needs_history(&job.head));
-                route(&job.head, &snapshot).to_bytes(snapshot.taken_at, head_only)
-            }))
-            .unwrap_or_else(|_| {
-                log::error!("status server: answering {} panicked", job.head.path);
-                error_response(500, "internal error while answering; see the warden log")
-                    .to_bytes(SystemTime::now(), head_only)
-            });
+            let bytes = answer_bytes(&self.sources, &job.head);
             if self
                 .answers
                 .send(Answer {

@@ -232,7 +232,7 @@ pub(crate) mod fixtures {
         let current = ThermalSnapshot {
             temp_c: Some(55.25),
             filtered_c: Some(55.0),
-            trend_c_per_s: 0.05,
+            trend_c_per_s: Some(0.05),
             predicted_c: Some(55.5),
             level: Level::Normal,
             sensor: SensorStatus {
@@ -314,6 +314,26 @@ pub(crate) mod fixtures {
             current.sensor.description =
                 "simulated Pi 4 SoC (two-node RC model) - NOT a hardware sensor".into();
             current.fan.driver = "sim";
+        }
+        snapshot
+    }
+
+    /// The same warden during a sensor fault (the temperature file unreadable):
+    /// no reading, no filtered temperature, hence no trend or prediction either.
+    pub fn sensor_fault() -> StatusSnapshot {
+        let mut snapshot = with_thermal();
+        if let ThermalView::Available { current, .. } = &mut snapshot.thermal {
+            current.temp_c = None;
+            current.filtered_c = None;
+            current.trend_c_per_s = None;
+            current.predicted_c = None;
+            current.level = Level::SensorFault;
+            current.sensor.healthy = false;
+            current.sensor.fault = Some(warden_thermal::SensorFaultCause::ReadErrors);
+            current.sensor.consecutive_errors = 5;
+            current.sensor.total_errors = 5;
+            current.sensor.last_error =
+                Some("cannot parse \"garbage\" in thermal_zone0/temp".into());
         }
         snapshot
     }

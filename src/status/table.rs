@@ -116,10 +116,16 @@ pub fn render(doc: &Value) -> Result<String, MissingField> {
         .as_array()
         .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
         .unwrap_or_default();
+    let state = f.text("state");
+    // `listen` is empty once a drain has closed the listeners.
+    let serving = match (listen.is_empty(), state.as_str()) {
+        (false, _) => format!("{service} on {listen}"),
+        (true, "draining") => format!("{service} (listeners closed, draining)"),
+        (true, _) => format!("{service} (no listener open)"),
+    };
     let title = format!(
-        "warden {version} · {service} on {listen} · up {} · {}",
+        "warden {version} · {serving} · up {} · {state}",
         duration(f.get("uptime_s").as_f64()),
-        f.text("state")
     );
     lines.push((
         "admission",
@@ -200,16 +206,10 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
         ));
         return;
     }
+    let temperature = temperature(f);
     lines.push((
         "temperature",
-        format!(
-            "{} °C (filtered {} °C, trend {} °C/s, predicted {} °C) · level {}",
-            num(f.get("thermal.temp_c"), 1),
-            num(f.get("thermal.filtered_c"), 1),
-            signed(f.get("thermal.trend_c_per_s")),
-            num(f.get("thermal.predicted_c"), 1),
-            f.text("thermal.level")
-        ),
+        format!("{temperature} · level {}", f.text("thermal.level")),
     ));
     let stages: Vec<String> = ["fan", "shed", "throttle", "critical"]
         .iter()
@@ -229,7 +229,7 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
     };
     let mut sensor = format!("{health} · {}", f.text("thermal.sensor.description"));
     if let Some(err) = f.get("thermal.sensor.last_error").as_str() {
-        sensor.push_str(&format!(" · last error: {err}"));
+        sensor.push_str(&format!(" · last error: {}", printable(err)));
     }
     lines.push(("sensor", sensor));
     let duty = f
@@ -272,10 +272,10 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
     }
     // `null`: the firmware's flags cannot be read here (not a Pi).
     if let Some(map) = f.section("thermal.throttle_flags").as_object() {
-        let set: Vec<&str> = map
+        let set: Vec<String> = map
             .iter()
             .filter(|(k, v)| *k != "raw" && v.as_bool() == Some(true))
-            .map(|(k, _)| k.as_str())
+            .map(|(k, _)| printable(k))
             .collect();
         lines.push((
             "firmware",
@@ -288,9 +288,68 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
     }
 }
 
+/// The temperature readings in words: each one known is shown, and an
+/// unknown reading says why (a sensor fault, a failed read, none yet)
+/// rather than printing "?".
+fn temperature(f: &mut Fields<'_>) -> String {
+    let raw = f.get("thermal.temp_c").as_f64();
+    let fault = f.get("thermal.sensor.fault").as_str().map(printable);
+    let read_failed = !f.get("thermal.sensor.last_error").is_null();
+    let mut notes = Vec::new();
+    let reading = match (raw, &fault) {
+        (Some(c), None) => format!("{c:.1} °C"),
+        (Some(c), Some(cause)) => {
+            notes.push(format!("sensor fault: {cause}"));
+            format!("{c:.1} °C, not trusted")
+        }
+        (None, Some(cause)) => {
+            notes.push(format!("sensor fault: {cause}"));
+            "no reading".to_string()
+        }
+        (None, None) if read_failed => {
+            notes.push("the last read failed".to_string());
+            "no reading".to_string()
+        }
+        (None, None) => "no reading yet".to_string(),
+    };
+    let mut figures = Vec::new();
+    if let Some(c) = f.get("thermal.filtered_c").as_f64() {
+        figures.push(format!("filtered {c:.1} °C"));
+    }
+    if let Some(trend) = f.get("thermal.trend_c_per_s").as_f64() {
+        figures.push(format!("trend {trend:+.3} °C/s"));
+    }
+    if let Some(c) = f.get("thermal.predicted_c").as_f64() {
+        figures.push(format!("predicted {c:.1} °C"));
+    }
+    if !figures.is_empty() {
+        notes.push(figures.join(", "));
+    }
+    if notes.is_empty() {
+        reading
+    } else {
+        format!("{reading} ({})", notes.join("; "))
+    }
+}
+
+/// `text` with every control character escaped (`\u{1b}`): a server's
+/// strings must not reach the terminal as escape sequences that recolour,
+/// retitle or rewrite it.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn text(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s),
         Value::Null => "?".into(),
         other => other.to_string(),
     }
@@ -300,10 +359,6 @@ fn num(v: &Value, digits: usize) -> String {
     v.as_f64()
         .map(|x| format!("{x:.digits$}"))
         .unwrap_or("?".into())
-}
-
-fn signed(v: &Value) -> String {
-    v.as_f64().map(|x| format!("{x:+.3}")).unwrap_or("?".into())
 }
 
 fn ghz(khz: Option<f64>) -> String {
@@ -339,204 +394,4 @@ fn bytes(n: Option<u64>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::status::json::status_document;
-    use crate::status::snapshot::fixtures;
-
-    #[test]
-    fn table_shows_the_key_figures() {
-        let out = render(&status_document(&fixtures::with_thermal())).unwrap();
-        assert!(
-            out.starts_with("warden 0.1.0 · echo on 127.0.0.1:7000 · up 42s · running\n"),
-            "{out}"
-        );
-        for needle in [
-            "admission    open (admitting new connections)",
-            "55.2 °C (filtered 55.0 °C, trend +0.050 °C/s",
-            "fan 60/50 · shed 75/70 · throttle 80/75 · critical 85/80 °C",
-            "30 % (pwm, proportional)",
-            "max 1.50 GHz of 1.50 GHz · governor ondemand · not throttled",
-            "throttled_since_boot",
-            "12 active of 10000 · 100 accepted · rejected 3 at capacity, 4 thermal",
-            "1.2 kB in · 1.2 kB out",
-            "accept: 1 emfile",
-        ] {
-            assert!(out.contains(needle), "missing {needle:?} in\n{out}");
-        }
-    }
-
-    #[test]
-    fn a_simulated_board_is_marked_first_and_real_hardware_not_at_all() {
-        let out = render(&status_document(&fixtures::simulated())).unwrap();
-        let second = out.lines().nth(1).unwrap();
-        assert_eq!(
-            second,
-            format!("SIMULATED    {SIMULATED_NOTE}"),
-            "in\n{out}"
-        );
-        let real = render(&status_document(&fixtures::with_thermal())).unwrap();
-        assert!(!real.contains("SIMULATED"), "{real}");
-        assert!(!real.to_lowercase().contains("simulate"), "{real}");
-        // A warden older than the field: the table renders, as real hardware.
-        let mut old = status_document(&fixtures::with_thermal());
-        old.as_object_mut().unwrap().remove("simulated");
-        assert_eq!(render(&old).unwrap(), real);
-        // Any value but `true` is not a claim of simulation.
-        old["simulated"] = Value::Null;
-        assert_eq!(render(&old).unwrap(), real);
-    }
-
-    #[test]
-    fn table_without_a_sensor_says_why() {
-        let out = render(&status_document(&fixtures::without_thermal())).unwrap();
-        assert!(
-            out.contains("thermal      OFF: no thermal zone under"),
-            "{out}"
-        );
-        assert!(!out.contains("temperature"));
-    }
-
-    /// Every dotted path of `value`'s object fields, parents before children.
-    fn paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
-        let Some(object) = value.as_object() else {
-            return;
-        };
-        for (key, child) in object {
-            let path = if prefix.is_empty() {
-                key.clone()
-            } else {
-                format!("{prefix}.{key}")
-            };
-            out.push(path.clone());
-            paths(child, &path, out);
-        }
-    }
-
-    /// `doc` without the field at `path`.
-    fn without(doc: &Value, path: &str) -> Value {
-        let mut doc = doc.clone();
-        let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
-        let mut object = &mut doc;
-        for part in parent.split('.').filter(|p| !p.is_empty()) {
-            object = &mut object[part];
-        }
-        object.as_object_mut().unwrap().remove(key);
-        doc
-    }
-
-    #[test]
-    fn a_missing_field_is_named_not_shown_as_a_question_mark() {
-        let full = status_document(&fixtures::with_thermal());
-        let mut all = Vec::new();
-        paths(&full, "", &mut all);
-        let mut named = Vec::new();
-        for path in &all {
-            match render(&without(&full, path)) {
-                Ok(out) => assert!(!out.contains('?'), "without {path}:\n{out}"),
-                Err(missing) => {
-                    assert_eq!(missing.path, *path, "without {path}");
-                    assert_eq!(
-                        missing.is_section,
-                        full.pointer(&format!("/{}", path.replace('.', "/")))
-                            .unwrap()
-                            .is_object()
-                    );
-                    named.push(path.as_str());
-                }
-            }
-        }
-        for path in [
-            "version",
-            "listen",
-            "admission",
-            "admission.message",
-            "event_loop",
-            "thermal",
-            "thermal.available",
-            "thermal.thresholds.critical.off_c",
-            "thermal.sensor.last_error",
-            "thermal.fan",
-            "thermal.cpu",
-            "thermal.cpu.governor",
-            "thermal.throttle_flags",
-            "connections",
-            "connections.rejected.capacity",
-            "traffic.bytes_out",
-            "errors.accept",
-            "errors.io",
-        ] {
-            assert!(named.contains(&path), "{path} not required: {named:?}");
-        }
-        // Fields the table does not show are not required of the document.
-        for path in [
-            "schema",
-            "time_unix_s",
-            "simulated",
-            "admission.reason",
-            "thermal.ticks",
-        ] {
-            assert!(!named.contains(&path), "{path} required");
-        }
-    }
-
-    #[test]
-    fn the_first_missing_section_or_field_is_named() {
-        let err = render(&serde_json::json!({"schema": 1})).unwrap_err();
-        assert_eq!(err.to_string(), "the \"version\" field");
-        let mut doc = status_document(&fixtures::with_thermal());
-        doc.as_object_mut().unwrap().remove("connections");
-        doc.as_object_mut().unwrap().remove("traffic");
-        assert_eq!(
-            render(&doc).unwrap_err().to_string(),
-            "the \"connections\" section"
-        );
-        // A section that is null where the table needs its fields is missing too.
-        let mut doc = status_document(&fixtures::with_thermal());
-        doc["thermal"]["sensor"] = Value::Null;
-        assert_eq!(
-            render(&doc).unwrap_err(),
-            MissingField {
-                path: "thermal.sensor".into(),
-                is_section: true
-            }
-        );
-        let err = render(&serde_json::json!([1])).unwrap_err();
-        assert_eq!(err.path, "version");
-    }
-
-    #[test]
-    fn null_values_still_render_in_words_or_as_question_marks() {
-        let mut doc = status_document(&fixtures::with_thermal());
-        let thermal = &mut doc["thermal"];
-        for key in [
-            "temp_c",
-            "filtered_c",
-            "predicted_c",
-            "cpu",
-            "throttle_flags",
-        ] {
-            thermal[key] = Value::Null;
-        }
-        thermal["fan"]["duty"] = Value::Null;
-        thermal["sensor"]["last_error"] = Value::Null;
-        let out = render(&doc).unwrap();
-        for needle in [
-            "temperature  ? °C (filtered ? °C, trend +0.050 °C/s, predicted ? °C)",
-            "fan          not set yet (pwm, proportional)",
-            "cpu          no cpufreq control",
-        ] {
-            assert!(out.contains(needle), "missing {needle:?} in\n{out}");
-        }
-        assert!(!out.contains("firmware"), "{out}");
-    }
-
-    #[test]
-    fn units_are_readable() {
-        assert_eq!(duration(Some(3725.0)), "1h 02m 05s");
-        assert_eq!(duration(Some(90_061.0)), "1d 01h 01m");
-        assert_eq!(bytes(Some(999)), "999 B");
-        assert_eq!(bytes(Some(1_500_000)), "1.5 MB");
-        assert_eq!(text(&Value::Null), "?");
-    }
-}
+mod tests;

@@ -328,7 +328,8 @@ fn warden_status_quotes_a_non_json_answer_briefly_with_its_status() {
     let stderr = status_fails(addr, &[]);
     assert!(
         stderr.starts_with(&format!(
-            "warden: the warden status server at {addr} answered HTTP 404: <!DOCTYPE html>\\n<html>"
+            "warden: {addr} did not answer like a warden status server: it answered HTTP 404 \
+             with a body that is not warden's JSON error: <!DOCTYPE html>\\n<html>"
         )) && stderr.ends_with(&format!("… ({} bytes in all)\n", page.len())),
         "{stderr}"
     );

@@ -3,6 +3,10 @@
 //! warden saying so in all three, and 50 clients
 //! sending one byte a second that must starve neither `/status` nor the
 //! echo service. A missing `promtool` fails the test (Debian: `prometheus`).
+//! [`edge_cases`] holds the probes under load, a sensor fault, a drain and
+//! `OPTIONS *`.
+
+mod edge_cases;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -164,7 +168,8 @@ fn promtool_check(text: &str) {
     );
 }
 
-fn sample(text: &str, key: &str) -> Option<f64> {
+/// The value of the sample line `key` in an exposition.
+pub fn sample(text: &str, key: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.parse().ok())
 }

@@ -2,14 +2,21 @@
 //! `chromium`) loads `/` from a running warden, runs its script, and the
 //! rendered DOM must show the current temperature and charts with data
 //! points, and the simulation banner only when warden runs `--simulate`;
-//! a screenshot is taken. A missing Chromium fails the test.
+//! a screenshot is taken. Behind a proxy that holds its requests, the page
+//! must say it cannot reach warden and keep polling. A missing Chromium
+//! fails the test.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crate::status::{get, rig_with_sensor, simulated_warden, wait_status};
-use crate::util::TempDir;
+use crate::status::{get, rig_with_sensor, simulated_warden, status_addr, wait_status};
+use crate::util::{config_with, TempDir, Warden};
 
 /// The Chromium binary: `$WARDEN_TEST_CHROMIUM`, else `chromium`.
 fn chromium() -> String {
@@ -20,6 +27,15 @@ fn chromium() -> String {
 /// returns stdout. Virtual time lets the page's script fetch and redraw
 /// (it refreshes every 2 s) before the DOM is dumped or the picture taken.
 fn headless(url: &str, profile: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["--virtual-time-budget=5000"];
+    args.extend_from_slice(extra);
+    run_chromium(url, profile, &args)
+}
+
+/// Runs headless Chromium on `url` in real time: it dumps or shoots once
+/// the page has loaded. (Virtual time stands still while a request is
+/// pending, so it cannot show what a page does about one that never ends.)
+fn run_chromium(url: &str, profile: &Path, extra: &[&str]) -> String {
     let out = Command::new(chromium())
         .args([
             "--headless",
@@ -29,7 +45,6 @@ fn headless(url: &str, profile: &Path, extra: &[&str]) -> String {
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
-            "--virtual-time-budget=5000",
             "--window-size=1280,1400",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
@@ -190,5 +205,148 @@ fn chromium_shows_the_simulation_banner_for_a_simulated_warden() {
     assert!(
         dom.contains("<title>warden (SIMULATED)</title>"),
         "the tab title does not say SIMULATED"
+    );
+}
+
+/// A proxy in front of a warden status port, like a balancer whose backend
+/// stopped answering: `GET /` gets warden's page, whose last bytes it holds
+/// back for `page_open` (Chromium dumps the DOM once the page has loaded:
+/// this is how long the script runs first); every `/status...` request is
+/// counted and held, never answered nor closed, until the browser gives up
+/// on it. Bounded: it stops when dropped, or after a minute.
+struct HoldingProxy {
+    addr: SocketAddr,
+    held: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Trailing spaces sent after the page when `page_open` is over.
+const PAGE_PADDING: usize = 64;
+
+impl HoldingProxy {
+    fn start(warden_status: SocketAddr, page_open: Duration) -> HoldingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (held, stop) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (held_in, stop_in) = (Arc::clone(&held), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut conns = Vec::new();
+            while !stop_in.load(Relaxed) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let (held, stop) = (Arc::clone(&held_in), Arc::clone(&stop_in));
+                        conns.push(std::thread::spawn(move || {
+                            serve(conn, warden_status, page_open, &held, &stop, deadline)
+                        }));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            stop_in.store(true, Relaxed);
+            conns.into_iter().for_each(|c| drop(c.join()));
+        });
+        HoldingProxy {
+            addr,
+            held,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for HoldingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+        if let Some(thread) = self.thread.take() {
+            drop(thread.join());
+        }
+    }
+}
+
+/// One proxied connection (see [`HoldingProxy`]).
+fn serve(
+    mut conn: TcpStream,
+    warden_status: SocketAddr,
+    page_open: Duration,
+    held: &AtomicU64,
+    stop: &AtomicBool,
+    deadline: Instant,
+) {
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(_) if !stop.load(Relaxed) && Instant::now() < deadline => {}
+            Err(_) => return,
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    if head.starts_with("GET / ") {
+        let page = get(warden_status, "/").body;
+        let top = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            page.len() + PAGE_PADDING
+        );
+        let _ = conn.write_all(top.as_bytes());
+        let _ = conn.write_all(&page);
+        let until = Instant::now() + page_open;
+        while Instant::now() < until && !stop.load(Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = conn.write_all(&[b' '; PAGE_PADDING]);
+    } else if head.starts_with("GET /status") {
+        held.fetch_add(1, Relaxed);
+        // Never answer; notice when the browser gives up and closes.
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(_) if !stop.load(Relaxed) && Instant::now() < deadline => {}
+                Err(_) => return,
+            }
+        }
+    } else {
+        let _ = conn
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
+}
+
+#[test]
+fn chromium_says_it_cannot_reach_a_warden_that_holds_its_requests_and_keeps_polling() {
+    let w = Warden::start(&config_with("", ""));
+    // 8 s: a request abandoned after 3 s, the next poll 2 s later, and slack.
+    let proxy = HoldingProxy::start(status_addr(&w), Duration::from_secs(8));
+    let profile = TempDir::new("chromium-held");
+    let dom = run_chromium(
+        &format!("http://{}/", proxy.addr),
+        &profile.path().join("dom"),
+        &["--dump-dom"],
+    );
+    let banner = tag_of(&dom, "banner");
+    assert!(
+        banner.contains("display: block"),
+        "the banner is not shown: {banner}"
+    );
+    let text = text_of(&dom, "banner");
+    assert!(
+        text.starts_with("cannot reach warden (/status") && text.contains("no answer within 3 s"),
+        "{text}"
+    );
+    assert_eq!(text_of(&dom, "admission"), "unknown");
+    let held = proxy.held.load(Relaxed);
+    assert!(
+        held >= 4,
+        "{held} requests held: the page stopped polling after the first /status and /status/history"
     );
 }

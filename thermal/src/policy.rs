@@ -187,8 +187,9 @@ pub struct Decision {
     pub level: Level,
     /// Filtered temperature (°C); `None` before the first trusted reading and during a fault.
     pub filtered_c: Option<f64>,
-    /// Least-squares trend of the filtered temperature (°C/s); 0 while unknown.
-    pub trend_c_per_s: f64,
+    /// Least-squares trend of the filtered temperature (°C/s); `None` whenever
+    /// `filtered_c` is (before the first trusted reading and during a fault).
+    pub trend_c_per_s: Option<f64>,
     /// Temperature compared with on thresholds: filtered + max(trend, 0) × horizon (°C).
     pub predicted_c: Option<f64>,
     /// Why the sensor is distrusted, during a sensor fault.
@@ -204,7 +205,7 @@ impl Decision {
         cpu_step: CpuStep::Hold,
         level: Level::Normal,
         filtered_c: None,
-        trend_c_per_s: 0.0,
+        trend_c_per_s: None,
         predicted_c: None,
         sensor_fault: None,
     };
@@ -412,7 +413,7 @@ impl ThermalPolicy {
             cpu_step,
             level,
             filtered_c: Some(filtered_c),
-            trend_c_per_s,
+            trend_c_per_s: Some(trend_c_per_s),
             predicted_c: Some(predicted_c),
             sensor_fault: None,
         }
@@ -428,7 +429,7 @@ impl ThermalPolicy {
             cpu_step: CpuStep::Hold,
             level: Level::SensorFault,
             filtered_c: None,
-            trend_c_per_s: 0.0,
+            trend_c_per_s: None,
             predicted_c: None,
             sensor_fault: Some(cause),
         }
@@ -468,6 +469,18 @@ mod tests {
             format!("{pause} -> {}", AdmissionDecision::Open),
             "shed (pause) -> open"
         );
+    }
+
+    #[test]
+    fn the_trend_is_unknown_exactly_when_the_filtered_temperature_is() {
+        assert_eq!(Decision::INITIAL.trend_c_per_s, None);
+        let mut policy = ThermalPolicy::new(PolicyConfig::default()).unwrap();
+        let trusted = policy.step(Ok(45.0), Duration::from_secs(1));
+        assert!(trusted.filtered_c.is_some());
+        assert!(trusted.trend_c_per_s.is_some_and(f64::is_finite));
+        let fault = policy.step(Ok(0.0), Duration::from_millis(1500));
+        assert!(fault.sensor_fault.is_some());
+        assert_eq!((fault.filtered_c, fault.trend_c_per_s), (None, None));
     }
 
     #[test]

@@ -82,8 +82,9 @@ pub struct ThermalSnapshot {
     pub temp_c: Option<f64>,
     /// Filtered temperature (°C); `None` before the first trusted reading and during a fault.
     pub filtered_c: Option<f64>,
-    /// Trend of the filtered temperature (°C/s).
-    pub trend_c_per_s: f64,
+    /// Trend of the filtered temperature (°C/s); `None` whenever `filtered_c` is (before
+    /// the first trusted reading and during a sensor fault): there is no trend to report.
+    pub trend_c_per_s: Option<f64>,
     /// Temperature compared with the on thresholds (°C).
     pub predicted_c: Option<f64>,
     /// Hottest active stage or sensor fault.
@@ -115,7 +116,7 @@ impl Default for ThermalSnapshot {
         ThermalSnapshot {
             temp_c: None,
             filtered_c: None,
-            trend_c_per_s: 0.0,
+            trend_c_per_s: None,
             predicted_c: None,
             level: Level::Normal,
             thresholds: Thresholds::default(),

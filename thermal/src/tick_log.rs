@@ -37,11 +37,11 @@ impl fmt::Display for TickLine<'_> {
             None => f.write_str(", filtered none")?,
         }
         if let Some(predicted) = snapshot.predicted_c {
-            write!(
-                f,
-                ", predicted {predicted:.2} °C (trend {:+.3} °C/s)",
-                snapshot.trend_c_per_s
-            )?;
+            write!(f, ", predicted {predicted:.2} °C")?;
+            // Known whenever the prediction is: it is what the prediction extrapolates.
+            if let Some(trend) = snapshot.trend_c_per_s {
+                write!(f, " (trend {trend:+.3} °C/s)")?;
+            }
         }
         write!(
             f,
@@ -109,7 +109,7 @@ mod tests {
         let mut snapshot = ThermalSnapshot {
             temp_c: Some(76.312),
             filtered_c: Some(75.87),
-            trend_c_per_s: 0.254,
+            trend_c_per_s: Some(0.254),
             predicted_c: Some(78.41),
             level: Level::Shed,
             admission: AdmissionDecision::Shed {

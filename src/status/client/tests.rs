@@ -2,6 +2,7 @@
 //! deadlines, and the errors that name them.
 
 use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 #[test]
 fn resolves_addresses_and_names_bad_ones() {
@@ -18,9 +19,20 @@ fn resolves_addresses_and_names_bad_ones() {
 #[test]
 fn splits_answers() {
     let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}trailing";
-    assert_eq!(split_answer(raw).unwrap(), (200, &b"{}"[..]));
-    let raw = b"HTTP/1.1 503 Service Unavailable\r\n\r\n{\"error\":\"x\"}";
-    assert_eq!(split_answer(raw).unwrap().0, 503);
+    assert_eq!(
+        split_answer(raw).unwrap(),
+        SplitAnswer {
+            status: 200,
+            body: b"{}",
+            retry_after: None
+        }
+    );
+    let raw = b"HTTP/1.1 503 Service Unavailable\r\nretry-after:  1 \r\n\r\n{\"error\":\"x\"}";
+    let busy = split_answer(raw).unwrap();
+    assert_eq!(busy.status, 503);
+    assert_eq!(busy.retry_after, Some(Duration::from_secs(1)));
+    let dated = b"HTTP/1.1 503 x\r\nRetry-After: Fri, 31 Dec 1999 23:59:59 GMT\r\n\r\n";
+    assert_eq!(split_answer(dated).unwrap().retry_after, None);
     assert!(split_answer(b"SSH-2.0-OpenSSH\r\n").is_err());
     assert!(
         split_answer(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
@@ -115,24 +127,28 @@ impl Read for Trickle {
 #[test]
 fn the_first_byte_that_is_not_http_ends_the_read() {
     // No timeout needed: it stops on the 'S' before asking for more.
-    let err = read_answer(Trickle(vec![b"S"])).unwrap_err();
+    let err = read_answer(Trickle(vec![b"S"]), MAX_ANSWER_BYTES).unwrap_err();
     assert!(
         matches!(&err, ReadFailure::NotHttp(s) if s == "S"),
         "{err:?}"
     );
-    let err = read_answer(Trickle(vec![b"HT", b"TP/1.1 200 OK\r\n", b"\r\n"])).unwrap_err();
+    let err = read_answer(
+        Trickle(vec![b"HT", b"TP/1.1 200 OK\r\n", b"\r\n"]),
+        MAX_ANSWER_BYTES,
+    )
+    .unwrap_err();
     assert!(
         matches!(err, ReadFailure::Io(_)),
         "an HTTP answer split across reads is read on: {err:?}"
     );
-    let err = read_answer(Trickle(vec![b"HT", b"XP/1.1"])).unwrap_err();
+    let err = read_answer(Trickle(vec![b"HT", b"XP/1.1"]), MAX_ANSWER_BYTES).unwrap_err();
     assert!(
         matches!(&err, ReadFailure::NotHttp(s) if s == "HTXP/1.1"),
         "{err:?}"
     );
     let whole = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-    assert_eq!(read_answer(&whole[..]).unwrap(), whole);
-    assert_eq!(read_answer(&b""[..]).unwrap(), b"");
+    assert_eq!(read_answer(&whole[..], MAX_ANSWER_BYTES).unwrap(), whole);
+    assert_eq!(read_answer(&b""[..], MAX_ANSWER_BYTES).unwrap(), b"");
 }
 
 #[test]
@@ -307,23 +323,206 @@ fn excerpts_are_one_short_line() {
 }
 
 #[test]
-fn an_html_error_page_is_quoted_by_its_start_with_its_status() {
+fn an_html_error_page_is_named_not_warden_and_quoted_by_its_start_with_its_status() {
     let page = html_error_page();
     let addr = answering_server("502 Bad Gateway", "text/html", &page);
     let err = fetch(addr, "/status").unwrap_err();
-    assert!(
-        matches!(err, ClientError::Status { status: 502, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ClientError::NotWarden { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
         text.starts_with(&format!(
-            "the warden status server at {addr} answered HTTP 502: <!DOCTYPE html>\\r\\n"
+            "{addr} did not answer like a warden status server: it answered HTTP 502 with a \
+             body that is not warden's JSON error: <!DOCTYPE html>\\r\\n"
         )) && text.ends_with(&format!("… ({} bytes in all)", page.len()))
             && !text.contains('\n'),
         "{text}"
     );
     assert!(text.len() < 400, "{} bytes: {text}", text.len());
+}
+
+#[test]
+fn another_http_server_404_is_not_blamed_on_warden() {
+    // What `python3 -m http.server` answers for /status.
+    let page = "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title></head>\n\
+                <body><h1>Error response</h1><p>Error code: 404</p></body></html>\n";
+    let addr = answering_server("404 File not found", "text/html;charset=utf-8", page);
+    let err = fetch(addr, "/status").unwrap_err();
+    assert!(matches!(err, ClientError::NotWarden { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{addr} did not answer like a warden status server: it answered HTTP 404"
+        )) && text.contains("<!DOCTYPE HTML>"),
+        "{text}"
+    );
+    assert!(!text.contains("the warden status server at"), "{text}");
+    // JSON without warden's "error" field is someone else's too.
+    let addr = answering_server(
+        "404 Not Found",
+        "application/json",
+        r#"{"detail":"Not Found"}"#,
+    );
+    let err = fetch(addr, "/status").unwrap_err();
+    assert!(matches!(err, ClientError::NotWarden { .. }), "{err:?}");
+}
+
+#[test]
+fn a_warden_error_body_is_quoted_as_warden_s() {
+    let body = r#"{"error": "no answer within 2000 ms (status.request_timeout_ms); retry shortly", "status": 503}"#;
+    let addr = answering_server("503 Service Unavailable", "application/json", body);
+    let err = fetch(addr, "/status").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Status {
+                status: 503,
+                retry_after: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the warden status server at {addr} answered HTTP 503: no answer within 2000 ms \
+             (status.request_timeout_ms); retry shortly"
+        )
+    );
+}
+
+/// A server on 127.0.0.1:0 that gives the n-th connection `answers[n]` whole,
+/// then closes its port; returns its address and a count of connections served.
+fn scripted_server(answers: Vec<String>) -> (SocketAddr, std::sync::Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&served);
+    std::thread::spawn(move || {
+        for answer in answers {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return;
+            };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = conn.read(&mut [0u8; 1024]);
+            count.fetch_add(1, Relaxed);
+            let _ = conn.write_all(answer.as_bytes());
+        }
+    });
+    (addr, served)
+}
+
+/// A JSON answer with `status`, an `{"error"}` body and `extra` header lines.
+fn json_error(status: &str, extra: &str) -> String {
+    let body = r#"{"error": "status server busy: every worker is answering; retry shortly", "status": 503}"#;
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+const BUSY: &str = "503 Service Unavailable";
+
+#[test]
+fn a_busy_answer_with_retry_after_is_retried_once() {
+    let ok = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"schema\":1}".to_string();
+    let (addr, served) = scripted_server(vec![json_error(BUSY, "Retry-After: 1\r\n"), ok]);
+    assert_eq!(fetch(addr, "/status").unwrap(), b"{\"schema\":1}");
+    assert_eq!(served.load(Relaxed), 2);
+    // Busy twice: one retry only, and the second answer is the one reported.
+    let (addr, served) = scripted_server(vec![
+        json_error(BUSY, "Retry-After: 0\r\n"),
+        json_error(BUSY, "Retry-After: 0\r\n"),
+        json_error(BUSY, "Retry-After: 0\r\n"),
+    ]);
+    let err = fetch(addr, "/status").unwrap_err();
+    assert!(
+        matches!(err, ClientError::Status { status: 503, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("status server busy"), "{err}");
+    assert_eq!(served.load(Relaxed), 2);
+}
+
+#[test]
+fn without_retry_after_a_503_is_not_retried() {
+    let (addr, served) = scripted_server(vec![json_error(BUSY, ""), json_error(BUSY, "")]);
+    let err = fetch(addr, "/status").unwrap_err();
+    assert!(
+        matches!(err, ClientError::Status { status: 503, .. }),
+        "{err:?}"
+    );
+    assert_eq!(served.load(Relaxed), 1);
+}
+
+#[test]
+fn a_long_retry_after_is_capped() {
+    let ok = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{\"schema\":1}".to_string();
+    let (addr, served) = scripted_server(vec![json_error(BUSY, "Retry-After: 3600\r\n"), ok]);
+    // Not an hour: at most MAX_RETRY_WAIT (a generous bound, not a timing claim).
+    let started = std::time::Instant::now();
+    assert!(fetch(addr, "/status").is_ok());
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(served.load(Relaxed), 2);
+}
+
+#[test]
+fn an_answer_over_the_cap_is_called_too_large_not_cut_short() {
+    // Announced: refused as soon as the head is in, without reading the body.
+    let huge = 50 * 1024 * 1024 + 19;
+    let (addr, _) = scripted_server(vec![format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {huge}\r\n\r\n{}",
+        "x".repeat(1000)
+    )]);
+    let err = fetch(addr, "/status").unwrap_err();
+    assert!(
+        matches!(err, ClientError::TooLarge { declared: Some(n), .. } if n == huge),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "{addr} sent an answer larger than the 16 MiB `warden status` reads \
+             ({huge} bytes announced): a warden status document is a few kB"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("cut short"), "{text}");
+    // Unannounced: read up to the cap, then refused.
+    let endless = b"HTTP/1.1 200 OK\r\n\r\n"
+        .iter()
+        .chain(&[b'x'; 100])
+        .copied()
+        .collect::<Vec<u8>>();
+    let err = read_answer(&endless[..], 50).unwrap_err();
+    assert!(matches!(err, ReadFailure::TooLarge(None)), "{err:?}");
+    assert_eq!(
+        read_answer(&endless[..], endless.len() as u64).unwrap(),
+        endless
+    );
+}
+
+#[test]
+fn json_output_cannot_drive_the_terminal() {
+    let raw = "{\n  \"service\": \"echo\u{9b}31m\u{7f}\",\t\"ok\": true\r\n}";
+    let shown = json_for_terminal(raw);
+    assert_eq!(
+        shown,
+        "{\n  \"service\": \"echo\\u009b31m\\u007f\",\t\"ok\": true\r\n}"
+    );
+    let before: Value = serde_json::from_str(raw).unwrap();
+    let after: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(before, after, "the same JSON value");
+}
+
+#[test]
+fn a_schema_mismatch_escapes_what_the_server_sent() {
+    let doc = serde_json::json!({"schema": "\u{9b}2J", "version": "9\u{1b}]0;x\u{7}"});
+    let text = check_schema(DEFAULT_STATUS_LISTEN, &doc)
+        .unwrap_err()
+        .to_string();
+    assert!(!text.chars().any(char::is_control), "{text:?}");
+    assert!(text.contains("(version 9\\u{1b}]0;x\\u{7})"), "{text}");
 }
 
 #[test]

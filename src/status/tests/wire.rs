@@ -163,6 +163,10 @@ fn wire_errors_get_their_status_codes() {
     }
     let post = exchange(addr, b"DELETE /ready HTTP/1.1\r\n\r\n");
     assert!(post.contains("\r\nAllow: GET, HEAD\r\n"), "{post}");
+    // The server-wide OPTIONS form is a method question too, not a malformed line.
+    let options = exchange(addr, b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(options.starts_with("HTTP/1.1 405 "), "{options}");
+    assert!(options.contains("\r\nAllow: GET, HEAD\r\n"), "{options}");
 }
 
 /// Checks that `answer` carries each of the common headers exactly once.
@@ -353,10 +357,12 @@ fn binding_a_taken_address_names_it_and_the_way_out() {
 // ---- the network thread alone, with no worker behind it ----
 
 /// Runs an [`io_loop::IoLoop`] whose job queue holds `queue` jobs and that no
-/// worker drains; returns its address, its stop switch and the queue's far end.
+/// worker drains, answering its probes from `shared`; returns its address, its
+/// stop switch and the queue's far end.
 fn workerless_loop(
     queue: usize,
     request_timeout: Duration,
+    shared: Arc<LoopShared>,
 ) -> (
     SocketAddr,
     impl FnOnce(),
@@ -373,11 +379,19 @@ fn workerless_loop(
     let (job_tx, job_rx) = crossbeam_channel::bounded(queue);
     let (_answer_tx, answer_rx) = crossbeam_channel::unbounded();
     let stop = Arc::new(AtomicBool::new(false));
+    let sources = StatusSources::new(
+        shared,
+        ThermalSource::Absent {
+            reason: "test without a sensor".into(),
+        },
+        "echo",
+    );
     let io = io_loop::IoLoop::new(
         poll,
         listener,
         job_tx,
         answer_rx,
+        Arc::new(sources),
         Arc::clone(&stop),
         request_timeout,
         io_loop::MAX_CONNECTIONS,
@@ -391,10 +405,9 @@ fn workerless_loop(
     (addr, stopper, job_rx)
 }
 
-#[test]
-fn a_full_queue_answers_503_busy_at_once() {
-    let (addr, stop, jobs) = workerless_loop(1, Duration::from_secs(30));
-    // The first request fills the queue (nobody takes it); the next finds it full.
+/// Sends a `/status` request that fills the one-job queue of a workerless
+/// loop (nobody takes it); returns its connection, to keep it open.
+fn fill_the_queue(addr: SocketAddr, jobs: &crossbeam_channel::Receiver<io_loop::Job>) -> TcpStream {
     let mut first = TcpStream::connect(addr).unwrap();
     first.write_all(b"GET /status HTTP/1.1\r\n\r\n").unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -405,7 +418,15 @@ fn a_full_queue_answers_503_busy_at_once() {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    let busy = exchange(addr, b"GET /ready HTTP/1.1\r\n\r\n");
+    first
+}
+
+#[test]
+fn a_full_queue_answers_503_busy_at_once() {
+    let shared = Arc::new(LoopShared::new(1000));
+    let (addr, stop, jobs) = workerless_loop(1, Duration::from_secs(30), shared);
+    let _first = fill_the_queue(addr, &jobs);
+    let busy = exchange(addr, b"GET /metrics HTTP/1.1\r\n\r\n");
     assert!(busy.starts_with("HTTP/1.1 503 "), "{busy}");
     assert!(busy.contains("\r\nRetry-After: 1\r\n"), "{busy}");
     assert_common_headers("503 busy", &busy);
@@ -415,8 +436,40 @@ fn a_full_queue_answers_503_busy_at_once() {
 }
 
 #[test]
+fn the_probes_are_answered_without_a_worker_even_with_the_queue_full() {
+    let shared = Arc::new(LoopShared::new(1000));
+    let (addr, stop, jobs) = workerless_loop(1, Duration::from_secs(30), Arc::clone(&shared));
+    let _first = fill_the_queue(addr, &jobs);
+    shared.beat(Instant::now());
+    let health = exchange(addr, b"GET /healthz HTTP/1.1\r\n\r\n");
+    assert!(health.starts_with("HTTP/1.1 200 "), "{health}");
+    assert_common_headers("probe /healthz", &health);
+    let doc: Value = serde_json::from_str(body(&health)).unwrap();
+    assert_eq!(doc["alive"], true);
+    let ready = exchange(addr, b"GET /ready HTTP/1.1\r\n\r\n");
+    assert!(ready.starts_with("HTTP/1.1 200 "), "{ready}");
+    let head = exchange(addr, b"HEAD /healthz HTTP/1.0\r\n\r\n");
+    assert!(
+        head.starts_with("HTTP/1.1 200 ") && body(&head).is_empty(),
+        "{head}"
+    );
+    // Still answered from the live state: a drain makes /ready 503 for its own reason.
+    shared.set_gate(crate::engine::GateState::Draining);
+    let draining = exchange(addr, b"GET /ready HTTP/1.1\r\n\r\n");
+    assert!(draining.starts_with("HTTP/1.1 503 "), "{draining}");
+    assert!(!draining.contains("Retry-After"), "{draining}");
+    let doc: Value = serde_json::from_str(body(&draining)).unwrap();
+    assert_eq!(doc["reason"], "shutdown", "{draining}");
+    // Nothing but the first request ever went to the queue.
+    assert_eq!(jobs.try_recv().unwrap().head.path, "/status");
+    assert!(jobs.try_recv().is_err());
+    stop();
+}
+
+#[test]
 fn a_request_no_worker_answers_gets_503_at_the_deadline() {
-    let (addr, stop, jobs) = workerless_loop(4, Duration::from_millis(300));
+    let shared = Arc::new(LoopShared::new(1000));
+    let (addr, stop, jobs) = workerless_loop(4, Duration::from_millis(300), shared);
     let answer = exchange(addr, b"GET /status HTTP/1.1\r\n\r\n");
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
     assert!(answer.contains("status.request_timeout_ms"), "{answer}");
