@@ -39,7 +39,9 @@ pub fn server_hint(addr: SocketAddr, error: &io::Error) -> &'static str {
         }
         Some(BindCause::InUse) => {
             " (another process holds this port); choose a free address in [server] listen, \
-             or stop the other process (`ss -ltnp` names it)"
+             or stop the other process (`ss -tanp 'sport = :PORT'` names it: a listener, or \
+             an outgoing connection that got this port as its local one, which \
+             net.ipv4.ip_local_reserved_ports prevents)"
         }
         Some(BindCause::NoSuchAddress) => {
             " (no local interface has this address); choose one of this machine's addresses \

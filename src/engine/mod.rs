@@ -9,6 +9,7 @@ mod accept_errors;
 pub mod backlog;
 mod capacity;
 pub mod control;
+mod drain;
 mod gate;
 mod heartbeat_timer;
 pub mod idle;
@@ -543,24 +544,6 @@ impl EventLoop {
                 }
             }
         }
-    }
-
-    fn begin_drain(&mut self, hooks: &mut dyn LoopHooks, now: Instant) {
-        if self.drain_deadline.is_some() {
-            return;
-        }
-        log::info!(
-            "draining: {} connection(s) open, waiting up to {} s",
-            self.sessions.open(),
-            self.settings.drain_timeout.as_secs()
-        );
-        self.drain_deadline = Some(now + self.settings.drain_timeout);
-        self.gate.set_draining();
-        self.sync_listeners();
-        // Closing the listeners makes new connects fail at once.
-        self.listeners.clear();
-        self.publish_listen_addrs();
-        hooks.draining();
     }
 
     /// Applies reloaded settings without dropping a connection.

@@ -15,7 +15,8 @@ pub enum RejectReason {
     Capacity,
     /// The thermal controller is shedding in `reject` mode.
     Thermal,
-    /// The service is draining (only counted for connections accepted mid-drain).
+    /// The service is draining: a connection taken from a listener's backlog as the
+    /// drain began that the gate did not admit.
     Draining,
 }
 

@@ -168,3 +168,28 @@ fn the_gate_state_is_published_with_the_counts_that_caused_it() {
     assert_eq!(doc["connections"]["active"], 20, "{}", doc["connections"]);
     drop(held);
 }
+
+#[test]
+fn connections_waiting_in_the_backlog_at_a_drain_are_closed_and_counted() {
+    let mut w = Warden::start(&config_with(
+        "max_connections = 2\nat_capacity = \"pause\"\ndrain_timeout_s = 2",
+        "",
+    ));
+    let mut held: Vec<_> = (0..2).map(|_| echo::connect(w.addr())).collect();
+    for s in held.iter_mut() {
+        echo::roundtrip(s, b"in");
+    }
+    // Completed by the kernel, never accepted: warden is at its cap and paused.
+    let mut waiting: Vec<_> = (0..3).map(|_| echo::connect(w.addr())).collect();
+    for s in waiting.iter_mut() {
+        std::io::Write::write_all(s, b"queued").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // Still at the cap when the drain begins: the 3 waiting are taken and closed,
+    // and the 2 held are cut at the drain's deadline.
+    let c = counters(&mut w);
+    assert_eq!(c["drain_closed"], 3 + 2, "{c:?}");
+    assert_eq!(c["accepted"], 2, "{c:?}");
+    drop(held);
+    drop(waiting);
+}

@@ -296,7 +296,8 @@ fn a_taken_port_at_start_exits_1_naming_the_address_and_what_to_do() {
     );
     assert!(
         stderr.contains("(another process holds this port)")
-            && stderr.contains("choose a free address in [server] listen"),
+            && stderr.contains("choose a free address in [server] listen")
+            && stderr.contains("`ss -tanp 'sport = :PORT'` names it"),
         "the cause and the key to change:\n{stderr}"
     );
     drop(blocker);

@@ -451,7 +451,7 @@ fn sysctl_dropin_applies_in_a_private_network_namespace() {
         );
     }
     let script = format!(
-        "{s} -q -p {conf} && {s} -n net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range",
+        "{s} -q -p {conf} && {s} -n net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range net.ipv4.ip_local_reserved_ports",
         s = sysctl.display(),
         conf = conf.display()
     );
@@ -461,5 +461,9 @@ fn sysctl_dropin_applies_in_a_private_network_namespace() {
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
-    assert_eq!(values, ["4096", "4096", "1024 65535"], "{stdout}");
+    assert_eq!(
+        values,
+        ["4096", "4096", "1024 65535", "7000,9181"],
+        "{stdout}"
+    );
 }
