@@ -37,10 +37,7 @@ impl EventLoop {
     /// gate admits newcomers, else closed and counted as refused while draining.
     fn take_backlog(&mut self, tick: u32) {
         for index in 0..self.listeners.len() {
-            loop {
-                let Some(Some(listener)) = self.listeners.get(index) else {
-                    break;
-                };
+            while let Some(Some(listener)) = self.listeners.get(index) {
                 if listener.from_systemd {
                     break;
                 }
