@@ -15,6 +15,9 @@ pub enum BindCause {
     InUse,
     /// EADDRNOTAVAIL: no local interface has the address.
     NoSuchAddress,
+    /// EINVAL on an IPv6 link-local address without a scope: the kernel cannot tell
+    /// which interface's `fe80::` is meant.
+    LinkLocalWithoutScope,
 }
 
 impl BindCause {
@@ -24,8 +27,19 @@ impl BindCause {
             Some(libc::EACCES) if addr.port() < 1024 => Some(BindCause::PrivilegedPort),
             Some(libc::EADDRINUSE) => Some(BindCause::InUse),
             Some(libc::EADDRNOTAVAIL) => Some(BindCause::NoSuchAddress),
+            Some(libc::EINVAL) if is_unscoped_link_local(addr) => {
+                Some(BindCause::LinkLocalWithoutScope)
+            }
             _ => None,
         }
+    }
+}
+
+/// True for an IPv6 link-local address (fe80::/10) with no scope id.
+fn is_unscoped_link_local(addr: SocketAddr) -> bool {
+    match addr {
+        SocketAddr::V6(v6) => (v6.ip().segments()[0] & 0xffc0) == 0xfe80 && v6.scope_id() == 0,
+        SocketAddr::V4(_) => false,
     }
 }
 
@@ -47,6 +61,11 @@ pub fn server_hint(addr: SocketAddr, error: &io::Error) -> &'static str {
             " (no local interface has this address); choose one of this machine's addresses \
              in [server] listen, or 0.0.0.0 / [::] for all of them"
         }
+        Some(BindCause::LinkLocalWithoutScope) => {
+            " (a link-local fe80:: address needs its interface); in [server] listen write the \
+             interface's index after a %, as in \"[fe80::1%2]:7000\" (`ip -6 addr` shows the \
+             index before each interface's name)"
+        }
         None => "; check [server] listen",
     }
 }
@@ -66,6 +85,11 @@ pub fn status_hint(addr: SocketAddr, error: &io::Error) -> &'static str {
             " (no local interface has this address); choose one of this machine's addresses \
              in [status] listen, or set status.enabled = false"
         }
+        Some(BindCause::LinkLocalWithoutScope) => {
+            " (a link-local fe80:: address needs its interface); in [status] listen write the \
+             interface's index after a %, as in \"[fe80::1%2]:9181\" (`ip -6 addr` shows the \
+             index before each interface's name), or set status.enabled = false"
+        }
         None => "; check [status] listen, or set status.enabled = false",
     }
 }
@@ -80,6 +104,28 @@ mod tests {
 
     fn os(errno: i32) -> io::Error {
         io::Error::from_raw_os_error(errno)
+    }
+
+    #[test]
+    fn an_unscoped_link_local_address_is_told_to_name_its_interface() {
+        let unscoped: SocketAddr = "[fe80::1]:7000".parse().unwrap();
+        let scoped: SocketAddr = "[fe80::1%2]:7000".parse().unwrap();
+        let einval = || os(libc::EINVAL);
+        assert_eq!(
+            BindCause::of(unscoped, &einval()),
+            Some(BindCause::LinkLocalWithoutScope)
+        );
+        assert_eq!(BindCause::of(scoped, &einval()), None);
+        let server = server_hint(unscoped, &einval());
+        let status = status_hint(unscoped, &einval());
+        assert!(
+            server.contains("[server] listen write the interface's index"),
+            "{server}"
+        );
+        assert!(
+            status.contains("[status] listen write the interface's index"),
+            "{status}"
+        );
     }
 
     #[test]
@@ -103,6 +149,7 @@ mod tests {
                 Some(BindCause::PrivilegedPort) => " (ports below 1024 need CAP_NET_BIND_SERVICE)",
                 Some(BindCause::InUse) => " (another process holds this port)",
                 Some(BindCause::NoSuchAddress) => " (no local interface has this address)",
+                Some(BindCause::LinkLocalWithoutScope) => unreachable!("IPv4 addresses only"),
                 None => "; check [",
             };
             assert!(server.starts_with(words), "{server}");

@@ -115,6 +115,14 @@ pub fn take_systemd_listeners() -> Result<Option<SystemdListeners>, ListenError>
         .parse::<u32>()
         .map_err(|_| ListenError::Systemd(format!("LISTEN_PID={pid:?} is not a process id")))?;
     if pid != std::process::id() {
+        // Meant for another process: most often a wrapper that forked warden instead of
+        // exec'ing it. Its inherited sockets stay unused and server.listen is bound.
+        log::warn!(
+            "socket activation: LISTEN_PID={pid} names another process (warden is pid {}), \
+             so the sockets systemd passed are not used and server.listen is bound instead; \
+             a wrapper between systemd and warden must exec warden, not fork it",
+            std::process::id()
+        );
         return Ok(None);
     }
     let count = std::env::var("LISTEN_FDS")

@@ -325,3 +325,31 @@ fn the_open_file_budget_counts_the_sockets_systemd_passed() {
     activator.signal(libc::SIGTERM);
     activator.wait_exit(Duration::from_secs(10)).expect("exits");
 }
+
+#[test]
+fn a_listen_pid_naming_another_process_is_said_and_server_listen_bound() {
+    let dir = TempDir::new("activate-other-pid");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = config_with(&format!("listen = [\"{addr}\"]"), "")
+        .replace("@DIR@", &dir.path().display().to_string());
+    let config_path = dir.write("warden.toml", &config);
+    // What a wrapper that forks (not execs) leaves: LISTEN_PID names the wrapper.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg("LISTEN_PID=1 LISTEN_FDS=1 exec \"$0\" \"$@\"")
+        .arg(warden_bin())
+        .arg("run")
+        .arg("--config")
+        .arg(&config_path)
+        .env("WARDEN_LOG", "info");
+    let mut warden = Logged::spawn(cmd);
+    let line = warden.wait_line("LISTEN_PID=1", Duration::from_secs(10));
+    assert!(
+        line.contains("names another process") && line.contains("must exec warden"),
+        "{line}"
+    );
+    warden.wait_line(&format!("listening on {addr}"), Duration::from_secs(10));
+    warden.signal(libc::SIGTERM);
+    let status = warden.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(status.success(), "{status:?}");
+}
