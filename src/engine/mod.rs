@@ -263,6 +263,7 @@ impl EventLoop {
             if beat {
                 self.shared.beat(now);
                 hooks.heartbeat(&self.shared, now);
+                self.catch_up_capacity_log(now);
             }
             if let Some(reason) = self.exit {
                 self.publish_stats();

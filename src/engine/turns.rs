@@ -37,18 +37,18 @@ impl ReadTurns {
         self.queued.push(key);
     }
 
-    /// True when a session waits for a turn: the next poll must not wait.
+    /// True when a session waits for a turn: the next poll must not wait. (The due list
+    /// is always empty between passes.)
     pub(super) fn waiting(&self) -> bool {
-        !self.queued.is_empty() || !self.due.is_empty()
+        !self.queued.is_empty()
     }
 }
 
 impl EventLoop {
     /// At the start of a pass: what was queued before it is due after its events.
     pub(super) fn start_turns(&mut self) {
-        if self.turns.due.is_empty() {
-            std::mem::swap(&mut self.turns.due, &mut self.turns.queued);
-        }
+        // `serve_due_turns` emptied the due list at the end of the last pass.
+        std::mem::swap(&mut self.turns.due, &mut self.turns.queued);
     }
 
     /// After a pass's events: gives each due session its next turn (one that closed,

@@ -45,7 +45,7 @@ fn reject_mode_closes_the_extra_fifty_and_counts_them() {
     held.truncate(89);
     wait_for_active(&w, 89);
     w.wait_log(
-        "below capacity again: 89 connections open; accepting new ones",
+        "below the connection cap again: 89 connections open; accepting new ones",
         Duration::from_secs(5),
     );
     let mut s = echo::connect(w.addr());
@@ -190,6 +190,7 @@ fn connections_waiting_in_the_backlog_at_a_drain_are_closed_and_counted() {
     let c = counters(&mut w);
     assert_eq!(c["drain_closed"], 3 + 2, "{c:?}");
     assert_eq!(c["accepted"], 2, "{c:?}");
+    w.assert_not_logged_after(0, "accepting new ones");
     drop(held);
     drop(waiting);
 }
