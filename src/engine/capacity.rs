@@ -69,9 +69,10 @@ impl CapacityLog {
 
     /// The cap was just reached with `open` connections.
     pub(super) fn reached(&mut self, open: usize, settings: &EngineSettings, now: Instant) {
-        let due = self
-            .last_reached_line
-            .is_none_or(|last| now.saturating_duration_since(last) >= REACHED_LINE_WINDOW);
+        let due = !matches!(
+            self.last_reached_line,
+            Some(last) if now.saturating_duration_since(last) < REACHED_LINE_WINDOW
+        );
         if !due {
             self.held_back = true;
             return;
