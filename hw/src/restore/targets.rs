@@ -7,7 +7,9 @@
 //! attribute is written in place, never created, and never through a symbolic link (a
 //! sysfs attribute is never one), so a recorded name can reach only an existing file of
 //! that name. A plain file, replaced whole and created when missing, is written only when
-//! it is the `file` fan's path in the configuration the restore runs with.
+//! it is the `file` fan's path in the configuration the restore runs with. The value must
+//! be one warden writes there (a governor name, a PWM duty 0–255, a fan mode, a file-fan
+//! duty 0–1), so even a redirected write cannot carry text of an attacker's choosing.
 
 use std::path::{Path, PathBuf};
 
@@ -47,7 +49,10 @@ impl RestoreTargets {
         };
         if entry.creates_file && !in_sysfs(&entry.path) {
             return match &self.fan_file {
-                Some(fan) if fan == &entry.path => Ok(()),
+                Some(fan) if fan == &entry.path => match is_duty_text(&entry.value) {
+                    true => Ok(()),
+                    false => refused("the file fan's value is a duty from 0 to 1".to_owned()),
+                },
                 Some(fan) => refused(format!(
                     "a file to create, and warden creates only the file fan's fan.path, \
                      which is {} in this configuration",
@@ -60,8 +65,11 @@ impl RestoreTargets {
                 ),
             };
         }
-        if is_recorded_attribute(&entry.path) {
-            return Ok(());
+        if let Some(name) = recorded_attribute(&entry.path) {
+            return match value_fits(name, &entry.value) {
+                Ok(()) => Ok(()),
+                Err(what) => refused(format!("{name} holds {what}")),
+            };
         }
         refused(format!(
             "warden records only the attributes {} and the file fan's fan.path",
@@ -70,11 +78,48 @@ impl RestoreTargets {
     }
 }
 
-/// True when `path`'s file name is one of the [`RECORDED_ATTRIBUTES`].
-fn is_recorded_attribute(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|name| name.to_str())
-        .is_some_and(|name| RECORDED_ATTRIBUTES.contains(&name))
+/// `path`'s file name when it is one of the [`RECORDED_ATTRIBUTES`].
+fn recorded_attribute(path: &Path) -> Option<&'static str> {
+    let name = path.file_name()?.to_str()?;
+    RECORDED_ATTRIBUTES
+        .iter()
+        .copied()
+        .find(|&recorded| recorded == name)
+}
+
+/// Whether `value` is one warden writes to the attribute `name`, else what it should
+/// be. (`scaling_max_freq` is checked against its policy's limits when written.)
+fn value_fits(name: &str, value: &str) -> Result<(), &'static str> {
+    let fits = match name {
+        GOVERNOR_FILE => {
+            value.len() <= GOVERNOR_NAME_MAX
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        }
+        PWM_FILE => value.parse::<u8>().is_ok(),
+        PWM_ENABLE_FILE => value.parse::<u8>().is_ok_and(|mode| mode <= PWM_ENABLE_MAX),
+        _ => return Ok(()),
+    };
+    match (fits, name) {
+        (true, _) => Ok(()),
+        (false, GOVERNOR_FILE) => Err("a governor name (lowercase letters, digits, _)"),
+        (false, PWM_FILE) => Err("a PWM duty from 0 to 255"),
+        (false, _) => Err("a hwmon fan mode from 0 to 5"),
+    }
+}
+
+/// Longest governor name the kernel takes (CPUFREQ_NAME_LEN, 16, less its NUL).
+const GOVERNOR_NAME_MAX: usize = 15;
+/// Highest hwmon `pwm1_enable` mode.
+const PWM_ENABLE_MAX: u8 = 5;
+
+/// True for a duty as the `file` fan writes it: a decimal from 0 to 1 ("0.400").
+fn is_duty_text(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && value
+            .parse::<f64>()
+            .is_ok_and(|duty| (0.0..=1.0).contains(&duty))
 }
 
 #[cfg(test)]
@@ -97,6 +142,26 @@ mod tests {
             refused.contains("/etc/shadow") && refused.contains("records only the attributes"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn a_value_warden_never_writes_is_refused() {
+        let targets = RestoreTargets::new(Some(PathBuf::from("/srv/fan")));
+        let at = |name: &str, value: &str| {
+            let path = format!("/sys/devices/system/cpu/cpufreq/policy0/{name}");
+            check(&targets, RestoreEntry::new(path, value))
+        };
+        at(GOVERNOR_FILE, "ondemand").unwrap();
+        at(GOVERNOR_FILE, "* * * * * root sh").unwrap_err();
+        at(PWM_FILE, "255").unwrap();
+        at(PWM_FILE, "256").unwrap_err();
+        at(PWM_ENABLE_FILE, "2").unwrap();
+        at(PWM_ENABLE_FILE, "7").unwrap_err();
+        check(&targets, RestoreEntry::plain_file("/srv/fan", "0.400")).unwrap();
+        let refused =
+            check(&targets, RestoreEntry::plain_file("/srv/fan", "#!/bin/sh")).unwrap_err();
+        assert!(refused.contains("a duty from 0 to 1"), "{refused}");
+        check(&targets, RestoreEntry::plain_file("/srv/fan", "1.5")).unwrap_err();
     }
 
     #[test]
