@@ -30,7 +30,7 @@ use warden_hw::{
 };
 
 use crate::config::defaults::DEFAULT_STATE_DIR;
-use crate::config::{Config, ConfigError, FanDriver};
+use crate::config::{Config, ConfigError};
 use crate::exit::{print_out, Failure};
 use crate::logging::{self, LogFormat};
 
@@ -68,13 +68,9 @@ pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
 }
 
 /// The files a restore under `config` may write: the attributes warden records, and the
-/// `file` fan's `fan.path` when that is the driver.
+/// `file` fan's `fan.path` when that is the driver (as the daemon builds its fan).
 pub fn restore_targets(config: &Config) -> RestoreTargets {
-    let fan_file = match config.fan.driver {
-        FanDriver::File => config.fan.path.clone(),
-        _ => None,
-    };
-    RestoreTargets::new(fan_file)
+    RestoreTargets::for_fan(&crate::thermal_guard::hardware_spec(config).fan)
 }
 
 /// Says that the configuration was not usable and which state directory is used instead.

@@ -17,6 +17,7 @@ use super::RestoreEntry;
 use crate::cpufreq::{GOVERNOR_FILE, MAX_FREQ_FILE};
 use crate::error::HwError;
 use crate::fan::{PWM_ENABLE_FILE, PWM_FILE};
+use crate::spec::FanSpec;
 use crate::sysfs_io::in_sysfs;
 
 /// The attribute names warden records, the only ones a restore writes in place.
@@ -35,6 +36,14 @@ impl RestoreTargets {
     /// Targets for a configuration whose `file` fan writes `fan_file` (`None`: no file fan).
     pub fn new(fan_file: Option<PathBuf>) -> Self {
         RestoreTargets { fan_file }
+    }
+
+    /// Targets for the fan `fan` describes: its file when it is the `file` fan.
+    pub fn for_fan(fan: &FanSpec) -> Self {
+        match fan {
+            FanSpec::File { path } => RestoreTargets::new(Some(path.clone())),
+            _ => RestoreTargets::default(),
+        }
     }
 
     /// Refuses `entry` ([`HwError::RefusedValue`], nothing written) unless it is a file
