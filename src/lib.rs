@@ -18,4 +18,5 @@ pub mod rlimit;
 pub mod simulate;
 pub mod status;
 pub mod systemd;
+pub mod text;
 pub mod thermal_guard;

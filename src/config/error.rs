@@ -9,6 +9,8 @@
 //! terminal or split the message across lines.
 
 use std::borrow::Cow;
+
+pub(super) use crate::text::escape_controls;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -194,36 +196,6 @@ fn clip_middle(text: &str, max: usize) -> Cow<'_, str> {
 // The OS error text is part of Display, so `source()` stays `None`: a caller
 // printing the chain with `{:#}` would otherwise show it twice.
 impl std::error::Error for ConfigError {}
-
-/// `text` with every control character (and every invisible character that reorders or
-/// hides text: zero-width, bidirectional overrides, line separators, BOM) written as
-/// Rust's escape_debug writes it (`\0`, `\r`, `\u{1b}`, `\u{202e}`); other text, quotes and
-/// backslashes included, is left as it is, so `{:?}`-quoted values are not changed.
-pub(super) fn escape_controls(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
-        return Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            escaped.extend(c.escape_debug());
-        } else if needs_escape(c) {
-            escaped.extend(c.escape_unicode());
-        } else {
-            escaped.push(c);
-        }
-    }
-    Cow::Owned(escaped)
-}
-
-/// True for a character a message must not show raw.
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
-        )
-}
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 fn line_and_column(text: &str, offset: usize) -> (usize, usize) {

@@ -187,7 +187,7 @@ pub fn run(addr: Option<&str>, json: bool) -> Result<(), ClientError> {
 pub fn json_for_terminal(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
-        if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+        if crate::text::needs_escape(c) && !matches!(c, '\n' | '\r' | '\t') {
             out.push_str(&format!("\\u{:04x}", u32::from(c)));
         } else {
             out.push(c);
@@ -268,11 +268,16 @@ pub fn fetch(addr: SocketAddr, path: &str) -> Result<Vec<u8>, ClientError> {
             retry_after: Some(wait),
             ..
         }) => {
-            std::thread::sleep(wait.min(MAX_RETRY_WAIT));
+            std::thread::sleep(retry_delay(wait));
             fetch_within(addr, path, ANSWER_TIMEOUT)
         }
         other => other,
     }
+}
+
+/// How long to wait before the one retry a busy answer asking for `asked` gets.
+fn retry_delay(asked: Duration) -> Duration {
+    asked.min(MAX_RETRY_WAIT)
 }
 
 /// A stream whose reads all end by one deadline: a server that trickles a
@@ -378,16 +383,10 @@ fn excerpt_text(text: &str) -> String {
 /// `text` trimmed, control characters escaped, and at most
 /// [`EXCERPT_CHARS`] characters of it; true when it was cut.
 fn one_line(text: &str) -> (String, bool) {
-    let mut chars = text.trim().chars();
-    let mut out = String::new();
-    for c in chars.by_ref().take(EXCERPT_CHARS) {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    (out, chars.next().is_some())
+    let trimmed = text.trim();
+    let excerpt: String = trimmed.chars().take(EXCERPT_CHARS).collect();
+    let cut = excerpt.len() < trimmed.len();
+    (crate::text::escape_controls(&excerpt).into_owned(), cut)
 }
 
 /// Every HTTP/1.x answer starts with this.

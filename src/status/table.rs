@@ -332,19 +332,10 @@ fn temperature(f: &mut Fields<'_>) -> String {
     }
 }
 
-/// `text` with every control character escaped (`\u{1b}`): a server's
-/// strings must not reach the terminal as escape sequences that recolour,
-/// retitle or rewrite it.
+/// `text` as it may reach the terminal ([`crate::text::escape_controls`]): a server's
+/// strings must not recolour, retitle, rewrite or reorder it.
 pub fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::text::escape_controls(text).into_owned()
 }
 
 fn text(v: &Value) -> String {

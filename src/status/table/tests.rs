@@ -246,6 +246,8 @@ fn control_characters_from_the_server_are_escaped() {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");
     }
     assert_eq!(printable("55 °C · ok"), "55 °C · ok");
+    // A bidirectional override would show the rest of the line reversed.
+    assert_eq!(printable("ok\u{202e}kcatta"), "ok\\u{202e}kcatta");
 }
 
 #[test]
