@@ -14,14 +14,12 @@ use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::fake::{FakeCpuFreq, FakeFailure, FakeFan, FakeSensor};
 use warden_hw::fake_sysfs::{FakeSysfsLayout, FakeSysfsTree};
 use warden_hw::SysfsCpuFreq;
-use warden_thermal::{
-    Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit, SharedSnapshot,
-};
+use warden_thermal::{ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit, SharedSnapshot};
 
 mod common;
 
 use common::capture_log::{capture_at, messages};
-use common::{reactive_policy, wait_until, DEADLINE};
+use common::{reactive_policy, spawn_controller, wait_until};
 
 /// The target of the actuators' log lines (their module path).
 const ACTUATORS_TARGET: &str = "warden_thermal::actuators";
@@ -72,26 +70,18 @@ impl TwoPolicies {
         sensor: &FakeSensor,
     ) -> (ControllerHandle, Arc<SharedSnapshot>) {
         let cpufreq = SysfsCpuFreq::open(self.tree().root()).unwrap();
-        let snapshot = Arc::new(SharedSnapshot::new());
-        let handle = Controller::new(
+        let config = ControllerConfig {
+            interval: Duration::from_millis(10),
+            cpu_strategy: strategy,
+            fan_on_exit: FanOnExit::Full,
+        };
+        spawn_controller(
             reactive_policy(),
             Box::new(sensor.clone()),
             Box::new(FakeFan::on_off()),
+            Box::new(cpufreq),
+            config,
         )
-        .unwrap()
-        .with_cpufreq(Box::new(cpufreq))
-        .spawn(
-            ControllerConfig {
-                interval: Duration::from_millis(10),
-                cpu_strategy: strategy,
-                fan_on_exit: FanOnExit::Full,
-            },
-            Box::new(|_| {}),
-            Arc::clone(&snapshot),
-        )
-        .unwrap();
-        assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
-        (handle, snapshot)
     }
 }
 
@@ -197,24 +187,17 @@ fn a_write_failure_is_logged_even_while_read_failures_are() {
     let sensor = FakeSensor::new(50.0);
     let cpu = FakeCpuFreq::pi4();
     cpu.fail_reads_always(FakeFailure::Io);
-    let snapshot = Arc::new(SharedSnapshot::new());
-    let handle = Controller::new(
+    let config = ControllerConfig {
+        interval: Duration::from_millis(10),
+        ..ControllerConfig::default()
+    };
+    let (handle, _snapshot) = spawn_controller(
         reactive_policy(),
         Box::new(sensor.clone()),
         Box::new(FakeFan::on_off()),
-    )
-    .unwrap()
-    .with_cpufreq(Box::new(cpu.clone()))
-    .spawn(
-        ControllerConfig {
-            interval: Duration::from_millis(10),
-            ..ControllerConfig::default()
-        },
-        Box::new(|_| {}),
-        Arc::clone(&snapshot),
-    )
-    .unwrap();
-    assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
+        Box::new(cpu.clone()),
+        config,
+    );
     wait_until("a read failure logged", || {
         !messages(ACTUATORS_TARGET, "cpufreq: could not read").is_empty()
     });

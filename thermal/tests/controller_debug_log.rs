@@ -8,14 +8,12 @@ use std::time::Duration;
 
 use log::LevelFilter;
 use warden_hw::fake::{FakeCpuFreq, FakeFailure, FakeFan, FakeSensor};
-use warden_thermal::{
-    Controller, ControllerConfig, ControllerHandle, Level, PolicyConfig, SharedSnapshot,
-};
+use warden_thermal::{ControllerConfig, ControllerHandle, Level, PolicyConfig, SharedSnapshot};
 
 mod common;
 
 use common::capture_log::{capture_at, captured, messages};
-use common::{reactive_policy, wait_until, DEADLINE};
+use common::{reactive_policy, spawn_controller, wait_until};
 
 /// The target of the controller's log lines (its module path).
 const CONTROLLER_TARGET: &str = "warden_thermal::controller";
@@ -30,24 +28,17 @@ impl Rig {
     /// A controller over fakes at `celsius`, ticking every 10 ms, admission sent nowhere.
     fn spawn(celsius: f64, policy: PolicyConfig) -> (Rig, ControllerHandle) {
         let sensor = FakeSensor::new(celsius);
-        let snapshot = Arc::new(SharedSnapshot::new());
-        let handle = Controller::new(
+        let config = ControllerConfig {
+            interval: Duration::from_millis(10),
+            ..ControllerConfig::default()
+        };
+        let (handle, snapshot) = spawn_controller(
             policy,
             Box::new(sensor.clone()),
             Box::new(FakeFan::on_off()),
-        )
-        .unwrap()
-        .with_cpufreq(Box::new(FakeCpuFreq::pi4()))
-        .spawn(
-            ControllerConfig {
-                interval: Duration::from_millis(10),
-                ..ControllerConfig::default()
-            },
-            Box::new(|_| {}),
-            Arc::clone(&snapshot),
-        )
-        .unwrap();
-        assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
+            Box::new(FakeCpuFreq::pi4()),
+            config,
+        );
         (Rig { sensor, snapshot }, handle)
     }
 }

@@ -11,14 +11,13 @@ use log::{Level, LevelFilter};
 use warden_hw::fake::{CpuFreqCall, FakeCpuFreq, FakeFailure, FakeFan, FAKE_CPUFREQ_PATH};
 use warden_hw::{HwError, TempSensor};
 use warden_thermal::{
-    Controller, ControllerConfig, ControllerError, ControllerHandle, CpuStrategy, FanOnExit,
-    SharedSnapshot, STOP_TIMEOUT,
+    ControllerConfig, ControllerError, ControllerHandle, CpuStrategy, FanOnExit, STOP_TIMEOUT,
 };
 
 mod common;
 
 use common::capture_log::{capture_at, captured};
-use common::{reactive_policy, wait_until, DEADLINE};
+use common::{reactive_policy, spawn_controller, wait_until, DEADLINE};
 
 const TICK: Duration = Duration::from_millis(10);
 
@@ -78,26 +77,20 @@ fn spawn(
     cpu: &FakeCpuFreq,
     fan_on_exit: FanOnExit,
 ) -> ControllerHandle {
-    let snapshot = Arc::new(SharedSnapshot::new());
-    let handle = Controller::new(
+    let config = ControllerConfig {
+        interval: TICK,
+        cpu_strategy: CpuStrategy::MaxFreq,
+        fan_on_exit,
+    };
+    let fan = Box::new(fan.clone());
+    spawn_controller(
         reactive_policy(),
         Box::new(sensor.clone()),
-        Box::new(fan.clone()),
+        fan,
+        Box::new(cpu.clone()),
+        config,
     )
-    .unwrap()
-    .with_cpufreq(Box::new(cpu.clone()))
-    .spawn(
-        ControllerConfig {
-            interval: TICK,
-            cpu_strategy: CpuStrategy::MaxFreq,
-            fan_on_exit,
-        },
-        Box::new(|_| {}),
-        Arc::clone(&snapshot),
-    )
-    .unwrap();
-    assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
-    handle
+    .0
 }
 
 /// Runs `stop` on another thread and waits for it well past [`STOP_TIMEOUT`], so a stop

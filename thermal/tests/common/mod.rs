@@ -5,9 +5,14 @@
 
 pub mod capture_log;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use warden_thermal::{Decision, PolicyConfig, Sample, ThermalPolicy};
+use warden_hw::{CpuFreq, Fan, TempSensor};
+use warden_thermal::{
+    Controller, ControllerConfig, ControllerHandle, Decision, PolicyConfig, Sample, SharedSnapshot,
+    ThermalPolicy,
+};
 
 /// SplitMix64: small, fast, and deterministic for a given seed.
 pub struct SplitMix64(u64);
@@ -120,4 +125,23 @@ pub fn reactive_policy() -> PolicyConfig {
         fan_min_off_s: 0.0,
         ..PolicyConfig::default()
     }
+}
+
+/// Spawns a controller with `policy` over `sensor`, `fan` and `cpufreq`, run by `config`
+/// with admission sent nowhere; returns once it has its first reading.
+pub fn spawn_controller(
+    policy: PolicyConfig,
+    sensor: Box<dyn TempSensor>,
+    fan: Box<dyn Fan>,
+    cpufreq: Box<dyn CpuFreq>,
+    config: ControllerConfig,
+) -> (ControllerHandle, Arc<SharedSnapshot>) {
+    let snapshot = Arc::new(SharedSnapshot::new());
+    let handle = Controller::new(policy, sensor, fan)
+        .unwrap()
+        .with_cpufreq(cpufreq)
+        .spawn(config, Box::new(|_| {}), Arc::clone(&snapshot))
+        .unwrap();
+    assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
+    (handle, snapshot)
 }
