@@ -116,16 +116,7 @@ mod tests {
     use super::*;
 
     fn settings() -> EngineSettings {
-        EngineSettings {
-            listen: Vec::new(),
-            backlog: 16,
-            max_connections: 10,
-            at_capacity: ShedMode::Pause,
-            max_pending_bytes: 1,
-            read_buffer_bytes: 1,
-            idle_timeout: None,
-            drain_timeout: Duration::ZERO,
-        }
+        EngineSettings::capped_for_tests(10, ShedMode::Pause)
     }
 
     #[test]

@@ -171,16 +171,7 @@ mod tests {
     use super::*;
 
     fn settings(max: usize, mode: ShedMode) -> EngineSettings {
-        EngineSettings {
-            listen: vec![],
-            backlog: 16,
-            max_connections: max,
-            at_capacity: mode,
-            max_pending_bytes: 65536,
-            read_buffer_bytes: 65536,
-            idle_timeout: None,
-            drain_timeout: Duration::from_secs(1),
-        }
+        EngineSettings::capped_for_tests(max, mode)
     }
 
     #[test]

@@ -35,21 +35,30 @@ impl EngineSettings {
     }
 }
 
+/// Settings for the tests of the connection cap.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn with_max(max_connections: usize) -> EngineSettings {
+impl EngineSettings {
+    /// `max_connections` in `at_capacity` mode; nothing listened on, small buffers.
+    pub(crate) fn capped_for_tests(max_connections: usize, at_capacity: ShedMode) -> Self {
         EngineSettings {
             listen: Vec::new(),
             backlog: 16,
             max_connections,
-            at_capacity: ShedMode::Pause,
+            at_capacity,
             max_pending_bytes: 1,
             read_buffer_bytes: 1,
             idle_timeout: None,
             drain_timeout: Duration::ZERO,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_max(max_connections: usize) -> EngineSettings {
+        EngineSettings::capped_for_tests(max_connections, ShedMode::Pause)
     }
 
     #[test]
