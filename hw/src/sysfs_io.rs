@@ -209,8 +209,9 @@ pub(crate) fn write_recorded_attribute(path: &Path, text: &str) -> Result<(), Hw
             file.write_all(text.as_bytes())
                 .map_err(|e| HwError::from_io(path, Access::Write, e))
         });
-    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    if written.is_err() && is_link {
+    // Looked at only after a failure (O_NOFOLLOW refuses a link with ELOOP).
+    let is_link = || fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if written.is_err() && is_link() {
         return Err(HwError::RefusedValue {
             path: path.to_path_buf(),
             value: text.to_owned(),
