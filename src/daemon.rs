@@ -391,7 +391,7 @@ impl DaemonHooks {
         {
             return;
         }
-        match &self.thermal {
+        match &mut self.thermal {
             Some(guard) => {
                 if let Err(e) = guard.retune(&settings) {
                     log::error!("SIGHUP: thermal controller: {e}");

@@ -4,7 +4,6 @@
 //! on a machine where start-up found no cpufreq policy has nothing to apply to, and the
 //! warning names where it looked.
 
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use warden_thermal::{ControllerConfig, ControllerError, CpuStrategy, PolicyConfig};
@@ -16,16 +15,13 @@ use super::ThermalGuard;
 /// since (at start, then by each reload).
 pub(super) struct MissingCpufreq {
     dir: PathBuf,
-    strategy: Cell<CpuStrategy>,
+    strategy: CpuStrategy,
 }
 
 impl MissingCpufreq {
     /// No policy under `dir`; `strategy` is the one the controller started with.
     pub(super) fn new(dir: PathBuf, strategy: CpuStrategy) -> Self {
-        MissingCpufreq {
-            dir,
-            strategy: Cell::new(strategy),
-        }
+        MissingCpufreq { dir, strategy }
     }
 }
 
@@ -64,13 +60,13 @@ impl ThermalGuard {
     /// Hands the running controller a new tick interval and cpu strategy (a SIGHUP; a
     /// new strategy went through [`record_strategy`](Self::record_strategy) first). A
     /// changed strategy with no cpufreq to apply it to is logged as one warning.
-    pub fn retune(&self, settings: &ControllerConfig) -> Result<(), ControllerError> {
+    pub fn retune(&mut self, settings: &ControllerConfig) -> Result<(), ControllerError> {
         self.handle
             .as_ref()
             .ok_or(ControllerError::Stopped)?
             .retune(settings.interval, settings.cpu_strategy.clone())?;
-        if let Some(missing) = &self.missing_cpufreq {
-            let previous = missing.strategy.replace(settings.cpu_strategy.clone());
+        if let Some(missing) = &mut self.missing_cpufreq {
+            let previous = std::mem::replace(&mut missing.strategy, settings.cpu_strategy.clone());
             if let Some(warning) =
                 no_cpufreq_warning(&previous, &settings.cpu_strategy, &missing.dir)
             {
