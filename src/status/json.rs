@@ -217,6 +217,7 @@ fn sample_object(h: &HistorySample) -> Value {
         "time_unix_s": unix_s(h.at),
         "uptime_s": secs(h.uptime),
         "temp_c": h.temp_c,
+        "sensor_fault": h.sensor_fault.map(|f| f.as_str()),
         "filtered_c": h.filtered_c,
         "fan_duty": h.fan_duty,
         "level": h.level.as_str(),
@@ -312,6 +313,35 @@ mod tests {
         let empty = history_document(&fixtures::without_thermal());
         assert_eq!(empty["available"], false);
         assert_eq!(empty["samples"].as_array().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn history_samples_say_which_readings_were_not_trusted() {
+        let mut snapshot = fixtures::with_thermal();
+        if let ThermalView::Available { history, .. } = &mut snapshot.thermal {
+            history[2].temp_c = Some(-300.0);
+            history[2].sensor_fault = Some(warden_thermal::SensorFaultCause::Implausible);
+            history[3].sensor_fault = Some(warden_thermal::SensorFaultCause::Stuck);
+        }
+        let doc = history_document(&snapshot);
+        let samples = doc["samples"].as_array().unwrap();
+        let faults: Vec<&Value> = samples.iter().map(|s| &s["sensor_fault"]).collect();
+        assert_eq!(
+            faults,
+            [
+                &Value::Null,
+                &Value::Null,
+                &json!("implausible"),
+                &json!("stuck"),
+                &Value::Null
+            ],
+            "{doc:#}"
+        );
+        // The distrusted reading is still reported as read, with the reason beside it.
+        assert_eq!(samples[2]["temp_c"], -300.0);
+        // Present (as null) on a trusted sample, so a reader can tell an older warden.
+        assert!(samples[0].as_object().unwrap().contains_key("sensor_fault"));
+        assert_eq!(doc["schema"], 1, "an addition within schema 1");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `chromium`) loads `/` from a running warden, runs its script, and the
 //! rendered DOM must show the current temperature and charts with data
 //! points, and the simulation banner only when warden runs `--simulate`;
-//! a screenshot is taken. Behind a proxy that holds its requests, the page
+//! a screenshot is taken. One implausible reading must not scale the
+//! temperature chart: it is marked, not drawn into the line. Behind a proxy that holds its requests, the page
 //! must say it cannot reach warden and keep polling. A missing Chromium
 //! fails the test.
 
@@ -15,8 +16,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+
 use crate::status::{get, rig_with_sensor, simulated_warden, status_addr, wait_status};
-use crate::util::{config_with, TempDir, Warden};
+use crate::util::{config_with, wait_for, TempDir, Warden};
 
 /// The Chromium binary: `$WARDEN_TEST_CHROMIUM`, else `chromium`.
 fn chromium() -> String {
@@ -106,6 +109,31 @@ fn points_of(dom: &str, id: &str) -> usize {
         .nth(1)
         .expect("no data-points attribute");
     value.split('"').next().unwrap().parse().unwrap()
+}
+
+/// The value of attribute `name` on the element with `id`, if it has one.
+fn attr_of<'a>(dom: &'a str, id: &str, name: &str) -> Option<&'a str> {
+    let tag = tag_of(dom, id);
+    let value = tag.split(&format!(" {name}=\"")).nth(1)?;
+    value.split('"').next()
+}
+
+/// The whole `<svg>` element with `id` in a dumped DOM.
+fn svg_of<'a>(dom: &'a str, id: &str) -> &'a str {
+    let start = dom.find(tag_of(dom, id)).unwrap();
+    let end = start + dom[start..].find("</svg>").expect("unclosed <svg>");
+    &dom[start..end]
+}
+
+/// The y-axis labels ("57 °C") among the `<text>` elements of a chart.
+fn celsius_ticks(svg: &str) -> Vec<f64> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|text| {
+            let content = &text[text.find('>')? + 1..text.find("</text>")?];
+            content.strip_suffix(" °C")?.parse().ok()
+        })
+        .collect()
 }
 
 #[test]
@@ -348,5 +376,115 @@ fn chromium_says_it_cannot_reach_a_warden_that_holds_its_requests_and_keeps_poll
     assert!(
         held >= 4,
         "{held} requests held: the page stopped polling after the first /status and /status/history"
+    );
+}
+
+/// The history's samples, as `/status/history` lists them now.
+fn history_samples(status: SocketAddr) -> Vec<Value> {
+    get(status, "/status/history").json()["samples"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn chromium_scales_the_temperature_chart_on_trusted_readings_only() {
+    let r = rig_with_sensor(56.0, "");
+    wait_status(r.status, "a reading", |d| d["thermal"]["temp_c"] == 56.0);
+    // -300 °C for as long as it takes a history sample to record it: the controller
+    // reads it, calls it implausible and fails safe.
+    r.tree.set_temp_celsius(-300.0).unwrap();
+    let implausible = wait_for(Duration::from_secs(10), || {
+        history_samples(r.status)
+            .into_iter()
+            .find(|s| s["temp_c"] == -300.0)
+            .ok_or_else(|| "no history sample of the -300 °C reading yet".to_string())
+    });
+    // Then a real, moving curve: 56.0 .. 58.0 °C, trusted again after recovery.
+    let mut celsius = 56.0;
+    let trusted_after = |samples: &[Value]| {
+        let fault_at = samples.iter().position(|s| s["temp_c"] == -300.0);
+        fault_at.map_or(0, |at| {
+            samples[at..]
+                .iter()
+                .filter(|s| s["temp_c"].is_number() && s["sensor_fault"].is_null())
+                .count()
+        })
+    };
+    let samples = wait_for(Duration::from_secs(15), || {
+        celsius = if celsius >= 58.0 {
+            56.0
+        } else {
+            celsius + 0.25
+        };
+        r.tree.set_temp_celsius(celsius).unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        let samples = history_samples(r.status);
+        match trusted_after(&samples) {
+            n if n >= 4 => Ok(samples),
+            n => Err(format!("{n} trusted samples after the fault")),
+        }
+    });
+    assert_eq!(
+        implausible["sensor_fault"], "implausible",
+        "the -300 °C sample does not say it was distrusted: {implausible}"
+    );
+    let trusted: Vec<f64> = samples
+        .iter()
+        .filter(|s| s["sensor_fault"].is_null())
+        .filter_map(|s| s["temp_c"].as_f64())
+        .collect();
+    assert!(
+        trusted.iter().all(|c| (55.9..=58.1).contains(c)),
+        "a trusted reading outside what was written: {trusted:?}"
+    );
+
+    let profile = TempDir::new("chromium-untrusted");
+    let dom = headless(
+        &format!("http://{}/", r.status),
+        &profile.path().join("dom"),
+        &["--dump-dom"],
+    );
+    let svg = svg_of(&dom, "chart-temp");
+    // The axis spans the trusted readings (56-58 °C) and the thresholds (60-85 °C)
+    // with a margin, not the -300 °C reading.
+    let ticks = celsius_ticks(svg);
+    assert!(ticks.len() >= 5, "no y-axis labels in {svg}");
+    assert!(
+        ticks.iter().all(|t| (45.0..=95.0).contains(t)),
+        "the y axis is scaled by the distrusted reading: labels {ticks:?}"
+    );
+    let bound = |name| -> f64 {
+        attr_of(&dom, "chart-temp", name)
+            .unwrap_or_else(|| panic!("#chart-temp has no {name}: {}", tag_of(&dom, "chart-temp")))
+            .parse()
+            .unwrap()
+    };
+    let (y_min, y_max) = (bound("data-y-min"), bound("data-y-max"));
+    assert!(
+        (45.0..56.0).contains(&y_min) && (85.0..95.0).contains(&y_max),
+        "axis {y_min}..{y_max} °C"
+    );
+    // Drawn: the trusted readings as the line; the distrusted one as a marker on the
+    // bottom edge, counted and named in the caption.
+    let line_points = points_of(&dom, "chart-temp");
+    assert!(
+        line_points >= trusted.len(),
+        "{line_points} points in the line, {} trusted readings",
+        trusted.len()
+    );
+    let marked: usize = attr_of(&dom, "chart-temp", "data-untrusted")
+        .expect("#chart-temp has no data-untrusted")
+        .parse()
+        .unwrap();
+    assert!(marked >= 1, "the distrusted reading is not marked");
+    assert!(
+        svg.contains("data-clamped=\"below\"") && svg.contains("not trusted (implausible)"),
+        "no marker for -300 °C on the chart's bottom edge: {svg}"
+    );
+    let caption = text_of(&dom, "chart-temp-points");
+    assert!(
+        caption.contains(&format!("× {marked} not trusted")),
+        "{caption}"
     );
 }

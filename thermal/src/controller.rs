@@ -545,6 +545,7 @@ impl Worker {
                 at: wall_clock,
                 uptime,
                 temp_c: snapshot.temp_c,
+                sensor_fault: decision.sensor_fault,
                 filtered_c: decision.filtered_c,
                 fan_duty: decision.fan_duty,
                 level: decision.level,

@@ -140,8 +140,11 @@ pub struct HistorySample {
     pub at: SystemTime,
     /// Time since the controller started.
     pub uptime: Duration,
-    /// Raw reading (°C), if the last read succeeded.
+    /// Raw reading (°C), if the last read succeeded; implausible ones included.
     pub temp_c: Option<f64>,
+    /// Why the controller did not trust `temp_c` (a sensor fault, recovery included);
+    /// `None` when the reading was trusted.
+    pub sensor_fault: Option<SensorFaultCause>,
     /// Filtered temperature (°C).
     pub filtered_c: Option<f64>,
     /// Fan duty requested by the policy.
@@ -282,6 +285,7 @@ mod tests {
             at: SystemTime::UNIX_EPOCH,
             uptime: Duration::from_secs(seconds),
             temp_c: Some(50.0),
+            sensor_fault: None,
             filtered_c: Some(50.0),
             fan_duty: 0.0,
             level: Level::Normal,
