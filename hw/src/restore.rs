@@ -29,8 +29,12 @@
 //!
 //! A restore writes only the files warden records ([`targets`]): a state file naming any
 //! other file, or a file to create that is not the configured `file` fan's, has that entry
-//! refused, nothing written to it. A restore run as root on a state directory another
-//! account can write therefore cannot be steered to other files.
+//! refused, nothing written to it. Nor does it reach another file under a recorded name:
+//! an attribute is opened with `O_NOFOLLOW` (a symbolic link there is refused), and a
+//! regular file with other hard links in an attribute's or the file fan's place is refused
+//! ([`HwError::RefusedValue`]) and left as it is, since none that warden writes has any. A
+//! restore run as root on a state directory another account can write therefore cannot be
+//! steered to other files.
 //!
 //! Every line the writer puts out ends in a newline, so a file whose last line does not
 //! was cut short (a full disk, a crash mid-write): it is refused whole, never replayed in
@@ -39,7 +43,9 @@
 //! `scaling_max_freq` value outside its policy's `cpuinfo_min_freq` .. `cpuinfo_max_freq`
 //! is refused, not written ([`HwError::RefusedValue`]), create line or not. A write the
 //! kernel refuses to a file that already holds the value (an immutable policy warden never
-//! changed) counts as restored.
+//! changed) counts as restored; that read-back obeys the same rules as the write (no
+//! symbolic link, no file with other hard links), so a link swapped in after the failed
+//! write to a file holding the value does not pass for a restored one.
 //!
 //! The owner line names the warden that wrote the file ([`StateOwner`]): a restore refuses
 //! while it still runs ([`RestoreError::OwnerRunning`]); a live process that is not a
@@ -74,8 +80,8 @@ use crate::cpufreq::{check_restore_value, CpuFreqFiles};
 use crate::error::{Access, HwError};
 use crate::fan::FileFan;
 use crate::sysfs_io::{
-    ensure_regular, in_sysfs, open_nonblocking, read_capped, replace_plain_file,
-    replace_through_temp, unless_already_held, write_recorded_attribute,
+    ensure_regular, in_sysfs, open_nonblocking, read_capped, replace_recorded_file,
+    replace_through_temp, write_recorded_attribute,
 };
 use crate::{CpuFreq, Fan};
 
@@ -143,13 +149,14 @@ impl RestoreEntry {
 
     /// Writes the value once [`check_restore_value`] found it plausible: a plain file
     /// outside sysfs replaced (created when missing), anything else written in place as a
-    /// sysfs attribute, even when marked [`RestoreEntry::creates_file`]. A refused write to
-    /// a file that already holds the value is a success.
+    /// sysfs attribute, even when marked [`RestoreEntry::creates_file`]. A symbolic link in
+    /// an attribute's place, or a regular file with other hard links in either's, is
+    /// refused. A refused write to a file that already holds the value is a success, when
+    /// the file read back is neither.
     fn write(&self) -> Result<(), HwError> {
         check_restore_value(&self.path, &self.value)?;
         if self.creates_file && !in_sysfs(&self.path) {
-            let written = replace_plain_file(&self.path, &self.value, FileFan::PATH_SETTING);
-            return unless_already_held(&self.path, &self.value, written);
+            return replace_recorded_file(&self.path, &self.value, FileFan::PATH_SETTING);
         }
         write_recorded_attribute(&self.path, &self.value)
     }

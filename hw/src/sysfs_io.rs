@@ -12,10 +12,16 @@
 //! file created afresh ([`replace_through_temp`]), so nothing left at the temp path can
 //! block the write or redirect it; they are the user's own files, so their errors name
 //! the file and the setting, not sysfs ([`replace_plain_file`]).
+//!
+//! A crash restore, run as root on paths a state file names, opens those files more
+//! warily ([`write_recorded_attribute`], [`replace_recorded_file`]): never through a
+//! symbolic link at the last component, and never a regular file with other hard links,
+//! whether to write it or to read it back after a refused write. The thermal loop's own
+//! writes skip those checks: they go to paths from its configuration, every tick.
 
-use std::fs::{self, File, FileType, OpenOptions};
+use std::fs::{self, File, FileType, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Access, HwError};
@@ -59,12 +65,28 @@ pub fn resolve_under_root(root: &Path, path: &Path) -> PathBuf {
 /// without a reader); `O_NOCTTY` keeps a terminal from becoming ours. Neither changes how
 /// a regular file or a real sysfs attribute behaves.
 pub(crate) fn open_attribute(path: &Path, access: Access) -> Result<File, HwError> {
-    open_attribute_with(path, access, 0)
+    open_attribute_with(path, access, Opening::Plain).map(|(file, _)| file)
 }
 
-/// [`open_attribute`] with `extra_flags` added to the open (`O_NOFOLLOW`).
-fn open_attribute_with(path: &Path, access: Access, extra_flags: i32) -> Result<File, HwError> {
-    let file = open_nonblocking_with(path, access, extra_flags).map_err(|e| {
+/// How a file is opened: as the thermal loop opens its attributes, or as a crash restore
+/// opens a file its state names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opening {
+    /// Following a symbolic link; writing truncates on open.
+    Plain,
+    /// Never through a symbolic link at the last component (`O_NOFOLLOW`), and never
+    /// truncated on open: the caller checks the file's links first ([`open_recorded`]).
+    Recorded,
+}
+
+/// [`open_attribute`] opening as `opening` says; also returns the metadata it checked, so
+/// a caller that looks at more of it costs no second `fstat`.
+fn open_attribute_with(
+    path: &Path,
+    access: Access,
+    opening: Opening,
+) -> Result<(File, Metadata), HwError> {
+    let file = open_nonblocking_with(path, access, opening).map_err(|e| {
         // Writing to a FIFO without a reader: say what the path is, not "no such device".
         if e.raw_os_error() == Some(libc::ENXIO) {
             if let Some(Err(refused)) = fs::metadata(path)
@@ -76,30 +98,31 @@ fn open_attribute_with(path: &Path, access: Access, extra_flags: i32) -> Result<
         }
         HwError::from_io(path, access, e)
     })?;
-    let file_type = file
+    let metadata = file
         .metadata()
-        .map_err(|e| HwError::from_io(path, access, e))?
-        .file_type();
-    ensure_regular(path, file_type, SYSFS_ATTRIBUTE)?;
-    Ok(file)
+        .map_err(|e| HwError::from_io(path, access, e))?;
+    ensure_regular(path, metadata.file_type(), SYSFS_ATTRIBUTE)?;
+    Ok((file, metadata))
 }
 
 /// Opens `path` for `access` (writing truncates, never creates) with `O_NONBLOCK |
 /// O_NOCTTY`, so whatever the path turns out to be the open returns at once; the caller
 /// maps the error and checks the file type ([`ensure_regular`]).
 pub(crate) fn open_nonblocking(path: &Path, access: Access) -> io::Result<File> {
-    open_nonblocking_with(path, access, 0)
+    open_nonblocking_with(path, access, Opening::Plain)
 }
 
-/// [`open_nonblocking`] with `extra_flags` added to the open.
-fn open_nonblocking_with(path: &Path, access: Access, extra_flags: i32) -> io::Result<File> {
+/// [`open_nonblocking`] opening as `opening` says.
+fn open_nonblocking_with(path: &Path, access: Access, opening: Opening) -> io::Result<File> {
+    let recorded = opening == Opening::Recorded;
     let mut options = OpenOptions::new();
     match access {
         Access::Read => options.read(true),
-        Access::Write => options.write(true).truncate(true),
+        Access::Write => options.write(true).truncate(!recorded),
     };
+    let no_follow = if recorded { libc::O_NOFOLLOW } else { 0 };
     options
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | extra_flags)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | no_follow)
         .open(path)
 }
 
@@ -143,7 +166,12 @@ pub(crate) fn probe_attribute(path: &Path) -> Result<(), HwError> {
 /// Reads a whole sysfs attribute as text: at most [`SYSFS_ATTRIBUTE_MAX_BYTES`], never
 /// blocking, and only from a regular file (see [`open_attribute`]).
 pub(crate) fn read_text(path: &Path) -> Result<String, HwError> {
-    let file = open_attribute(path, Access::Read)?;
+    read_opened_text(path, open_attribute(path, Access::Read)?)
+}
+
+/// Reads `file`, opened from the attribute `path`, as text: at most
+/// [`SYSFS_ATTRIBUTE_MAX_BYTES`], the rest of [`read_text`].
+fn read_opened_text(path: &Path, file: File) -> Result<String, HwError> {
     let bytes = read_capped(file, SYSFS_ATTRIBUTE_MAX_BYTES)
         .map_err(|e| HwError::from_io(path, Access::Read, e))?
         .ok_or_else(|| HwError::TooLarge {
@@ -200,39 +228,134 @@ pub(crate) fn write_or_already_held(path: &Path, text: &str) -> Result<(), HwErr
     unless_already_held(path, text, write_text(path, text))
 }
 
-/// [`write_or_already_held`] for a path a crash-restore state names: never through a
-/// symbolic link at its last component (no attribute warden records is one), which is
-/// refused with [`HwError::RefusedValue`] and nothing written.
-pub(crate) fn write_recorded_attribute(path: &Path, text: &str) -> Result<(), HwError> {
-    let written =
-        open_attribute_with(path, Access::Write, libc::O_NOFOLLOW).and_then(|mut file| {
-            file.write_all(text.as_bytes())
-                .map_err(|e| HwError::from_io(path, Access::Write, e))
-        });
-    // Looked at only after a failure (O_NOFOLLOW refuses a link with ELOOP).
-    let is_link = || fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    if written.is_err() && is_link() {
-        return Err(HwError::RefusedValue {
-            path: path.to_path_buf(),
-            value: text.to_owned(),
-            reason: "it is a symbolic link, and no attribute warden records is one".to_owned(),
-        });
-    }
-    unless_already_held(path, text, written)
-}
-
 /// `written`, or success when it failed and the file at `path` already holds `text` (read
 /// back, whitespace trimmed): the one judgement every write that may find an immutable
 /// file makes.
-pub(crate) fn unless_already_held(
+fn unless_already_held(
     path: &Path,
     text: &str,
     written: Result<(), HwError>,
 ) -> Result<(), HwError> {
-    written.or_else(|error| match read_text(path) {
+    unless_read_back_holds(text, written, || read_text(path))
+}
+
+/// `written`, or success when it failed and `read_back()` gives `text` (whitespace
+/// trimmed); `read_back` runs only after a failure.
+fn unless_read_back_holds(
+    text: &str,
+    written: Result<(), HwError>,
+    read_back: impl FnOnce() -> Result<String, HwError>,
+) -> Result<(), HwError> {
+    written.or_else(|error| match read_back() {
         Ok(held) if held.trim() == text.trim() => Ok(()),
         _ => Err(error),
     })
+}
+
+/// Why a crash restore leaves a symbolic link in a recorded file's place alone.
+const SYMLINK_REFUSAL: &str = "it is a symbolic link, and no attribute warden records is one";
+
+/// [`HwError::RefusedValue`]: `text` is not written to `path`, for `reason`.
+fn refused(path: &Path, text: &str, reason: String) -> HwError {
+    HwError::RefusedValue {
+        path: path.to_path_buf(),
+        value: text.to_owned(),
+        reason,
+    }
+}
+
+/// Refuses ([`HwError::RefusedValue`] naming `text`) the file `metadata` describes when it
+/// is a regular file with other hard links: no file warden records has any (a sysfs
+/// attribute has one link; warden replaces the file fan's file whole, so it has one too),
+/// so such a file is another file under a recorded name (`/etc/shadow` linked into a
+/// forged policy directory).
+fn refuse_other_links(path: &Path, text: &str, metadata: &Metadata) -> Result<(), HwError> {
+    let links = metadata.nlink();
+    if !metadata.is_file() || links <= 1 {
+        return Ok(());
+    }
+    let others = links - 1;
+    let plural = if others == 1 { "" } else { "s" };
+    Err(refused(
+        path,
+        text,
+        format!(
+            "it has {others} other hard link{plural}, and no file warden records has any \
+             (a sysfs attribute has one link, and warden replaces the file fan's file whole), \
+             so it is another file under a recorded name"
+        ),
+    ))
+}
+
+/// Opens a file a crash-restore state names for `access`, as [`open_attribute`] does
+/// (without blocking, a regular file only) but never through a symbolic link at its last
+/// component and, for writing, without truncating it; a symbolic link there, or a regular
+/// file with other hard links, is refused ([`HwError::RefusedValue`] naming `text`, the
+/// value meant for it) before anything is written or read.
+fn open_recorded(path: &Path, text: &str, access: Access) -> Result<File, HwError> {
+    let (file, metadata) = open_attribute_with(path, access, Opening::Recorded).map_err(|e| {
+        // Looked at only after a failure (O_NOFOLLOW refuses a link with ELOOP).
+        match fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            true => refused(path, text, SYMLINK_REFUSAL.to_owned()),
+            false => e,
+        }
+    })?;
+    refuse_other_links(path, text, &metadata)?;
+    Ok(file)
+}
+
+/// Writes `text` to an attribute a crash-restore state names, in one `write(2)`, never
+/// creating it: opened by [`open_recorded`], so a symbolic link or a file with other hard
+/// links there is refused ([`HwError::RefusedValue`]) with nothing written. A failed write
+/// to a file that already holds `text` is a success, read back the same way
+/// ([`unless_recorded_value_held`]).
+pub(crate) fn write_recorded_attribute(path: &Path, text: &str) -> Result<(), HwError> {
+    let written = open_recorded(path, text, Access::Write).and_then(|mut file| {
+        // Truncated only now the links are checked: O_TRUNC on open would already have
+        // emptied a file linked under a recorded name. (Sysfs ignores either.)
+        file.set_len(0)
+            .and_then(|()| file.write_all(text.as_bytes()))
+            .map_err(|e| HwError::from_io(path, Access::Write, e))
+    });
+    match written {
+        // Final: what stands under a refused name holding the value restores nothing.
+        Err(refusal @ HwError::RefusedValue { .. }) => Err(refusal),
+        written => unless_recorded_value_held(path, text, written),
+    }
+}
+
+/// [`unless_already_held`] for a file a crash-restore state names: the read-back opens it
+/// with [`open_recorded`], so a symbolic link or a file with other hard links found there
+/// after the failed write (one swapped in meanwhile) is not read, and the failure stands.
+pub(crate) fn unless_recorded_value_held(
+    path: &Path,
+    text: &str,
+    written: Result<(), HwError>,
+) -> Result<(), HwError> {
+    unless_read_back_holds(text, written, || {
+        read_opened_text(path, open_recorded(path, text, Access::Read)?)
+    })
+}
+
+/// Replaces the file fan's file `path` with `text` for a crash restore, as
+/// [`replace_plain_file`] does (errors naming `setting`), unless a regular file with other
+/// hard links stands there: that is refused ([`HwError::RefusedValue`]) and left as it is.
+/// A failed replace is read back as [`unless_recorded_value_held`] does.
+///
+/// The rename never writes through a link, so the check (on the path, not following a
+/// symbolic link, before the rename) does not guard the linked-to file; it keeps the rule
+/// one for every recorded file: a restore leaves a file with other hard links alone and
+/// reports it, as it cannot be the file warden wrote.
+pub(crate) fn replace_recorded_file(
+    path: &Path,
+    text: &str,
+    setting: &'static str,
+) -> Result<(), HwError> {
+    // Any failure to look (nothing there yet, a parent missing) is the replace's to report.
+    if let Ok(metadata) = fs::symlink_metadata(path) {
+        refuse_other_links(path, text, &metadata)?;
+    }
+    unless_recorded_value_held(path, text, replace_plain_file(path, text, setting))
 }
 
 /// Replaces a plain file of the user's own (not a sysfs attribute: the `file` fan's

@@ -4,12 +4,20 @@
 //!
 //! warden records the cpufreq attributes `scaling_max_freq` and `scaling_governor`, the
 //! hwmon fan's `pwm1` and `pwm1_enable`, and the `file` fan's own file (`fan.path`). An
-//! attribute is written in place, never created, and never through a symbolic link (a
-//! sysfs attribute is never one), so a recorded name can reach only an existing file of
-//! that name. A plain file, replaced whole and created when missing, is written only when
-//! it is the `file` fan's path in the configuration the restore runs with. The value must
-//! be one warden writes there (a governor name, a PWM duty 0–255, a fan mode, a file-fan
-//! duty 0–1), so even a redirected write cannot carry text of an attacker's choosing.
+//! attribute is written in place, never created, never through a symbolic link (a sysfs
+//! attribute is never one), and never when it is a regular file with other hard links (a
+//! sysfs attribute has one link), so a recorded name can reach only an existing file of
+//! that name, not another file linked under it. A plain file, replaced whole and created
+//! when missing, is written only when it is the `file` fan's path in the configuration the
+//! restore runs with, and not when a regular file with other hard links stands there
+//! (warden replaces its file whole, so it never has any). A refused file is left as it was
+//! ([`HwError::RefusedValue`]). When the kernel refuses a write, the file is read back to
+//! see whether it already holds the value, by the same rules: never through a symbolic
+//! link, never from a file with other hard links. These checks are made where the files
+//! are opened (`write_recorded_attribute` and `replace_recorded_file` in `sysfs_io`). The
+//! value must be one warden writes there (a governor name, a PWM duty 0–255, a fan mode,
+//! a file-fan duty 0–1), so even a redirected write cannot carry text of an attacker's
+//! choosing.
 
 use std::path::{Path, PathBuf};
 
@@ -186,5 +194,44 @@ mod tests {
         // Named like an attribute, still a file to create: only the fan's path.
         let named_like = RestoreEntry::plain_file("/etc/pwm1", "1");
         check(&RestoreTargets::default(), named_like).unwrap_err();
+    }
+
+    /// The read-back after a refused write: the race a real restore would lose (a link
+    /// swapped in between the write and the read) made certain by calling it directly.
+    #[test]
+    fn a_failed_write_is_not_read_back_through_a_symbolic_or_hard_link() {
+        use crate::error::Access;
+        use crate::sysfs_io::unless_recorded_value_held;
+        use std::fs;
+
+        let dir = std::env::temp_dir().join(format!(
+            "warden-hw-restore-read-back-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let failed = |path: &Path| {
+            Err(HwError::Io {
+                path: path.to_path_buf(),
+                access: Access::Write,
+                os_error: std::io::Error::from_raw_os_error(libc::EINVAL),
+            })
+        };
+        let holder = dir.join("holds-the-value");
+        fs::write(&holder, "1500000\n").unwrap();
+        // The file itself, with its one link, holds the value: that counts as restored.
+        unless_recorded_value_held(&holder, "1500000", failed(&holder)).unwrap();
+
+        let symlinked = dir.join(MAX_FREQ_FILE);
+        std::os::unix::fs::symlink(&holder, &symlinked).unwrap();
+        let kept = unless_recorded_value_held(&symlinked, "1500000", failed(&symlinked));
+        assert!(matches!(kept, Err(HwError::Io { .. })), "{kept:?}");
+
+        let hard_linked = dir.join(PWM_FILE);
+        fs::write(&holder, "255\n").unwrap();
+        fs::hard_link(&holder, &hard_linked).unwrap();
+        let kept = unless_recorded_value_held(&hard_linked, "255", failed(&hard_linked));
+        assert!(matches!(kept, Err(HwError::Io { .. })), "{kept:?}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
