@@ -48,7 +48,10 @@ if ((arm64)); then
   args+=(--target aarch64-unknown-linux-gnu --no-build --no-strip)
 elif ((no_build)); then
   [ -x "$TARGET_DIR/release/warden" ] || { echo "$TARGET_DIR/release/warden is missing" >&2; exit 1; }
-  args+=(--no-build)
+  # cargo-deb trusts the release profile's `strip = true` and would package a
+  # binary built otherwise (the tests hand it the debug one) with its symbols:
+  # lintian's unstripped-binary-or-object. Stripping a stripped binary is a no-op.
+  args+=(--no-build --strip)
 fi
 deb="$(cargo deb "${args[@]}" | tail -n 1)"
 [ -f "$deb" ] || { echo "cargo deb printed no package path (got '$deb')" >&2; exit 1; }
@@ -67,6 +70,7 @@ expected=(
   ./usr/share/doc/warden/CONFIG.md
   ./usr/share/doc/warden/copyright
   ./usr/share/doc/warden/changelog.Debian.gz
+  ./usr/share/man/man8/warden.8.gz
 )
 listing="$(dpkg-deb -c "$deb" | awk '{ print $NF }')"
 missing=0

@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 # systemd-socket-activate, udevadm), HAProxy, Prometheus' promtool, headless
 # Chromium; strace and Python for the benchmark peers; qemu-user and the
 # aarch64 cross linker for the Pi build's smoke test; qemu-system-arm, cpio
-# and kmod for the emulated Pi.
+# and kmod for the emulated Pi; lintian and groff for the package and its
+# manual page.
 APT_PACKAGES=(systemd udev procps util-linux haproxy prometheus chromium strace python3 python3-venv
-  curl file qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio kmod)
+  curl file qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm cpio kmod lintian groff-base)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

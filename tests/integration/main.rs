@@ -11,6 +11,7 @@ mod haproxy;
 mod idle;
 mod lifecycle;
 mod logs;
+mod manpage;
 mod reload;
 mod restore_cli;
 mod scale;

@@ -2,7 +2,9 @@
 //! release build, to keep the suite fast) with cargo-deb, and `dpkg-deb`
 //! shows every file, the conffile and the install scripts. The maintainer
 //! scripts then run against stub commands: an upgrade restarts warden.service
-//! and never stops or restarts warden.socket.
+//! and never stops or restarts warden.socket. Debian's own checker, lintian,
+//! finds no error and no warning in the package (an override needs a comment
+//! saying why, in packaging/debian/lintian-overrides).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -22,8 +24,10 @@ const EXPECTED_FILES: &[&str] = &[
     "./usr/lib/sysusers.d/warden.conf",
     "./usr/share/doc/warden/README.md",
     "./usr/share/doc/warden/INSTALL-PI.md",
+    "./usr/share/doc/warden/CONFIG.md",
     "./usr/share/doc/warden/copyright",
     "./usr/share/doc/warden/changelog.Debian.gz",
+    "./usr/share/man/man8/warden.8.gz",
 ];
 
 /// Packages the test binary with `tools/deb.sh` in `scratch`; returns the .deb's path.
@@ -134,6 +138,44 @@ fn the_deb_holds_every_file_and_enables_the_units() {
             )),
         "no 'Copyright: YEAR holder' line:\n{copyright}"
     );
+}
+
+#[test]
+fn lintian_finds_no_error_and_no_warning() {
+    let lintian = tool("lintian", "lintian");
+    let scratch = TempDir::new("deb-lintian");
+    let deb = build_deb(&scratch);
+    // --fail-on (lintian 2.77 and later; Debian 12 has 2.116): exit non-zero on any
+    // error or warning that is not overridden; info and pedantic tags do not count.
+    let (ok, stdout, stderr) = run(Command::new(&lintian)
+        .args([
+            "--fail-on",
+            "error,warning",
+            "--info",
+            "--no-tag-display-limit",
+        ])
+        .arg(&deb));
+    assert!(
+        ok,
+        "lintian found errors or warnings in {} (fix them, or override one in \
+         packaging/debian/lintian-overrides with a comment saying why):\n{stdout}\n{stderr}",
+        deb.display()
+    );
+    eprintln!("lintian {}:\n{stdout}", deb.display());
+
+    // Every override is explained: a comment right above it.
+    let overrides =
+        std::fs::read_to_string(repo_root().join("packaging/debian/lintian-overrides")).unwrap();
+    let mut previous = "";
+    for line in overrides.lines() {
+        if !line.trim().is_empty() && !line.starts_with('#') {
+            assert!(
+                previous.starts_with('#'),
+                "lintian override '{line}' has no comment above it saying why"
+            );
+        }
+        previous = line;
+    }
 }
 
 /// The commands the maintainer scripts call, as stubs that log their arguments
