@@ -448,12 +448,7 @@ impl LoopHooks for DaemonHooks {
                 }
                 // Keys the last file changed (and were warned about) that are back to what
                 // runs: nothing waits for a restart any more.
-                let reverted: Vec<&str> = self
-                    .applied
-                    .restart_only_changes(&config)
-                    .into_iter()
-                    .filter(|key| !waiting.contains(key))
-                    .collect();
+                let reverted = self.started.restart_only_reverted(&self.applied, &config);
                 if !reverted.is_empty() {
                     log::info!(
                         "SIGHUP: {} back to the value warden runs with; no restart needed",

@@ -168,6 +168,18 @@ impl Config {
         self
     }
 
+    /// The restart-only keys that waited for a restart under `previous` (the last file
+    /// applied) and no longer do under `newer`: a reload that undoes a change warned
+    /// about before. `self` is the configuration warden started with, the one both are
+    /// measured against ([`Config::restart_only_changes`] is not symmetric).
+    pub fn restart_only_reverted(&self, previous: &Config, newer: &Config) -> Vec<&'static str> {
+        let still_waiting = self.restart_only_changes(newer);
+        self.restart_only_changes(previous)
+            .into_iter()
+            .filter(|key| !still_waiting.contains(key))
+            .collect()
+    }
+
     /// The keys a SIGHUP cannot apply to a running daemon that differ in `newer`:
     /// the hardware is opened once, at start. A reload applies `[server]` (but
     /// `service`), `[log]`, `[status]`, the thermal policy, `thermal.interval_ms`
@@ -306,6 +318,32 @@ mod tests {
         assert_eq!(
             running.restart_only_changes(&simulated),
             ["hardware.simulate"]
+        );
+    }
+
+    #[test]
+    fn reverted_keys_are_those_that_waited_and_wait_no_more() {
+        let off = config_of("[cpufreq]\nstrategy = \"off\"\n");
+        let max_freq = config_of("");
+        // Started with max-freq: off and back are live changes, nothing ever waited.
+        assert_eq!(
+            max_freq.restart_only_reverted(&off, &max_freq),
+            [] as [&str; 0]
+        );
+        // Started with off: max-freq waited for a restart, and off again undoes it.
+        assert_eq!(
+            off.restart_only_reverted(&max_freq, &off),
+            ["cpufreq.strategy"]
+        );
+        let fan_off = config_of("[fan]\non_exit = \"off\"\n");
+        assert_eq!(
+            max_freq.restart_only_reverted(&fan_off, &max_freq),
+            ["fan.on_exit"]
+        );
+        // Still changed: nothing reverted.
+        assert_eq!(
+            max_freq.restart_only_reverted(&fan_off, &fan_off),
+            [] as [&str; 0]
         );
     }
 
