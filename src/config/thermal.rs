@@ -110,6 +110,28 @@ impl Default for ThermalConfig {
     }
 }
 
+/// Whether a temperature key can be set above `value` (strictly, or to it) within
+/// [`TEMPERATURE_C_RANGE`]: advice never names a value the key refuses.
+fn can_go_above(value: f64, strict: bool) -> bool {
+    value < *TEMPERATURE_C_RANGE.end() || (!strict && value <= *TEMPERATURE_C_RANGE.end())
+}
+
+/// Whether a temperature key can be set below `value` (strictly, or to it) within
+/// [`TEMPERATURE_C_RANGE`].
+fn can_go_below(value: f64, strict: bool) -> bool {
+    value > *TEMPERATURE_C_RANGE.start() || (!strict && value >= *TEMPERATURE_C_RANGE.start())
+}
+
+/// The fixes that exist, joined by "or"; one of the two always does, as the other key
+/// holds a value in range.
+fn either_fix(first: Option<String>, second: Option<String>) -> String {
+    match (first, second) {
+        (Some(a), Some(b)) => format!("{a}, or {b}"),
+        (Some(only), None) | (None, Some(only)) => only,
+        (None, None) => String::new(),
+    }
+}
+
 /// One stage's two settings, range-checked.
 struct Stage {
     on: Setting<f64>,
@@ -176,12 +198,11 @@ impl Misordered<'_> {
         let (blamed, other, problem, fix) = if blame_upper {
             let (upper, lower) = (self.upper, self.lower);
             let relation = if strict { "is not above" } else { "is below" };
-            let fix = format!(
-                "set {} {} too, or raise {} {}",
-                lower.key,
-                below(upper.value),
-                upper.key,
-                above(lower.value)
+            let fix = either_fix(
+                (can_go_below(upper.value, strict))
+                    .then(|| format!("set {} {} too", lower.key, below(upper.value))),
+                (can_go_above(lower.value, strict))
+                    .then(|| format!("raise {} {}", upper.key, above(lower.value))),
             );
             let problem = format!(
                 "{} {relation} {}",
@@ -192,12 +213,11 @@ impl Misordered<'_> {
         } else {
             let (lower, upper) = (self.lower, self.upper);
             let relation = if strict { "is not below" } else { "is above" };
-            let fix = format!(
-                "set {} {} too, or lower {} {}",
-                upper.key,
-                above(lower.value),
-                lower.key,
-                below(upper.value)
+            let fix = either_fix(
+                (can_go_above(lower.value, strict))
+                    .then(|| format!("set {} {} too", upper.key, above(lower.value))),
+                (can_go_below(upper.value, strict))
+                    .then(|| format!("lower {} {}", lower.key, below(upper.value))),
             );
             let problem = format!(
                 "{} {relation} {}",

@@ -128,6 +128,21 @@ fn a_pair_broken_by_a_default_names_the_written_key_and_the_default() {
 }
 
 #[test]
+fn advice_never_names_a_value_out_of_range() {
+    // Nothing is above 150 °C or below -40 °C: only the fix that exists is given.
+    assert_eq!(
+        error_of("[thermal]\ncritical_off_c = 150\n").to_string(),
+        "thermal.critical_off_c: 150 is not below thermal.critical_on_c, whose default is 85; \
+         lower thermal.critical_off_c below 85 (a stage must switch off below where it switches on)"
+    );
+    assert_eq!(
+        error_of("[thermal]\nfan_on_c = -40\n").to_string(),
+        "thermal.fan_on_c: -40 is not above thermal.fan_off_c, whose default is 50; \
+         raise thermal.fan_on_c above 50 (a stage must switch off below where it switches on)"
+    );
+}
+
+#[test]
 fn an_order_broken_by_a_default_names_the_written_key_and_the_default() {
     // The lower stage written above a higher stage's default: the lower key is named.
     let error = error_of("[thermal]\nfan_on_c = 78\n");
