@@ -29,7 +29,7 @@ use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::{CpuFreq, Fan, HwError};
 
 use crate::policy::CpuStep;
-use crate::rate_limit::{LogLimiter, TextLimiter};
+use crate::rate_limit::{LogLimiter, SuppressedNote, TextLimiter};
 use crate::snapshot::{CpuStatus, FanStatus};
 
 /// How the controller slows the CPU while throttling.
@@ -136,9 +136,9 @@ impl FanActuator {
                 self.status.errors += 1;
                 if let Some(suppressed) = self.log.allow(now) {
                     log::warn!(
-                        "fan ({}): could not set duty {duty:.2}: {error}; retrying every tick \
-                         ({suppressed} similar lines suppressed)",
-                        self.fan.driver()
+                        "fan ({}): could not set duty {duty:.2}: {error}; retrying every tick{}",
+                        self.fan.driver(),
+                        SuppressedNote(suppressed)
                     );
                 }
             }
@@ -344,7 +344,8 @@ impl CpuActuator {
         self.status.errors += 1;
         if let Some(suppressed) = self.read_log.allow(now) {
             log::warn!(
-                "cpufreq: could not {what}: {error} ({suppressed} similar lines suppressed)"
+                "cpufreq: could not {what}: {error}{}",
+                SuppressedNote(suppressed)
             );
         }
     }
@@ -355,7 +356,7 @@ impl CpuActuator {
         self.status.errors += 1;
         let line = format!("cpufreq: could not {what}: {error}; retrying every tick");
         if let Some(suppressed) = self.write_log.allow(now, &line) {
-            log::warn!("{line} ({suppressed} similar lines suppressed)");
+            log::warn!("{line}{}", SuppressedNote(suppressed));
         }
     }
 

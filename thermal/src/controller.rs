@@ -20,7 +20,7 @@ use crate::config::{PolicyConfig, PolicyConfigError};
 use crate::handle::Message;
 pub use crate::handle::{ControllerHandle, STOP_TIMEOUT};
 use crate::policy::{AdmissionDecision, CpuStep, Decision, Level, SampleError, ThermalPolicy};
-use crate::rate_limit::{LogLimiter, TextLimiter};
+use crate::rate_limit::{LogLimiter, SuppressedNote, TextLimiter};
 use crate::sensor_health::SensorFaultCause;
 use crate::snapshot::{HistorySample, SharedSnapshot, ThermalSnapshot, HISTORY_PERIOD};
 use crate::tick_log::TickLine;
@@ -432,7 +432,8 @@ impl Worker {
                 let message = error.to_string();
                 if let Some(suppressed) = self.sensor_log.allow(now, &message) {
                     log::warn!(
-                        "temperature sensor: {message} ({suppressed} similar lines suppressed)"
+                        "temperature sensor: {message}{}",
+                        SuppressedNote(suppressed)
                     );
                 }
                 status.last_error = Some(message);
@@ -498,9 +499,7 @@ impl Worker {
                 Ok(flags) => self.snapshot.throttle_flags = flags,
                 Err(error) => {
                     if let Some(suppressed) = self.throttle_log.allow(now) {
-                        log::warn!(
-                            "throttle flags: {error} ({suppressed} similar lines suppressed)"
-                        );
+                        log::warn!("throttle flags: {error}{}", SuppressedNote(suppressed));
                     }
                 }
             }

@@ -8,6 +8,21 @@ use std::time::{Duration, Instant};
 /// At most one log line per actuator in this period.
 pub const LOG_PERIOD: Duration = Duration::from_secs(60);
 
+/// The tail of a rate-limited line: ` (N similar lines suppressed)`, or nothing when no
+/// line was held back (a first warning says only what happened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuppressedNote(pub u64);
+
+impl std::fmt::Display for SuppressedNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            0 => Ok(()),
+            1 => f.write_str(" (1 similar line suppressed)"),
+            n => write!(f, " ({n} similar lines suppressed)"),
+        }
+    }
+}
+
 /// Decides whether a repeated event may be logged now, counting the ones it holds back.
 #[derive(Debug, Clone)]
 pub struct LogLimiter {
@@ -136,6 +151,19 @@ impl Default for TextLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_note_is_left_out_when_nothing_was_held_back() {
+        assert_eq!(SuppressedNote(0).to_string(), "");
+        assert_eq!(
+            SuppressedNote(1).to_string(),
+            " (1 similar line suppressed)"
+        );
+        assert_eq!(
+            SuppressedNote(59).to_string(),
+            " (59 similar lines suppressed)"
+        );
+    }
 
     #[test]
     fn one_line_per_period_with_the_suppressed_count() {
