@@ -231,10 +231,12 @@ pub(super) fn unknown_names_note(names: &[String]) -> Option<String> {
 
 /// What `warden check-config` makes of the simulation's variables, for a file that
 /// simulates (`simulated`) or not; `names` are the `WARDEN_SIM_*` names set and `lookup`
-/// their values. When the file simulates or any is set, the values are checked by the
-/// parser `warden run` uses, and a bad one is the error. `Ok(Some(note))` is one line to
-/// show the user: the variables are set but ignored because the file does not simulate,
-/// or some set name is not one warden reads.
+/// their values. The values are checked by the parser `warden run` uses. For a file that
+/// simulates a bad one is the error, as it is for `warden run`; for one that does not,
+/// `warden run` never reads them, so a bad value is only noted and the file still passes
+/// (check-config and run agree on every file). `Ok(Some(note))` is one line to show the
+/// user: the variables are set but ignored because the file does not simulate (and what
+/// `--simulate` would refuse), or some set name is not one warden reads.
 pub fn check_environment(
     simulated: bool,
     names: &[String],
@@ -243,12 +245,18 @@ pub fn check_environment(
     if !simulated && names.is_empty() {
         return Ok(None);
     }
-    SimulationOptions::from_lookup(lookup)?;
+    let parsed = SimulationOptions::from_lookup(lookup);
     let mut notes = Vec::new();
-    if !simulated {
+    if simulated {
+        parsed?;
+    } else {
+        let refused = match parsed {
+            Ok(_) => String::new(),
+            Err(error) => format!("; with --simulate warden would refuse it: {error}"),
+        };
         notes.push(format!(
             "{} set, but ignored unless simulating (warden run --simulate, or \
-             hardware.simulate = true)",
+             hardware.simulate = true){refused}",
             names.join(", ")
         ));
     }
@@ -360,7 +368,7 @@ mod tests {
     }
 
     #[test]
-    fn check_config_validates_the_variables_when_simulating_or_when_any_is_set() {
+    fn check_config_refuses_bad_variables_only_for_a_file_that_simulates() {
         let bad = [(SIM_SPEED_ENV, "abc")];
         // A simulating file: the variables are checked, set or not.
         assert_eq!(check_environment(true, &[], lookup(&[])).unwrap(), None);
@@ -369,11 +377,17 @@ mod tests {
             error.to_string().contains("WARDEN_SIM_SPEED=\"abc\""),
             "{error}"
         );
-        // A file that does not simulate: a set variable is still checked...
-        let error = check_environment(false, &names(&[SIM_SPEED_ENV]), lookup(&bad)).unwrap_err();
+        // A file that does not simulate: `warden run` never reads them, so a bad value
+        // is noted with what --simulate would refuse, and the file passes...
+        let note = check_environment(false, &names(&[SIM_SPEED_ENV]), lookup(&bad))
+            .unwrap()
+            .expect("a note");
         assert!(
-            error.to_string().contains("a speed-up from 1 to 100"),
-            "{error}"
+            note.contains("ignored unless simulating")
+                && note.contains("with --simulate warden would refuse it")
+                && note.contains("a speed-up from 1 to 100")
+                && !note.contains('\n'),
+            "{note}"
         );
         // ...and when good, noted as ignored, on one line.
         let good = [(SIM_FAN_ENV, "broken"), (SIM_LOAD_ENV, "1")];
