@@ -6,10 +6,14 @@
 //! systemd.exec(5) asks: a child that inherits the variable but writes to a
 //! file or pipe gets plain lines. With `log.format = "json"` each line is one
 //! JSON object (for Logstash or Loki), after the prefix under journald.
-//! `WARDEN_LOG` overrides the configured level. [`print_error`] writes the
-//! fatal lines that bypass the logger with the same `<3>` prefix.
+//! `WARDEN_LOG` overrides the configured level. A record is always one line: control
+//! and invisible characters in a text or journald message are escaped (the JSON format
+//! escapes them its own way), so text quoted from outside cannot forge a record.
+//! [`print_error`] writes the fatal lines that bypass the logger with the same `<3>`
+//! prefix, and as JSON records once the logger runs in the JSON format.
 
 use std::ffi::OsStr;
+use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
@@ -17,6 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::text::{escape_controls, needs_escape};
 
 /// How each line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,9 +81,10 @@ impl Log for StderrLogger {
             return;
         }
         let line = if self.json.load(Relaxed) {
+            let line = json_line(&rfc3339_now(), record);
             match self.journald {
-                true => format!("<{}>{}", syslog_priority(record.level()), json_line(record)),
-                false => json_line(record),
+                true => format!("<{}>{line}", syslog_priority(record.level())),
+                false => line,
             }
         } else if self.journald {
             journald_line(record)
@@ -122,11 +129,41 @@ fn journal_stream_names(value: Option<&OsStr>, stderr: Option<(u64, u64)>) -> bo
 }
 
 /// Writes `text` to stderr as an error that bypasses the logger (the fatal line, `warden
-/// restore`'s failures): under journald every line gets the `<3>` (err) prefix, so
-/// `journalctl -p err` shows it.
+/// restore`'s failures), whatever the log level: under journald every line gets the `<3>`
+/// (err) prefix, so `journalctl -p err` shows it. Once the logger is installed with
+/// `log.format = "json"`, `text` is written as one JSON record ([`error_json`]), so a log
+/// collector parses it like every other line; before that (a bad command line, a file that
+/// does not load) no format is known and it stays plain text.
 pub fn print_error(text: &str) {
-    let text = error_text(text, stderr_is_journal());
+    let journald = stderr_is_journal();
+    let json = LOGGER.get().is_some_and(|logger| logger.json.load(Relaxed));
+    let text = match json {
+        true => error_json(&rfc3339_now(), text, journald),
+        false => error_text(text, journald),
+    };
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// The program name that starts each plain fatal line; a JSON record says it in `target`.
+const PROGRAM_PREFIX: &str = "warden: ";
+
+/// The fatal `text` as a JSON record with the fields of every other one: level `error`,
+/// target `warden`, `text` as the message without its leading `warden: `; it comes from
+/// no log call, so `fields.module` and `fields.line` are null.
+fn error_json(time: &str, text: &str, journald: bool) -> String {
+    let message = text.strip_prefix(PROGRAM_PREFIX).unwrap_or(text);
+    let line = json_line(
+        time,
+        &Record::builder()
+            .level(Level::Error)
+            .target("warden")
+            .args(format_args!("{message}"))
+            .build(),
+    );
+    match journald {
+        true => format!("<{}>{line}", syslog_priority(Level::Error)),
+        false => line,
+    }
 }
 
 /// `text` with a trailing newline, and with `<3>` before every line when `journald`.
@@ -142,12 +179,34 @@ fn error_text(text: &str, journald: bool) -> String {
 /// A line for journald: the `<N>` syslog priority, then the message (the journal adds
 /// the time).
 fn journald_line(record: &Record<'_>) -> String {
-    format!("<{}>{}\n", syslog_priority(record.level()), record.args())
+    let mut line = format!("<{}>", syslog_priority(record.level()));
+    push_message(&mut line, record.args());
+    line
 }
 
 /// A human line: `time`, the level padded to five columns, the message.
 fn text_line(time: &str, record: &Record<'_>) -> String {
-    format!("{time} {:5} {}\n", record.level(), record.args())
+    let mut line = format!("{time} {:5} ", record.level());
+    push_message(&mut line, record.args());
+    line
+}
+
+/// Appends `message` and the newline to `line`, with its control and invisible characters
+/// escaped ([`escape_controls`]): a message may quote text from outside (a sysfs file, an
+/// error from the kernel), and a newline in it must not start a record of its own, without
+/// a timestamp, or under journald without a priority. No message is meant to span lines.
+///
+/// The message is formatted straight into `line`, and copied again only when something in
+/// it must be escaped, which is rare.
+fn push_message(line: &mut String, message: &fmt::Arguments<'_>) {
+    let start = line.len();
+    let _ = line.write_fmt(*message);
+    if line[start..].contains(needs_escape) {
+        let escaped = escape_controls(&line[start..]).into_owned();
+        line.truncate(start);
+        line.push_str(&escaped);
+    }
+    line.push('\n');
 }
 
 fn syslog_priority(level: Level) -> u8 {
@@ -159,9 +218,11 @@ fn syslog_priority(level: Level) -> u8 {
     }
 }
 
-fn json_line(record: &Record<'_>) -> String {
+/// A JSON line for `record` at `time`; serde_json escapes control characters in the
+/// message (`\n` as `\\n`), so it is one line whatever the message holds.
+fn json_line(time: &str, record: &Record<'_>) -> String {
     let object = serde_json::json!({
-        "time": rfc3339_now(),
+        "time": time,
         "level": record.level().as_str().to_ascii_lowercase(),
         "target": record.target(),
         "message": record.args().to_string(),
@@ -322,6 +383,88 @@ mod tests {
                 .build(),
         );
         assert_eq!(line, "2025-06-01T12:00:07.000Z INFO  ready\n");
+    }
+
+    /// A message quoting text from outside: a zone `type` holding a newline, a carriage
+    /// return, an escape sequence and a bidirectional override.
+    const HOSTILE: &str = "sensor: thermal_zone0 (cpu-thermal\nX\r\u{1b}[2J\u{202e}) ok";
+    /// [`HOSTILE`] as a text or journald line shows it.
+    const HOSTILE_ESCAPED: &str =
+        "sensor: thermal_zone0 (cpu-thermal\\nX\\r\\u{1b}[2J\\u{202e}) ok";
+
+    #[test]
+    fn a_text_or_journald_line_escapes_what_would_split_or_hide_it() {
+        let line = text_line(
+            "2025-06-01T12:00:07.000Z",
+            &Record::builder()
+                .level(Level::Info)
+                .args(format_args!("{HOSTILE}"))
+                .build(),
+        );
+        assert_eq!(
+            line,
+            format!("2025-06-01T12:00:07.000Z INFO  {HOSTILE_ESCAPED}\n")
+        );
+        let line = journald_line(
+            &Record::builder()
+                .level(Level::Warn)
+                .args(format_args!("{HOSTILE}"))
+                .build(),
+        );
+        assert_eq!(line, format!("<4>{HOSTILE_ESCAPED}\n"));
+        // Escaped characters in a message written as escapes stay as written.
+        let line = journald_line(
+            &Record::builder()
+                .level(Level::Info)
+                .args(format_args!("{HOSTILE_ESCAPED}"))
+                .build(),
+        );
+        assert_eq!(line, format!("<6>{HOSTILE_ESCAPED}\n"));
+    }
+
+    #[test]
+    fn a_json_line_is_one_line_and_decodes_to_the_message_as_it_was() {
+        let line = json_line(
+            "2025-06-01T12:00:07.000Z",
+            &Record::builder()
+                .level(Level::Info)
+                .target("warden::daemon")
+                .args(format_args!("{HOSTILE}"))
+                .build(),
+        );
+        assert_eq!(line.matches('\n').count(), 1, "{line:?}");
+        assert!(line.ends_with('\n'), "{line:?}");
+        let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(record["message"], HOSTILE, "not escaped twice: {line}");
+    }
+
+    #[test]
+    fn a_fatal_json_line_is_a_record_like_the_others() {
+        let line = error_json(
+            "2025-06-01T12:00:07.000Z",
+            "warden: hardware: /x does not exist\nsecond line",
+            false,
+        );
+        assert_eq!(line.matches('\n').count(), 1, "{line:?}");
+        let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            record,
+            serde_json::json!({
+                "time": "2025-06-01T12:00:07.000Z",
+                "level": "error",
+                "target": "warden",
+                "message": "hardware: /x does not exist\nsecond line",
+                "fields": { "module": null, "line": null },
+            })
+        );
+        let journald = error_json("2025-06-01T12:00:07.000Z", "warden: x", true);
+        assert_eq!(
+            journald,
+            format!(
+                "<3>{}",
+                error_json("2025-06-01T12:00:07.000Z", "warden: x", false)
+            )
+        );
     }
 
     #[test]

@@ -31,7 +31,9 @@ fn run(args: impl Iterator<Item = std::ffi::OsString>) -> Result<(), Failure> {
             // The simulation's variables are part of what `warden run` would be given.
             let note = simulate::check_process_environment(checked.hardware.simulate)
                 .map_err(SimulateError::into_failure)?;
-            print_out(&format!("{}: ok\n", path.display()))?;
+            // Escaped as the error lines escape it: a newline in the name cannot forge a line.
+            let name = path.to_string_lossy();
+            print_out(&format!("{}: ok\n", warden::text::escape_controls(&name)))?;
             if let Some(note) = note {
                 eprintln!("warden: {note}");
             }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrorKind};
 use super::number::MessageNumber;
+use crate::text::{escape_controls, needs_escape};
 
 /// A key's value and whether the file wrote it or it is the key's default.
 ///
@@ -187,16 +188,35 @@ pub(super) fn socket_address(key: &str, text: &str) -> Result<SocketAddr, Config
     Ok(address)
 }
 
-/// Accepts only an absolute path, written without blanks around it and without NUL;
-/// `allowed` says what the key takes. A daemon started at boot has no meaningful working
-/// directory, a stray blank would make a path that exists nowhere, and a NUL cannot be
-/// passed to the kernel at all.
+/// Accepts only an absolute path, written without blanks around it, without NUL and
+/// without any other control or invisible character; `allowed` says what the key takes.
+/// A daemon started at boot has no meaningful working directory, a stray blank would make
+/// a path that exists nowhere, and a NUL cannot be passed to the kernel at all.
+///
+/// The other control characters (C0, DEL, C1) are legal in a file name, but a path is
+/// written into log lines and into the crash-restore state, whose lines a newline or tab
+/// would split; the invisible characters that [`needs_escape`] also flags (zero-width,
+/// bidirectional overrides, BOM) are what a copy from a web page leaves behind, and make
+/// the path shown differ from the path opened. No sysfs, device or runtime path warden
+/// is pointed at holds either, so both are refused at load.
 pub(super) fn absolute_path(key: &str, text: &str, allowed: &str) -> Result<PathBuf, ConfigError> {
+    let hidden = text.chars().enumerate().find(|&(_, c)| needs_escape(c));
     let problem = if text.is_empty() {
         "the path is empty".to_string()
     } else if text.contains('\0') {
         // No file name can hold NUL: the open would fail only later, at run time.
         format!("{text:?} holds a NUL character (\\0), which no path can contain")
+    } else if let Some((index, c)) = hidden {
+        let kind = if c.is_control() {
+            "a control character"
+        } else {
+            "an invisible character"
+        };
+        format!(
+            "{text:?} holds {kind} ({}) at character {}, which a path must not hold",
+            escape_controls(c.encode_utf8(&mut [0; 4])),
+            index + 1
+        )
     } else if text.trim() != text {
         format!("{text:?} has blanks at its start or end")
     } else if !Path::new(text).is_absolute() {

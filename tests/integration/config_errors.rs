@@ -164,6 +164,84 @@ fn a_nul_in_a_path_key_is_refused_before_warden_starts() {
 }
 
 #[test]
+fn a_control_character_in_a_path_key_is_refused_before_warden_starts() {
+    // Accepted, such a path was logged raw (a forged line) and left out of the
+    // crash-restore state, whose lines a newline or tab would split.
+    let dir = TempDir::new("badcfg-control");
+    for (i, (table, key)) in [
+        ("thermal", "sensor"),
+        ("fan", "path"),
+        ("hardware", "sysfs_root"),
+        ("hardware", "state_dir"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let driver = if *table == "fan" {
+            "driver = \"file\"\n"
+        } else {
+            ""
+        };
+        for (j, (written, expected)) in [
+            (
+                "/tmp/x/fd\\nFORGED",
+                "\"/tmp/x/fd\\nFORGED\" holds a control character (\\n) at character 10",
+            ),
+            (
+                "/tmp/x\\tfd",
+                "\"/tmp/x\\tfd\" holds a control character (\\t) at character 7",
+            ),
+            (
+                "/tmp/x\\u0085fd",
+                "\"/tmp/x\\u{85}fd\" holds a control character (\\u{85}) at character 7",
+            ),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let text = format!("[{table}]\n{driver}{key} = \"{written}\"\n");
+            let path = dir.write(&format!("control{i}-{j}.toml"), &text);
+            for args in [
+                vec!["check-config", path.to_str().unwrap()],
+                vec!["run", "--config", path.to_str().unwrap()],
+            ] {
+                let out = run_warden(&args);
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert_eq!(out.status.code(), Some(2), "{args:?} on {text:?}: {stderr}");
+                assert!(out.stdout.is_empty(), "{args:?} on {text:?}: not ok");
+                let expected = format!("{table}.{key}: {expected}");
+                assert!(
+                    stderr.contains(&expected),
+                    "{args:?}: expected {expected:?} in {stderr}"
+                );
+                assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_ok_line_shows_the_file_name_escaped_on_one_line() {
+    // The error lines escape the name already; the success line must too.
+    let dir = TempDir::new("ok-name");
+    let path = dir.write("good\nFORGED: ok\u{1b}[2J.toml", "");
+    let out = run_warden(&["check-config", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout,
+        format!(
+            "{}/good\\nFORGED: ok\\u{{1b}}[2J.toml: ok\n",
+            dir.path().display()
+        )
+    );
+}
+
+#[test]
 fn a_huge_key_is_clipped_so_the_line_keeps_its_advice() {
     let dir = TempDir::new("huge-key");
     let key = "x".repeat(100_000);

@@ -1,15 +1,17 @@
 //! Log lines: `log.format = "json"` (one JSON object per line, for Logstash or
-//! Loki), and under journald the `<N>` priority prefix on every line, the fatal
-//! one included, but only when `JOURNAL_STREAM` names stderr itself.
+//! Loki, the fatal one included), under journald the `<N>` priority prefix on every
+//! line, the fatal one included, but only when `JOURNAL_STREAM` names stderr itself,
+//! and one record per line whatever text from outside a message quotes.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use warden_hw::fake_sysfs::{FakeSysfsLayout, FakeSysfsTree};
 use warden_hw::{RestoreEntry, RestoreState};
 
-use crate::util::{config_with, echo, wait_until, warden_bin, Launch, TempDir, Warden};
+use crate::util::{config_with, echo, run_warden, wait_until, warden_bin, Launch, TempDir, Warden};
 
 /// A warden whose stderr is a file that `JOURNAL_STREAM` names (device:inode), as
 /// systemd sets it up for a unit logging to the journal; killed on drop.
@@ -201,5 +203,155 @@ fn a_journal_stream_that_names_another_file_is_not_trusted() {
     assert!(
         !line.starts_with('<') && line.contains('Z') && line.contains(" INFO "),
         "a timestamped text line, no journald prefix: {line}"
+    );
+}
+
+/// A fake sysfs tree whose thermal zone `type` and `scaling_governor` hold a newline and
+/// an escape sequence, in `dir`, laid out before warden starts.
+fn hostile_sysfs(dir: &TempDir) -> FakeSysfsTree {
+    let layout = FakeSysfsLayout {
+        zone_types: vec!["cpu-thermal\nFORGED zone\u{1b}[2J".into()],
+        governor: "ondemand\rFORGED governor".into(),
+        ..FakeSysfsLayout::default()
+    };
+    FakeSysfsTree::create_with(&dir.path().join("sysfs"), &layout).unwrap()
+}
+
+/// A `[cpufreq]` that reads the governor, so its sysfs text reaches the log.
+const GOVERNOR_STRATEGY: &str = "[cpufreq]\nstrategy = \"governor\"\n";
+
+#[test]
+fn text_read_from_sysfs_cannot_split_a_text_log_line() {
+    let dir = TempDir::new("log-forge-text");
+    let _tree = hostile_sysfs(&dir);
+    let mut w = Warden::start_in(dir, &config_with("", GOVERNOR_STRATEGY), Launch::default());
+    w.wait_ready(Duration::from_secs(10));
+    w.signal(libc::SIGTERM);
+    w.wait_exit(Duration::from_secs(10)).expect("exit");
+    w.wait_log("final counters", Duration::from_secs(2));
+    let lines = w.log();
+    // The zone's type and the governor reached their lines, escaped, on those lines.
+    for escaped in [
+        "sensor: thermal_zone0 (cpu-thermal\\nFORGED zone\\u{1b}[2J)",
+        "governor ondemand\\rFORGED governor",
+    ] {
+        assert!(lines.iter().any(|l| l.contains(escaped)), "{lines:#?}");
+    }
+    for line in &lines {
+        let (time, rest) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("not a record: {line:?} in {lines:#?}"));
+        assert!(
+            time.len() == 24 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+            "a line that does not start with a timestamp: {line:?} in {lines:#?}"
+        );
+        let level = rest.split_whitespace().next().unwrap_or("");
+        assert!(
+            ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"].contains(&level),
+            "{line:?}"
+        );
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+    }
+}
+
+#[test]
+fn json_records_carry_text_read_from_sysfs_exactly_once_escaped() {
+    // JSON escapes control characters itself: each record stays on its line, and a
+    // collector decodes the message to the text sysfs held, not to a second escaping.
+    let dir = TempDir::new("log-forge-json");
+    let _tree = hostile_sysfs(&dir);
+    let rest = format!("{GOVERNOR_STRATEGY}[log]\nformat = \"json\"\n");
+    let w = Warden::start_in(dir, &config_with("", &rest), Launch::default());
+    w.wait_log("\"message\":\"ready\"", Duration::from_secs(10));
+    let messages: Vec<String> = w
+        .log()
+        .iter()
+        .map(|line| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            v["message"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("(cpu-thermal\nFORGED zone\u{1b}[2J)")),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn text_read_from_sysfs_cannot_split_a_journald_record() {
+    let dir = TempDir::new("log-forge-journal");
+    let _tree = hostile_sysfs(&dir);
+    let config =
+        config_with("", GOVERNOR_STRATEGY).replace("@DIR@", &dir.path().display().to_string());
+    let config = dir.write("warden.toml", &config);
+    let mut run = JournalRun::spawn(dir.path(), &["run", "--config", config.to_str().unwrap()]);
+    wait_until("ready", Duration::from_secs(10), || {
+        run.text().lines().any(|l| l.ends_with(">ready"))
+    });
+    // SAFETY: plain kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(run.child.id() as i32, libc::SIGTERM) },
+        0
+    );
+    let (code, text) = run.finish();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("cpu-thermal\\nFORGED zone"), "{text}");
+    for line in text.lines() {
+        let priority = line
+            .strip_prefix('<')
+            .and_then(|rest| rest.split_once('>'))
+            .map(|(priority, _)| priority);
+        assert!(
+            matches!(priority, Some("3" | "4" | "6" | "7")),
+            "a record without its priority: {line:?} in {text}"
+        );
+    }
+}
+
+#[test]
+fn the_fatal_line_is_a_json_record_once_the_format_is_json() {
+    let dir = TempDir::new("json-fatal");
+    let config = config_with(
+        "",
+        "[log]\nformat = \"json\"\n[thermal]\nsensor = \"/nonexistent/temp\"\n",
+    )
+    .replace("@DIR@", &dir.path().display().to_string());
+    let config = dir.write("warden.toml", &config);
+    let out = run_warden(&["run", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let records: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let fatal = records.last().expect("a fatal record");
+    assert_eq!(fatal["level"], "error", "{stderr}");
+    assert_eq!(fatal["target"], "warden", "{stderr}");
+    assert!(fatal["time"].as_str().unwrap().ends_with('Z'), "{stderr}");
+    assert!(fatal["fields"].is_object(), "{stderr}");
+    let message = fatal["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("hardware: ") && message.contains("does not exist"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_fatal_line_before_the_config_is_read_stays_plain() {
+    // No format is known before the file loads: the error about it is plain text.
+    let dir = TempDir::new("json-fatal-early");
+    let config = dir.write(
+        "warden.toml",
+        "[log]\nformat = \"json\"\nlevel = \"loud\"\n",
+    );
+    let out = run_warden(&["run", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("warden: ") && stderr.contains("log.level"),
+        "{stderr}"
     );
 }

@@ -1,5 +1,6 @@
 //! The path keys (thermal.sensor, fan.path, hardware.sysfs_root, hardware.state_dir):
-//! absolute, written without blanks around them, and free of NUL, which no path can hold.
+//! absolute, written without blanks around them, free of NUL, which no path can hold, and
+//! of every other control or invisible character.
 
 use super::{assert_error, check_rows, config_of};
 use crate::config::ConfigErrorKind::*;
@@ -95,5 +96,87 @@ fn every_path_key_refuses_a_nul_byte_naming_the_key() {
         );
         // The same path without the NUL is accepted, so the NUL is what is refused.
         config_of(&format!("[{section}]\n{driver}{key} = \"/xy\"\n"));
+    }
+}
+
+#[test]
+fn every_path_key_refuses_a_control_or_invisible_character_naming_it_and_where() {
+    // A newline or tab would split the log lines and the crash-restore state the path is
+    // written into; an invisible character makes the path shown differ from the one
+    // opened. Each is written as a TOML escape, so the file itself is valid.
+    let cases = [
+        (
+            "/tmp/x/fd\\nFORGED",
+            "\"/tmp/x/fd\\nFORGED\"",
+            "a control character (\\n) at character 10",
+        ),
+        (
+            "/run/a\\tb",
+            "\"/run/a\\tb\"",
+            "a control character (\\t) at character 7",
+        ),
+        (
+            "/x\\ry",
+            "\"/x\\ry\"",
+            "a control character (\\r) at character 3",
+        ),
+        (
+            "/x\\u001By",
+            "\"/x\\u{1b}y\"",
+            "a control character (\\u{1b}) at character 3",
+        ),
+        (
+            "/x\\u007Fy",
+            "\"/x\\u{7f}y\"",
+            "a control character (\\u{7f}) at character 3",
+        ),
+        (
+            "/x\\u0085y",
+            "\"/x\\u{85}y\"",
+            "a control character (\\u{85}) at character 3",
+        ),
+        (
+            "/é\\u200By",
+            "\"/é\\u{200b}y\"",
+            "an invisible character (\\u{200b}) at character 3",
+        ),
+        (
+            "/x\\u202Ey",
+            "\"/x\\u{202e}y\"",
+            "an invisible character (\\u{202e}) at character 3",
+        ),
+        (
+            "/x\\uFEFF",
+            "\"/x\\u{feff}\"",
+            "an invisible character (\\u{feff}) at character 3",
+        ),
+    ];
+    for (section, key) in [
+        ("thermal", "sensor"),
+        ("fan", "path"),
+        ("hardware", "sysfs_root"),
+        ("hardware", "state_dir"),
+    ] {
+        let driver = if section == "fan" {
+            "driver = \"file\"\n"
+        } else {
+            ""
+        };
+        for (written, quoted, what) in cases {
+            let text = format!("[{section}]\n{driver}{key} = \"{written}\"\n");
+            assert_error(
+                &text,
+                BadValue,
+                Some(&format!("{section}.{key}")),
+                &[
+                    &format!("{quoted} holds {what}, which a path must not hold"),
+                    "allowed ",
+                ],
+            );
+        }
+        // The same paths with the character left out are accepted: it is what is refused.
+        for clean in ["/tmp/x/fdFORGED", "/run/ab", "/é/y"] {
+            config_of(&format!("[{section}]\n{driver}{key} = \"{clean}\"\n"));
+        }
     }
 }
