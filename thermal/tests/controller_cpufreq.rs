@@ -22,7 +22,7 @@ use common::capture_log::{capture_at, messages};
 use common::{reactive_policy, spawn_controller, wait_until};
 
 /// The target of the actuators' log lines (their module path).
-const ACTUATORS_TARGET: &str = "warden_thermal::actuators";
+const ACTUATORS_TARGET: &str = "warden_thermal::actuators::cpu";
 
 /// A fake two-policy tree in its own temp dir, removed on drop (after the tree, which
 /// clears the immutable flags it set).

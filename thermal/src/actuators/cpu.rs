@@ -1,36 +1,15 @@
-//! Applying decisions to the fan and cpufreq backends, and putting them back.
-//!
-//! Writes happen only when the wanted value differs from the applied one, or
-//! when the previous write failed. A failed write is counted, logged at most
-//! once a minute with a count of the lines held back, and retried next tick;
-//! it is never fatal. cpufreq reads and writes are limited apart, so failing
-//! status reads never hide a failing throttle.
-//!
-//! A cpufreq write goes to every policy, and one that fails may have changed
-//! some of them: the actuator then holds what was asked for as the target but
-//! in doubt, and every later step writes its target to every policy until a
-//! write succeeds whole. So a partly applied throttle is never taken for the
-//! original (and left in place), nor a partly applied release for a throttle.
-//! The status tells the truth meanwhile: throttled while anything was asked
-//! below the originals or a write is in doubt (a policy may still hold a
-//! throttle), and `max_khz` the lowest cap any policy may hold: lowered by
-//! each failed write to the cap it asked for, raised only by a write that
-//! succeeds whole or by the periodic status read, which reads every policy in
-//! doubt ([`CpuFreq::max_khz`]).
-//!
-//! [`Actuators`] restores the fan's exit duty and the original cpufreq
-//! settings when dropped, so a panic that unwinds the controller thread
-//! restores them too; a restore that fails is reported, never taken for a
-//! success.
+//! The cpufreq side of the actuators: the throttling strategy, and the backend with the
+//! cap or governor asked of every policy, held in doubt after a write that may have
+//! changed only some of them (see the parent module).
 
 use std::time::Instant;
 
 use warden_hw::cpufreq::CpuFreqFiles;
-use warden_hw::{CpuFreq, Fan, HwError};
+use warden_hw::{CpuFreq, HwError};
 
 use crate::policy::CpuStep;
 use crate::rate_limit::{LogLimiter, SuppressedNote, TextLimiter};
-use crate::snapshot::{CpuStatus, FanStatus};
+use crate::snapshot::CpuStatus;
 
 /// How the controller slows the CPU while throttling.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -64,104 +43,6 @@ impl CpuStrategy {
             CpuStrategy::MaxFreq => CpuFreqFiles::MAX_FREQ,
             CpuStrategy::Governor { .. } => CpuFreqFiles::GOVERNOR,
             CpuStrategy::Off => CpuFreqFiles::NONE,
-        }
-    }
-}
-
-/// What the fan does when the controller stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FanOnExit {
-    /// Full duty: safest when nothing watches the temperature any more.
-    #[default]
-    Full,
-    /// Off.
-    Off,
-    /// Leave it as it is.
-    Leave,
-}
-
-impl FanOnExit {
-    /// The duty to write on exit, if any.
-    pub fn duty(self) -> Option<f64> {
-        match self {
-            FanOnExit::Full => Some(1.0),
-            FanOnExit::Off => Some(0.0),
-            FanOnExit::Leave => None,
-        }
-    }
-}
-
-/// The fan backend with what was applied to it.
-pub(crate) struct FanActuator {
-    fan: Box<dyn Fan>,
-    applied: Option<f64>,
-    last_write_failed: bool,
-    log: LogLimiter,
-    pub(crate) status: FanStatus,
-}
-
-impl FanActuator {
-    pub(crate) fn new(fan: Box<dyn Fan>, proportional: bool) -> Self {
-        let status = FanStatus {
-            driver: fan.driver(),
-            proportional,
-            ..FanStatus::default()
-        };
-        FanActuator {
-            fan,
-            applied: None,
-            last_write_failed: false,
-            log: LogLimiter::default(),
-            status,
-        }
-    }
-
-    /// Writes `duty` if it differs from the applied duty or the last write failed.
-    pub(crate) fn apply(&mut self, duty: f64, now: Instant) {
-        self.status.requested_duty = duty;
-        if self.applied == Some(duty) && !self.last_write_failed {
-            return;
-        }
-        match self.fan.set_duty(duty) {
-            Ok(()) => {
-                if self.applied.unwrap_or(0.0) != duty {
-                    self.status.switches += 1;
-                }
-                self.applied = Some(duty);
-                self.status.duty = Some(duty);
-                self.last_write_failed = false;
-            }
-            Err(error) => {
-                self.last_write_failed = true;
-                self.status.errors += 1;
-                if let Some(suppressed) = self.log.allow(now) {
-                    log::warn!(
-                        "fan ({}): could not set duty {duty:.2}: {error}; retrying every tick{}",
-                        self.fan.driver(),
-                        SuppressedNote(suppressed)
-                    );
-                }
-            }
-        }
-    }
-
-    /// Sets the exit duty; on failure, logs the error and says what was not put back.
-    fn restore(&mut self, on_exit: FanOnExit) -> Result<(), String> {
-        let Some(duty) = on_exit.duty() else {
-            return Ok(());
-        };
-        match self.fan.set_duty(duty) {
-            Ok(()) => {
-                self.status.duty = Some(duty);
-                Ok(())
-            }
-            Err(error) => {
-                log::error!(
-                    "fan ({}): could not set the exit duty {duty:.2}: {error}",
-                    self.fan.driver()
-                );
-                Err(format!("the fan's exit duty {duty:.2}"))
-            }
         }
     }
 }
@@ -362,7 +243,7 @@ impl CpuActuator {
 
     /// Puts the originals back if anything was written; on failure, logs the error and
     /// says what was not put back.
-    fn restore(&mut self) -> Result<(), String> {
+    pub(super) fn restore(&mut self) -> Result<(), String> {
         if !self.touched {
             return Ok(());
         }
@@ -424,53 +305,5 @@ impl CpuActuator {
             }
             None => (whole.clone(), whole),
         }
-    }
-}
-
-/// Fan and cpufreq together, restored on [`Actuators::restore`] or drop.
-pub(crate) struct Actuators {
-    pub(crate) fan: FanActuator,
-    pub(crate) cpu: Option<CpuActuator>,
-    fan_on_exit: FanOnExit,
-    /// The one restore ran; a later call (the drop after `run`'s) does nothing.
-    restored: bool,
-}
-
-impl Actuators {
-    pub(crate) fn new(fan: FanActuator, cpu: Option<CpuActuator>, fan_on_exit: FanOnExit) -> Self {
-        Actuators {
-            fan,
-            cpu,
-            fan_on_exit,
-            restored: false,
-        }
-    }
-
-    /// Sets the fan to its exit duty and cpufreq back to its originals, once; a later call
-    /// does nothing and returns `Ok(())`, as the first call's caller had the outcome. The
-    /// error names what could not be put back (each failure is also logged with its cause).
-    pub(crate) fn restore(&mut self) -> Result<(), String> {
-        if self.restored {
-            return Ok(());
-        }
-        let fan = self.fan.restore(self.fan_on_exit);
-        let cpu = self.cpu.as_mut().map_or(Ok(()), CpuActuator::restore);
-        self.restored = true;
-        let failed: Vec<String> = [fan, cpu].into_iter().filter_map(Result::err).collect();
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(failed.join(" and "))
-        }
-    }
-}
-
-impl Drop for Actuators {
-    fn drop(&mut self) {
-        if !self.restored && std::thread::panicking() {
-            log::error!("thermal controller panicked: restoring fan and cpufreq before unwinding");
-        }
-        // Failures are logged; a panicking thread has no one to report them to.
-        let _ = self.restore();
     }
 }
