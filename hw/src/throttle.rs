@@ -122,17 +122,15 @@ impl SysfsThrottleReader {
             }
         }
         self.last_attempt = Some(now);
-        match read_trimmed(&self.path, THROTTLE_HEX) {
-            Ok(text) => {
-                self.cached = Some(ThrottleFlags::parse(&self.path, &text)?);
-                Ok(self.cached)
-            }
-            Err(HwError::NotFound { .. }) => {
-                self.cached = None;
-                Ok(None)
-            }
+        let read = match read_trimmed(&self.path, THROTTLE_HEX) {
+            Ok(text) => ThrottleFlags::parse(&self.path, &text).map(Some),
+            Err(HwError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
-        }
+        };
+        // A failed read caches nothing: until the next attempt the flags are unknown, never
+        // the last ones read before the file went bad.
+        self.cached = read.as_ref().ok().copied().flatten();
+        read
     }
 }
 
@@ -167,6 +165,24 @@ mod tests {
             0xA0000
         );
         assert!(!ThrottleFlags::parse(p, "0x0").unwrap().any_now());
+    }
+
+    #[test]
+    fn a_failed_read_leaves_no_flags_cached() {
+        let dir = std::env::temp_dir().join(format!("warden-hw-throttle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("get_throttled");
+        std::fs::write(&file, "0x50005\n").unwrap();
+        let mut reader = SysfsThrottleReader::at(file.clone());
+        let start = Instant::now();
+        assert_eq!(reader.read_at(start).unwrap().map(|f| f.raw), Some(0x50005));
+        std::fs::write(&file, "garbage\n").unwrap();
+        let later = start + THROTTLE_MIN_INTERVAL;
+        assert!(reader.read_at(later).is_err());
+        // Within the interval after the failure: unknown, not the flags read before it.
+        let soon = later + THROTTLE_MIN_INTERVAL / 2;
+        assert_eq!(reader.read_at(soon).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
