@@ -12,6 +12,7 @@
 //! [`print_error`] writes the fatal lines that bypass the logger with the same `<3>`
 //! prefix, and as JSON records once the logger runs in the JSON format.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fmt::{self, Write as _};
 use std::io::Write;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
-use crate::text::{escape_controls, needs_escape};
+use crate::text::escape_controls;
 
 /// How each line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,8 +202,7 @@ fn text_line(time: &str, record: &Record<'_>) -> String {
 fn push_message(line: &mut String, message: &fmt::Arguments<'_>) {
     let start = line.len();
     let _ = line.write_fmt(*message);
-    if line[start..].contains(needs_escape) {
-        let escaped = escape_controls(&line[start..]).into_owned();
+    if let Cow::Owned(escaped) = escape_controls(&line[start..]) {
         line.truncate(start);
         line.push_str(&escaped);
     }
@@ -297,7 +297,8 @@ impl RateLimit {
             }
             _ => {
                 if self.suppressed > 0 {
-                    log::warn!("({} similar line(s) suppressed)", self.suppressed);
+                    let plural = if self.suppressed == 1 { "" } else { "s" };
+                    log::warn!("({} similar line{plural} suppressed)", self.suppressed);
                     self.suppressed = 0;
                 }
                 self.last = Some(now);

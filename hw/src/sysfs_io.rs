@@ -225,18 +225,7 @@ pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), HwError> {
 /// back, whitespace trimmed) is a success: an immutable or read-only attribute warden
 /// never changed holds what is asked of it. The file is read only after a failure.
 pub(crate) fn write_or_already_held(path: &Path, text: &str) -> Result<(), HwError> {
-    unless_already_held(path, text, write_text(path, text))
-}
-
-/// `written`, or success when it failed and the file at `path` already holds `text` (read
-/// back, whitespace trimmed): the one judgement every write that may find an immutable
-/// file makes.
-fn unless_already_held(
-    path: &Path,
-    text: &str,
-    written: Result<(), HwError>,
-) -> Result<(), HwError> {
-    unless_read_back_holds(text, written, || read_text(path))
+    unless_read_back_holds(text, write_text(path, text), || read_text(path))
 }
 
 /// `written`, or success when it failed and `read_back()` gives `text` (whitespace
@@ -317,17 +306,14 @@ pub(crate) fn write_recorded_attribute(path: &Path, text: &str) -> Result<(), Hw
             .and_then(|()| file.write_all(text.as_bytes()))
             .map_err(|e| HwError::from_io(path, Access::Write, e))
     });
-    match written {
-        // Final: what stands under a refused name holding the value restores nothing.
-        Err(refusal @ HwError::RefusedValue { .. }) => Err(refusal),
-        written => unless_recorded_value_held(path, text, written),
-    }
+    // A refusal stands: the read-back refuses the same link.
+    unless_recorded_value_held(path, text, written)
 }
 
-/// [`unless_already_held`] for a file a crash-restore state names: the read-back opens it
+/// [`write_or_already_held`]'s read-back for a file a crash-restore state names: the read-back opens it
 /// with [`open_recorded`], so a symbolic link or a file with other hard links found there
 /// after the failed write (one swapped in meanwhile) is not read, and the failure stands.
-pub(crate) fn unless_recorded_value_held(
+fn unless_recorded_value_held(
     path: &Path,
     text: &str,
     written: Result<(), HwError>,
@@ -460,6 +446,41 @@ pub(crate) fn numbered_entries(dir: &Path, prefix: &str) -> Result<Vec<(u32, Pat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The read-back after a refused write: the race a real restore would lose (a link
+    /// swapped in between the write and the read) made certain by calling it directly.
+    #[test]
+    fn a_failed_write_is_not_read_back_through_a_symbolic_or_hard_link() {
+        let dir = std::env::temp_dir().join(format!(
+            "warden-hw-restore-read-back-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let failed = |path: &Path| {
+            Err(HwError::Io {
+                path: path.to_path_buf(),
+                access: Access::Write,
+                os_error: io::Error::from_raw_os_error(libc::EINVAL),
+            })
+        };
+        let holder = dir.join("holds-the-value");
+        fs::write(&holder, "1500000\n").unwrap();
+        // The file itself, with its one link, holds the value: that counts as restored.
+        unless_recorded_value_held(&holder, "1500000", failed(&holder)).unwrap();
+
+        let symlinked = dir.join("scaling_max_freq");
+        std::os::unix::fs::symlink(&holder, &symlinked).unwrap();
+        let kept = unless_recorded_value_held(&symlinked, "1500000", failed(&symlinked));
+        assert!(matches!(kept, Err(HwError::Io { .. })), "{kept:?}");
+
+        let hard_linked = dir.join("pwm1");
+        fs::write(&holder, "255\n").unwrap();
+        fs::hard_link(&holder, &hard_linked).unwrap();
+        let kept = unless_recorded_value_held(&hard_linked, "255", failed(&hard_linked));
+        assert!(matches!(kept, Err(HwError::Io { .. })), "{kept:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn relative_paths_join_the_root() {

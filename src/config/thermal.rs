@@ -111,23 +111,25 @@ impl Default for ThermalConfig {
 }
 
 /// Whether a temperature key can be set above `value` (strictly, or to it) within
-/// [`TEMPERATURE_C_RANGE`]: advice never names a value the key refuses.
+/// [`TEMPERATURE_C_RANGE`]: advice never names a value the key refuses. `value` is in
+/// range already (checked first), so only a strict rule at the top has no room.
 fn can_go_above(value: f64, strict: bool) -> bool {
-    value < *TEMPERATURE_C_RANGE.end() || (!strict && value <= *TEMPERATURE_C_RANGE.end())
+    !strict || value < *TEMPERATURE_C_RANGE.end()
 }
 
 /// Whether a temperature key can be set below `value` (strictly, or to it) within
-/// [`TEMPERATURE_C_RANGE`].
+/// [`TEMPERATURE_C_RANGE`]; `value` is in range already.
 fn can_go_below(value: f64, strict: bool) -> bool {
-    value > *TEMPERATURE_C_RANGE.start() || (!strict && value >= *TEMPERATURE_C_RANGE.start())
+    !strict || value > *TEMPERATURE_C_RANGE.start()
 }
 
-/// The fixes that exist, joined by "or"; one of the two always does, as the other key
-/// holds a value in range.
+/// The fixes that exist, joined by "or".
 fn either_fix(first: Option<String>, second: Option<String>) -> String {
     match (first, second) {
         (Some(a), Some(b)) => format!("{a}, or {b}"),
         (Some(only), None) | (None, Some(only)) => only,
+        // Only a pair at the two ends of the range (off 150, on -40), and only when the
+        // file wrote both keys: that error gives the whole allowed text, not this fix.
         (None, None) => String::new(),
     }
 }

@@ -140,6 +140,13 @@ fn advice_never_names_a_value_out_of_range() {
         "thermal.fan_on_c: -40 is not above thermal.fan_off_c, whose default is 50; \
          raise thermal.fan_on_c above 50 (a stage must switch off below where it switches on)"
     );
+    // Both ends at once, both written: no fix exists on either side, and none is offered.
+    assert_error(
+        "[thermal]\nfan_on_c = -40\nfan_off_c = 150\n",
+        ConfigErrorKind::Conflict,
+        Some("thermal.fan_off_c"),
+        &["150 is not below thermal.fan_on_c"],
+    );
 }
 
 #[test]
