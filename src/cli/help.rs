@@ -28,7 +28,7 @@ A value may also be given after '=', as in --config=FILE; a value that starts
 with '-' can only be given that way.
 
 Environment:
-  WARDEN_LOG=LEVEL            error, warn, info, debug or trace (overrides log.level)
+  WARDEN_LOG=LEVEL            error, warn, info, debug, trace or off (overrides log.level)
 
 Exit codes:
   0  success (also after a clean drain on SIGTERM/SIGINT)
