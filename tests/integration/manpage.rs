@@ -11,15 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::run_warden;
+use crate::util::{repo_root, run_warden, tool};
 
 /// The page, relative to the repository root.
 const PAGE: &str = "packaging/debian/warden.8";
-
-/// The repository root.
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The page as plain text: groff's man macros, every warning enabled, lines
 /// 250 columns wide (so no usage line wraps), no bold or underline, and the
@@ -27,14 +22,12 @@ fn repo_root() -> PathBuf {
 /// Fails when groff warns or errs.
 fn rendered_page() -> String {
     let page = repo_root().join(PAGE);
-    let out = Command::new("groff")
+    let out = Command::new(tool("groff", "groff-base"))
         .args(["-man", "-Tutf8", "-ww", "-rLL=250n", "-P-cbou"])
         .arg(&page)
         .env("LC_ALL", "C.UTF-8")
         .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run groff ({e}): apt-get install groff-base (tools/test.sh does)")
-        });
+        .unwrap_or_else(|e| panic!("cannot run groff: {e}"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && stderr.trim().is_empty(),

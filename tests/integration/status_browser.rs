@@ -99,16 +99,10 @@ fn hidden(dom: &str, id: &str) -> bool {
 
 /// The `data-points` attribute of the element with `id`.
 fn points_of(dom: &str, id: &str) -> usize {
-    let marker = format!("id=\"{id}\"");
-    let at = dom
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no #{id} in the DOM"));
-    let tag = &dom[at..at + dom[at..].find('>').unwrap()];
-    let value = tag
-        .split("data-points=\"")
-        .nth(1)
-        .expect("no data-points attribute");
-    value.split('"').next().unwrap().parse().unwrap()
+    attr_of(dom, id, "data-points")
+        .expect("no data-points attribute")
+        .parse()
+        .unwrap()
 }
 
 /// The value of attribute `name` on the element with `id`, if it has one.
@@ -120,7 +114,8 @@ fn attr_of<'a>(dom: &'a str, id: &str, name: &str) -> Option<&'a str> {
 
 /// The whole `<svg>` element with `id` in a dumped DOM.
 fn svg_of<'a>(dom: &'a str, id: &str) -> &'a str {
-    let start = dom.find(tag_of(dom, id)).unwrap();
+    // The opening tag is a slice of `dom`: its offset is where the element starts.
+    let start = tag_of(dom, id).as_ptr() as usize - dom.as_ptr() as usize;
     let end = start + dom[start..].find("</svg>").expect("unclosed <svg>");
     &dom[start..end]
 }

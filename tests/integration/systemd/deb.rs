@@ -9,6 +9,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use super::support::{repo_root, run, tool};
 use crate::util::{warden_bin, TempDir};
@@ -30,22 +31,33 @@ const EXPECTED_FILES: &[&str] = &[
     "./usr/share/man/man8/warden.8.gz",
 ];
 
+/// The package of the test binary, built once with `tools/deb.sh` for every test here
+/// (each only reads it), under this test binary's own scratch directory; its path.
+fn built_deb() -> &'static Path {
+    static DEB: OnceLock<PathBuf> = OnceLock::new();
+    DEB.get_or_init(|| {
+        let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("deb-build");
+        let _ = std::fs::remove_dir_all(&scratch);
+        build_deb(&scratch)
+    })
+}
+
 /// Packages the test binary with `tools/deb.sh` in `scratch`; returns the .deb's path.
-fn build_deb(scratch: &TempDir) -> PathBuf {
+fn build_deb(scratch: &Path) -> PathBuf {
     let (has_cargo_deb, _, _) = run(Command::new("cargo").args(["deb", "--version"]));
     assert!(
         has_cargo_deb,
         "cargo-deb is not installed: cargo install cargo-deb --locked (tools/test.sh does)"
     );
     // cargo-deb packages <target dir>/release/warden; give it the test binary there.
-    let release = scratch.path().join("release");
+    let release = scratch.join("release");
     std::fs::create_dir_all(&release).unwrap();
     std::fs::copy(warden_bin(), release.join("warden")).unwrap();
-    let out = scratch.path().join("out");
+    let out = scratch.join("out");
     let (ok, stdout, stderr) = run(Command::new(repo_root().join("tools/deb.sh"))
         .args(["--no-build", "--out"])
         .arg(&out)
-        .env("CARGO_TARGET_DIR", scratch.path()));
+        .env("CARGO_TARGET_DIR", scratch));
     assert!(ok, "tools/deb.sh failed:\n{stdout}\n{stderr}");
     let deb = PathBuf::from(stdout.lines().last().unwrap_or_default());
     assert!(
@@ -60,9 +72,9 @@ fn build_deb(scratch: &TempDir) -> PathBuf {
 fn the_deb_holds_every_file_and_enables_the_units() {
     let dpkg_deb = tool("dpkg-deb", "dpkg");
     let scratch = TempDir::new("deb");
-    let deb = build_deb(&scratch);
+    let deb = built_deb();
 
-    let (ok, listing, err) = run(Command::new(&dpkg_deb).arg("-c").arg(&deb));
+    let (ok, listing, err) = run(Command::new(&dpkg_deb).arg("-c").arg(deb));
     assert!(ok, "dpkg-deb -c: {err}");
     let paths: Vec<&str> = listing
         .lines()
@@ -83,12 +95,12 @@ fn the_deb_holds_every_file_and_enables_the_units() {
         "the binary is not executable: {binary}"
     );
 
-    let (_, conffiles, _) = run(Command::new(&dpkg_deb).arg("-I").arg(&deb).arg("conffiles"));
+    let (_, conffiles, _) = run(Command::new(&dpkg_deb).arg("-I").arg(deb).arg("conffiles"));
     assert!(
         conffiles.lines().any(|l| l == "/etc/warden/warden.toml"),
         "conffiles: {conffiles:?}"
     );
-    let (_, postinst, _) = run(Command::new(&dpkg_deb).arg("-I").arg(&deb).arg("postinst"));
+    let (_, postinst, _) = run(Command::new(&dpkg_deb).arg("-I").arg(deb).arg("postinst"));
     for needle in [
         "systemd-sysusers",
         "deb-systemd-helper enable warden.service",
@@ -103,7 +115,7 @@ fn the_deb_holds_every_file_and_enables_the_units() {
     }
     let (_, fields, _) = run(Command::new(&dpkg_deb)
         .args(["-f"])
-        .arg(&deb)
+        .arg(deb)
         .args(["Architecture", "Depends"]));
     assert!(
         fields.contains("Depends:") && fields.contains("systemd"),
@@ -112,10 +124,7 @@ fn the_deb_holds_every_file_and_enables_the_units() {
 
     // What lintian checks first: a maintainer address whose host is a domain
     // (not localhost), and a copyright notice with a year.
-    let (_, maintainer, _) = run(Command::new(&dpkg_deb)
-        .arg("-f")
-        .arg(&deb)
-        .arg("Maintainer"));
+    let (_, maintainer, _) = run(Command::new(&dpkg_deb).arg("-f").arg(deb).arg("Maintainer"));
     let host = maintainer
         .trim()
         .rsplit_once('@')
@@ -126,7 +135,7 @@ fn the_deb_holds_every_file_and_enables_the_units() {
         "Maintainer: {maintainer}"
     );
     let unpacked = scratch.path().join("unpacked");
-    let (ok, _, err) = run(Command::new(&dpkg_deb).arg("-x").arg(&deb).arg(&unpacked));
+    let (ok, _, err) = run(Command::new(&dpkg_deb).arg("-x").arg(deb).arg(&unpacked));
     assert!(ok, "dpkg-deb -x: {err}");
     let copyright =
         std::fs::read_to_string(unpacked.join("usr/share/doc/warden/copyright")).unwrap();
@@ -143,8 +152,7 @@ fn the_deb_holds_every_file_and_enables_the_units() {
 #[test]
 fn lintian_finds_no_error_and_no_warning() {
     let lintian = tool("lintian", "lintian");
-    let scratch = TempDir::new("deb-lintian");
-    let deb = build_deb(&scratch);
+    let deb = built_deb();
     // --fail-on (lintian 2.77 and later; Debian 12 has 2.116): exit non-zero on any
     // error or warning that is not overridden; info and pedantic tags do not count.
     let (ok, stdout, stderr) = run(Command::new(&lintian)
@@ -154,7 +162,7 @@ fn lintian_finds_no_error_and_no_warning() {
             "--info",
             "--no-tag-display-limit",
         ])
-        .arg(&deb));
+        .arg(deb));
     assert!(
         ok,
         "lintian found errors or warnings in {} (fix them, or override one in \
@@ -241,9 +249,9 @@ fn invocations(calls: &str) -> Vec<&str> {
 fn an_upgrade_restarts_the_service_and_never_the_socket() {
     let dpkg_deb = tool("dpkg-deb", "dpkg");
     let scratch = TempDir::new("deb-upgrade");
-    let deb = build_deb(&scratch);
+    let deb = built_deb();
     let control = scratch.path().join("control");
-    let (ok, _, err) = run(Command::new(&dpkg_deb).arg("-e").arg(&deb).arg(&control));
+    let (ok, _, err) = run(Command::new(&dpkg_deb).arg("-e").arg(deb).arg(&control));
     assert!(ok, "dpkg-deb -e: {err}");
     let postinst = control.join("postinst");
     let prerm = control.join("prerm");

@@ -9,25 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The repository root (where `init/` and `tools/` live).
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Finds `name` on PATH or in the sbin directories; fails the test, naming
-/// the Debian package, when it is missing.
-pub fn tool(name: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs =
-        std::env::split_paths(&path).chain(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from));
-    for dir in dirs {
-        let candidate = dir.join(name);
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("{name} is not installed: apt-get install {package} (tools/test.sh does)");
-}
+pub use crate::util::{repo_root, tool};
 
 /// Runs a command to completion and returns (success, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (bool, String, String) {
