@@ -2,7 +2,8 @@
 //!
 //! Which step to pick and when is policy, and lives in warden-thermal. This module lists
 //! the steps, writes `scaling_max_freq` / `scaling_governor` on every policy, and keeps
-//! each policy's original values (captured when opened) to put back.
+//! each policy's original values (captured when opened, taken afresh by
+//! [`CpuFreq::retake_originals`]) to put back.
 //!
 //! Everything a throttle will need is checked when opening, not at the first throttle:
 //! unusable words in `scaling_available_frequencies` (a `0`, garbage) are dropped and
@@ -12,42 +13,55 @@
 //! [`check_powersave_governor`] runs that check again, on the kernel's lists as they are
 //! now, for a reload that switches to the "governor" strategy. A policy whose
 //! `cpuinfo_min_freq` lies above its `cpuinfo_max_freq` is refused
-//! ([`HwError::CpuInfoRange`]); one that starts capped at its lowest step (or below) is
-//! flagged by [`SysfsCpuFreq::starts_capped_note`].
+//! ([`HwError::CpuInfoRange`]); an original `scaling_max_freq` outside
+//! `cpuinfo_min_freq` ..= `cpuinfo_max_freq` (a fake or odd tree) is moved into them with
+//! a warning naming the file, the value and the limit, so what is put back at exit and
+//! what a crash restore accepts agree (`limits`); one that starts capped at its lowest step
+//! (or below) is flagged by [`SysfsCpuFreq::starts_capped_note`].
 //!
-//! Policies may start at different `scaling_max_freq` values (a CPU cluster capped lower
-//! by the firmware or by hand): a cap is written to each policy as the lower of the cap
-//! and that policy's own original, so throttling never raises a policy, and the highest
-//! original is the cap that leaves every policy alone ([`CpuFreq::original`]).
+//! Policies may differ (a CPU cluster of its own frequencies, or capped lower by the
+//! firmware or by hand): the steps are those of every policy merged, and a cap is written
+//! to each policy clamped into its own range, from its `cpuinfo_min_freq` (else its lowest
+//! step) up to its own original, so throttling never raises a policy nor asks one for less
+//! than it can run at; the highest original is the cap that leaves every policy alone
+//! ([`CpuFreq::original`]).
 //!
 //! Only what warden changed is put back: [`CpuFreq::restore`] writes back the files
-//! written since opening (or since the last complete restore), so a governor the operator
-//! switches while the "max-freq" strategy runs is left alone, and a file warden never
-//! writes cannot fail the exit. [`CpuFreqFiles`] tells the crash-restore state which files
-//! a strategy writes. Every write goes to every policy and reports every failure
-//! ([`HwError::Several`] for more than one); a write the kernel refuses to a file that
-//! already holds the value asked for (an immutable policy warden never changed) is no
+//! written since opening (or since every policy was last put back at its original, by a
+//! restore or by a write), so a governor the operator switches while the "max-freq"
+//! strategy runs is left alone, and so is a change made after a throttle ended, and a file
+//! warden never writes cannot fail the exit. [`CpuFreqFiles`] tells the crash-restore
+//! state which files a strategy writes. Every write goes to every policy and reports every
+//! failure ([`HwError::Several`] for more than one); a write the kernel refuses to a file
+//! that already holds the value asked for (an immutable policy warden never changed) is no
 //! failure: the file is read back only then, never in the normal case.
 //!
-//! [`CpuFreq::max_khz`] reports the lowest cap in force on any policy. It reads policy0 and
-//! every policy whose last write failed; the others hold what was last written to them, so
-//! a single-policy Pi costs one read, as before.
+//! [`CpuFreq::max_khz`] reports the lowest cap in force on any policy: the lowest
+//! `scaling_max_freq` a policy holds below its own original. It reads policy0 and every
+//! policy whose last write failed; the others hold what was last written to them, so a
+//! single-policy Pi costs one read, as before.
+
+mod files;
+mod limits;
+mod steps;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::HwError;
 use crate::restore::RestoreEntry;
 use crate::sysfs_io::{
-    numbered_entries, parent_dir, parse_error, read_trimmed, read_u64, write_or_already_held,
+    numbered_entries, parse_error, read_trimmed, read_u64, write_or_already_held,
 };
 use crate::CpuFreq;
 
+pub use files::CpuFreqFiles;
+pub(crate) use limits::check_restore_value;
+use limits::CpuInfoLimits;
+use steps::read_steps;
+pub use steps::{derive_steps, DERIVED_STEPS_MAX, DERIVED_STEP_MIN_KHZ};
+
 /// Directory of cpufreq policies, relative to the sysfs root.
 pub const CPUFREQ_DIR: &str = "sys/devices/system/cpu/cpufreq";
-/// Smallest step used when steps are derived from `cpuinfo_min_freq`/`cpuinfo_max_freq`.
-pub const DERIVED_STEP_MIN_KHZ: u64 = 100_000;
-/// Most steps derived from `cpuinfo_min_freq`/`cpuinfo_max_freq` (the step grows to fit).
-pub const DERIVED_STEPS_MAX: u64 = 32;
 
 /// What a frequency file must hold.
 const KHZ: &str = "a frequency in kHz";
@@ -55,64 +69,25 @@ const KHZ: &str = "a frequency in kHz";
 const NONZERO_KHZ: &str = "a non-zero frequency in kHz";
 /// What a governor file must hold.
 const GOVERNOR: &str = "a cpufreq governor name";
-/// What `scaling_available_frequencies` must hold.
-const KHZ_LIST: &str = "a list of frequencies in kHz";
+/// Name of a policy's list of frequencies.
+const AVAILABLE_FREQUENCIES_FILE: &str = "scaling_available_frequencies";
 /// Name of a policy's max-frequency file.
 pub(crate) const MAX_FREQ_FILE: &str = "scaling_max_freq";
 /// Name of a policy's governor file.
 pub(crate) const GOVERNOR_FILE: &str = "scaling_governor";
 
-/// Which cpufreq files a throttling strategy writes (or a backend has written), so that
-/// only those are put back and recorded for a crash restore.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CpuFreqFiles {
-    /// `scaling_max_freq` (written by the "max-freq" strategy).
-    pub scaling_max_freq: bool,
-    /// `scaling_governor` (written by the "governor" strategy).
-    pub scaling_governor: bool,
+/// An original that a re-read found changed ([`CpuFreq::retake_originals`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginalChange {
+    /// The file: a policy's `scaling_max_freq` or `scaling_governor`.
+    pub path: PathBuf,
+    /// The original recorded until now.
+    pub was: String,
+    /// What the file holds now: the original from now on.
+    pub now: String,
 }
 
-impl CpuFreqFiles {
-    /// No file (cpufreq not touched).
-    pub const NONE: CpuFreqFiles = CpuFreqFiles {
-        scaling_max_freq: false,
-        scaling_governor: false,
-    };
-    /// `scaling_max_freq` only.
-    pub const MAX_FREQ: CpuFreqFiles = CpuFreqFiles {
-        scaling_max_freq: true,
-        scaling_governor: false,
-    };
-    /// `scaling_governor` only.
-    pub const GOVERNOR: CpuFreqFiles = CpuFreqFiles {
-        scaling_max_freq: false,
-        scaling_governor: true,
-    };
-    /// Both files.
-    pub const ALL: CpuFreqFiles = CpuFreqFiles {
-        scaling_max_freq: true,
-        scaling_governor: true,
-    };
-
-    /// The files of `self` and of `other` (a reload from one strategy to another).
-    pub fn union(self, other: CpuFreqFiles) -> CpuFreqFiles {
-        CpuFreqFiles {
-            scaling_max_freq: self.scaling_max_freq || other.scaling_max_freq,
-            scaling_governor: self.scaling_governor || other.scaling_governor,
-        }
-    }
-
-    /// True when `path` names one of these files (by its file name).
-    pub fn covers(self, path: &Path) -> bool {
-        match path.file_name().and_then(|name| name.to_str()) {
-            Some(MAX_FREQ_FILE) => self.scaling_max_freq,
-            Some(GOVERNOR_FILE) => self.scaling_governor,
-            _ => false,
-        }
-    }
-}
-
-/// One cpufreq policy directory and its original values.
+/// One cpufreq policy directory, its range and its original values.
 #[derive(Debug, Clone)]
 struct Policy {
     dir: PathBuf,
@@ -123,9 +98,51 @@ struct Policy {
     /// then the last value written; `None` after a failed write (it may hold any value
     /// asked for since), until a write succeeds.
     held_max_khz: Option<u64>,
+    /// Its own steps, ascending.
+    steps_khz: Vec<u64>,
+    /// The lowest `scaling_max_freq` written to it: its `cpuinfo_min_freq`, else its
+    /// lowest step.
+    min_khz: u64,
+    /// Its `cpuinfo_min_freq` and `cpuinfo_max_freq`, read when opened.
+    limits: CpuInfoLimits,
 }
 
 impl Policy {
+    /// Opens the policy in `dir` (whose limits were checked already): its steps, its
+    /// originals, the words of its list that are not steps, and the warning for an
+    /// original moved into its limits.
+    fn open(dir: &Path, limits: CpuInfoLimits) -> Result<OpenedPolicy, HwError> {
+        let (steps_khz, ignored) = read_steps(dir)?;
+        let original_governor = match read_trimmed(&dir.join(GOVERNOR_FILE), GOVERNOR) {
+            Ok(governor) => Some(governor),
+            Err(HwError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let min_khz = limits
+            .min
+            .as_ref()
+            .map(|bound| bound.khz)
+            .or_else(|| steps_khz.first().copied())
+            .unwrap_or(0);
+        let mut policy = Policy {
+            dir: dir.to_path_buf(),
+            original_max_khz: 0,
+            original_governor,
+            held_max_khz: None,
+            steps_khz,
+            min_khz,
+            limits,
+        };
+        let (original_max_khz, clamped) = policy.read_max_as_original()?;
+        policy.original_max_khz = original_max_khz;
+        policy.held_max_khz = Some(original_max_khz);
+        Ok(OpenedPolicy {
+            policy,
+            ignored,
+            clamped,
+        })
+    }
+
     fn max_path(&self) -> PathBuf {
         self.dir.join(MAX_FREQ_FILE)
     }
@@ -133,16 +150,44 @@ impl Policy {
     fn governor_path(&self) -> PathBuf {
         self.dir.join(GOVERNOR_FILE)
     }
+
+    /// Reads `scaling_max_freq` (non-zero) to take it as the original: moved into the
+    /// policy's limits, with the warning saying so when it had to be.
+    fn read_max_as_original(&self) -> Result<(u64, Option<String>), HwError> {
+        let path = self.max_path();
+        let khz = read_nonzero_khz(&path)?;
+        Ok(self.limits.clamp_original(&path, khz))
+    }
+
+    /// What this policy is written for a cap of `cap_khz`: the cap clamped up to its own
+    /// minimum and down to its own original (never above the original, even should the
+    /// minimum lie above it).
+    fn cap_for(&self, cap_khz: u64) -> u64 {
+        cap_khz.max(self.min_khz).min(self.original_max_khz)
+    }
+}
+
+/// A policy just opened, with what opening it found worth telling.
+struct OpenedPolicy {
+    policy: Policy,
+    /// Words of its `scaling_available_frequencies` that are not steps.
+    ignored: Vec<String>,
+    /// The warning for an original moved into its limits.
+    clamped: Option<String>,
 }
 
 /// Every `policy*` under `sys/devices/system/cpu/cpufreq`, driven together.
 #[derive(Debug, Clone)]
 pub struct SysfsCpuFreq {
     policies: Vec<Policy>,
+    /// Every policy's steps merged, ascending, without duplicates.
     steps_khz: Vec<u64>,
     ignored_steps: Vec<String>,
+    /// The first `scaling_available_frequencies` with ignored words, else policy0's.
+    ignored_in: PathBuf,
     /// Files written (or tried, which may have changed some policies) since opening or
-    /// since they were last put back: what [`CpuFreq::restore`] writes back.
+    /// since every policy was last put back at its original: what [`CpuFreq::restore`]
+    /// writes back.
     written: CpuFreqFiles,
 }
 
@@ -150,54 +195,69 @@ impl SysfsCpuFreq {
     /// Opens every policy under the root, reads the steps and captures the originals.
     /// No policy at all is [`HwError::NoCpuFreq`]; a policy without `scaling_max_freq`, or
     /// with a zero one, is an error, and so is one whose `cpuinfo_min_freq` lies above its
-    /// `cpuinfo_max_freq` ([`HwError::CpuInfoRange`]). `scaling_governor` may be missing
-    /// (see [`SysfsCpuFreq::check_governor`] for the strategy that needs it).
+    /// `cpuinfo_max_freq` ([`HwError::CpuInfoRange`]), or one whose steps cannot be read.
+    /// `scaling_governor` may be missing (see [`SysfsCpuFreq::check_governor`] for the
+    /// strategy that needs it). An original `scaling_max_freq` outside its policy's
+    /// `cpuinfo_min_freq` ..= `cpuinfo_max_freq` is taken as the limit it passes, with
+    /// one warning naming the file, the value and the limit.
     pub fn open(sysfs_root: &Path) -> Result<Self, HwError> {
+        let (cpufreq, warnings) = Self::open_quietly(sysfs_root)?;
+        for warning in warnings {
+            log::warn!("{warning}");
+        }
+        Ok(cpufreq)
+    }
+
+    /// [`SysfsCpuFreq::open`], returning its warnings rather than logging them.
+    fn open_quietly(sysfs_root: &Path) -> Result<(Self, Vec<String>), HwError> {
         let dir = sysfs_root.join(CPUFREQ_DIR);
         let entries = numbered_entries(&dir, "policy")?;
         let Some((_, first_dir)) = entries.first() else {
             return Err(HwError::NoCpuFreq { dir });
         };
-        for (_, policy_dir) in &entries {
-            check_cpuinfo_limits(policy_dir)?;
-        }
-        let (steps_khz, ignored_steps) = read_steps(first_dir)?;
-        let policies = entries
+        let limits = entries
             .iter()
-            .map(|(_, policy_dir)| {
-                let original_governor =
-                    match read_trimmed(&policy_dir.join(GOVERNOR_FILE), GOVERNOR) {
-                        Ok(governor) => Some(governor),
-                        Err(HwError::NotFound { .. }) => None,
-                        Err(e) => return Err(e),
-                    };
-                let original_max_khz = read_nonzero_khz(&policy_dir.join(MAX_FREQ_FILE))?;
-                Ok(Policy {
-                    original_max_khz,
-                    original_governor,
-                    held_max_khz: Some(original_max_khz),
-                    dir: policy_dir.clone(),
-                })
-            })
+            .map(|(_, policy_dir)| CpuInfoLimits::read_checked(policy_dir))
             .collect::<Result<Vec<_>, HwError>>()?;
-        Ok(SysfsCpuFreq {
+        let mut policies = Vec::with_capacity(entries.len());
+        let mut steps_khz = Vec::new();
+        let mut ignored_steps = Vec::new();
+        let mut ignored_in = None;
+        let mut warnings = Vec::new();
+        for ((_, policy_dir), limits) in entries.iter().zip(limits) {
+            let opened = Policy::open(policy_dir, limits)?;
+            if !opened.ignored.is_empty() && ignored_in.is_none() {
+                ignored_in = Some(policy_dir.join(AVAILABLE_FREQUENCIES_FILE));
+            }
+            ignored_steps.extend(opened.ignored);
+            warnings.extend(opened.clamped);
+            steps_khz.extend_from_slice(&opened.policy.steps_khz);
+            policies.push(opened.policy);
+        }
+        steps_khz.sort_unstable();
+        steps_khz.dedup();
+        let cpufreq = SysfsCpuFreq {
             policies,
             steps_khz,
             ignored_steps,
+            ignored_in: ignored_in.unwrap_or_else(|| first_dir.join(AVAILABLE_FREQUENCIES_FILE)),
             written: CpuFreqFiles::NONE,
-        })
+        };
+        Ok((cpufreq, warnings))
     }
 
-    /// A note when a policy starts capped at or below the lowest step while higher steps
-    /// exist: warden takes that value as the original, cannot throttle below it and puts
-    /// it back at exit, which keeps a CPU left at its minimum (by an earlier throttle, a
-    /// damaged restore or by hand) there. `None` normally.
+    /// A note when a policy starts capped at or below its own lowest step while it has
+    /// higher steps: warden takes that value as the original, cannot throttle below it and
+    /// puts it back at exit, which keeps a CPU left at its minimum (by an earlier throttle,
+    /// a damaged restore or by hand) there. `None` normally.
     pub fn starts_capped_note(&self) -> Option<String> {
-        let (&lowest, &highest) = (self.steps_khz.first()?, self.steps_khz.last()?);
-        let policy = self
-            .policies
-            .iter()
-            .find(|p| p.original_max_khz <= lowest && lowest < highest)?;
+        let policy = self.policies.iter().find(|p| {
+            matches!(
+                (p.steps_khz.first(), p.steps_khz.last()),
+                (Some(&lowest), Some(&highest)) if p.original_max_khz <= lowest && lowest < highest
+            )
+        })?;
+        let (&lowest, &highest) = (policy.steps_khz.first()?, policy.steps_khz.last()?);
         let khz = policy.original_max_khz;
         let relation = if khz < lowest { "below" } else { "at" };
         Some(format!(
@@ -206,19 +266,20 @@ impl SysfsCpuFreq {
              puts {khz} kHz back at exit; an earlier throttle or a damaged restore may have \
              left it there: unless that is deliberate, write {highest} into it and restart warden",
             policy.max_path().display(),
-            self.steps_khz
+            policy.steps_khz
         ))
     }
 
     /// Words of `scaling_available_frequencies` left out of the steps because they are not
-    /// usable frequencies (a `0`, garbage), as read; empty normally.
+    /// usable frequencies (a `0`, garbage), as read, of every policy; empty normally.
     pub fn ignored_steps(&self) -> &[String] {
         &self.ignored_steps
     }
 
-    /// The first policy's `scaling_available_frequencies`, named in notes.
+    /// The `scaling_available_frequencies` named in the note on ignored words: the first
+    /// policy's that had any, else policy0's.
     pub fn available_frequencies_path(&self) -> PathBuf {
-        self.first().dir.join("scaling_available_frequencies")
+        self.ignored_in.clone()
     }
 
     /// Checks, before any throttle, that `governor` can be switched to on every policy:
@@ -312,70 +373,14 @@ impl SysfsCpuFreq {
 /// Checks, changing nothing, that the cpufreq policies under `sysfs_root` can switch to
 /// `governor` now: the check [`crate::build`] makes for `HardwareSpec::powersave_governor`
 /// ([`SysfsCpuFreq::check_governor`]), for a reload that switches to the "governor" strategy.
-/// No cpufreq at all passes: there is nothing to switch.
+/// No cpufreq at all passes: there is nothing to switch. It warns of nothing: opening
+/// warned once at start.
 pub fn check_powersave_governor(sysfs_root: &Path, governor: &str) -> Result<(), HwError> {
-    match SysfsCpuFreq::open(sysfs_root) {
-        Ok(cpufreq) => cpufreq.check_governor(governor),
+    match SysfsCpuFreq::open_quietly(sysfs_root) {
+        Ok((cpufreq, _)) => cpufreq.check_governor(governor),
         Err(HwError::NoCpuFreq { .. }) => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// Refuses a policy whose `cpuinfo_min_freq` is above its `cpuinfo_max_freq`
-/// ([`HwError::CpuInfoRange`]); either missing passes (steps from
-/// `scaling_available_frequencies` do not need them).
-fn check_cpuinfo_limits(policy_dir: &Path) -> Result<(), HwError> {
-    let min_path = policy_dir.join("cpuinfo_min_freq");
-    let max_path = policy_dir.join("cpuinfo_max_freq");
-    let (Ok(min_khz), Ok(max_khz)) = (read_u64(&min_path, KHZ), read_u64(&max_path, KHZ)) else {
-        return Ok(());
-    };
-    if min_khz > max_khz {
-        return Err(HwError::CpuInfoRange {
-            min_path,
-            min_khz,
-            max_path,
-            max_khz,
-        });
-    }
-    Ok(())
-}
-
-/// Refuses a crash-restore `value` for `path` that cannot be right: for a
-/// `scaling_max_freq`, anything but a non-zero kHz value within its policy's
-/// `cpuinfo_min_freq` ..= `cpuinfo_max_freq` (each bound checked when readable). Any other
-/// file passes.
-pub(crate) fn check_restore_value(path: &Path, value: &str) -> Result<(), HwError> {
-    if path.file_name().and_then(|name| name.to_str()) != Some(MAX_FREQ_FILE) {
-        return Ok(());
-    }
-    let refuse = |reason: String| HwError::RefusedValue {
-        path: path.to_path_buf(),
-        value: value.to_string(),
-        reason,
-    };
-    let khz = match value.trim().parse::<u64>() {
-        Ok(khz) if khz > 0 => khz,
-        _ => return Err(refuse(format!("{MAX_FREQ_FILE} takes {NONZERO_KHZ}"))),
-    };
-    let dir = parent_dir(path);
-    let bound = |name: &str| {
-        let file = dir.join(name);
-        read_u64(&file, KHZ).ok().map(|khz| (khz, file))
-    };
-    if let Some((min, file)) = bound("cpuinfo_min_freq").filter(|(min, _)| khz < *min) {
-        return Err(refuse(format!(
-            "below the policy's lowest frequency ({min} kHz in {})",
-            file.display()
-        )));
-    }
-    if let Some((max, file)) = bound("cpuinfo_max_freq").filter(|(max, _)| khz > *max) {
-        return Err(refuse(format!(
-            "above the policy's highest frequency ({max} kHz in {})",
-            file.display()
-        )));
-    }
-    Ok(())
 }
 
 /// Reads a frequency file that must hold a non-zero kHz value.
@@ -386,59 +391,8 @@ fn read_nonzero_khz(path: &Path) -> Result<u64, HwError> {
     }
 }
 
-/// Reads `scaling_available_frequencies` (sorted, deduplicated, without the words that are
-/// not non-zero kHz values, which are returned second), or derives steps from
-/// `cpuinfo_min_freq`/`cpuinfo_max_freq` when the list is missing, empty or has no usable step.
-fn read_steps(policy_dir: &Path) -> Result<(Vec<u64>, Vec<String>), HwError> {
-    let available = policy_dir.join("scaling_available_frequencies");
-    let mut ignored = Vec::new();
-    match read_trimmed(&available, KHZ_LIST) {
-        Ok(text) => {
-            let mut steps = Vec::new();
-            for word in text.split_whitespace() {
-                match word.parse::<u64>() {
-                    Ok(khz) if khz > 0 => steps.push(khz),
-                    _ => ignored.push(word.chars().take(QUOTED_STEP_MAX_CHARS).collect()),
-                }
-            }
-            if !steps.is_empty() {
-                steps.sort_unstable();
-                steps.dedup();
-                return Ok((steps, ignored));
-            }
-        }
-        Err(HwError::NotFound { .. }) | Err(HwError::Empty { .. }) => {}
-        Err(e) => return Err(e),
-    }
-    let min = read_u64(&policy_dir.join("cpuinfo_min_freq"), KHZ)?;
-    let max = read_nonzero_khz(&policy_dir.join("cpuinfo_max_freq"))?;
-    Ok((derive_steps(min, max), ignored))
-}
-
-/// Longest ignored word of `scaling_available_frequencies` kept for the note.
-const QUOTED_STEP_MAX_CHARS: usize = 32;
-
-/// Steps from `min` to `max` (both included), at least [`DERIVED_STEP_MIN_KHZ`] apart and
-/// at most about [`DERIVED_STEPS_MAX`] of them. Never 0 kHz, which is not a frequency.
-pub fn derive_steps(min_khz: u64, max_khz: u64) -> Vec<u64> {
-    if max_khz == 0 {
-        return Vec::new();
-    }
-    if min_khz >= max_khz {
-        return vec![max_khz];
-    }
-    let span = max_khz - min_khz;
-    let step = DERIVED_STEP_MIN_KHZ.max(span.div_ceil(DERIVED_STEPS_MAX));
-    let mut steps: Vec<u64> = (0..)
-        .map(|i| min_khz + i * step)
-        .take_while(|&khz| khz < max_khz)
-        .filter(|&khz| khz > 0)
-        .collect();
-    steps.push(max_khz);
-    steps
-}
-
 impl CpuFreq for SysfsCpuFreq {
+    /// Every policy's steps, merged.
     fn steps_khz(&self) -> &[u64] {
         &self.steps_khz
     }
@@ -465,6 +419,9 @@ impl CpuFreq for SysfsCpuFreq {
         Ok(lowest_cap)
     }
 
+    /// Writes each policy the cap clamped into its own range: up to its `cpuinfo_min_freq`
+    /// (else its lowest step), down to its own original. A write that leaves every policy
+    /// at its original leaves nothing to put back.
     fn set_max_khz(&mut self, khz: u64) -> Result<(), HwError> {
         if khz == 0 {
             return Err(HwError::InvalidSpec {
@@ -474,8 +431,15 @@ impl CpuFreq for SysfsCpuFreq {
         }
         // Before writing: a write that fails may still have changed some policies.
         self.written.scaling_max_freq = true;
-        // Never above a policy's own original: a policy capped lower stays as low.
-        self.write_max_freqs(|p| khz.min(p.original_max_khz))
+        self.write_max_freqs(|p| p.cap_for(khz))?;
+        if self
+            .policies
+            .iter()
+            .all(|p| p.held_max_khz == Some(p.original_max_khz))
+        {
+            self.written.scaling_max_freq = false;
+        }
+        Ok(())
     }
 
     /// Empty when the first policy had no `scaling_governor` when opened (nothing to read).
@@ -486,10 +450,20 @@ impl CpuFreq for SysfsCpuFreq {
         read_trimmed(&self.first().governor_path(), GOVERNOR)
     }
 
+    /// Writes `governor` to every policy; once every policy holds its original governor
+    /// again, nothing is left to put back.
     fn set_governor(&mut self, governor: &str) -> Result<(), HwError> {
         self.check_offered(governor)?;
         self.written.scaling_governor = true;
-        self.write_governors(|_| Some(governor.to_string()))
+        self.write_governors(|_| Some(governor.to_string()))?;
+        if self
+            .policies
+            .iter()
+            .all(|p| p.original_governor.as_deref() == Some(governor))
+        {
+            self.written.scaling_governor = false;
+        }
+        Ok(())
     }
 
     /// The highest original `scaling_max_freq` of any policy (each policy gets at most its
@@ -502,11 +476,11 @@ impl CpuFreq for SysfsCpuFreq {
         )
     }
 
-    /// Writes back the originals of the files written since opening (or since they were
-    /// last put back), on every policy; a file never written is left as it is, and so is
-    /// one that refuses the write while holding its original already. Every failure is
-    /// reported ([`HwError::Several`] for more than one), and a file that failed is tried
-    /// again by the next call.
+    /// Writes back the originals of the files written since opening (or since every
+    /// policy was last put back at its original), on every policy; a file never written is
+    /// left as it is, and so is one that refuses the write while holding its original
+    /// already. Every failure is reported ([`HwError::Several`] for more than one), and a
+    /// file that failed is tried again by the next call.
     fn restore(&mut self) -> Result<(), HwError> {
         let mut errors = Vec::new();
         if self.written.scaling_governor {
@@ -540,41 +514,51 @@ impl CpuFreq for SysfsCpuFreq {
             })
             .collect()
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_steps_include_both_ends_100_mhz_apart() {
-        assert_eq!(
-            derive_steps(600_000, 1_000_000),
-            vec![600_000, 700_000, 800_000, 900_000, 1_000_000]
-        );
-        assert_eq!(derive_steps(600_000, 1_050_000).last(), Some(&1_050_000));
-    }
-
-    #[test]
-    fn derived_steps_stay_few_over_wide_ranges() {
-        let steps = derive_steps(400_000, 5_000_000);
-        assert!(
-            steps.len() <= DERIVED_STEPS_MAX as usize + 1,
-            "{} steps",
-            steps.len()
-        );
-        assert_eq!((steps[0], *steps.last().unwrap()), (400_000, 5_000_000));
-        assert!(steps.windows(2).all(|w| w[0] < w[1]));
-    }
-
-    #[test]
-    fn a_fixed_frequency_is_one_step() {
-        assert_eq!(derive_steps(1_500_000, 1_500_000), vec![1_500_000]);
-    }
-
-    #[test]
-    fn derived_steps_never_include_zero() {
-        assert_eq!(derive_steps(0, 300_000), vec![100_000, 200_000, 300_000]);
-        assert_eq!(derive_steps(0, 0), Vec::<u64>::new());
+    /// Re-reads `files` on every policy (a `scaling_governor` only where one was found at
+    /// open) and takes what they hold as the originals; a `scaling_max_freq` outside its
+    /// policy's limits is moved into them, with the same warning as at open. Every file is
+    /// read before any original changes, so a failed read changes none.
+    fn retake_originals(&mut self, files: CpuFreqFiles) -> Result<Vec<OriginalChange>, HwError> {
+        let mut read = Vec::with_capacity(self.policies.len());
+        for policy in &self.policies {
+            let max = match files.scaling_max_freq {
+                true => Some(policy.read_max_as_original()?),
+                false => None,
+            };
+            let governor = match (files.scaling_governor, &policy.original_governor) {
+                (true, Some(_)) => Some(read_trimmed(&policy.governor_path(), GOVERNOR)?),
+                _ => None,
+            };
+            read.push((max, governor));
+        }
+        let mut changes = Vec::new();
+        for (policy, (max, governor)) in self.policies.iter_mut().zip(read) {
+            if let Some((khz, warning)) = max {
+                if let Some(warning) = warning {
+                    log::warn!("{warning}");
+                }
+                policy.held_max_khz = Some(khz);
+                if khz != policy.original_max_khz {
+                    changes.push(OriginalChange {
+                        path: policy.max_path(),
+                        was: policy.original_max_khz.to_string(),
+                        now: khz.to_string(),
+                    });
+                    policy.original_max_khz = khz;
+                }
+            }
+            if let Some(governor) = governor {
+                if policy.original_governor.as_ref() != Some(&governor) {
+                    changes.push(OriginalChange {
+                        path: policy.governor_path(),
+                        was: policy.original_governor.clone().unwrap_or_default(),
+                        now: governor.clone(),
+                    });
+                    policy.original_governor = Some(governor);
+                }
+            }
+        }
+        Ok(changes)
     }
 }

@@ -65,6 +65,15 @@ pub trait Fan: Send {
     fn driver(&self) -> &'static str;
     /// True when intermediate duties are meaningful (PWM-like), false for on/off.
     fn is_proportional(&self) -> bool;
+    /// Writes again `duty`, the duty of the last successful [`Fan::set_duty`], taking the
+    /// fan back from whatever changed it behind warden's back (the kernel's cooling device,
+    /// another tool): also puts back anything else warden's control needs (hwmon: manual
+    /// mode), which an ordinary `set_duty` writes only once. Returns what was found in
+    /// place of warden's setting when the driver can tell cheaply (e.g. `pwm1_enable 2,
+    /// pwm1 0`), else `None`. The default writes the duty again and can tell nothing.
+    fn reassert_duty(&mut self, duty: f64) -> Result<Option<String>, HwError> {
+        self.set_duty(duty).map(|()| None)
+    }
     /// Plain sysfs/file writes that a crash restore should replay for this fan: with
     /// `Some(duty)` the writes that set that duty (the `on_exit` duty), with `None`
     /// (`on_exit = "leave"`) none at all, so the fan stays as warden last set it. Empty for
@@ -99,6 +108,18 @@ pub trait CpuFreq: Send {
     /// state file. Empty for backends that are not plain sysfs files.
     fn restore_entries(&self) -> Vec<RestoreEntry> {
         Vec::new()
+    }
+    /// Takes what every policy holds now, in the `files` a strategy writes, as the
+    /// originals from now on (an operator's change made while nothing warden wrote was in
+    /// force) and returns those that changed; a failed read changes none. Call it only
+    /// while no throttle is in force. The default keeps the originals: a backend that is
+    /// not files an operator can write has nothing to re-read.
+    fn retake_originals(
+        &mut self,
+        files: cpufreq::CpuFreqFiles,
+    ) -> Result<Vec<cpufreq::OriginalChange>, HwError> {
+        let _ = files;
+        Ok(Vec::new())
     }
 }
 

@@ -232,11 +232,7 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
         sensor.push_str(&format!(" · last error: {}", printable(err)));
     }
     lines.push(("sensor", sensor));
-    let duty = f
-        .get("thermal.fan.duty")
-        .as_f64()
-        .map(|d| format!("{:.0} %", d * 100.0))
-        .unwrap_or("not set yet".into());
+    let duty = fan_duty(f);
     let kind = if f.get("thermal.fan.proportional").as_bool() == Some(true) {
         "proportional"
     } else {
@@ -285,6 +281,22 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
                 set.join(", ")
             },
         ));
+    }
+}
+
+/// The fan duty applied, and the one the policy asks for when it differs (a fail-safe's
+/// 100 % that the fan's writes keep failing to apply, say).
+fn fan_duty(f: &mut Fields<'_>) -> String {
+    let percent = |duty: f64| format!("{:.0} %", duty * 100.0);
+    let requested = f.get("thermal.fan.requested_duty").as_f64().map(percent);
+    let applied = f.get("thermal.fan.duty").as_f64().map(percent);
+    match (applied, requested) {
+        (Some(applied), Some(requested)) if applied != requested => {
+            format!("{applied}, requested {requested}")
+        }
+        (Some(applied), _) => applied,
+        (None, Some(requested)) => format!("not set yet, requested {requested}"),
+        (None, None) => "not set yet".into(),
     }
 }
 

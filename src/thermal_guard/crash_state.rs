@@ -1,12 +1,16 @@
 //! The crash-restore state at start: the state directory's lock, the replay of a state
 //! file a crashed run left behind, and saving this run's own state before the
-//! controller changes anything. A simulated board touches no hardware, so it does none
-//! of this.
+//! controller changes anything; then the [`CrashRecord`] that keeps it current: wider
+//! on a reload to another cpu strategy, and holding the cpufreq originals the
+//! controller takes afresh at the start of each throttle episode, saved before it
+//! throttles. A simulated board touches no hardware, so it saves none of this.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::{HwError, RestoreEntry, RestoreState, RestoreTargets, StateDirLock, StateOwner};
+use warden_thermal::controller::OriginalsRecorder;
 
 use crate::exit::Failure;
 
@@ -84,45 +88,33 @@ pub(super) fn try_save_state(
     restore.save(state_dir)
 }
 
-/// What a crash restore must put back: every original captured at start, of which the
-/// state file records the fan's and those of the cpufreq files that the cpu strategies
-/// used in this run write. A file warden never writes is left as the operator set it,
-/// and a reload to another strategy widens the record before that strategy writes.
+/// What a crash restore must put back: every original captured at start (and taken
+/// afresh by the controller at the start of a throttle episode), of which the state file
+/// records the fan's and those of the cpufreq files that the cpu strategies used in this
+/// run write. A file warden never writes is left as the operator set it, and a reload to
+/// another strategy widens the record before that strategy writes.
+///
+/// Shared between the daemon (reloads, the exit message) and the controller thread (the
+/// originals taken afresh), behind one lock held across each change and its save, so the
+/// state file always holds the latest originals and the widest files. Taken once per
+/// throttle episode or reload, never per message.
+#[derive(Clone)]
 pub(super) struct CrashRecord {
-    /// `RestoreState::capture` with every cpufreq file (boxed: the guard stays small).
-    captured: Box<RestoreState>,
+    shared: Arc<Mutex<Recorded>>,
+}
+
+/// The record behind [`CrashRecord`]'s lock.
+struct Recorded {
+    /// `RestoreState::capture` with every cpufreq file, values updated by
+    /// [`CrashRecord::retake`].
+    captured: RestoreState,
     /// The cpufreq files the strategies used so far write.
     files: CpuFreqFiles,
 }
 
-impl CrashRecord {
-    /// `captured` holds every original ([`CpuFreqFiles::ALL`]); `files` are the ones the
-    /// starting strategy writes.
-    pub(super) fn new(captured: RestoreState, files: CpuFreqFiles) -> Self {
-        CrashRecord {
-            captured: Box::new(captured),
-            files,
-        }
-    }
-
-    /// The state to save: the fan's entries and the recorded cpufreq files' entries.
-    pub(super) fn state(&self) -> RestoreState {
-        self.state_with(self.files)
-    }
-
-    /// The files recorded once `strategy_files` are too, when that is more than now.
-    pub(super) fn wider(&self, strategy_files: CpuFreqFiles) -> Option<CpuFreqFiles> {
-        let wider = self.files.union(strategy_files);
-        (wider != self.files).then_some(wider)
-    }
-
-    /// Records `files` from now on (once the state holding them is saved, if one is).
-    pub(super) fn record(&mut self, files: CpuFreqFiles) {
-        self.files = files;
-    }
-
+impl Recorded {
     /// The state to save with `files` recorded.
-    pub(super) fn state_with(&self, files: CpuFreqFiles) -> RestoreState {
+    fn state_with(&self, files: CpuFreqFiles) -> RestoreState {
         let recorded = |entry: &RestoreEntry| {
             !CpuFreqFiles::ALL.covers(&entry.path) || files.covers(&entry.path)
         };
@@ -137,8 +129,92 @@ impl CrashRecord {
     }
 }
 
+impl CrashRecord {
+    /// `captured` holds every original ([`CpuFreqFiles::ALL`]); `files` are the ones the
+    /// starting strategy writes.
+    pub(super) fn new(captured: RestoreState, files: CpuFreqFiles) -> Self {
+        CrashRecord {
+            shared: Arc::new(Mutex::new(Recorded { captured, files })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Recorded> {
+        // A panic elsewhere while holding it left a consistent record: each change is whole.
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The state to save: the fan's entries and the recorded cpufreq files' entries.
+    pub(super) fn state(&self) -> RestoreState {
+        let recorded = self.lock();
+        recorded.state_with(recorded.files)
+    }
+
+    /// Records `strategy_files` too, when that is more than now (true then): the state
+    /// holding them is saved in `save_in` first, when given, and a failed save records
+    /// nothing. Without `save_in` (no state was saved at start) they are only noted, for
+    /// the values-to-put-back-by-hand message of a failed exit.
+    pub(super) fn widen(
+        &self,
+        strategy_files: CpuFreqFiles,
+        save_in: Option<&Path>,
+    ) -> Result<bool, HwError> {
+        let mut recorded = self.lock();
+        let wider = recorded.files.union(strategy_files);
+        if wider == recorded.files {
+            return Ok(false);
+        }
+        if let Some(state_dir) = save_in {
+            try_save_state(&mut recorded.state_with(wider), state_dir)?;
+        }
+        recorded.files = wider;
+        Ok(true)
+    }
+
+    /// Takes the values of `entries` (the controller's originals, taken afresh) for the
+    /// captured entries of the same paths, and saves the state in `save_in`, when given.
+    /// The record keeps the new values even if the save fails: a clean exit puts them back.
+    pub(super) fn retake(
+        &self,
+        entries: &[RestoreEntry],
+        save_in: Option<&Path>,
+    ) -> Result<(), HwError> {
+        let mut recorded = self.lock();
+        let mut updated = RestoreState::new();
+        let skipped = recorded.captured.skipped().iter().map(|s| &s.entry);
+        for entry in recorded.captured.entries().iter().chain(skipped) {
+            let value = entries
+                .iter()
+                .find(|newer| newer.path == entry.path)
+                .map_or_else(|| entry.value.clone(), |newer| newer.value.clone());
+            updated.push(RestoreEntry {
+                value,
+                ..entry.clone()
+            });
+        }
+        recorded.captured = updated;
+        if let Some(state_dir) = save_in {
+            let files = recorded.files;
+            try_save_state(&mut recorded.state_with(files), state_dir)?;
+        }
+        Ok(())
+    }
+
+    /// The controller's [`OriginalsRecorder`]: [`CrashRecord::retake`], saving in
+    /// `save_in` when given (a state was saved at start), the error in words.
+    pub(super) fn originals_recorder(&self, save_in: Option<PathBuf>) -> OriginalsRecorder {
+        let record = self.clone();
+        Box::new(move |entries: &[RestoreEntry]| {
+            record
+                .retake(entries, save_in.as_deref())
+                .map_err(|e| format!("cannot save it: {e}"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use warden_hw::cpufreq::CpuFreqFiles;
     use warden_hw::{RestoreEntry, RestoreState};
 
@@ -179,20 +255,115 @@ mod tests {
 
     #[test]
     fn a_reload_to_another_strategy_widens_the_record_once() {
-        let mut record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
-        let wider = record
-            .wider(CpuFreqFiles::GOVERNOR)
-            .expect("the governor is new");
-        record.record(wider);
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        assert!(
+            record.widen(CpuFreqFiles::GOVERNOR, None).unwrap(),
+            "the governor is new"
+        );
         assert_eq!(
             recorded(&record),
             ["scaling_governor", "scaling_max_freq", "pwm1"]
         );
-        assert_eq!(
-            record.wider(CpuFreqFiles::MAX_FREQ),
-            None,
+        assert!(
+            !record.widen(CpuFreqFiles::MAX_FREQ, None).unwrap(),
             "nothing new to record"
         );
-        assert_eq!(record.wider(CpuFreqFiles::NONE), None, "off writes nothing");
+        assert!(
+            !record.widen(CpuFreqFiles::NONE, None).unwrap(),
+            "off writes nothing"
+        );
+    }
+
+    /// A fresh state directory under the system temp dir, removed on drop.
+    struct StateDir(PathBuf);
+
+    impl StateDir {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir()
+                .join(format!("warden-crash-record-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            StateDir(dir)
+        }
+    }
+
+    impl Drop for StateDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn saved_value(state_dir: &Path, file_name: &str) -> Option<String> {
+        RestoreState::load(state_dir)
+            .unwrap()
+            .expect("a saved state")
+            .entries()
+            .iter()
+            .find(|e| e.path.file_name().is_some_and(|n| n == file_name))
+            .map(|e| e.value.clone())
+    }
+
+    #[test]
+    fn originals_taken_afresh_are_saved_for_a_crash_restore() {
+        let dir = StateDir::new("retake");
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        record.state().save(&dir.0).unwrap();
+        let mut recorder = record.originals_recorder(Some(dir.0.clone()));
+        let retaken = [
+            RestoreEntry::new(format!("{POLICY}/scaling_governor"), "performance"),
+            RestoreEntry::new(format!("{POLICY}/scaling_max_freq"), "1000000"),
+        ];
+        recorder(&retaken).unwrap();
+        assert_eq!(
+            saved_value(&dir.0, "scaling_max_freq").as_deref(),
+            Some("1000000")
+        );
+        assert_eq!(
+            saved_value(&dir.0, "scaling_governor"),
+            None,
+            "not recorded"
+        );
+        assert_eq!(saved_value(&dir.0, "pwm1").as_deref(), Some("255"));
+        // A reload to the governor strategy saves the governor retaken meanwhile.
+        record
+            .widen(CpuFreqFiles::GOVERNOR, Some(dir.0.as_path()))
+            .unwrap();
+        assert_eq!(
+            saved_value(&dir.0, "scaling_governor").as_deref(),
+            Some("performance")
+        );
+    }
+
+    #[test]
+    fn without_a_saved_state_originals_taken_afresh_are_only_noted() {
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let mut recorder = record.originals_recorder(None);
+        recorder(&[RestoreEntry::new(
+            format!("{POLICY}/scaling_max_freq"),
+            "1000000",
+        )])
+        .unwrap();
+        let values: Vec<String> = record
+            .state()
+            .entries()
+            .iter()
+            .map(|e| e.value.clone())
+            .collect();
+        assert_eq!(values, ["1000000", "255"], "for the by-hand message");
+    }
+
+    #[test]
+    fn a_failed_save_is_an_error_for_the_controller_to_log() {
+        let dir = StateDir::new("retake-fails");
+        // A file where the state directory should be.
+        std::fs::write(&dir.0, "not a directory").unwrap();
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let mut recorder = record.originals_recorder(Some(dir.0.clone()));
+        let error = recorder(&[RestoreEntry::new(
+            format!("{POLICY}/scaling_max_freq"),
+            "1000000",
+        )])
+        .expect_err("cannot save into a file");
+        assert!(error.starts_with("cannot save it: "), "{error}");
+        let _ = std::fs::remove_file(&dir.0);
     }
 }

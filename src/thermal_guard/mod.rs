@@ -4,9 +4,11 @@
 //! The controller thread owns the hardware. Before it changes anything, the
 //! values to put back are written to a state file in `hardware.state_dir`,
 //! so `warden restore` can undo a crash (SIGKILL); a clean stop restores the
-//! hardware itself and removes the file. A stop that could not restore (a
-//! failed write, a controller stuck in a sensor read) keeps the file and is an
-//! error the daemon exits 1 on. The file names this process as its owner, so
+//! hardware itself and removes the file. When the controller takes the cpufreq
+//! originals afresh at the start of a throttle episode and finds one changed by
+//! hand, the file is saved again with it before the throttle is written. A stop
+//! that could not restore (a failed write, a controller stuck in a sensor read)
+//! keeps the file and is an error the daemon exits 1 on. The file names this process as its owner, so
 //! `warden restore` refuses while it runs. A state file found at start is an
 //! earlier run's crash: it is replayed before the originals are captured, so a
 //! throttled clock is never taken for one.
@@ -49,8 +51,10 @@ pub struct ThermalGuard {
     state_dir: PathBuf,
     state_saved: bool,
     /// The writes that put the hardware back after a crash: saved in `state_dir` (again
-    /// when a reload's strategy writes more), and named in the message when they fail and
-    /// no state file was saved (the values to put back by hand).
+    /// when a reload's strategy writes more, and when the controller takes the cpufreq
+    /// originals afresh at the start of a throttle episode and finds them changed), and
+    /// named in the message when they fail and no state file was saved (the values to put
+    /// back by hand).
     crash: CrashRecord,
     /// Set when `[cpufreq]` asked for a cpufreq policy and start-up found none: a reload
     /// that changes the cpu strategy has nothing to apply it to, and says where it looked.

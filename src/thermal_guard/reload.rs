@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use warden_thermal::{ControllerConfig, ControllerError, CpuStrategy, PolicyConfig};
 
-use super::crash_state::try_save_state;
 use super::ThermalGuard;
 
 /// Where start-up looked for cpufreq and found no policy, and the cpu strategy asked for
@@ -41,20 +40,17 @@ impl ThermalGuard {
     /// a saved state (none could be written at start) the file is only noted, for the
     /// values-to-put-back-by-hand message of a failed exit.
     pub fn record_strategy(&mut self, strategy: &CpuStrategy) -> Result<(), String> {
-        let Some(wider) = self.crash.wider(strategy.files()) else {
-            return Ok(());
-        };
-        if self.state_saved {
-            try_save_state(&mut self.crash.state_with(wider), &self.state_dir).map_err(|e| {
+        // Also without a saved state: the message at a failed exit lists it by hand.
+        let save_in = self.state_saved.then_some(self.state_dir.as_path());
+        self.crash
+            .widen(strategy.files(), save_in)
+            .map(|_| ())
+            .map_err(|e| {
                 format!(
                     "its cpufreq file cannot be recorded in the crash-restore state ({e}), so \
                      a crash would leave it changed with nothing to put it back"
                 )
-            })?;
-        }
-        // Also without a saved state: the message at a failed exit lists it by hand.
-        self.crash.record(wider);
-        Ok(())
+            })
     }
 
     /// Hands the running controller a new tick interval and cpu strategy (a SIGHUP; a

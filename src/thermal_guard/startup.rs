@@ -69,9 +69,12 @@ pub fn start(
         settings.cpu_strategy.files(),
     );
     let state_saved = claim.may_save && save_state(&mut crash.state(), &state_dir);
+    // Originals the controller takes afresh are saved too, before it throttles from them.
+    let recorder = crash.originals_recorder(state_saved.then(|| state_dir.clone()));
     let active = Arc::clone(&shared);
     let controller = Controller::from_backends(policy_config(config), backends)
         .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("thermal policy")))?
+        .with_originals_recorder(recorder)
         .with_active_connections(Arc::new(move || active.stats.active.load(Relaxed)))
         .with_time_scale(simulation.as_ref().map_or(1.0, Simulation::speed));
     let snapshot = Arc::new(SharedSnapshot::new());
@@ -132,5 +135,95 @@ fn build_backends(
             )))
         }
         Err(e) => Err(Failure::HardwareConfig(anyhow::Error::new(e).context("hardware"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use warden_hw::fake_sysfs::FakeSysfsTree;
+    use warden_hw::RestoreState;
+
+    use super::*;
+    use crate::engine::control::channel;
+
+    /// A fresh directory under the system temp dir, removed on drop.
+    struct ScratchDir(PathBuf);
+
+    impl Drop for ScratchDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn saved_max_freq(state_dir: &Path) -> Option<String> {
+        RestoreState::load(state_dir)
+            .unwrap()?
+            .entries()
+            .iter()
+            .find(|e| e.path.ends_with("policy0/scaling_max_freq"))
+            .map(|e| e.value.clone())
+    }
+
+    #[test]
+    fn a_max_freq_set_by_hand_is_saved_for_a_crash_restore_before_the_next_throttle() {
+        let dir = ScratchDir(
+            std::env::temp_dir().join(format!("warden-guard-retake-{}", std::process::id())),
+        );
+        let _ = std::fs::remove_dir_all(&dir.0);
+        let tree = FakeSysfsTree::create(&dir.0.join("sysfs")).unwrap();
+        let state_dir = dir.0.join("run");
+        let config = Config::from_toml_str(&format!(
+            "[hardware]\nsysfs_root = \"{}\"\nstate_dir = \"{}\"\n\n\
+             [thermal]\ninterval_ms = 50\nfilter_tau_s = 0.0\nhorizon_s = 0.0\n\n\
+             [fan]\ndriver = \"none\"\n",
+            tree.root().display(),
+            state_dir.display()
+        ))
+        .unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let (sender, _commands) = channel();
+        let shared = Arc::new(LoopShared::new(16));
+        let guard = match start(&config, None, ControlHandle::new(sender, waker), shared) {
+            Ok(ThermalStart::Running(guard)) => guard,
+            Ok(ThermalStart::NoSensor(why)) => panic!("no sensor: {why}"),
+            Err(_) => panic!("thermal control did not start"),
+        };
+        assert_eq!(saved_max_freq(&state_dir).as_deref(), Some("1500000"));
+
+        std::fs::write(tree.scaling_max_freq_path(0), "1000000\n").unwrap();
+        tree.ramp_temp_celsius(82.0).unwrap();
+        wait_until("throttled", || {
+            tree.scaling_max_freq(0).unwrap() < 1_000_000
+        });
+        assert_eq!(
+            saved_max_freq(&state_dir).as_deref(),
+            Some("1000000"),
+            "what 'warden restore' puts back after a crash now"
+        );
+        tree.ramp_temp_celsius(45.0).unwrap();
+        wait_until("released", || {
+            tree.scaling_max_freq(0).unwrap() == 1_000_000
+                && guard
+                    .shared()
+                    .current()
+                    .cpu
+                    .is_some_and(|cpu| !cpu.throttled)
+        });
+        guard.stop().unwrap();
+        assert_eq!(tree.scaling_max_freq(0).unwrap(), 1_000_000);
+        assert!(!warden_hw::restore::state_path(&state_dir).exists());
     }
 }

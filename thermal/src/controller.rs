@@ -20,7 +20,7 @@ use crate::config::{PolicyConfig, PolicyConfigError};
 use crate::handle::Message;
 pub use crate::handle::{ControllerHandle, STOP_TIMEOUT};
 use crate::policy::{AdmissionDecision, CpuStep, Decision, Level, SampleError, ThermalPolicy};
-use crate::rate_limit::{LogLimiter, SuppressedNote, TextLimiter};
+use crate::rate_limit::{SuppressedNote, TextLimiter};
 use crate::sensor_health::SensorFaultCause;
 use crate::snapshot::{HistorySample, SharedSnapshot, ThermalSnapshot, HISTORY_PERIOD};
 use crate::tick_log::TickLine;
@@ -36,6 +36,13 @@ pub const THROTTLE_FLAGS_PERIOD: Duration = Duration::from_secs(2);
 pub type AdmissionSink = Box<dyn FnMut(AdmissionDecision) + Send>;
 /// Returns the number of established connections, recorded in the history.
 pub type ActiveConnections = Arc<dyn Fn() -> u64 + Send + Sync>;
+/// Records the cpufreq originals taken afresh at the start of a throttle episode (every
+/// policy's crash-restore entries, [`CpuFreq::restore_entries`]) before the throttle is
+/// written: called on the controller thread, at most once per episode and only when an
+/// original changed. An error says why they could not be recorded; it is logged, and
+/// throttling goes on.
+pub type OriginalsRecorder =
+    Box<dyn FnMut(&[warden_hw::RestoreEntry]) -> Result<(), String> + Send>;
 
 /// How the controller thread runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +138,7 @@ pub struct Controller {
     sensor: Box<dyn TempSensor>,
     fan: Box<dyn Fan>,
     cpu: Option<Box<dyn CpuFreq>>,
+    originals_recorder: Option<OriginalsRecorder>,
     throttle: Option<Box<dyn ThrottleReader>>,
     active_connections: Option<ActiveConnections>,
     time_scale: f64,
@@ -149,6 +157,7 @@ impl Controller {
             sensor,
             fan,
             cpu: None,
+            originals_recorder: None,
             throttle: None,
             active_connections: None,
             time_scale: 1.0,
@@ -169,6 +178,14 @@ impl Controller {
     /// Adds a cpufreq backend to throttle.
     pub fn with_cpufreq(mut self, cpu: Box<dyn CpuFreq>) -> Self {
         self.cpu = Some(cpu);
+        self
+    }
+
+    /// Has the cpufreq originals taken afresh at the start of each throttle episode
+    /// recorded by `recorder` (the daemon's crash-restore state) when they changed, before
+    /// the throttle is written.
+    pub fn with_originals_recorder(mut self, recorder: OriginalsRecorder) -> Self {
+        self.originals_recorder = Some(recorder);
         self
     }
 
@@ -237,7 +254,7 @@ struct Worker {
     last_slow_read: Option<Instant>,
     next_history_due: Option<Instant>,
     sensor_log: TextLimiter,
-    throttle_log: LogLimiter,
+    throttle_log: TextLimiter,
 }
 
 impl Worker {
@@ -249,9 +266,10 @@ impl Worker {
     ) -> Self {
         let proportional = controller.policy.config().proportional_fan;
         let fan = FanActuator::new(controller.fan, proportional);
+        let recorder = controller.originals_recorder;
         let cpu = controller
             .cpu
-            .map(|cpu| CpuActuator::new(cpu, config.cpu_strategy));
+            .map(|cpu| CpuActuator::new(cpu, config.cpu_strategy, recorder));
         let mut snapshot = ThermalSnapshot {
             thresholds: *controller.policy.thresholds(),
             ..ThermalSnapshot::default()
@@ -275,7 +293,7 @@ impl Worker {
             last_slow_read: None,
             next_history_due: None,
             sensor_log: TextLimiter::default(),
-            throttle_log: LogLimiter::default(),
+            throttle_log: TextLimiter::default(),
         }
     }
 
@@ -498,8 +516,12 @@ impl Worker {
             match reader.read() {
                 Ok(flags) => self.snapshot.throttle_flags = flags,
                 Err(error) => {
-                    if let Some(suppressed) = self.throttle_log.allow(now) {
-                        log::warn!("throttle flags: {error}{}", SuppressedNote(suppressed));
+                    // Unknown, as when the file is missing: the last flags read may no
+                    // longer hold, and the status must not show them as current.
+                    self.snapshot.throttle_flags = None;
+                    let message = error.to_string();
+                    if let Some(suppressed) = self.throttle_log.allow(now, &message) {
+                        log::warn!("throttle flags: {message}{}", SuppressedNote(suppressed));
                     }
                 }
             }

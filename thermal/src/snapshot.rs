@@ -97,7 +97,8 @@ pub struct ThermalSnapshot {
     pub fan: FanStatus,
     /// cpufreq state; `None` without a cpufreq backend.
     pub cpu: Option<CpuStatus>,
-    /// Firmware throttle flags, read at most every 2 s; `None` when unavailable.
+    /// Firmware throttle flags, read at most every 2 s; `None` when unavailable: no such
+    /// file, or the last read failed (the last flags read may no longer hold).
     pub throttle_flags: Option<ThrottleFlags>,
     /// Admission decision last sent to the event loop.
     pub admission: AdmissionDecision,

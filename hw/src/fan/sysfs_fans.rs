@@ -11,7 +11,7 @@ use super::check_duty;
 use crate::error::{Access, HwError};
 use crate::restore::RestoreEntry;
 use crate::sysfs_io::{
-    ensure_regular, numbered_entries, parent_dir, read_trimmed, replace_plain_file,
+    ensure_regular, numbered_entries, parent_dir, read_text, read_trimmed, replace_plain_file,
     resolve_under_root, write_text,
 };
 use crate::Fan;
@@ -27,15 +27,35 @@ const PWM_ENABLE_MANUAL: &str = "1";
 pub(crate) const PWM_FILE: &str = "pwm1";
 /// A hwmon fan's mode file (1: manual).
 pub(crate) const PWM_ENABLE_FILE: &str = "pwm1_enable";
+/// How far a `pwm1` read back may lie from the value warden wrote before a re-assert calls
+/// it changed: some hwmon chips keep fewer than 8 bits and read back a rounded value.
+const PWM_READ_BACK_TOLERANCE: i32 = 4;
 /// What [`HwError::NotRegularFile`] says the `file` fan's path should be.
 const FAN_FILE: &str =
     "a regular file for fan.path (the \"file\" fan driver replaces it with each duty)";
 
+/// At most this many characters of a file's text are quoted in what a re-assert found.
+const QUOTED_CHARS: usize = 32;
+
+/// `text` as found in a file, for a log line: plain when it is a short word of letters,
+/// digits and dots (`2`, `0.500`), else quoted with escapes and cut to [`QUOTED_CHARS`].
+fn quoted_prefix(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '.';
+    if !text.is_empty() && text.len() <= QUOTED_CHARS && text.chars().all(plain) {
+        return text.to_string();
+    }
+    let prefix: String = text.chars().take(QUOTED_CHARS).collect();
+    let more = if prefix.len() < text.len() { "..." } else { "" };
+    format!("{prefix:?}{more}")
+}
+
 /// A fan controlled through a hwmon device's `pwm1` (0–255), e.g. the Pi 5 fan header.
 ///
-/// The first write switches `pwm1_enable` to 1 (manual). Note that the kernel's thermal
-/// governor may still set the speed through the fan's cooling device when a trip point is
-/// crossed; warden's next write wins again.
+/// The first write switches `pwm1_enable` to 1 (manual); later duty changes write only
+/// `pwm1`. The kernel's thermal governor may still set the speed through the fan's cooling
+/// device when a trip point is crossed, and another tool may write `pwm1` or
+/// `pwm1_enable`: [`Fan::reassert_duty`], which the controller calls periodically while the
+/// duty is unchanged, writes manual mode and the duty again and says what it found instead.
 #[derive(Debug, Clone)]
 pub struct HwmonFan {
     dir: PathBuf,
@@ -95,7 +115,36 @@ impl HwmonFan {
 
     /// The `pwm1` value for a duty.
     fn pwm_value(duty: f64) -> String {
-        ((duty * 255.0).round() as u8).to_string()
+        Self::pwm_level(duty).to_string()
+    }
+
+    /// The `pwm1` level (0–255) for a duty.
+    fn pwm_level(duty: f64) -> u8 {
+        (duty * 255.0).round() as u8
+    }
+
+    /// What `pwm1_enable` and `pwm1` hold where they differ from manual mode and `level`,
+    /// e.g. `pwm1_enable 2, pwm1 0`; empty when they match or cannot be read (then there
+    /// is nothing to tell, and the writes that follow say whether the files work).
+    fn found_instead(&self, level: u8) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.original_enable.is_some() {
+            match read_trimmed(&self.dir.join(PWM_ENABLE_FILE), "a pwm1_enable mode") {
+                Ok(mode) if mode != PWM_ENABLE_MANUAL => {
+                    found.push(format!("{PWM_ENABLE_FILE} {}", quoted_prefix(&mode)));
+                }
+                _ => {}
+            }
+        }
+        if let Ok(text) = read_trimmed(&self.dir.join(PWM_FILE), "a PWM value 0-255") {
+            let off_by = text
+                .parse::<i32>()
+                .map(|read| (read - i32::from(level)).abs());
+            if off_by.map_or(true, |off_by| off_by > PWM_READ_BACK_TOLERANCE) {
+                found.push(format!("{PWM_FILE} {}", quoted_prefix(&text)));
+            }
+        }
+        found
     }
 }
 
@@ -107,6 +156,19 @@ impl Fan for HwmonFan {
             self.manual = true;
         }
         write_text(&self.dir.join(PWM_FILE), &Self::pwm_value(duty))
+    }
+
+    /// Reads `pwm1_enable` and `pwm1`, then writes manual mode (when the device has a
+    /// `pwm1_enable`) and the duty whatever they held.
+    fn reassert_duty(&mut self, duty: f64) -> Result<Option<String>, HwError> {
+        let duty = check_duty(duty)?;
+        let found = self.found_instead(Self::pwm_level(duty));
+        if self.original_enable.is_some() {
+            write_text(&self.dir.join(PWM_ENABLE_FILE), PWM_ENABLE_MANUAL)?;
+            self.manual = true;
+        }
+        write_text(&self.dir.join(PWM_FILE), &Self::pwm_value(duty))?;
+        Ok((!found.is_empty()).then(|| found.join(", ")))
     }
 
     fn driver(&self) -> &'static str {
@@ -189,6 +251,24 @@ impl Fan for FileFan {
     fn set_duty(&mut self, duty: f64) -> Result<(), HwError> {
         let text = Self::duty_text(check_duty(duty)?);
         replace_plain_file(&self.path, &text, Self::PATH_SETTING)
+    }
+
+    /// Reads the file, then replaces it with the duty whatever it held.
+    fn reassert_duty(&mut self, duty: f64) -> Result<Option<String>, HwError> {
+        let text = Self::duty_text(check_duty(duty)?);
+        let found = match read_text(&self.path) {
+            Ok(held) if held.trim() == text => None,
+            Ok(held) => Some(format!(
+                "{} holds {}",
+                self.path.display(),
+                quoted_prefix(held.trim())
+            )),
+            Err(HwError::NotFound { .. }) => Some(format!("{} is gone", self.path.display())),
+            // Unreadable: nothing to tell; the write says whether the file works.
+            Err(_) => None,
+        };
+        replace_plain_file(&self.path, &text, Self::PATH_SETTING)?;
+        Ok(found)
     }
 
     fn driver(&self) -> &'static str {

@@ -218,6 +218,14 @@ fn a_policy_starting_at_or_below_the_lowest_step_is_noted() {
     };
     assert_eq!(note(1_500_000), None);
     assert_eq!(note(1_000_000), None, "an ordinary cap is not worth a note");
+    // Below cpuinfo_min_freq an original is taken as that minimum: without the file, below
+    // the lowest step is what the policy holds.
+    let at_minimum = note(60).expect("60 kHz is taken as the 600000 kHz minimum");
+    assert!(
+        at_minimum.contains("600000 kHz, at the lowest step"),
+        "{at_minimum}"
+    );
+    fs::remove_file(fx.tree.policy_dir(0).join("cpuinfo_min_freq")).unwrap();
     for (khz, relation) in [(60, "below"), (600_000, "at")] {
         let text = note(khz).unwrap_or_else(|| panic!("no note at {khz} kHz"));
         assert!(

@@ -1,6 +1,7 @@
-//! Policies that differ: each gets the cap or its own original, whichever is lower; the
-//! cap read back is the lowest any policy is held under; a file that refuses a write but
-//! already holds the value asked for (an immutable policy never changed) is not a failure.
+//! Policies that differ: each gets the cap within its own range, never above its own
+//! original; the cap read back is the lowest any policy is held under; a file that refuses
+//! a write but already holds the value asked for (an immutable policy never changed) is
+//! not a failure.
 
 use std::fs;
 

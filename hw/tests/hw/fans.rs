@@ -112,6 +112,76 @@ fn hwmon_discovery_finds_the_pwmfan_and_drives_pwm1() {
 }
 
 #[test]
+fn a_hwmon_reassert_puts_back_manual_mode_and_the_duty_and_says_what_it_found() {
+    let fx = fixture_with(
+        "fan-hwmon-reassert",
+        &FakeSysfsLayout {
+            hwmon_fan: true,
+            ..Default::default()
+        },
+    );
+    let dir = fx.tree.hwmon_fan_dir();
+    let mut fan = HwmonFan::discover(fx.tree.root()).unwrap();
+    fan.set_duty(0.5).unwrap();
+    assert_eq!(fan.reassert_duty(0.5).unwrap(), None, "nothing changed");
+    // The kernel's cooling device or another tool takes the fan back and stops it.
+    fs::write(dir.join("pwm1_enable"), "2\n").unwrap();
+    fs::write(dir.join("pwm1"), "0\n").unwrap();
+    fan.set_duty(0.5).unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.join("pwm1_enable")).unwrap().trim(),
+        "2",
+        "an ordinary duty write leaves the mode alone"
+    );
+    assert_eq!(
+        fan.reassert_duty(0.5).unwrap().as_deref(),
+        Some("pwm1_enable 2"),
+        "pwm1 holds warden's duty again, only the mode was changed"
+    );
+    assert_eq!(fs::read_to_string(dir.join("pwm1_enable")).unwrap(), "1");
+    fs::write(dir.join("pwm1_enable"), "2\n").unwrap();
+    fs::write(dir.join("pwm1"), "0\n").unwrap();
+    assert_eq!(
+        fan.reassert_duty(0.5).unwrap().as_deref(),
+        Some("pwm1_enable 2, pwm1 0")
+    );
+    assert_eq!(fs::read_to_string(dir.join("pwm1_enable")).unwrap(), "1");
+    assert_eq!(fs::read_to_string(dir.join("pwm1")).unwrap(), "128");
+    // A chip that keeps fewer bits reads back a rounded value: not a change.
+    fs::write(dir.join("pwm1"), "126\n").unwrap();
+    assert_eq!(fan.reassert_duty(0.5).unwrap(), None);
+    // Whatever is found is quoted, bounded.
+    fs::write(dir.join("pwm1"), format!("{}\n", "x\u{1b}".repeat(40))).unwrap();
+    let found = fan.reassert_duty(0.5).unwrap().unwrap();
+    assert!(
+        found.starts_with("pwm1 \"x\\u{1b}") && found.ends_with("\"..."),
+        "{found}"
+    );
+    assert!(!found.contains('\u{1b}'), "{found:?}");
+    assert!(matches!(
+        fan.reassert_duty(1.5),
+        Err(HwError::InvalidDuty { .. })
+    ));
+}
+
+#[test]
+fn a_file_fan_reassert_rewrites_its_file_and_says_what_it_found() {
+    let fx = fixture("fan-file-reassert");
+    let path = fx.tree.fan_file_path();
+    let mut fan = FileFan::open(&path).unwrap();
+    fan.set_duty(0.5).unwrap();
+    assert_eq!(fan.reassert_duty(0.5).unwrap(), None);
+    fs::write(&path, "0").unwrap();
+    let found = fan.reassert_duty(0.5).unwrap().unwrap();
+    assert_eq!(found, format!("{} holds 0", path.display()));
+    assert_eq!(fs::read_to_string(&path).unwrap(), "0.500");
+    fs::remove_file(&path).unwrap();
+    let found = fan.reassert_duty(0.5).unwrap().unwrap();
+    assert_eq!(found, format!("{} is gone", path.display()));
+    assert_eq!(fs::read_to_string(&path).unwrap(), "0.500");
+}
+
+#[test]
 fn hwmon_restore_entries_write_the_exit_duty_and_nothing_for_leave() {
     let fx = fixture_with(
         "fan-hwmon-restore",

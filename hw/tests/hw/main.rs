@@ -3,6 +3,7 @@
 mod boundary;
 mod cpufreq;
 mod cpufreq_checks;
+mod cpufreq_originals;
 mod cpufreq_policies;
 mod cpufreq_restore;
 mod factory;

@@ -119,6 +119,7 @@ fn a_missing_field_is_named_not_shown_as_a_question_mark() {
         "thermal.thresholds.critical.off_c",
         "thermal.sensor.last_error",
         "thermal.fan",
+        "thermal.fan.requested_duty",
         "thermal.cpu",
         "thermal.cpu.governor",
         "thermal.throttle_flags",
@@ -185,7 +186,7 @@ fn null_values_still_render_in_words_or_as_question_marks() {
     let out = render(&doc).unwrap();
     for needle in [
         "temperature  no reading yet (trend +0.050 °C/s) · level normal",
-        "fan          not set yet (pwm, proportional)",
+        "fan          not set yet, requested 30 % (pwm, proportional)",
         "cpu          no cpufreq control",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in\n{out}");
@@ -221,6 +222,28 @@ fn a_sensor_fault_is_said_in_words_not_question_marks() {
             "temperature  no reading (the last read failed; filtered 55.0 °C, \
              trend +0.050 °C/s, predicted 55.5 °C) · level normal"
         ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_requested_duty_the_fan_does_not_have_is_shown_beside_the_applied_one() {
+    // A sensor fault asks for full duty, and every write to the fan fails.
+    let mut doc = status_document(&fixtures::sensor_fault());
+    doc["thermal"]["fan"]["duty"] = serde_json::json!(0.0);
+    doc["thermal"]["fan"]["requested_duty"] = serde_json::json!(1.0);
+    doc["thermal"]["fan"]["errors"] = serde_json::json!(9);
+    let out = render(&doc).unwrap();
+    let line = out.lines().find(|l| l.starts_with("fan ")).unwrap();
+    assert_eq!(
+        line,
+        "fan          0 %, requested 100 % (pwm, proportional) · 2 switches · 9 errors"
+    );
+    // Applied as requested (to the percent shown): one figure.
+    doc["thermal"]["fan"]["duty"] = serde_json::json!(0.999);
+    let out = render(&doc).unwrap();
+    assert!(
+        out.contains("fan          100 % (pwm, proportional)"),
         "{out}"
     );
 }

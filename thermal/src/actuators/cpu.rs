@@ -1,11 +1,20 @@
 //! The cpufreq side of the actuators: the throttling strategy, and the backend with the
 //! cap or governor asked of every policy, held in doubt after a write that may have
 //! changed only some of them (see the parent module).
+//!
+//! The originals are taken afresh at the start of each throttle episode (the step that
+//! leaves the unthrottled state, when no write is in doubt): what the strategy's files
+//! hold then is what warden steps down from and puts back, so an operator's change made
+//! while warden was not throttling is kept. A changed original is logged once and handed
+//! to the [`OriginalsRecorder`] (the daemon's crash-restore state) before the throttle
+//! is written; a failed re-read or record is logged and the throttle goes on.
 
 use std::time::Instant;
 
-use warden_hw::cpufreq::CpuFreqFiles;
+use warden_hw::cpufreq::{CpuFreqFiles, OriginalChange};
 use warden_hw::{CpuFreq, HwError};
+
+use crate::controller::OriginalsRecorder;
 
 use crate::policy::CpuStep;
 use crate::rate_limit::{LogLimiter, SuppressedNote, TextLimiter};
@@ -51,6 +60,11 @@ impl CpuStrategy {
 pub(crate) struct CpuActuator {
     cpu: Box<dyn CpuFreq>,
     strategy: CpuStrategy,
+    /// Told the originals taken afresh, when they changed.
+    recorder: Option<OriginalsRecorder>,
+    /// The next step that leaves the unthrottled state starts an episode and takes the
+    /// originals afresh: set by a step up (and a strategy switch), cleared by a step down.
+    retake_due: bool,
     /// Steps at or below the original maximum, ascending.
     usable_khz: Vec<u64>,
     original_khz: u64,
@@ -69,17 +83,13 @@ pub(crate) struct CpuActuator {
 }
 
 impl CpuActuator {
-    pub(crate) fn new(cpu: Box<dyn CpuFreq>, strategy: CpuStrategy) -> Self {
+    pub(crate) fn new(
+        cpu: Box<dyn CpuFreq>,
+        strategy: CpuStrategy,
+        recorder: Option<OriginalsRecorder>,
+    ) -> Self {
         let (original_khz, original_governor) = cpu.original();
-        let mut usable_khz: Vec<u64> = cpu
-            .steps_khz()
-            .iter()
-            .copied()
-            .filter(|&k| k < original_khz)
-            .collect();
-        usable_khz.sort_unstable();
-        usable_khz.dedup();
-        usable_khz.push(original_khz);
+        let usable_khz = usable_steps(cpu.steps_khz(), original_khz);
         let status = CpuStatus {
             strategy: strategy.as_str(),
             governor: Some(original_governor.clone()),
@@ -92,6 +102,8 @@ impl CpuActuator {
         CpuActuator {
             cpu,
             strategy,
+            recorder,
+            retake_due: true,
             usable_khz,
             original_khz,
             original_governor,
@@ -118,13 +130,25 @@ impl CpuActuator {
         if self.restore().is_err() {
             self.in_doubt = true;
         }
+        // Put back whole, the CPU is unthrottled: a new strategy's throttle is a new episode.
+        self.retake_due = true;
         self.status.strategy = strategy.as_str();
         self.strategy = strategy;
         self.apply(step, now);
     }
 
-    /// Applies one policy step under the configured strategy.
+    /// Applies one policy step under the configured strategy; a step that leaves the
+    /// unthrottled state takes the originals afresh first.
     pub(crate) fn apply(&mut self, step: CpuStep, now: Instant) {
+        match step {
+            CpuStep::Up => self.retake_due = true,
+            CpuStep::Down | CpuStep::ToMinimum => {
+                if std::mem::take(&mut self.retake_due) && self.unthrottled() {
+                    self.retake_originals(now);
+                }
+            }
+            CpuStep::Hold => {}
+        }
         match self.strategy {
             CpuStrategy::MaxFreq => self.apply_max_freq(step, now),
             CpuStrategy::Governor { .. } => self.apply_governor(step, now),
@@ -133,6 +157,63 @@ impl CpuActuator {
         // In doubt, some policy may still hold a throttle: not known to be released.
         self.status.throttled =
             self.cap_khz < self.original_khz || self.powersave_wanted || self.in_doubt;
+    }
+
+    /// True when nothing warden asked for is in force, nor may be (no write in doubt).
+    fn unthrottled(&self) -> bool {
+        self.cap_khz >= self.original_khz && !self.powersave_wanted && !self.in_doubt
+    }
+
+    /// Re-reads the files the strategy writes and takes what they hold as the originals:
+    /// each change is logged, the usable steps follow a new maximum, and the recorder is
+    /// told before anything is written. A failed re-read keeps the originals.
+    fn retake_originals(&mut self, now: Instant) {
+        let files = self.strategy.files();
+        if files == CpuFreqFiles::NONE {
+            return;
+        }
+        let changes = match self.cpu.retake_originals(files) {
+            Ok(changes) => changes,
+            Err(error) => {
+                self.read_failed("re-read the originals before throttling", &error, now);
+                return;
+            }
+        };
+        if changes.is_empty() {
+            return;
+        }
+        for OriginalChange {
+            path,
+            was,
+            now: held,
+        } in &changes
+        {
+            log::info!(
+                "cpufreq: {} changed since start (or the last throttle) from {was} to {held}, \
+                 which is the original now: throttling starts from it and puts it back",
+                path.display()
+            );
+        }
+        let (original_khz, original_governor) = self.cpu.original();
+        self.usable_khz = usable_steps(self.cpu.steps_khz(), original_khz);
+        self.original_khz = original_khz;
+        self.cap_khz = original_khz;
+        self.status.original_max_khz = original_khz;
+        self.status.max_khz = Some(original_khz);
+        if files.scaling_governor {
+            self.status.governor = Some(original_governor.clone());
+        }
+        self.status.original_governor.clone_from(&original_governor);
+        self.original_governor = original_governor;
+        if let Some(record) = &mut self.recorder {
+            if let Err(why) = record(&self.cpu.restore_entries()) {
+                log::warn!(
+                    "cpufreq: the new originals are not in the crash-restore state ({why}); \
+                     throttling anyway: after a crash, 'warden restore' would put back the \
+                     ones from before"
+                );
+            }
+        }
     }
 
     /// Steps the cap from the one asked for last; writes it when it moves, or whatever it
@@ -163,7 +244,9 @@ impl CpuActuator {
                     );
                 }
                 self.in_doubt = false;
-                self.status.max_khz = Some(target);
+                // What the policies hold: each takes the cap within its own range, so one
+                // may hold more than the cap. The status read reports a failure to read it.
+                self.status.max_khz = Some(self.cpu.max_khz().unwrap_or(target));
             }
             Err(error) => {
                 self.in_doubt = true;
@@ -306,4 +389,17 @@ impl CpuActuator {
             None => (whole.clone(), whole),
         }
     }
+}
+
+/// The steps at or below `original_khz` (ascending, without duplicates), ending with it.
+fn usable_steps(steps_khz: &[u64], original_khz: u64) -> Vec<u64> {
+    let mut usable: Vec<u64> = steps_khz
+        .iter()
+        .copied()
+        .filter(|&k| k < original_khz)
+        .collect();
+    usable.sort_unstable();
+    usable.dedup();
+    usable.push(original_khz);
+    usable
 }

@@ -1,7 +1,8 @@
 //! Applying decisions to the fan and cpufreq backends, and putting them back.
 //!
 //! Writes happen only when the wanted value differs from the applied one, or
-//! when the previous write failed. A failed write is counted, logged at most
+//! when the previous write failed; the fan also writes an unchanged duty again
+//! every [`fan::FAN_REASSERT_PERIOD`], in case something else changed it. A failed write is counted, logged at most
 //! once a minute with a count of the lines held back, and retried next tick;
 //! it is never fatal. cpufreq reads and writes are limited apart, so failing
 //! status reads never hide a failing throttle.

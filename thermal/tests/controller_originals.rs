@@ -1,0 +1,327 @@
+//! The cpufreq originals the controller throttles from and puts back, on the real sysfs
+//! backend over fake trees: taken afresh at the start of each throttle episode (so an
+//! operator's change made between throttles is kept, and recorded before the throttle is
+//! written), and, with policies of their own frequencies, each policy held within its own
+//! range with the status reporting what they hold. Waits are bounded by a generous
+//! deadline; nothing asserts how fast anything is. Every test holds the log capture, so
+//! no other test's lines mix with the ones a test asserts.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use log::LevelFilter;
+use warden_hw::fake::{FakeFan, FakeSensor};
+use warden_hw::fake_sysfs::{read_settled, FakeSysfsLayout, FakeSysfsTree};
+use warden_hw::{RestoreEntry, SysfsCpuFreq};
+use warden_thermal::controller::OriginalsRecorder;
+use warden_thermal::{
+    Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit, SharedSnapshot,
+};
+
+mod common;
+
+use common::capture_log::{capture_at, messages};
+use common::{reactive_policy, wait_until, DEADLINE};
+
+/// The target of the cpu actuator's log lines.
+const CPU_TARGET: &str = "warden_thermal::actuators::cpu";
+
+/// A fake tree in its own temp dir, removed on drop.
+struct Tree {
+    tree: Option<FakeSysfsTree>,
+    dir: PathBuf,
+}
+
+impl Tree {
+    fn new(name: &str, layout: &FakeSysfsLayout) -> Self {
+        let dir = std::env::temp_dir()
+            .join("warden-thermal-tests")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let tree = FakeSysfsTree::create_with(&dir, layout).unwrap();
+        Tree {
+            tree: Some(tree),
+            dir,
+        }
+    }
+
+    fn tree(&self) -> &FakeSysfsTree {
+        self.tree.as_ref().unwrap()
+    }
+
+    fn max_freq(&self) -> u64 {
+        self.tree().scaling_max_freq(0).unwrap()
+    }
+
+    fn governor(&self) -> String {
+        self.tree().governor(0).unwrap()
+    }
+
+    /// A controller over the tree's real cpufreq at 50 °C, ticking every 10 ms, with
+    /// `recorder` told the originals taken afresh.
+    fn spawn(
+        &self,
+        strategy: CpuStrategy,
+        sensor: &FakeSensor,
+        recorder: Option<OriginalsRecorder>,
+    ) -> (ControllerHandle, Arc<SharedSnapshot>) {
+        let cpufreq = SysfsCpuFreq::open(self.tree().root()).unwrap();
+        let mut controller = Controller::new(
+            reactive_policy(),
+            Box::new(sensor.clone()),
+            Box::new(FakeFan::on_off()),
+        )
+        .unwrap()
+        .with_cpufreq(Box::new(cpufreq));
+        if let Some(recorder) = recorder {
+            controller = controller.with_originals_recorder(recorder);
+        }
+        let config = ControllerConfig {
+            interval: Duration::from_millis(10),
+            cpu_strategy: strategy,
+            fan_on_exit: FanOnExit::Full,
+        };
+        let snapshot = Arc::new(SharedSnapshot::new());
+        let handle = controller
+            .spawn(config, Box::new(|_| {}), Arc::clone(&snapshot))
+            .unwrap();
+        assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
+        (handle, snapshot)
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        drop(self.tree.take());
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What a recorder was handed, with what `watched` held at that moment.
+type Recorded = Arc<Mutex<Vec<(Vec<RestoreEntry>, String)>>>;
+
+/// A recorder keeping each call's entries and what `watched` held when it was called,
+/// answering `answer`.
+fn recording(watched: PathBuf, answer: Result<(), String>) -> (OriginalsRecorder, Recorded) {
+    let recorded = Recorded::default();
+    let kept = Arc::clone(&recorded);
+    let recorder: OriginalsRecorder = Box::new(move |entries: &[RestoreEntry]| {
+        let held = read_settled(&watched).unwrap().trim().to_string();
+        kept.lock().unwrap().push((entries.to_vec(), held));
+        answer.clone()
+    });
+    (recorder, recorded)
+}
+
+fn value_for(entries: &[RestoreEntry], path: &Path) -> Option<String> {
+    entries
+        .iter()
+        .find(|e| e.path == path)
+        .map(|e| e.value.clone())
+}
+
+#[test]
+fn a_max_freq_set_by_hand_between_throttles_is_the_original_of_the_next() {
+    let _log = capture_at(LevelFilter::Info);
+    let fx = Tree::new("originals-max-freq", &FakeSysfsLayout::default());
+    let max = fx.tree().scaling_max_freq_path(0);
+    let (recorder, recorded) = recording(max.clone(), Ok(()));
+    let sensor = FakeSensor::new(50.0);
+    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, Some(recorder));
+    fs::write(&max, "1000000\n").unwrap();
+    sensor.set_celsius(82.0);
+    wait_until("at the lowest step", || fx.max_freq() == 600_000);
+    sensor.set_celsius(50.0);
+    wait_until("released", || {
+        !snapshot.current().cpu.unwrap().throttled && fx.max_freq() == 1_000_000
+    });
+    let cpu = snapshot.current().cpu.unwrap();
+    assert_eq!(
+        (cpu.original_max_khz, cpu.max_khz),
+        (1_000_000, Some(1_000_000))
+    );
+    handle.stop().unwrap();
+    assert_eq!(fx.max_freq(), 1_000_000, "the operator's value is put back");
+
+    let recorded = recorded.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1, "one record, for the one change");
+    let (entries, held_then) = &recorded[0];
+    assert_eq!(value_for(entries, &max).as_deref(), Some("1000000"));
+    assert_eq!(
+        held_then, "1000000",
+        "recorded before the throttle was written"
+    );
+    let changed = messages(CPU_TARGET, "cpufreq: ");
+    assert!(
+        changed
+            .iter()
+            .any(|l| l.contains(&max.display().to_string())
+                && l.contains("changed since start")
+                && l.contains("from 1500000 to 1000000")),
+        "{changed:?}"
+    );
+    assert!(
+        changed.iter().any(|l| l.contains("1000000 -> 600000 kHz"))
+            && !changed.iter().any(|l| l.contains("1500000 -> ")),
+        "steps start from the new original: {changed:?}"
+    );
+}
+
+#[test]
+fn a_governor_set_by_hand_between_throttles_is_put_back_after_the_next() {
+    let _log = capture_at(LevelFilter::Info);
+    let fx = Tree::new("originals-governor", &FakeSysfsLayout::default());
+    let governor = fx.tree().policy_dir(0).join("scaling_governor");
+    let (recorder, recorded) = recording(governor.clone(), Ok(()));
+    let sensor = FakeSensor::new(50.0);
+    let strategy = CpuStrategy::Governor {
+        powersave: "powersave".into(),
+    };
+    let (handle, snapshot) = fx.spawn(strategy, &sensor, Some(recorder));
+    fs::write(&governor, "performance\n").unwrap();
+    sensor.set_celsius(82.0);
+    wait_until("powersave", || fx.governor() == "powersave");
+    sensor.set_celsius(50.0);
+    wait_until("released", || {
+        !snapshot.current().cpu.unwrap().throttled && fx.governor() == "performance"
+    });
+    assert_eq!(
+        snapshot.current().cpu.unwrap().original_governor,
+        "performance"
+    );
+    handle.stop().unwrap();
+    assert_eq!(fx.governor(), "performance", "and kept at exit");
+    let recorded = recorded.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        value_for(&recorded[0].0, &governor).as_deref(),
+        Some("performance")
+    );
+    assert_eq!(recorded[0].1, "performance", "recorded before powersave");
+}
+
+#[test]
+fn unchanged_originals_are_not_recorded_again() {
+    let _log = capture_at(LevelFilter::Info);
+    let fx = Tree::new("originals-unchanged", &FakeSysfsLayout::default());
+    let max = fx.tree().scaling_max_freq_path(0);
+    let (recorder, recorded) = recording(max, Ok(()));
+    let sensor = FakeSensor::new(50.0);
+    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, Some(recorder));
+    for _ in 0..2 {
+        sensor.set_celsius(82.0);
+        wait_until("at the lowest step", || fx.max_freq() == 600_000);
+        sensor.set_celsius(50.0);
+        wait_until("released", || {
+            !snapshot.current().cpu.unwrap().throttled && fx.max_freq() == 1_500_000
+        });
+    }
+    handle.stop().unwrap();
+    assert!(recorded.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_record_is_logged_and_the_throttle_goes_on() {
+    let _log = capture_at(LevelFilter::Warn);
+    let fx = Tree::new("originals-record-fails", &FakeSysfsLayout::default());
+    let max = fx.tree().scaling_max_freq_path(0);
+    let (recorder, _recorded) = recording(max.clone(), Err("disk full".into()));
+    let sensor = FakeSensor::new(50.0);
+    let (handle, _snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, Some(recorder));
+    fs::write(&max, "1000000\n").unwrap();
+    sensor.set_celsius(82.0);
+    wait_until("at the lowest step", || fx.max_freq() == 600_000);
+    handle.stop().unwrap();
+    assert_eq!(fx.max_freq(), 1_000_000);
+    let warned = messages(CPU_TARGET, "cpufreq: the new originals");
+    assert!(
+        warned.len() == 1 && warned[0].contains("disk full"),
+        "{warned:?}"
+    );
+}
+
+/// Rewrites `file`s of `policy_dir` with `text`.
+fn rewrite(policy_dir: &Path, files: &[(&str, &str)]) {
+    for (file, text) in files {
+        fs::write(policy_dir.join(file), text).unwrap();
+    }
+}
+
+#[test]
+fn each_policy_is_held_within_its_own_range_and_the_status_says_what_they_hold() {
+    let _log = capture_at(LevelFilter::Info);
+    // policy0 at 600/1000/1500 MHz and a policy4 of 800/1200/1800 MHz.
+    let fx = Tree::new(
+        "originals-two-clusters",
+        &FakeSysfsLayout {
+            policies: 2,
+            ..Default::default()
+        },
+    );
+    let policy4 = fx.tree().policy_dir(1).with_file_name("policy4");
+    fs::rename(fx.tree().policy_dir(1), &policy4).unwrap();
+    rewrite(
+        &policy4,
+        &[
+            ("scaling_available_frequencies", "800000 1200000 1800000\n"),
+            ("cpuinfo_min_freq", "800000\n"),
+            ("cpuinfo_max_freq", "1800000\n"),
+            ("scaling_max_freq", "1800000\n"),
+        ],
+    );
+    let policy4_max = || -> u64 {
+        read_settled(&policy4.join("scaling_max_freq"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let sensor = FakeSensor::new(50.0);
+    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, None);
+    sensor.set_celsius(82.0);
+    let mut policy4_lowest = u64::MAX;
+    wait_until("policy0 at its lowest step", || {
+        policy4_lowest = policy4_lowest.min(policy4_max());
+        fx.max_freq() == 600_000
+    });
+    wait_until("throttled to the end", || {
+        snapshot.current().cpu.unwrap().max_khz == Some(600_000)
+    });
+    assert_eq!(policy4_max(), 800_000, "policy4's own minimum");
+    assert!(
+        policy4_lowest >= 800_000,
+        "never below it: {policy4_lowest}"
+    );
+    sensor.set_celsius(50.0);
+    wait_until("both back", || {
+        fx.max_freq() == 1_500_000 && policy4_max() == 1_800_000
+    });
+    wait_until("reported released", || {
+        let cpu = snapshot.current().cpu.unwrap();
+        !cpu.throttled && cpu.max_khz == Some(1_800_000)
+    });
+    handle.stop().unwrap();
+}
+
+#[test]
+fn a_cap_below_a_policys_minimum_is_reported_at_that_minimum() {
+    let _log = capture_at(LevelFilter::Info);
+    // An odd tree: a step below cpuinfo_min_freq, which the policy cannot be capped at.
+    let fx = Tree::new("originals-step-below-min", &FakeSysfsLayout::default());
+    rewrite(
+        &fx.tree().policy_dir(0),
+        &[("cpuinfo_min_freq", "800000\n")],
+    );
+    let sensor = FakeSensor::new(50.0);
+    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, None);
+    sensor.set_celsius(86.0);
+    wait_until("at the minimum", || fx.max_freq() == 800_000);
+    wait_until("reported", || snapshot.current().cpu.unwrap().throttled);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(fx.max_freq(), 800_000, "never below cpuinfo_min_freq");
+    assert_eq!(snapshot.current().cpu.unwrap().max_khz, Some(800_000));
+    handle.stop().unwrap();
+    assert_eq!(fx.max_freq(), 1_500_000);
+}
