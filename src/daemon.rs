@@ -448,7 +448,7 @@ impl LoopHooks for DaemonHooks {
                 }
                 // Keys the last file changed (and were warned about) that are back to what
                 // runs: nothing waits for a restart any more.
-                let reverted = self.started.restart_only_reverted(&self.applied, &config);
+                let reverted = self.started.restart_only_reverted(&self.applied, &waiting);
                 if !reverted.is_empty() {
                     log::info!(
                         "SIGHUP: {} back to the value warden runs with; no restart needed",

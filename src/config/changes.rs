@@ -169,11 +169,15 @@ impl Config {
     }
 
     /// The restart-only keys that waited for a restart under `previous` (the last file
-    /// applied) and no longer do under `newer`: a reload that undoes a change warned
-    /// about before. `self` is the configuration warden started with, the one both are
-    /// measured against ([`Config::restart_only_changes`] is not symmetric).
-    pub fn restart_only_reverted(&self, previous: &Config, newer: &Config) -> Vec<&'static str> {
-        let still_waiting = self.restart_only_changes(newer);
+    /// applied) and are not `still_waiting` (`self.restart_only_changes(newer)` for the
+    /// file just read): a reload that undoes a change warned about before. `self` is the
+    /// configuration warden started with, the one both are measured against
+    /// ([`Config::restart_only_changes`] is not symmetric).
+    pub fn restart_only_reverted(
+        &self,
+        previous: &Config,
+        still_waiting: &[&str],
+    ) -> Vec<&'static str> {
         self.restart_only_changes(previous)
             .into_iter()
             .filter(|key| !still_waiting.contains(key))
@@ -323,28 +327,19 @@ mod tests {
 
     #[test]
     fn reverted_keys_are_those_that_waited_and_wait_no_more() {
+        let reverted = |started: &Config, previous: &Config, newer: &Config| {
+            started.restart_only_reverted(previous, &started.restart_only_changes(newer))
+        };
         let off = config_of("[cpufreq]\nstrategy = \"off\"\n");
         let max_freq = config_of("");
         // Started with max-freq: off and back are live changes, nothing ever waited.
-        assert_eq!(
-            max_freq.restart_only_reverted(&off, &max_freq),
-            [] as [&str; 0]
-        );
+        assert_eq!(reverted(&max_freq, &off, &max_freq), [] as [&str; 0]);
         // Started with off: max-freq waited for a restart, and off again undoes it.
-        assert_eq!(
-            off.restart_only_reverted(&max_freq, &off),
-            ["cpufreq.strategy"]
-        );
+        assert_eq!(reverted(&off, &max_freq, &off), ["cpufreq.strategy"]);
         let fan_off = config_of("[fan]\non_exit = \"off\"\n");
-        assert_eq!(
-            max_freq.restart_only_reverted(&fan_off, &max_freq),
-            ["fan.on_exit"]
-        );
+        assert_eq!(reverted(&max_freq, &fan_off, &max_freq), ["fan.on_exit"]);
         // Still changed: nothing reverted.
-        assert_eq!(
-            max_freq.restart_only_reverted(&fan_off, &fan_off),
-            [] as [&str; 0]
-        );
+        assert_eq!(reverted(&max_freq, &fan_off, &fan_off), [] as [&str; 0]);
     }
 
     #[test]
