@@ -309,6 +309,15 @@ fn files_accessed_as_root() -> bool {
 }
 
 impl HwError {
+    /// [`HwError::RefusedValue`]: `value` is not written to `path`, for `reason`.
+    pub fn refused(path: &Path, value: &str, reason: String) -> HwError {
+        HwError::RefusedValue {
+            path: path.to_path_buf(),
+            value: value.to_owned(),
+            reason,
+        }
+    }
+
     /// [`HwError::PermissionDenied`] for `path`, its advice chosen by whether this thread
     /// accesses files as root.
     pub fn permission_denied(path: &Path, access: Access) -> HwError {

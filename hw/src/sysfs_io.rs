@@ -244,15 +244,6 @@ fn unless_read_back_holds(
 /// Why a crash restore leaves a symbolic link in a recorded file's place alone.
 const SYMLINK_REFUSAL: &str = "it is a symbolic link, and no attribute warden records is one";
 
-/// [`HwError::RefusedValue`]: `text` is not written to `path`, for `reason`.
-fn refused(path: &Path, text: &str, reason: String) -> HwError {
-    HwError::RefusedValue {
-        path: path.to_path_buf(),
-        value: text.to_owned(),
-        reason,
-    }
-}
-
 /// Refuses ([`HwError::RefusedValue`] naming `text`) the file `metadata` describes when it
 /// is a regular file with other hard links: no file warden records has any (a sysfs
 /// attribute has one link; warden replaces the file fan's file whole, so it has one too),
@@ -265,7 +256,7 @@ fn refuse_other_links(path: &Path, text: &str, metadata: &Metadata) -> Result<()
     }
     let others = links - 1;
     let plural = if others == 1 { "" } else { "s" };
-    Err(refused(
+    Err(HwError::refused(
         path,
         text,
         format!(
@@ -285,7 +276,7 @@ fn open_recorded(path: &Path, text: &str, access: Access) -> Result<File, HwErro
     let (file, metadata) = open_attribute_with(path, access, Opening::Recorded).map_err(|e| {
         // Looked at only after a failure (O_NOFOLLOW refuses a link with ELOOP).
         match fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            true => refused(path, text, SYMLINK_REFUSAL.to_owned()),
+            true => HwError::refused(path, text, SYMLINK_REFUSAL.to_owned()),
             false => e,
         }
     })?;

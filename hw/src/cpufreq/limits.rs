@@ -104,11 +104,7 @@ pub(crate) fn check_restore_value(path: &Path, value: &str) -> Result<(), HwErro
     if path.file_name().and_then(|name| name.to_str()) != Some(MAX_FREQ_FILE) {
         return Ok(());
     }
-    let refuse = |reason: String| HwError::RefusedValue {
-        path: path.to_path_buf(),
-        value: value.to_string(),
-        reason,
-    };
+    let refuse = |reason: String| HwError::refused(path, value, reason);
     let khz = match value.trim().parse::<u64>() {
         Ok(khz) if khz > 0 => khz,
         _ => return Err(refuse(format!("{MAX_FREQ_FILE} takes {NONZERO_KHZ}"))),

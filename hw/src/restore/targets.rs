@@ -57,13 +57,7 @@ impl RestoreTargets {
     /// Refuses `entry` ([`HwError::RefusedValue`], nothing written) unless it is a file
     /// warden records.
     pub(super) fn check(&self, entry: &RestoreEntry) -> Result<(), HwError> {
-        let refused = |reason: String| {
-            Err(HwError::RefusedValue {
-                path: entry.path.clone(),
-                value: entry.value.clone(),
-                reason,
-            })
-        };
+        let refused = |reason: String| Err(HwError::refused(&entry.path, &entry.value, reason));
         if entry.creates_file && !in_sysfs(&entry.path) {
             return match &self.fan_file {
                 Some(fan) if fan == &entry.path => match is_duty_text(&entry.value) {
