@@ -404,13 +404,17 @@ impl DaemonHooks {
     }
 
     /// What the start-up factory checks before a strategy can be used, checked again on the
-    /// kernel's lists as they are now (the simulated Pi checks its own at the switch).
+    /// kernel's lists as they are now (or the simulated Pi's own list).
     fn check_cpu_strategy(&self, strategy: &warden_thermal::CpuStrategy) -> Result<(), HwError> {
         match strategy {
-            warden_thermal::CpuStrategy::Governor { powersave }
-                if self.thermal.is_some() && !self.started.hardware.simulate =>
-            {
-                warden_hw::check_powersave_governor(&self.started.hardware.sysfs_root, powersave)
+            warden_thermal::CpuStrategy::Governor { powersave } if self.thermal.is_some() => {
+                match self.started.hardware.simulate {
+                    true => warden_hw::sim::SimCpuFreq::check_governor(powersave),
+                    false => warden_hw::check_powersave_governor(
+                        &self.started.hardware.sysfs_root,
+                        powersave,
+                    ),
+                }
             }
             _ => Ok(()),
         }

@@ -2,6 +2,7 @@
 //! saves the crash-restore state and starts the controller thread, whose admission
 //! decisions are forwarded to the event loop.
 
+use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -13,7 +14,8 @@ use super::crash_state::{claim_state_dir, save_state, CrashRecord};
 use super::reload::MissingCpufreq;
 use super::settings::{controller_config, fan_on_exit, hardware_spec, policy_config};
 use super::{ThermalGuard, ThermalStart};
-use crate::config::Config;
+use crate::config::defaults::{DEFAULT_FAN_DRIVER, DEFAULT_SYSFS_ROOT};
+use crate::config::{Config, CpuFreqStrategy, SensorSelection};
 use crate::engine::{Admission, Command, ControlHandle, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::simulate::{SimulateError, Simulation, SimulationOptions};
@@ -113,6 +115,25 @@ fn admission_sink(control: ControlHandle) -> warden_thermal::AdmissionSink {
     })
 }
 
+/// The hardware settings of `config` that name real hardware and differ from their
+/// defaults, as `key = value`: a simulated run drives none of them.
+fn ignored_when_simulating(config: &Config) -> Vec<String> {
+    let mut ignored = Vec::new();
+    if config.fan.driver != DEFAULT_FAN_DRIVER {
+        ignored.push(format!("fan.driver = \"{}\"", config.fan.driver.as_str()));
+    }
+    if let SensorSelection::Path(path) = &config.thermal.sensor {
+        ignored.push(format!("thermal.sensor = \"{}\"", path.display()));
+    }
+    if config.hardware.sysfs_root != Path::new(DEFAULT_SYSFS_ROOT) {
+        ignored.push(format!(
+            "hardware.sysfs_root = \"{}\"",
+            config.hardware.sysfs_root.display()
+        ));
+    }
+    ignored
+}
+
 /// The hardware backends (or the simulated Pi, when given its options), or why there is
 /// no sensor.
 fn build_backends(
@@ -120,6 +141,19 @@ fn build_backends(
     simulation: Option<&SimulationOptions>,
 ) -> Result<Result<(Backends, Option<Simulation>), String>, Failure> {
     if let Some(options) = simulation {
+        // The check real hardware makes at start: a governor the board cannot switch to
+        // would fail every throttle.
+        if config.cpufreq.strategy == CpuFreqStrategy::Governor {
+            warden_hw::sim::SimCpuFreq::check_governor(&config.cpufreq.powersave_governor)
+                .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("hardware")))?;
+        }
+        let ignored = ignored_when_simulating(config);
+        if !ignored.is_empty() {
+            log::warn!(
+                "simulated Pi: {} ignored: the simulation has its own sensor, fan and cpufreq",
+                ignored.join(", ")
+            );
+        }
         let (backends, simulation) =
             crate::simulate::start_with_options(options).map_err(SimulateError::into_failure)?;
         return Ok(Ok((backends, Some(simulation))));

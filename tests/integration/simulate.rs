@@ -237,3 +237,35 @@ fn check_config_notes_simulation_variables_a_real_board_ignores() {
     );
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
 }
+
+#[test]
+fn a_simulated_board_refuses_a_governor_it_lacks_and_names_the_hardware_it_ignores() {
+    // As on real hardware: a powersave governor the board does not offer is an exit 2
+    // at start, not a throttle that fails every tick.
+    let dir = TempDir::new("sim-bad-governor");
+    let bogus = config_text("", true)
+        + "[cpufreq]\nstrategy = \"governor\"\npowersave_governor = \"bogus\"\n";
+    let out = run_with_sim_env(&dir, &bogus, &["run", "--config", "@CONFIG@"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("\"bogus\"") && stderr.contains("simulated scaling_available_governors"),
+        "{stderr}"
+    );
+    // Real-hardware settings a simulation does not drive are named, not silently dropped.
+    let w = Warden::start_in(
+        TempDir::new("sim-ignored"),
+        &config_with("", "[fan]\ndriver = \"gpio\"\npin = 18\n"),
+        Launch {
+            args: vec!["--simulate".into()],
+            ..Launch::default()
+        },
+    );
+    let line = w.wait_log("simulated Pi: ", Duration::from_secs(5));
+    assert!(
+        line.contains("fan.driver = \"gpio\"")
+            && line.contains("hardware.sysfs_root")
+            && line.contains("ignored"),
+        "{line}"
+    );
+}

@@ -159,6 +159,20 @@ impl SimCpuFreq {
         }
     }
 
+    /// Checks that the simulated cpufreq offers `governor` ([`SIM_AVAILABLE_GOVERNORS`]), as
+    /// a real policy's check does before a "governor" strategy is taken
+    /// ([`HwError::GovernorNotAvailable`] naming the list otherwise).
+    pub fn check_governor(governor: &str) -> Result<(), HwError> {
+        if SIM_AVAILABLE_GOVERNORS.contains(&governor) {
+            return Ok(());
+        }
+        Err(HwError::GovernorNotAvailable {
+            governor: governor.to_string(),
+            file: "the simulated scaling_available_governors".into(),
+            available: SIM_AVAILABLE_GOVERNORS.join(" "),
+        })
+    }
+
     /// Writes the effective cap: the lowest step under `powersave`, else `scaling_max_freq`.
     fn apply(&self) {
         let cap = if self.governor == "powersave" {
@@ -193,13 +207,7 @@ impl CpuFreq for SimCpuFreq {
     }
 
     fn set_governor(&mut self, governor: &str) -> Result<(), HwError> {
-        if !SIM_AVAILABLE_GOVERNORS.contains(&governor) {
-            return Err(HwError::GovernorNotAvailable {
-                governor: governor.to_string(),
-                file: "the simulated scaling_available_governors".into(),
-                available: SIM_AVAILABLE_GOVERNORS.join(" "),
-            });
-        }
+        SimCpuFreq::check_governor(governor)?;
         self.governor = governor.to_string();
         self.apply();
         Ok(())
