@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 
+use crate::bounded_file;
 use crate::compare::{RunResult, HOT_C};
+use crate::outputs;
 use crate::scenario::Scenario;
 
 /// Chart size in pixels.
@@ -19,21 +21,28 @@ const COLOURS: [RGBColor; 4] = [
     RGBColor(140, 86, 75),
 ];
 
-/// Writes `dir/thermal-<scenario>.svg`; returns its path.
+/// Writes `dir/thermal-<scenario>.svg` ([`outputs::chart_path`]), creating `dir` if it
+/// went missing; returns its path. Every error names the directory or the file.
 pub fn write(dir: &Path, scenario: &Scenario, runs: &[RunResult]) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join(format!("thermal-{}.svg", scenario.name));
-    draw(&path, scenario, runs).map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the charts directory {}", dir.display()))?;
+    let path = outputs::chart_path(dir, scenario);
+    // Drawn in memory and written by bounded_file, which refuses a FIFO or a device where
+    // the chart goes instead of blocking on it.
+    let mut svg = String::new();
+    draw(SVGBackend::with_string(&mut svg, SIZE), scenario, runs)
+        .map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
+    bounded_file::write_regular(&path, svg.as_bytes())?;
     Ok(path)
 }
 
 fn draw(
-    path: &Path,
+    backend: SVGBackend<'_>,
     scenario: &Scenario,
     runs: &[RunResult],
 ) -> Result<(), Box<dyn std::error::Error>> {
     let minutes = scenario.duration.as_secs_f64() / 60.0;
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    let root = backend.into_drawing_area();
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(SIZE.1 * 68 / 100);
 

@@ -30,7 +30,9 @@ EXIT STATUS:
   0  done (help included)
   1  the run failed: a file could not be read or written while it ran
   2  refused before anything ran: a bad command line, an unreadable or invalid scenario
-     file, a scenario compare cannot judge, or a --sysfs-root that is not safe to write
+     file (it must be a regular file of at most 1 MiB), a scenario compare cannot judge,
+     a chart directory or document compare cannot write, or a --sysfs-root not safe
+     to write
 ";
 
 /// Usage and options of `run`.
@@ -45,11 +47,13 @@ warden-thermal-sim run --scenario FILE --sysfs-root DIR [--speed N] [--duration 
     DIR must be new, empty, or a tree an earlier run laid out (it writes a
     .warden-thermal-sim marker file there); `/`, `/sys`, `/proc`, `/dev` and anything
     resolving into them are refused.
-      --scenario FILE   the scenario (TOML; see tools/thermal-sim/scenarios/)
+      --scenario FILE   the scenario (TOML, a regular file of at most 1 MiB; see
+                        tools/thermal-sim/scenarios/)
       --sysfs-root DIR  where to lay out the fake sysfs tree
       --speed N         simulated seconds per wall second, 1 to 1000 (default 1)
       --duration S      simulated seconds to run, 1 to 2592000 (30 days)
-                        (default: the scenario's duration_s)
+                        (default: the scenario's duration_s); the last step is
+                        shortened to end exactly there
       --step-ms MS      wall milliseconds between steps, 1 to 10000 (default 100)
       --report-every S  print a status line every S simulated seconds, 0.1 to 2592000
                         (default 30)
@@ -63,12 +67,16 @@ warden-thermal-sim compare [--scenario FILE]... [--charts DIR] [--update-doc FIL
     simulated time under four regimes: warden with a PWM fan, warden with an on/off fan,
     the gpio-fan overlay rule (55/45 °C), and firmware throttling only (no fan). Prints a
     Markdown table and the target checks. A scenario must last at least 60 s and offer
-    some load; every scenario is checked before any runs.
-      --scenario FILE   a scenario to run; repeat for several
-      --charts DIR      write DIR/thermal-<scenario>.svg
+    some load; every scenario, DIR and FILE are checked before any scenario runs.
+      --scenario FILE   a scenario to run (a regular file of at most 1 MiB); repeat
+                        for several
+      --charts DIR      write DIR/thermal-<scenario>.svg; DIR must be a directory
+                        files can be created in, and is created if missing
       --update-doc FILE replace the text between <!-- compare:begin --> and
-                        <!-- compare:end --> in FILE with the table and checks
+                        <!-- compare:end --> in FILE with the table and checks; FILE
+                        must be a regular file of at most 1 MiB holding both markers
       --json            print one JSON object per scenario and regime instead
+                        (not with --update-doc)
       -h, --help        this text
 ";
 
@@ -312,6 +320,10 @@ fn parse_compare(args: &[String]) -> Result<Command> {
             }
         }
     }
+    // The doc takes the Markdown table, which --json replaces: the pair would write nothing.
+    if options.json && options.update_doc.is_some() {
+        bail!("compare: --update-doc writes the Markdown table, which --json does not make; give one of them");
+    }
     Ok(Command::Compare(options))
 }
 
@@ -338,6 +350,16 @@ mod tests {
         let compare = help(HelpTopic::Compare);
         let least = format!("at least {} s", crate::compare::MIN_COMPARE_S);
         assert!(compare.contains(&least), "{compare}");
+        // The file caps, as the errors name them ("more than 1 MiB (1048576 bytes)").
+        for cap in [
+            crate::scenario::MAX_SCENARIO_BYTES,
+            crate::outputs::MAX_DOC_BYTES,
+        ] {
+            let shown = crate::bounded_file::describe_cap(cap);
+            let short = shown.split(" (").next().unwrap();
+            assert!(compare.contains(&format!("at most {short}")), "{short}");
+        }
+        assert!(run.contains("at most 1 MiB") && help(HelpTopic::Overview).contains("1 MiB"));
     }
 
     fn parse_strs(args: &[&str]) -> Result<Command, UsageError> {
@@ -477,6 +499,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(twice.contains("--json is given twice"), "{twice}");
+        let both = parse_strs(&["compare", "--json", "--update-doc", "d.md"])
+            .unwrap_err()
+            .to_string();
+        assert!(both.contains("give one of them"), "{both}");
         let swallowed = parse_strs(&["run", "--scenario", "--sysfs-root", "/tmp/r"])
             .unwrap_err()
             .to_string();

@@ -93,9 +93,10 @@ pub fn run(live: LiveRun) -> Result<()> {
     };
     let mut input_errors = 0u64;
     let mut next_report_s = 0.0;
+    let duration = Duration::from_secs_f64(duration_s);
     let mut sim_time = Duration::ZERO;
     let mut next_wake = Instant::now();
-    while sim_time.as_secs_f64() < duration_s {
+    while let Some(step) = next_step(sim_time, duration, sim_step) {
         match read_inputs(&tree, lowest_khz) {
             Ok(read) => inputs = read,
             Err(error) => {
@@ -112,8 +113,8 @@ pub fn run(live: LiveRun) -> Result<()> {
         model.set_fan_failed(scenario.fan_failed_at(sim_time));
         model.set_sensor_fault(scenario.sensor_fault_at(sim_time));
         model.set_utilisation(scenario.load.at(t_s));
-        model.step(sim_step);
-        sim_time += sim_step;
+        model.step(step);
+        sim_time += step;
 
         let reading = model.read_sensor_millic();
         write_reading(&tree, reading)?;
@@ -134,7 +135,11 @@ pub fn run(live: LiveRun) -> Result<()> {
                 model.frequency_ratio(),
             );
         }
-        next_wake += wall_step;
+        next_wake += if step == sim_step {
+            wall_step
+        } else {
+            step.div_f64(options.speed)
+        };
         let now = Instant::now();
         if next_wake > now {
             std::thread::sleep(next_wake - now);
@@ -148,6 +153,12 @@ pub fn run(live: LiveRun) -> Result<()> {
         options.sysfs_root.display()
     );
     Ok(())
+}
+
+/// The next simulated step after `elapsed` of `duration`: a full `step`, or the shorter
+/// one that ends exactly at `duration`; `None` once the duration is reached.
+fn next_step(elapsed: Duration, duration: Duration, step: Duration) -> Option<Duration> {
+    (elapsed < duration).then(|| step.min(duration - elapsed))
 }
 
 /// Writes a reading (millidegrees) or, for a failed read, an empty `temp`.
@@ -196,6 +207,28 @@ fn parse_duty(path: &Path) -> Result<f64> {
 mod tests {
     use super::*;
     use std::fs;
+
+    /// The steps `run` takes for `duration` in steps of `step`.
+    fn steps(duration: Duration, step: Duration) -> Vec<Duration> {
+        let mut elapsed = Duration::ZERO;
+        let mut taken = Vec::new();
+        while let Some(next) = next_step(elapsed, duration, step) {
+            elapsed += next;
+            taken.push(next);
+        }
+        taken
+    }
+
+    #[test]
+    fn the_last_step_ends_exactly_at_the_duration() {
+        let secs = Duration::from_secs;
+        assert_eq!(steps(secs(5), secs(10)), [secs(5)]);
+        assert_eq!(steps(secs(25), secs(10)), [secs(10), secs(10), secs(5)]);
+        assert_eq!(steps(secs(20), secs(10)), [secs(10), secs(10)]);
+        let odd = Duration::from_secs_f64(1.25);
+        let total: Duration = steps(odd, Duration::from_millis(100)).iter().sum();
+        assert_eq!(total, odd);
+    }
 
     #[test]
     fn inputs_follow_the_files_and_powersave_pins_the_lowest_step() {

@@ -6,12 +6,14 @@
 //! reports, per scenario, peak temperature, time above 80 °C, fan switches, refused
 //! connections and served work, with SVG charts. This file wires the commands.
 
+mod bounded_file;
 mod bounds;
 mod chart;
 mod cli;
 mod compare;
 mod ideal;
 mod live;
+mod outputs;
 mod regime;
 mod report;
 mod scenario;
@@ -31,7 +33,8 @@ use scenario::Scenario;
 const EXIT_OK: u8 = 0;
 /// Exit status: the run failed while it ran.
 const EXIT_FAILED: u8 = 1;
-/// Exit status: refused before anything ran (command line, scenario, --sysfs-root).
+/// Exit status: refused before anything ran (command line, scenario, --sysfs-root,
+/// compare's --charts and --update-doc).
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
@@ -85,15 +88,15 @@ fn bundled_scenarios() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Every scenario `compare` was given (or the bundled ones), loaded and checked before
-/// any of them runs.
+/// Every scenario `compare` was given (or the bundled ones), loaded and checked, and the
+/// `--charts` and `--update-doc` paths checked ([`outputs::check`]), before any runs.
 fn load_for_compare(options: &CompareOptions) -> Result<Vec<Scenario>> {
     let files = if options.scenarios.is_empty() {
         bundled_scenarios()?
     } else {
         options.scenarios.clone()
     };
-    files
+    let scenarios = files
         .iter()
         .map(|file| {
             let scenario = Scenario::load(file)?;
@@ -101,7 +104,9 @@ fn load_for_compare(options: &CompareOptions) -> Result<Vec<Scenario>> {
                 .with_context(|| format!("scenario {}", file.display()))?;
             Ok(scenario)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    outputs::check(options, &scenarios)?;
+    Ok(scenarios)
 }
 
 fn run_compare(options: &CompareOptions, scenarios: Vec<Scenario>) -> Result<()> {
@@ -127,7 +132,7 @@ fn run_compare(options: &CompareOptions, scenarios: Vec<Scenario>) -> Result<()>
     );
     print!("{generated}");
     if let Some(doc) = &options.update_doc {
-        report::update_doc(doc, &generated)?;
+        outputs::update_doc(doc, &generated)?;
         eprintln!("updated {}", doc.display());
     }
     Ok(())

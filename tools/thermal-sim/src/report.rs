@@ -1,18 +1,11 @@
 //! Turning compare runs into a Markdown table, target checks and JSON.
 
 use std::fmt::Write as _;
-use std::path::Path;
-
-use anyhow::{bail, Context, Result};
 
 use crate::compare::{fan_alone_suffices, RunResult, HOT_C};
 use crate::regime::RegimeKind;
 use crate::scenario::Scenario;
 
-/// Start marker of the generated region in a Markdown document.
-pub const DOC_BEGIN: &str = "<!-- compare:begin -->";
-/// End marker of the generated region.
-pub const DOC_END: &str = "<!-- compare:end -->";
 /// Sensor noise (°C) from which a scenario counts as the noisy trace for the chatter target.
 pub const NOISY_C: f64 = 1.0;
 /// warden must switch the fan at most this share as often as the overlay on the noisy trace.
@@ -173,21 +166,4 @@ pub fn json_lines(all: &[ScenarioRuns]) -> String {
         }
     }
     out
-}
-
-/// Replaces the text between [`DOC_BEGIN`] and [`DOC_END`] in `path` with `generated`.
-pub fn update_doc(path: &Path, generated: &str) -> Result<()> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let (Some(begin), Some(end)) = (text.find(DOC_BEGIN), text.find(DOC_END)) else {
-        bail!(
-            "{} has no {DOC_BEGIN} ... {DOC_END} region: add both markers where the table goes",
-            path.display()
-        );
-    };
-    if end < begin {
-        bail!("{}: {DOC_END} comes before {DOC_BEGIN}", path.display());
-    }
-    let updated = format!("{}{DOC_BEGIN}\n{generated}{}", &text[..begin], &text[end..]);
-    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -14,10 +14,13 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::Deserialize;
 use warden_hw::sim::{PiThermalParams, SensorFault};
 
+use crate::bounded_file::{self, MIB};
 use crate::scenario_model::RawModel;
 
 /// Default mean lifetime of an admitted connection (s).
 pub const DEFAULT_CONNECTION_LIFETIME_S: f64 = 30.0;
+/// Largest scenario file read; the bundled ones are under 2 KiB.
+pub const MAX_SCENARIO_BYTES: u64 = MIB;
 /// Longest scenario name (it names the chart file).
 pub const MAX_NAME_CHARS: usize = 64;
 /// Longest time a scenario may name (s), 30 days: its duration, every point's time, every
@@ -169,10 +172,10 @@ pub struct FaultWindow {
 }
 
 impl Scenario {
-    /// Reads and validates a scenario file; errors name the file and the key.
+    /// Reads and validates a scenario file; errors name the file and the key. Only a
+    /// regular file of at most [`MAX_SCENARIO_BYTES`] is read ([`bounded_file::read_text`]).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read scenario {}", path.display()))?;
+        let text = bounded_file::read_text(path, "scenario", MAX_SCENARIO_BYTES)?;
         Self::from_toml(&text).with_context(|| format!("scenario {}", path.display()))
     }
 

@@ -1,9 +1,11 @@
 //! The built `warden-thermal-sim` binary: help texts, exit statuses, refused inputs that
-//! once panicked, and the guard on `run --sysfs-root`.
+//! once panicked, hung or ate memory, the guard on `run --sysfs-root`, `run`'s duration,
+//! and `compare`'s output paths checked before anything runs.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Exit status of a command line or input refused before anything ran.
 const EXIT_USAGE: i32 = 2;
@@ -184,5 +186,184 @@ fn run_lays_out_only_a_new_empty_or_its_own_tree() {
         assert!(tree.join(".warden-thermal-sim").is_file(), "{attempt}");
         assert!(tree.join("fan_duty").is_file(), "{attempt}");
     }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs the binary with stdout and stderr in files of `dir`; a run still going after
+/// [`HANG_LIMIT`] is killed and fails the test (it hung, e.g. opening a FIFO).
+fn sim_or_hang(dir: &Path, args: &[&str]) -> Output {
+    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden-thermal-sim"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("the binary runs");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > HANG_LIMIT {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{args:?} still running after {HANG_LIMIT:?}: it hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: fs::read(out_path).unwrap(),
+        stderr: fs::read(err_path).unwrap(),
+    }
+}
+
+/// Far longer than any refusal takes, however loaded the machine: only a hang reaches it.
+const HANG_LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn special_or_huge_scenario_files_are_refused_at_once_naming_file_and_cap() {
+    let dir = scratch("unreadable");
+    let fifo = dir.join("fifo.toml");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let fifo = fifo.to_string_lossy().into_owned();
+    // A valid scenario padded past the 1 MiB cap: read whole, it would run.
+    let padding = format!("# {}\n", "x".repeat(1 << 20));
+    let huge = write(&dir, "huge.toml", &format!("{SCENARIO}{padding}"));
+    let root = dir.join("root").to_string_lossy().into_owned();
+    let cases: [(&str, &str); 3] = [
+        (&fifo, "a FIFO (named pipe), not a regular file"),
+        ("/dev/null", "a character device, not a regular file"),
+        (&huge, "more than 1 MiB (1048576 bytes)"),
+    ];
+    for (file, expected) in cases {
+        for args in [
+            vec!["run", "--scenario", file, "--sysfs-root", &root],
+            vec!["compare", "--scenario", file],
+        ] {
+            let output = sim_or_hang(&dir, &args);
+            let error = stderr(&output);
+            assert_eq!(output.status.code(), Some(EXIT_USAGE), "{args:?}: {error}");
+            assert!(
+                error.contains(&format!("unreadable scenario {file}: it"))
+                    && error.contains(expected),
+                "{args:?}: {error}"
+            );
+            assert!(stdout(&output).is_empty(), "{args:?}: nothing ran");
+        }
+    }
+    assert!(!dir.join("root").exists(), "a refused run writes nothing");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_stops_exactly_at_the_duration_when_it_is_not_a_whole_number_of_steps() {
+    let dir = scratch("duration");
+    let scenario = write(&dir, "s.toml", SCENARIO);
+    // (speed, step ms, duration): steps of 10 s and 10000 s, both past the duration.
+    for (speed, step_ms, duration) in [("100", "100", "5"), ("1000", "10000", "1")] {
+        let root = dir.join(format!("root-{duration}"));
+        let root = root.to_string_lossy().into_owned();
+        let args = [
+            "run",
+            "--scenario",
+            &scenario,
+            "--sysfs-root",
+            &root,
+            "--speed",
+            speed,
+            "--step-ms",
+            step_ms,
+            "--duration",
+            duration,
+        ];
+        let output = sim(&args);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {error}");
+        let expected = format!("simulation over after {duration} simulated s");
+        assert!(error.contains(&expected), "{args:?}: {error}");
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unusable_compare_outputs_are_refused_before_any_scenario_runs() {
+    let dir = scratch("outputs");
+    let scenario = write(&dir, "s.toml", SCENARIO);
+    let file = write(&dir, "charts-file", "not a directory");
+    let unmarked = write(&dir, "doc.md", "# a doc without the markers\n");
+    let cases = [
+        (
+            vec!["compare", "--scenario", &scenario, "--charts", &file],
+            format!("--charts {file} is a regular file, not a directory"),
+        ),
+        (
+            vec![
+                "compare",
+                "--scenario",
+                &scenario,
+                "--update-doc",
+                &unmarked,
+            ],
+            format!("--update-doc file {unmarked} has no <!-- compare:begin --> marker"),
+        ),
+        (
+            vec![
+                "compare",
+                "--scenario",
+                &scenario,
+                "--update-doc",
+                "/dev/null",
+            ],
+            "unreadable --update-doc file /dev/null: it is a character device".to_string(),
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = sim(&args);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(EXIT_USAGE), "{args:?}: {error}");
+        assert!(error.contains(&expected), "{args:?}: {error}");
+        assert!(
+            stdout(&output).is_empty(),
+            "{args:?}: no table, nothing ran: {}",
+            stdout(&output)
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(&unmarked).unwrap(),
+        "# a doc without the markers\n"
+    );
+
+    let charts = dir.join("new-charts");
+    let doc = write(
+        &dir,
+        "marked.md",
+        "intro\n<!-- compare:begin -->\nold\n<!-- compare:end -->\nend\n",
+    );
+    let charts_arg = charts.to_string_lossy().into_owned();
+    let args = [
+        "compare",
+        "--scenario",
+        &scenario,
+        "--charts",
+        &charts_arg,
+        "--update-doc",
+        &doc,
+    ];
+    let output = sim(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(charts.join("thermal-t.svg").is_file());
+    let updated = fs::read_to_string(&doc).unwrap();
+    assert!(
+        updated.starts_with("intro\n<!-- compare:begin -->\n| scenario |")
+            && updated.ends_with("<!-- compare:end -->\nend\n")
+            && !updated.contains("old"),
+        "{updated}"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }
