@@ -242,6 +242,40 @@ fn a_failed_record_is_logged_and_the_throttle_goes_on() {
     );
 }
 
+#[test]
+fn a_failed_record_is_tried_again_at_the_next_episode() {
+    let _log = capture_at(LevelFilter::Warn);
+    let fx = Tree::new("originals-record-retried", &FakeSysfsLayout::default());
+    let max = fx.tree().scaling_max_freq_path(0);
+    // The first save fails (a full /run), every later one works.
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&calls);
+    let recorder: OriginalsRecorder = Box::new(move |entries: &[RestoreEntry]| {
+        let mut seen = seen.lock().unwrap();
+        seen.push(entries.to_vec());
+        match seen.len() {
+            1 => Err("disk full".to_string()),
+            _ => Ok(()),
+        }
+    });
+    let sensor = FakeSensor::new(50.0);
+    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, Some(recorder));
+    fs::write(&max, "1000000\n").unwrap();
+    for _ in 0..2 {
+        sensor.set_celsius(82.0);
+        wait_until("at the lowest step", || fx.max_freq() == 600_000);
+        sensor.set_celsius(50.0);
+        wait_until("released", || {
+            !snapshot.current().cpu.unwrap().throttled && fx.max_freq() == 1_000_000
+        });
+    }
+    handle.stop().unwrap();
+    let calls = calls.lock().unwrap();
+    // The second episode found nothing changed, but handed over the unrecorded originals.
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(value_for(&calls[1], &max).as_deref(), Some("1000000"));
+}
+
 /// Rewrites `file`s of `policy_dir` with `text`.
 fn rewrite(policy_dir: &Path, files: &[(&str, &str)]) {
     for (file, text) in files {

@@ -65,6 +65,9 @@ pub(crate) struct CpuActuator {
     /// The next step that leaves the unthrottled state starts an episode and takes the
     /// originals afresh: set by a step up (and a strategy switch), cleared by a step down.
     retake_due: bool,
+    /// The recorder refused the originals last taken: the next episode hands them over
+    /// again, changed or not, so one failed save does not last the whole run.
+    unrecorded: bool,
     /// Steps at or below the original maximum, ascending.
     usable_khz: Vec<u64>,
     original_khz: u64,
@@ -104,6 +107,7 @@ impl CpuActuator {
             strategy,
             recorder,
             retake_due: true,
+            unrecorded: false,
             usable_khz,
             original_khz,
             original_governor,
@@ -179,7 +183,7 @@ impl CpuActuator {
                 return;
             }
         };
-        if changes.is_empty() {
+        if changes.is_empty() && !self.unrecorded {
             return;
         }
         for OriginalChange {
@@ -206,7 +210,9 @@ impl CpuActuator {
         self.status.original_governor.clone_from(&original_governor);
         self.original_governor = original_governor;
         if let Some(record) = &mut self.recorder {
-            if let Err(why) = record(&self.cpu.restore_entries()) {
+            let recorded = record(&self.cpu.restore_entries());
+            self.unrecorded = recorded.is_err();
+            if let Err(why) = recorded {
                 log::warn!(
                     "cpufreq: the new originals are not in the crash-restore state ({why}); \
                      throttling anyway: after a crash, 'warden restore' would put back the \
