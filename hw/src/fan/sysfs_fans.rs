@@ -161,13 +161,10 @@ impl Fan for HwmonFan {
     /// Reads `pwm1_enable` and `pwm1`, then writes manual mode (when the device has a
     /// `pwm1_enable`) and the duty whatever they held.
     fn reassert_duty(&mut self, duty: f64) -> Result<Option<String>, HwError> {
-        let duty = check_duty(duty)?;
-        let found = self.found_instead(Self::pwm_level(duty));
-        if self.original_enable.is_some() {
-            write_text(&self.dir.join(PWM_ENABLE_FILE), PWM_ENABLE_MANUAL)?;
-            self.manual = true;
-        }
-        write_text(&self.dir.join(PWM_FILE), &Self::pwm_value(duty))?;
+        let found = self.found_instead(Self::pwm_level(check_duty(duty)?));
+        // Manual mode is written again, as on the first write.
+        self.manual = false;
+        self.set_duty(duty)?;
         Ok((!found.is_empty()).then(|| found.join(", ")))
     }
 
@@ -267,7 +264,7 @@ impl Fan for FileFan {
             // Unreadable: nothing to tell; the write says whether the file works.
             Err(_) => None,
         };
-        replace_plain_file(&self.path, &text, Self::PATH_SETTING)?;
+        self.set_duty(duty)?;
         Ok(found)
     }
 

@@ -90,11 +90,11 @@ impl FanActuator {
         let Some(kind) = self.write_needed(duty, now) else {
             return;
         };
-        // A retry goes through the re-assert too, so a failed re-assert's manual mode is
-        // written again; what it finds is warden's own failed write, not news.
+        // A retry is a plain write: the driver writes again whatever of its set-up failed
+        // (hwmon's manual mode), and reads nothing while the fan keeps failing.
         let result = match kind {
-            WriteKind::Change => self.fan.set_duty(duty).map(|()| None),
-            WriteKind::Retry | WriteKind::Reassert => self.fan.reassert_duty(duty),
+            WriteKind::Change | WriteKind::Retry => self.fan.set_duty(duty).map(|()| None),
+            WriteKind::Reassert => self.fan.reassert_duty(duty),
         };
         match result {
             Ok(found) => {
