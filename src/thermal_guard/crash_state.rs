@@ -213,11 +213,12 @@ impl CrashRecord {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use warden_hw::cpufreq::CpuFreqFiles;
     use warden_hw::{RestoreEntry, RestoreState};
 
+    use super::super::scratch_dir::ScratchDir;
     use super::CrashRecord;
 
     const POLICY: &str = "/sys/devices/system/cpu/cpufreq/policy0";
@@ -275,23 +276,6 @@ mod tests {
     }
 
     /// A fresh state directory under the system temp dir, removed on drop.
-    struct StateDir(PathBuf);
-
-    impl StateDir {
-        fn new(tag: &str) -> Self {
-            let dir = std::env::temp_dir()
-                .join(format!("warden-crash-record-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            StateDir(dir)
-        }
-    }
-
-    impl Drop for StateDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn saved_value(state_dir: &Path, file_name: &str) -> Option<String> {
         RestoreState::load(state_dir)
             .unwrap()
@@ -304,31 +288,31 @@ mod tests {
 
     #[test]
     fn originals_taken_afresh_are_saved_for_a_crash_restore() {
-        let dir = StateDir::new("retake");
+        let dir = ScratchDir::new("crash-record-retake");
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
-        record.state().save(&dir.0).unwrap();
-        let mut recorder = record.originals_recorder(Some(dir.0.clone()));
+        record.state().save(dir.path()).unwrap();
+        let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
         let retaken = [
             RestoreEntry::new(format!("{POLICY}/scaling_governor"), "performance"),
             RestoreEntry::new(format!("{POLICY}/scaling_max_freq"), "1000000"),
         ];
         recorder(&retaken).unwrap();
         assert_eq!(
-            saved_value(&dir.0, "scaling_max_freq").as_deref(),
+            saved_value(dir.path(), "scaling_max_freq").as_deref(),
             Some("1000000")
         );
         assert_eq!(
-            saved_value(&dir.0, "scaling_governor"),
+            saved_value(dir.path(), "scaling_governor"),
             None,
             "not recorded"
         );
-        assert_eq!(saved_value(&dir.0, "pwm1").as_deref(), Some("255"));
+        assert_eq!(saved_value(dir.path(), "pwm1").as_deref(), Some("255"));
         // A reload to the governor strategy saves the governor retaken meanwhile.
         record
-            .widen(CpuFreqFiles::GOVERNOR, Some(dir.0.as_path()))
+            .widen(CpuFreqFiles::GOVERNOR, Some(dir.path()))
             .unwrap();
         assert_eq!(
-            saved_value(&dir.0, "scaling_governor").as_deref(),
+            saved_value(dir.path(), "scaling_governor").as_deref(),
             Some("performance")
         );
     }
@@ -353,17 +337,17 @@ mod tests {
 
     #[test]
     fn a_failed_save_is_an_error_for_the_controller_to_log() {
-        let dir = StateDir::new("retake-fails");
+        let dir = ScratchDir::new("crash-record-retake-fails");
         // A file where the state directory should be.
-        std::fs::write(&dir.0, "not a directory").unwrap();
+        std::fs::write(dir.path(), "not a directory").unwrap();
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
-        let mut recorder = record.originals_recorder(Some(dir.0.clone()));
+        let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
         let error = recorder(&[RestoreEntry::new(
             format!("{POLICY}/scaling_max_freq"),
             "1000000",
         )])
         .expect_err("cannot save into a file");
         assert!(error.starts_with("cannot save it: "), "{error}");
-        let _ = std::fs::remove_file(&dir.0);
+        let _ = std::fs::remove_file(dir.path());
     }
 }

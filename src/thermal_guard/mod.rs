@@ -27,6 +27,8 @@
 
 mod crash_state;
 mod reload;
+#[cfg(test)]
+mod scratch_dir;
 mod settings;
 mod shutdown;
 mod startup;

@@ -129,6 +129,7 @@ mod tests {
     };
 
     use super::super::crash_state::CrashRecord;
+    use super::super::scratch_dir::ScratchDir;
     use super::*;
 
     /// Starts `controller` on a 10 ms tick, admission changes dropped.
@@ -195,27 +196,6 @@ mod tests {
     }
 
     /// A fresh directory under the system temp dir, removed on drop (also when a test panics).
-    struct ScratchDir(PathBuf);
-
-    impl ScratchDir {
-        fn new(tag: &str) -> Self {
-            let dir =
-                std::env::temp_dir().join(format!("warden-guard-{tag}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            ScratchDir(dir)
-        }
-
-        fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-
-    impl Drop for ScratchDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     /// A guard over a controller on the simulated Pi, as start-up builds it: no state file,
     /// no lock, the simulation kept alive by the guard.
     fn simulated_guard() -> ThermalGuard {

@@ -174,25 +174,18 @@ fn build_backends(
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use warden_hw::fake_sysfs::FakeSysfsTree;
     use warden_hw::RestoreState;
 
+    use super::super::scratch_dir::ScratchDir;
     use super::*;
     use crate::engine::control::channel;
 
     /// A fresh directory under the system temp dir, removed on drop.
-    struct ScratchDir(PathBuf);
-
-    impl Drop for ScratchDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !condition() {
@@ -212,12 +205,9 @@ mod tests {
 
     #[test]
     fn a_max_freq_set_by_hand_is_saved_for_a_crash_restore_before_the_next_throttle() {
-        let dir = ScratchDir(
-            std::env::temp_dir().join(format!("warden-guard-retake-{}", std::process::id())),
-        );
-        let _ = std::fs::remove_dir_all(&dir.0);
-        let tree = FakeSysfsTree::create(&dir.0.join("sysfs")).unwrap();
-        let state_dir = dir.0.join("run");
+        let dir = ScratchDir::new("retake");
+        let tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
+        let state_dir = dir.path().join("run");
         let config = Config::from_toml_str(&format!(
             "[hardware]\nsysfs_root = \"{}\"\nstate_dir = \"{}\"\n\n\
              [thermal]\ninterval_ms = 50\nfilter_tau_s = 0.0\nhorizon_s = 0.0\n\n\
