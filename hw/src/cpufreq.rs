@@ -70,7 +70,7 @@ const NONZERO_KHZ: &str = "a non-zero frequency in kHz";
 /// What a governor file must hold.
 const GOVERNOR: &str = "a cpufreq governor name";
 /// Name of a policy's list of frequencies.
-const AVAILABLE_FREQUENCIES_FILE: &str = "scaling_available_frequencies";
+pub(super) const AVAILABLE_FREQUENCIES_FILE: &str = "scaling_available_frequencies";
 /// Name of a policy's max-frequency file.
 pub(crate) const MAX_FREQ_FILE: &str = "scaling_max_freq";
 /// Name of a policy's governor file.

@@ -310,7 +310,7 @@ fn files_accessed_as_root() -> bool {
 
 impl HwError {
     /// [`HwError::RefusedValue`]: `value` is not written to `path`, for `reason`.
-    pub fn refused(path: &Path, value: &str, reason: String) -> HwError {
+    pub(crate) fn refused(path: &Path, value: &str, reason: String) -> HwError {
         HwError::RefusedValue {
             path: path.to_path_buf(),
             value: value.to_owned(),

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::error::HwError;
 use crate::sysfs_io::{read_trimmed, read_u64};
 
-use super::{read_nonzero_khz, KHZ};
+use super::{read_nonzero_khz, AVAILABLE_FREQUENCIES_FILE, KHZ};
 
 /// Smallest step used when steps are derived from `cpuinfo_min_freq`/`cpuinfo_max_freq`.
 pub const DERIVED_STEP_MIN_KHZ: u64 = 100_000;
@@ -23,7 +23,7 @@ const QUOTED_STEP_MAX_CHARS: usize = 32;
 /// not non-zero kHz values, which are returned second), or derives steps from
 /// `cpuinfo_min_freq`/`cpuinfo_max_freq` when the list is missing, empty or has no usable step.
 pub(super) fn read_steps(policy_dir: &Path) -> Result<(Vec<u64>, Vec<String>), HwError> {
-    let available = policy_dir.join("scaling_available_frequencies");
+    let available = policy_dir.join(AVAILABLE_FREQUENCIES_FILE);
     let mut ignored = Vec::new();
     match read_trimmed(&available, KHZ_LIST) {
         Ok(text) => {
