@@ -276,6 +276,47 @@ fn a_failed_record_is_tried_again_at_the_next_episode() {
     assert_eq!(value_for(&calls[1], &max).as_deref(), Some("1000000"));
 }
 
+#[test]
+fn each_policy_gets_its_own_governor_back_after_an_episode() {
+    let _log = capture_at(LevelFilter::Info);
+    let fx = Tree::new(
+        "originals-governors-differ",
+        &FakeSysfsLayout {
+            policies: 3,
+            ..Default::default()
+        },
+    );
+    let governors = ["ondemand", "performance", "schedutil"];
+    for (i, name) in governors.iter().enumerate() {
+        rewrite(
+            &fx.tree().policy_dir(i),
+            &[("scaling_governor", &format!("{name}\n"))],
+        );
+    }
+    let held = || -> Vec<String> { (0..3).map(|i| fx.tree().governor(i).unwrap()).collect() };
+    let sensor = FakeSensor::new(50.0);
+    let strategy = CpuStrategy::Governor {
+        powersave: "powersave".into(),
+    };
+    let (handle, snapshot) = fx.spawn(strategy, &sensor, None);
+    for _ in 0..2 {
+        sensor.set_celsius(82.0);
+        wait_until("powersave everywhere", || {
+            held().iter().all(|g| g == "powersave")
+        });
+        sensor.set_celsius(50.0);
+        // Not the first policy's governor on every policy: each its own.
+        wait_until("each policy back to its own governor", || {
+            held() == governors
+        });
+        wait_until("released", || !snapshot.current().cpu.unwrap().throttled);
+    }
+    handle.stop().unwrap();
+    assert_eq!(held(), governors, "at exit");
+    let blamed = messages(CPU_TARGET, "changed since start");
+    assert!(blamed.is_empty(), "no operator change was made: {blamed:?}");
+}
+
 /// Rewrites `file`s of `policy_dir` with `text`.
 fn rewrite(policy_dir: &Path, files: &[(&str, &str)]) {
     for (file, text) in files {

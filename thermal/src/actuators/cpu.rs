@@ -278,21 +278,34 @@ impl CpuActuator {
         if want_powersave == self.powersave_wanted && !self.in_doubt {
             return;
         }
-        let governor = match (&self.strategy, want_powersave) {
-            (CpuStrategy::Governor { powersave }, true) => powersave.clone(),
-            _ => self.original_governor.clone(),
-        };
         self.touched = true;
         self.powersave_wanted = want_powersave;
-        match self.cpu.set_governor(&governor) {
+        // Released, each policy gets its own original back (they may differ), not the first
+        // policy's; throttled, every policy gets the one powersave governor.
+        let (written, what, shown) = match (&self.strategy, want_powersave) {
+            (CpuStrategy::Governor { powersave }, true) => (
+                self.cpu.set_governor(powersave),
+                format!("scaling_governor -> {powersave}"),
+                powersave.clone(),
+            ),
+            _ => (
+                self.cpu.restore(),
+                format!(
+                    "scaling_governor back to each policy's original ({} on the first)",
+                    self.original_governor
+                ),
+                self.original_governor.clone(),
+            ),
+        };
+        match written {
             Ok(()) => {
-                log::info!("cpufreq: scaling_governor -> {governor}");
+                log::info!("cpufreq: {what}");
                 self.in_doubt = false;
-                self.status.governor = Some(governor);
+                self.status.governor = Some(shown);
             }
             Err(error) => {
                 self.in_doubt = true;
-                self.write_failed(&format!("set scaling_governor to {governor}"), &error, now);
+                self.write_failed(&format!("set {what}"), &error, now);
             }
         }
     }
