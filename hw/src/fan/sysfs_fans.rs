@@ -12,7 +12,7 @@ use crate::error::{Access, HwError};
 use crate::restore::RestoreEntry;
 use crate::sysfs_io::{
     ensure_regular, numbered_entries, parent_dir, read_text, read_trimmed, replace_plain_file,
-    resolve_under_root, write_text,
+    resolve_under_root, write_or_already_held, write_text,
 };
 use crate::Fan;
 
@@ -149,13 +149,18 @@ impl HwmonFan {
 }
 
 impl Fan for HwmonFan {
+    /// Writes manual mode first when it is due (a file that refuses the write but holds
+    /// manual mode already counts as written), then the duty whatever the mode write did:
+    /// a mode that could not be set is reported, and tried again by the next write.
     fn set_duty(&mut self, duty: f64) -> Result<(), HwError> {
         let duty = check_duty(duty)?;
-        if !self.manual && self.original_enable.is_some() {
-            write_text(&self.dir.join(PWM_ENABLE_FILE), PWM_ENABLE_MANUAL)?;
-            self.manual = true;
-        }
-        write_text(&self.dir.join(PWM_FILE), &Self::pwm_value(duty))
+        let mode = match !self.manual && self.original_enable.is_some() {
+            true => write_or_already_held(&self.dir.join(PWM_ENABLE_FILE), PWM_ENABLE_MANUAL),
+            false => Ok(()),
+        };
+        self.manual |= mode.is_ok();
+        write_text(&self.dir.join(PWM_FILE), &Self::pwm_value(duty))?;
+        mode
     }
 
     /// Reads `pwm1_enable` and `pwm1`, then writes manual mode (when the device has a

@@ -112,6 +112,48 @@ fn hwmon_discovery_finds_the_pwmfan_and_drives_pwm1() {
 }
 
 #[test]
+fn a_hwmon_fan_whose_mode_file_refuses_writes_still_gets_its_duty() {
+    let fx = fixture_with(
+        "fan-hwmon-mode-locked",
+        &FakeSysfsLayout {
+            hwmon_fan: true,
+            ..Default::default()
+        },
+    );
+    let dir = fx.tree.hwmon_fan_dir();
+    let enable = dir.join("pwm1_enable");
+    // Manual already, and locked: the mode write counts as done, every duty goes through.
+    fs::write(&enable, "1\n").unwrap();
+    fx.tree.make_unwritable(&enable);
+    let mut fan = HwmonFan::discover(fx.tree.root()).unwrap();
+    fan.set_duty(0.5).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("pwm1")).unwrap(), "128");
+    fs::write(dir.join("pwm1"), "0\n").unwrap();
+    assert_eq!(fan.reassert_duty(0.5).unwrap().as_deref(), Some("pwm1 0"));
+    fan.set_duty(0.7).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("pwm1")).unwrap(), "179");
+    drop(fan);
+    drop(fx);
+
+    // Automatic and locked: the mode cannot be taken, and says so, but the duty is still
+    // written (the kernel may honour it), and the mode is tried again by the next write.
+    let fx = fixture_with(
+        "fan-hwmon-mode-locked-auto",
+        &FakeSysfsLayout {
+            hwmon_fan: true,
+            ..Default::default()
+        },
+    );
+    let dir = fx.tree.hwmon_fan_dir();
+    fx.tree.make_unwritable(&dir.join("pwm1_enable"));
+    let mut fan = HwmonFan::discover(fx.tree.root()).unwrap();
+    let refused = fan.set_duty(0.5).unwrap_err();
+    assert!(refused.to_string().contains("pwm1_enable"), "{refused}");
+    assert_eq!(fs::read_to_string(dir.join("pwm1")).unwrap(), "128");
+    assert!(fan.set_duty(0.5).is_err(), "the mode is tried again");
+}
+
+#[test]
 fn a_hwmon_reassert_puts_back_manual_mode_and_the_duty_and_says_what_it_found() {
     let fx = fixture_with(
         "fan-hwmon-reassert",
