@@ -398,16 +398,13 @@ impl CpuFreq for SysfsCpuFreq {
     }
 
     /// The lowest `scaling_max_freq` any policy holds below its own original, else the
-    /// highest original (or what policy0 holds, when raised above it by hand). Reads policy0
-    /// and the policies whose last write failed; the others hold what was written to them.
+    /// highest original (or what a policy holds, when raised above it by hand). Reads every
+    /// policy: one written by hand (or by another tool) is seen as it is, not as written.
     fn max_khz(&mut self) -> Result<u64, HwError> {
         let highest = self.highest_original_khz();
         let mut lowest_cap = u64::MAX;
-        for (index, policy) in self.policies.iter().enumerate() {
-            let khz = match policy.held_max_khz {
-                Some(khz) if index > 0 => khz,
-                _ => read_u64(&policy.max_path(), KHZ)?,
-            };
+        for policy in &self.policies {
+            let khz = read_u64(&policy.max_path(), KHZ)?;
             // A policy at (or above) its own original is not capped, however low that is.
             let cap = if khz < policy.original_max_khz {
                 khz

@@ -126,3 +126,14 @@ fn a_refused_write_of_another_value_is_still_a_failure() {
     );
     assert_eq!(both(&fx), (1_500_000, 600_000));
 }
+
+#[test]
+fn the_cap_in_force_reads_every_policy_so_a_hand_made_cap_is_seen() {
+    let fx = two_policies_at("policies-hand-cap", [1_500_000, 1_500_000]);
+    let mut cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+    cpufreq.set_max_khz(1_000_000).unwrap();
+    cpufreq.set_max_khz(1_500_000).unwrap();
+    // Written by hand on the second policy only, after warden's last write there.
+    fs::write(fx.tree.scaling_max_freq_path(1), "600000\n").unwrap();
+    assert_eq!(cpufreq.max_khz().unwrap(), 600_000);
+}
