@@ -1,5 +1,7 @@
 //! Bad configuration files: exit 2 with a message naming the key.
 
+use std::path::Path;
+
 use crate::util::{run_warden, TempDir};
 
 #[test]
@@ -27,13 +29,7 @@ fn bad_files_exit_2_and_name_the_key() {
     ];
     for (i, (text, key)) in cases.iter().enumerate() {
         let path = dir.write(&format!("bad{i}.toml"), text);
-        for args in [
-            vec!["check-config", path.to_str().unwrap()],
-            vec!["run", "--config", path.to_str().unwrap()],
-        ] {
-            let out = run_warden(&args);
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{args:?} on {text:?}: {stderr}");
+        for (args, stderr) in refused_by_check_and_run(&path, text) {
             assert!(
                 stderr.contains(key),
                 "{args:?} on {text:?}: message does not name {key:?}: {stderr}"
@@ -106,6 +102,23 @@ fn values_and_control_characters_are_reported_as_written() {
     refused_with(&dir, "written", cases);
 }
 
+/// Runs `check-config` and `run --config` on the file at `path` (written from `text`):
+/// each must exit 2 and print nothing on stdout (no "ok", no start); their command lines
+/// and stderr, for the caller to check the message.
+fn refused_by_check_and_run(path: &Path, text: &str) -> Vec<(Vec<String>, String)> {
+    let path = path.to_str().unwrap();
+    [vec!["check-config", path], vec!["run", "--config", path]]
+        .into_iter()
+        .map(|args| {
+            let out = run_warden(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert_eq!(out.status.code(), Some(2), "{args:?} on {text:?}: {stderr}");
+            assert!(out.stdout.is_empty(), "{args:?} on {text:?}: not refused");
+            (args.into_iter().map(String::from).collect(), stderr)
+        })
+        .collect()
+}
+
 /// Checks each `(file text, expected message)`: `check-config` exits 2 and prints
 /// `warden: <file>: <expected>…` on one line, with no raw control character.
 fn refused_with(dir: &TempDir, tag: &str, cases: &[(&str, &str)]) {
@@ -167,14 +180,7 @@ fn a_nul_or_control_character_in_a_path_key_is_refused_before_warden_starts() {
         {
             let text = format!("[{table}]\n{driver}{key} = \"{written}\"\n");
             let path = dir.write(&format!("control{i}-{j}.toml"), &text);
-            for args in [
-                vec!["check-config", path.to_str().unwrap()],
-                vec!["run", "--config", path.to_str().unwrap()],
-            ] {
-                let out = run_warden(&args);
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                assert_eq!(out.status.code(), Some(2), "{args:?} on {text:?}: {stderr}");
-                assert!(out.stdout.is_empty(), "{args:?} on {text:?}: not ok");
+            for (args, stderr) in refused_by_check_and_run(&path, &text) {
                 let expected = format!("{table}.{key}: {expected}");
                 assert!(
                     stderr.contains(&expected),
