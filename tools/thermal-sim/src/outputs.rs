@@ -23,7 +23,8 @@ use crate::scenario::Scenario;
 pub const DOC_BEGIN: &str = "<!-- compare:begin -->";
 /// End marker of the generated region.
 pub const DOC_END: &str = "<!-- compare:end -->";
-/// Largest `--update-doc` document read; docs/THERMAL.md is about 30 KB.
+/// Largest `--update-doc` document read: a guard against a device or a runaway file, far
+/// above any Markdown document this tool updates.
 pub const MAX_DOC_BYTES: u64 = MIB;
 /// What the document is called in errors.
 const DOC: &str = "--update-doc file";

@@ -19,7 +19,8 @@ use crate::scenario_model::RawModel;
 
 /// Default mean lifetime of an admitted connection (s).
 pub const DEFAULT_CONNECTION_LIFETIME_S: f64 = 30.0;
-/// Largest scenario file read; the bundled ones are under 2 KiB.
+/// Largest scenario file read: a guard against a device or a runaway file, far above any
+/// hand-written scenario.
 pub const MAX_SCENARIO_BYTES: u64 = MIB;
 /// Longest scenario name (it names the chart file).
 pub const MAX_NAME_CHARS: usize = 64;
