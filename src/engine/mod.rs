@@ -104,6 +104,17 @@ impl std::fmt::Display for ExitReason {
     }
 }
 
+/// Catches every signal the loop handles, queued until the loop runs.
+///
+/// Call it first in `warden run`: a SIGTERM or SIGHUP during start-up then waits for
+/// the loop instead of killing the process by the default action. SIGUSR1, SIGUSR2
+/// and SIGALRM would also end the process without restoring the fan and cpufreq:
+/// they are caught, logged and ignored. No thread is started, so the environment
+/// can still be edited after this.
+pub fn catch_signals() -> io::Result<Signals> {
+    Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM])
+}
+
 /// The single-threaded connection engine.
 pub struct EventLoop {
     poll: Poll,
@@ -133,16 +144,15 @@ pub struct EventLoop {
 }
 
 impl EventLoop {
-    /// Builds the loop around already-bound listeners.
+    /// Builds the loop around already-bound listeners and the signals from [`catch_signals`].
     pub fn new(
         settings: EngineSettings,
         listeners: Vec<Listener>,
         commands: Receiver<Command>,
+        mut signals: Signals,
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
-        // SIGUSR1, SIGUSR2 and SIGALRM would otherwise end the process without
-        // restoring the fan and cpufreq: they are caught, logged and ignored.
         let wedge = test_hook_armed(WEDGE_HOOK_ENV);
         if wedge {
             log::warn!("{WEDGE_HOOK_ENV}=1: SIGUSR2 will wedge the event loop (test hook)");
@@ -151,7 +161,6 @@ impl EventLoop {
         if panic {
             log::warn!("{PANIC_HOOK_ENV}=1: SIGUSR1 will panic the event loop (test hook)");
         }
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM])?;
         poll.registry()
             .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
         let started = Instant::now();

@@ -17,6 +17,7 @@ mod restore_cli;
 mod scale;
 mod simulate;
 mod stale_tokens;
+mod startup_signals;
 mod status;
 mod status_browser;
 mod systemd;
