@@ -239,7 +239,7 @@ fn passed_descriptors_warden_cannot_serve_are_named() {
     let _client = UnixStream::connect(&path).unwrap();
     let status = activator.wait_exit(Duration::from_secs(10)).expect("exits");
     let log = activator.lines().join("\n");
-    assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{log}");
+    assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{status:?}\n{log}");
     assert!(
         log.contains("socket activation: descriptor 3: a unix socket (AF_UNIX), not TCP"),
         "{log}"
@@ -252,7 +252,7 @@ fn passed_descriptors_warden_cannot_serve_are_named() {
     sender.send_to(b"start warden", addr).unwrap();
     let status = activator.wait_exit(Duration::from_secs(10)).expect("exits");
     let log = activator.lines().join("\n");
-    assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{log}");
+    assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{status:?}\n{log}");
     assert!(
         log.contains("socket activation: descriptor 3: not a stream socket (use ListenStream=)"),
         "{log}"

@@ -1,7 +1,6 @@
 //! Helpers for the systemd tests: finding real tools, a stand-in for
 //! systemd's notify socket, and a child process whose stderr is collected.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::util::stderr_lines::StderrLines;
 pub use crate::util::{repo_root, tool};
 
 /// Runs a command to completion and returns (success, stdout, stderr).
@@ -134,7 +134,7 @@ pub fn has_line(text: &str, line: &str) -> bool {
 pub struct Logged {
     /// The process.
     pub child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
+    lines: StderrLines,
 }
 
 impl Logged {
@@ -146,20 +146,13 @@ impl Logged {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}"));
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let lines = StderrLines::collect(child.stderr.take().unwrap(), None);
         Logged { child, lines }
     }
 
     /// Every stderr line so far.
     pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
+        self.lines.all()
     }
 
     /// Waits for a line containing `needle`.
@@ -188,11 +181,13 @@ impl Logged {
         );
     }
 
-    /// Waits up to `timeout` for the exit status.
+    /// Waits up to `timeout` for the exit status; after it, [`Logged::lines`] holds
+    /// every line the process wrote (the collector has read to the end).
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
+                self.lines.wait_for_end(deadline);
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));

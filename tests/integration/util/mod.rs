@@ -5,14 +5,15 @@
 
 pub mod echo;
 pub mod proc;
+pub mod stderr_lines;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use stderr_lines::StderrLines;
 
 /// The repository root (where `init/` and `tools/` live).
 pub fn repo_root() -> PathBuf {
@@ -105,7 +106,7 @@ pub struct Warden {
     pub child: Child,
     pub dir: TempDir,
     pub config: PathBuf,
-    log: Arc<Mutex<Vec<String>>>,
+    log: StderrLines,
 }
 
 /// A config with test-friendly defaults: `server_extra` goes into
@@ -170,17 +171,8 @@ impl Warden {
             }
         }
         let mut child = cmd.spawn().expect("spawn warden");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if std::env::var_os("WARDEN_TEST_ECHO_LOG").is_some() {
-                    eprintln!("[warden] {line}");
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let echo = std::env::var_os("WARDEN_TEST_ECHO_LOG").map(|_| "[warden]");
+        let log = StderrLines::collect(child.stderr.take().unwrap(), echo);
         let warden = Warden {
             child,
             dir,
@@ -195,7 +187,7 @@ impl Warden {
 
     /// Every log line so far.
     pub fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        self.log.all()
     }
 
     /// Waits until a log line contains `needle`; returns it.
@@ -207,15 +199,8 @@ impl Warden {
     pub fn wait_log_after(&self, from: usize, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(line) = self
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .skip(from)
-                .find(|l| l.contains(needle))
-            {
-                return line.clone();
+            if let Some(line) = self.log.find_after(from, needle) {
+                return line;
             }
             assert!(
                 Instant::now() < deadline,
@@ -235,16 +220,12 @@ impl Warden {
     /// True once warden has logged "ready".
     pub fn is_ready(&self) -> bool {
         // The message is exactly "ready"; "reporting ready anyway" comes before it.
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.ends_with(" ready"))
+        self.log.any(|l| l.ends_with(" ready"))
     }
 
     /// Number of log lines so far.
     pub fn log_len(&self) -> usize {
-        self.log.lock().unwrap().len()
+        self.log.len()
     }
 
     /// Panics, showing those lines, if a log line from index `from` on contains `needle`.
@@ -284,11 +265,12 @@ impl Warden {
         assert_eq!(rc, 0, "kill failed");
     }
 
-    /// Waits for exit up to `timeout`.
+    /// Waits for exit up to `timeout`; after it, [`Warden::log`] holds the last lines too.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
+                self.log.wait_for_end(deadline);
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
