@@ -18,6 +18,10 @@
 //! # Simulation
 //! [`sim`] holds a two-node RC model of a Pi 4 SoC and backends over it, for the live demo
 //! (`warden run --simulate`) and the closed-loop evaluation in `tools/thermal-sim`.
+//!
+//! # User-named files
+//! [`user_file`] reads and writes a file a person named (a config file, a scenario, a
+//! chart) without blocking on a FIFO, reading a device forever or loading a huge file.
 
 pub mod cpufreq;
 pub mod error;
@@ -32,6 +36,7 @@ pub mod sim;
 pub mod spec;
 mod sysfs_io;
 pub mod throttle;
+pub mod user_file;
 
 pub use cpufreq::{check_powersave_governor, SysfsCpuFreq};
 pub use error::{Access, HwError};
@@ -48,6 +53,7 @@ pub use sim::{PiThermalModel, PiThermalParams, SimBoard};
 pub use spec::{FanSpec, HardwareSpec, SensorSpec};
 pub use sysfs_io::resolve_under_root;
 pub use throttle::{SysfsThrottleReader, ThrottleFlags};
+pub use user_file::UserFileError;
 
 /// Reads the SoC temperature.
 pub trait TempSensor: Send {

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 
-use crate::bounded_file;
 use crate::compare::{RunResult, HOT_C};
 use crate::outputs;
 use crate::scenario::Scenario;
@@ -27,12 +26,12 @@ pub fn write(dir: &Path, scenario: &Scenario, runs: &[RunResult]) -> Result<Path
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the charts directory {}", dir.display()))?;
     let path = outputs::chart_path(dir, scenario);
-    // Drawn in memory and written by bounded_file, which refuses a FIFO or a device where
-    // the chart goes instead of blocking on it.
+    // Drawn in memory and written by outputs::write_output, which refuses a FIFO or a
+    // device where the chart goes instead of blocking on it.
     let mut svg = String::new();
     draw(SVGBackend::with_string(&mut svg, SIZE), scenario, runs)
         .map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
-    bounded_file::write_regular(&path, svg.as_bytes())?;
+    outputs::write_output(&path, svg.as_bytes())?;
     Ok(path)
 }
 

@@ -355,7 +355,7 @@ mod tests {
             crate::scenario::MAX_SCENARIO_BYTES,
             crate::outputs::MAX_DOC_BYTES,
         ] {
-            let shown = crate::bounded_file::describe_cap(cap);
+            let shown = warden_hw::user_file::describe_cap(cap);
             let short = shown.split(" (").next().unwrap();
             assert!(compare.contains(&format!("at most {short}")), "{short}");
         }

@@ -6,7 +6,6 @@
 //! reports, per scenario, peak temperature, time above 80 °C, fan switches, refused
 //! connections and served work, with SVG charts. This file wires the commands.
 
-mod bounded_file;
 mod bounds;
 mod chart;
 mod cli;

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use warden_hw::describe_file_kind;
+use warden_hw::user_file::{self, MIB};
 
-use crate::bounded_file::{self, MIB};
 use crate::cli::CompareOptions;
 use crate::scenario::Scenario;
 
@@ -49,16 +49,30 @@ pub fn chart_path(dir: &Path, scenario: &Scenario) -> PathBuf {
 /// Checks that `path` is a regular file of at most [`MAX_DOC_BYTES`] holding
 /// [`DOC_BEGIN`] and, after it, [`DOC_END`].
 pub fn check_doc(path: &Path) -> Result<()> {
-    let text = bounded_file::read_text(path, DOC, MAX_DOC_BYTES)?;
+    let text = read_doc(path)?;
     marked_region(path, &text).map(drop)
 }
 
 /// Replaces the text between [`DOC_BEGIN`] and [`DOC_END`] in `path` with `generated`.
 pub fn update_doc(path: &Path, generated: &str) -> Result<()> {
-    let text = bounded_file::read_text(path, DOC, MAX_DOC_BYTES)?;
+    let text = read_doc(path)?;
     let (begin, end) = marked_region(path, &text)?;
     let updated = format!("{}{DOC_BEGIN}\n{generated}{}", &text[..begin], &text[end..]);
-    bounded_file::write_regular(path, updated.as_bytes())
+    write_output(path, updated.as_bytes())
+}
+
+/// Replaces the contents of the regular file at `path` (the document or a chart) with
+/// `bytes`, creating it if missing; a FIFO, a device or a directory there is refused
+/// ([`user_file::write_regular`]). The error names the path.
+pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {
+    user_file::write_regular(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The text of the document at `path`, a regular file of at most [`MAX_DOC_BYTES`].
+fn read_doc(path: &Path) -> Result<String> {
+    user_file::read_text(path, MAX_DOC_BYTES)
+        .with_context(|| format!("unreadable {DOC} {}", path.display()))
 }
 
 /// Byte offsets of [`DOC_BEGIN`] and of the first [`DOC_END`] after it in `text`, the

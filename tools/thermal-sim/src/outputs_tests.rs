@@ -108,3 +108,23 @@ fn the_charts_path_must_be_a_directory_files_can_be_made_in() {
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_output_in_the_way_is_refused_naming_its_path_and_kind() {
+    let dir = scratch("write");
+    let chart = dir.join("thermal-t.svg");
+    fs::create_dir(&chart).unwrap();
+    let error = error_text(write_output(&chart, b"<svg/>"));
+    assert_eq!(
+        error,
+        format!(
+            "cannot write {}: it is a directory, not a regular file",
+            chart.display()
+        )
+    );
+    let doc = dir.join("doc.md");
+    write_output(&doc, b"a long first text").unwrap();
+    write_output(&doc, b"short").unwrap();
+    assert_eq!(fs::read_to_string(&doc).unwrap(), "short");
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context, Result};
 use serde::Deserialize;
 use warden_hw::sim::{PiThermalParams, SensorFault};
+use warden_hw::user_file::{self, MIB};
 
-use crate::bounded_file::{self, MIB};
 use crate::scenario_model::RawModel;
 
 /// Default mean lifetime of an admitted connection (s).
@@ -174,9 +174,10 @@ pub struct FaultWindow {
 
 impl Scenario {
     /// Reads and validates a scenario file; errors name the file and the key. Only a
-    /// regular file of at most [`MAX_SCENARIO_BYTES`] is read ([`bounded_file::read_text`]).
+    /// regular file of at most [`MAX_SCENARIO_BYTES`] is read ([`user_file::read_text`]).
     pub fn load(path: &Path) -> Result<Self> {
-        let text = bounded_file::read_text(path, "scenario", MAX_SCENARIO_BYTES)?;
+        let text = user_file::read_text(path, MAX_SCENARIO_BYTES)
+            .with_context(|| format!("unreadable scenario {}", path.display()))?;
         Self::from_toml(&text).with_context(|| format!("scenario {}", path.display()))
     }
 
