@@ -1,11 +1,12 @@
 //! The crash-restore state file: the sysfs writes that undo warden's changes.
 //!
 //! Before changing anything the daemon saves a [`RestoreState`] — each file warden may
-//! write and the value to put back (cpufreq originals; the fan's `on_exit` value, nothing
-//! for `on_exit = "leave"`) — to `<state_dir>/restore.state`. On a clean exit it restores in-process and
-//! removes the file; after a SIGKILL, `warden restore` (systemd `ExecStopPost`) calls
-//! [`restore_from_state`]. Only plain file writes are recorded: a GPIO or hardware-PWM fan
-//! keeps its last level anyway.
+//! have changed and the value to put back (the fan's `on_exit` value, nothing for
+//! `on_exit = "leave"`; the cpufreq originals only while it holds a throttle, saved again
+//! at each throttle's start and release) — to `<state_dir>/restore.state`. On a clean
+//! exit it restores in-process and removes the file; after a SIGKILL, `warden restore`
+//! (systemd `ExecStopPost`) calls [`restore_from_state`]. Only plain file writes are
+//! recorded: a GPIO or hardware-PWM fan keeps its last level anyway.
 //!
 //! Format, one entry per line after a header and the owner, applied in order:
 //! ```text
@@ -345,7 +346,9 @@ impl RestoreState {
     ///
     /// Whatever is at the temp path (a stale temp file, a FIFO, a symlink) is removed first
     /// and the temp file created afresh with `O_EXCL | O_NOFOLLOW`: the save never blocks on
-    /// a FIFO and never writes through a symlink.
+    /// a FIFO and never writes through a symlink. A save that fails part-way (a full disk
+    /// mid-write, a failed fsync or rename) removes the temp file again, so no empty or
+    /// half-written one is left in the state directory.
     pub fn save(&self, state_dir: &Path) -> Result<PathBuf, HwError> {
         let path = state_path(state_dir);
         let text = format::to_text(self);
@@ -353,7 +356,8 @@ impl RestoreState {
         let tmp = state_dir.join(TEMP_FILE_NAME);
         replace_through_temp(&path, &tmp, &text, true, |failed, e| {
             HwError::from_state_io(failed, Access::Write, e)
-        })?;
+        })
+        .inspect_err(|_| remove_failed_temp(&tmp))?;
         Ok(path)
     }
 
@@ -462,6 +466,16 @@ pub(crate) fn create_state_dir(state_dir: &Path) -> Result<(), HwError> {
     })
 }
 
+/// Removes the temp file of a save that failed; the save's error is what matters, so a
+/// failure here (nothing there, or what stood there from the start) is only logged.
+fn remove_failed_temp(tmp: &Path) {
+    match fs::remove_file(tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::debug!("cannot remove {} after a failed save: {e}", tmp.display()),
+    }
+}
+
 /// The replay itself, the lock question settled.
 fn replay(state_dir: &Path, targets: &RestoreTargets) -> Result<RestoreReport, RestoreError> {
     let state_file = state_path(state_dir);
@@ -545,6 +559,9 @@ fn unrecordable(entry: &RestoreEntry) -> Option<&'static str> {
         None
     }
 }
+
+#[cfg(test)]
+mod save_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,10 @@
 //! The crash-restore state at start: the state directory's lock, the replay of a state
-//! file a crashed run left behind, and saving this run's own state before the
-//! controller changes anything; then the [`CrashRecord`] that keeps it current: wider
-//! on a reload to another cpu strategy, and holding the cpufreq originals the
-//! controller takes afresh at the start of each throttle episode, saved before it
-//! throttles. A simulated board touches no hardware, so it saves none of this.
+//! file a crashed run left behind, and saving this run's own state (the fan's entries:
+//! nothing is throttled yet) before the controller changes anything; then the
+//! [`CrashRecord`] that keeps it current: holding the cpufreq originals the controller
+//! takes afresh at the start of each throttle episode, saved before it throttles, and
+//! dropping them once the throttle is released; wider on a reload to another cpu
+//! strategy. A simulated board touches no hardware, so it saves none of this.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -88,16 +89,18 @@ pub(super) fn try_save_state(
     restore.save(state_dir)
 }
 
-/// What a crash restore must put back: every original captured at start (and taken
-/// afresh by the controller at the start of a throttle episode), of which the state file
-/// records the fan's and those of the cpufreq files that the cpu strategies used in this
-/// run write. A file warden never writes is left as the operator set it, and a reload to
-/// another strategy widens the record before that strategy writes.
+/// What a crash restore must put back: the fan's entries always, and the cpufreq
+/// originals only while warden holds a throttle, from the start of a throttle episode
+/// (the originals the controller takes afresh then, saved before it throttles) until the
+/// throttle is released; of those, only the cpufreq files that the cpu strategies used
+/// in this run write. A file warden never writes, or did not change since the last
+/// throttle ended, is left as the operator set it; a reload to another strategy widens
+/// the record before that strategy writes.
 ///
 /// Shared between the daemon (reloads, the exit message) and the controller thread (the
-/// originals taken afresh), behind one lock held across each change and its save, so the
-/// state file always holds the latest originals and the widest files. Taken once per
-/// throttle episode or reload, never per message.
+/// episodes), behind one lock held across each change and its save, so the state file
+/// always holds the latest originals and the widest files. Taken at most twice per
+/// throttle episode and once per reload, never per message.
 #[derive(Clone)]
 pub(super) struct CrashRecord {
     shared: Arc<Mutex<Recorded>>,
@@ -106,10 +109,13 @@ pub(super) struct CrashRecord {
 /// The record behind [`CrashRecord`]'s lock.
 struct Recorded {
     /// `RestoreState::capture` with every cpufreq file, values updated by
-    /// [`CrashRecord::retake`].
+    /// [`CrashRecord::throttle_starts`].
     captured: RestoreState,
     /// The cpufreq files the strategies used so far write.
     files: CpuFreqFiles,
+    /// A throttle episode started and was not released since: the cpufreq entries of
+    /// `files` are recorded.
+    throttle_held: bool,
 }
 
 impl Recorded {
@@ -127,14 +133,27 @@ impl Recorded {
         }
         state
     }
+
+    /// The cpufreq files recorded now: the strategies' while a throttle is held, else none.
+    fn recorded_files(&self) -> CpuFreqFiles {
+        match self.throttle_held {
+            true => self.files,
+            false => CpuFreqFiles::NONE,
+        }
+    }
 }
 
 impl CrashRecord {
     /// `captured` holds every original ([`CpuFreqFiles::ALL`]); `files` are the ones the
-    /// starting strategy writes.
+    /// starting strategy writes. No throttle is held yet: [`CrashRecord::state`] holds
+    /// the fan's entries alone.
     pub(super) fn new(captured: RestoreState, files: CpuFreqFiles) -> Self {
         CrashRecord {
-            shared: Arc::new(Mutex::new(Recorded { captured, files })),
+            shared: Arc::new(Mutex::new(Recorded {
+                captured,
+                files,
+                throttle_held: false,
+            })),
         }
     }
 
@@ -143,16 +162,18 @@ impl CrashRecord {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The state to save: the fan's entries and the recorded cpufreq files' entries.
+    /// The state to save: the fan's entries, and while a throttle is held the recorded
+    /// cpufreq files' entries.
     pub(super) fn state(&self) -> RestoreState {
         let recorded = self.lock();
-        recorded.state_with(recorded.files)
+        recorded.state_with(recorded.recorded_files())
     }
 
-    /// Records `strategy_files` too, when that is more than now (true then): the state
-    /// holding them is saved in `save_in` first, when given, and a failed save records
-    /// nothing. Without `save_in` (no state was saved at start) they are only noted, for
-    /// the values-to-put-back-by-hand message of a failed exit.
+    /// Records `strategy_files` too, when that is more than now (true then). While a
+    /// throttle is held, the state holding them is saved in `save_in` first, when given,
+    /// and a failed save records nothing; while none is held they are only noted, for the
+    /// next episode to record. Without `save_in` (no state was saved at start) they are
+    /// only noted too, for the values-to-put-back-by-hand message of a failed exit.
     pub(super) fn widen(
         &self,
         strategy_files: CpuFreqFiles,
@@ -163,17 +184,18 @@ impl CrashRecord {
         if wider == recorded.files {
             return Ok(false);
         }
-        if let Some(state_dir) = save_in {
+        if let (true, Some(state_dir)) = (recorded.throttle_held, save_in) {
             try_save_state(&mut recorded.state_with(wider), state_dir)?;
         }
         recorded.files = wider;
         Ok(true)
     }
 
-    /// Takes the values of `entries` (the controller's originals, taken afresh) for the
-    /// captured entries of the same paths, and saves the state in `save_in`, when given.
-    /// The record keeps the new values even if the save fails: a clean exit puts them back.
-    pub(super) fn retake(
+    /// A throttle episode starts: takes the values of `entries` (the controller's
+    /// originals, taken afresh) for the captured entries of the same paths, records the
+    /// cpufreq files, and saves the state in `save_in`, when given. The record keeps the
+    /// new values and the throttle even if the save fails: the exit message names them.
+    pub(super) fn throttle_starts(
         &self,
         entries: &[RestoreEntry],
         save_in: Option<&Path>,
@@ -192,22 +214,62 @@ impl CrashRecord {
             });
         }
         recorded.captured = updated;
-        if let Some(state_dir) = save_in {
-            let files = recorded.files;
-            try_save_state(&mut recorded.state_with(files), state_dir)?;
-        }
-        Ok(())
+        recorded.throttle_held = true;
+        save_recorded(&recorded, save_in)
     }
 
-    /// The controller's [`OriginalsRecorder`]: [`CrashRecord::retake`], saving in
-    /// `save_in` when given (a state was saved at start), the error in words.
-    pub(super) fn originals_recorder(&self, save_in: Option<PathBuf>) -> OriginalsRecorder {
-        let record = self.clone();
-        Box::new(move |entries: &[RestoreEntry]| {
-            record
-                .retake(entries, save_in.as_deref())
-                .map_err(|e| format!("cannot save it: {e}"))
+    /// The throttle was released whole: no cpufreq file is recorded any more, and the
+    /// state is saved without them in `save_in`, when given. A failed save leaves the
+    /// file holding them, until the next episode's start or release saves again.
+    pub(super) fn throttle_released(&self, save_in: Option<&Path>) -> Result<(), HwError> {
+        let mut recorded = self.lock();
+        recorded.throttle_held = false;
+        save_recorded(&recorded, save_in)
+    }
+
+    /// The controller's [`OriginalsRecorder`], saving in `save_in` when given (a state
+    /// was saved at start).
+    pub(super) fn originals_recorder(
+        &self,
+        save_in: Option<PathBuf>,
+    ) -> Box<dyn OriginalsRecorder> {
+        Box::new(CrashRecorder {
+            record: self.clone(),
+            save_in,
         })
+    }
+}
+
+/// Saves what `recorded` holds now in `save_in`, when given.
+fn save_recorded(recorded: &Recorded, save_in: Option<&Path>) -> Result<(), HwError> {
+    match save_in {
+        Some(state_dir) => try_save_state(
+            &mut recorded.state_with(recorded.recorded_files()),
+            state_dir,
+        )
+        .map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// [`CrashRecord`] as the controller's [`OriginalsRecorder`]: each call its method, the
+/// error in words.
+struct CrashRecorder {
+    record: CrashRecord,
+    save_in: Option<PathBuf>,
+}
+
+impl OriginalsRecorder for CrashRecorder {
+    fn throttle_starts(&mut self, originals: &[RestoreEntry]) -> Result<(), String> {
+        self.record
+            .throttle_starts(originals, self.save_in.as_deref())
+            .map_err(|e| format!("cannot save it: {e}"))
+    }
+
+    fn throttle_released(&mut self) -> Result<(), String> {
+        self.record
+            .throttle_released(self.save_in.as_deref())
+            .map_err(|e| format!("cannot save it: {e}"))
     }
 }
 
@@ -237,26 +299,114 @@ mod tests {
         state
     }
 
-    fn recorded(record: &CrashRecord) -> Vec<String> {
-        record
-            .state()
+    /// The file names `state` lists, in order.
+    fn names(state: &RestoreState) -> Vec<String> {
+        state
             .entries()
             .iter()
             .map(|e| e.path.file_name().unwrap().to_string_lossy().into_owned())
             .collect()
     }
 
+    fn recorded(record: &CrashRecord) -> Vec<String> {
+        names(&record.state())
+    }
+
+    /// The file names the state saved in `state_dir` lists.
+    fn saved(state_dir: &Path) -> Vec<String> {
+        names(
+            &RestoreState::load(state_dir)
+                .unwrap()
+                .expect("a saved state"),
+        )
+    }
+
+    fn saved_value(state_dir: &Path, file_name: &str) -> Option<String> {
+        RestoreState::load(state_dir)
+            .unwrap()
+            .expect("a saved state")
+            .entries()
+            .iter()
+            .find(|e| e.path.file_name().is_some_and(|n| n == file_name))
+            .map(|e| e.value.clone())
+    }
+
+    /// The originals `captured` holds, as the controller hands them over when unchanged.
+    fn unchanged() -> Vec<RestoreEntry> {
+        captured().entries()[..2].to_vec()
+    }
+
+    #[test]
+    fn before_the_first_episode_no_cpufreq_file_is_recorded() {
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        assert_eq!(recorded(&record), ["pwm1"], "nothing throttled yet");
+    }
+
     #[test]
     fn only_the_files_a_strategy_writes_are_recorded_with_the_fan() {
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        record.throttle_starts(&unchanged(), None).unwrap();
         assert_eq!(recorded(&record), ["scaling_max_freq", "pwm1"]);
         let record = CrashRecord::new(captured(), CpuFreqFiles::NONE);
+        record.throttle_starts(&unchanged(), None).unwrap();
         assert_eq!(recorded(&record), ["pwm1"]);
+    }
+
+    #[test]
+    fn an_episode_start_saves_the_originals_even_when_unchanged_and_its_release_drops_them() {
+        let dir = ScratchDir::new("crash-record-episode");
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        record.state().save(dir.path()).unwrap();
+        assert_eq!(saved(dir.path()), ["pwm1"]);
+        let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
+        for _ in 0..2 {
+            recorder.throttle_starts(&unchanged()).unwrap();
+            assert_eq!(saved(dir.path()), ["scaling_max_freq", "pwm1"]);
+            assert_eq!(
+                saved_value(dir.path(), "scaling_max_freq").as_deref(),
+                Some("1500000")
+            );
+            recorder.throttle_released().unwrap();
+            assert_eq!(saved(dir.path()), ["pwm1"], "released: nothing to undo");
+            assert_eq!(recorded(&record), ["pwm1"]);
+        }
+    }
+
+    #[test]
+    fn originals_taken_afresh_are_saved_for_a_crash_restore() {
+        let dir = ScratchDir::new("crash-record-retake");
+        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        record.state().save(dir.path()).unwrap();
+        let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
+        let retaken = [
+            RestoreEntry::new(format!("{POLICY}/scaling_governor"), "performance"),
+            RestoreEntry::new(format!("{POLICY}/scaling_max_freq"), "1000000"),
+        ];
+        recorder.throttle_starts(&retaken).unwrap();
+        assert_eq!(
+            saved_value(dir.path(), "scaling_max_freq").as_deref(),
+            Some("1000000")
+        );
+        assert_eq!(
+            saved_value(dir.path(), "scaling_governor"),
+            None,
+            "not recorded"
+        );
+        assert_eq!(saved_value(dir.path(), "pwm1").as_deref(), Some("255"));
+        // A reload to the governor strategy while throttled saves the governor retaken.
+        assert!(record
+            .widen(CpuFreqFiles::GOVERNOR, Some(dir.path()))
+            .unwrap());
+        assert_eq!(
+            saved_value(dir.path(), "scaling_governor").as_deref(),
+            Some("performance")
+        );
     }
 
     #[test]
     fn a_reload_to_another_strategy_widens_the_record_once() {
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        record.throttle_starts(&unchanged(), None).unwrap();
         assert!(
             record.widen(CpuFreqFiles::GOVERNOR, None).unwrap(),
             "the governor is new"
@@ -275,45 +425,21 @@ mod tests {
         );
     }
 
-    /// A fresh state directory under the system temp dir, removed on drop.
-    fn saved_value(state_dir: &Path, file_name: &str) -> Option<String> {
-        RestoreState::load(state_dir)
-            .unwrap()
-            .expect("a saved state")
-            .entries()
-            .iter()
-            .find(|e| e.path.file_name().is_some_and(|n| n == file_name))
-            .map(|e| e.value.clone())
-    }
-
     #[test]
-    fn originals_taken_afresh_are_saved_for_a_crash_restore() {
-        let dir = ScratchDir::new("crash-record-retake");
+    fn a_reload_while_no_throttle_is_held_only_notes_the_files_for_the_next_episode() {
+        let dir = ScratchDir::new("crash-record-widen-unthrottled");
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
         record.state().save(dir.path()).unwrap();
-        let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
-        let retaken = [
-            RestoreEntry::new(format!("{POLICY}/scaling_governor"), "performance"),
-            RestoreEntry::new(format!("{POLICY}/scaling_max_freq"), "1000000"),
-        ];
-        recorder(&retaken).unwrap();
-        assert_eq!(
-            saved_value(dir.path(), "scaling_max_freq").as_deref(),
-            Some("1000000")
-        );
-        assert_eq!(
-            saved_value(dir.path(), "scaling_governor"),
-            None,
-            "not recorded"
-        );
-        assert_eq!(saved_value(dir.path(), "pwm1").as_deref(), Some("255"));
-        // A reload to the governor strategy saves the governor retaken meanwhile.
-        record
+        assert!(record
             .widen(CpuFreqFiles::GOVERNOR, Some(dir.path()))
+            .unwrap());
+        assert_eq!(saved(dir.path()), ["pwm1"], "nothing to undo yet");
+        record
+            .throttle_starts(&unchanged(), Some(dir.path()))
             .unwrap();
         assert_eq!(
-            saved_value(dir.path(), "scaling_governor").as_deref(),
-            Some("performance")
+            saved(dir.path()),
+            ["scaling_governor", "scaling_max_freq", "pwm1"]
         );
     }
 
@@ -321,11 +447,12 @@ mod tests {
     fn without_a_saved_state_originals_taken_afresh_are_only_noted() {
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
         let mut recorder = record.originals_recorder(None);
-        recorder(&[RestoreEntry::new(
-            format!("{POLICY}/scaling_max_freq"),
-            "1000000",
-        )])
-        .unwrap();
+        recorder
+            .throttle_starts(&[RestoreEntry::new(
+                format!("{POLICY}/scaling_max_freq"),
+                "1000000",
+            )])
+            .unwrap();
         let values: Vec<String> = record
             .state()
             .entries()
@@ -333,6 +460,8 @@ mod tests {
             .map(|e| e.value.clone())
             .collect();
         assert_eq!(values, ["1000000", "255"], "for the by-hand message");
+        recorder.throttle_released().unwrap();
+        assert_eq!(recorded(&record), ["pwm1"], "released: none to put back");
     }
 
     #[test]
@@ -342,11 +471,21 @@ mod tests {
         std::fs::write(dir.path(), "not a directory").unwrap();
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
         let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
-        let error = recorder(&[RestoreEntry::new(
-            format!("{POLICY}/scaling_max_freq"),
-            "1000000",
-        )])
-        .expect_err("cannot save into a file");
+        let error = recorder
+            .throttle_starts(&[RestoreEntry::new(
+                format!("{POLICY}/scaling_max_freq"),
+                "1000000",
+            )])
+            .expect_err("cannot save into a file");
+        assert!(error.starts_with("cannot save it: "), "{error}");
+        assert_eq!(
+            recorded(&record),
+            ["scaling_max_freq", "pwm1"],
+            "the throttle is held all the same: the exit message names it"
+        );
+        let error = recorder
+            .throttle_released()
+            .expect_err("cannot save into a file");
         assert!(error.starts_with("cannot save it: "), "{error}");
         let _ = std::fs::remove_file(dir.path());
     }

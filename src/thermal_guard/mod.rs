@@ -4,9 +4,12 @@
 //! The controller thread owns the hardware. Before it changes anything, the
 //! values to put back are written to a state file in `hardware.state_dir`,
 //! so `warden restore` can undo a crash (SIGKILL); a clean stop restores the
-//! hardware itself and removes the file. When the controller takes the cpufreq
-//! originals afresh at the start of a throttle episode and finds one changed by
-//! hand, the file is saved again with it before the throttle is written. A stop
+//! hardware itself and removes the file. At start the file holds the fan's
+//! entries alone; at the start of each throttle episode the controller takes the
+//! cpufreq originals afresh and the file is saved with them before the throttle
+//! is written, and saved without them again once the throttle is released, so a
+//! crash restore never undoes a cpufreq change made while warden held no
+//! throttle. A stop
 //! that could not restore (a failed write, a controller stuck in a sensor read)
 //! keeps the file and is an error the daemon exits 1 on. The file names this process as its owner, so
 //! `warden restore` refuses while it runs. A state file found at start is an
@@ -53,10 +56,9 @@ pub struct ThermalGuard {
     state_dir: PathBuf,
     state_saved: bool,
     /// The writes that put the hardware back after a crash: saved in `state_dir` (again
-    /// when a reload's strategy writes more, and when the controller takes the cpufreq
-    /// originals afresh at the start of a throttle episode and finds them changed), and
-    /// named in the message when they fail and no state file was saved (the values to put
-    /// back by hand).
+    /// at the start and the end of each throttle episode, and when a reload's strategy
+    /// writes more while a throttle is held), and named in the message when they fail and
+    /// no state file was saved (the values to put back by hand).
     crash: CrashRecord,
     /// Set when `[cpufreq]` asked for a cpufreq policy and start-up found none: a reload
     /// that changes the cpu strategy has nothing to apply it to, and says where it looked.

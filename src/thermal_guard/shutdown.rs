@@ -173,10 +173,13 @@ mod tests {
             horizon_s: 0.0,
             ..PolicyConfig::default()
         };
+        // As start-up wires it: the throttle's originals are recorded while it is held.
+        let recorder = crash.originals_recorder(save.then(|| state_dir.clone()));
         let (handle, snapshot) = spawn_ticking_fast(
             Controller::new(policy, Box::new(sensor), Box::new(fan))
                 .unwrap()
-                .with_cpufreq(Box::new(cpu.clone())),
+                .with_cpufreq(Box::new(cpu.clone()))
+                .with_originals_recorder(recorder),
         );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while cpu.current_max_khz() == 1_500_000 {

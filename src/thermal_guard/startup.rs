@@ -70,8 +70,10 @@ pub fn start(
         ),
         settings.cpu_strategy.files(),
     );
+    // The fan's entries alone: no cpufreq file is recorded before the first throttle.
     let state_saved = claim.may_save && save_state(&mut crash.state(), &state_dir);
-    // Originals the controller takes afresh are saved too, before it throttles from them.
+    // Each throttle episode's originals are saved before it throttles, and dropped once
+    // it is released.
     let recorder = crash.originals_recorder(state_saved.then(|| state_dir.clone()));
     let active = Arc::clone(&shared);
     let controller = Controller::from_backends(policy_config(config), backends)
@@ -196,7 +198,8 @@ mod tests {
 
     fn saved_max_freq(state_dir: &Path) -> Option<String> {
         RestoreState::load(state_dir)
-            .unwrap()?
+            .unwrap()
+            .expect("a saved state")
             .entries()
             .iter()
             .find(|e| e.path.ends_with("policy0/scaling_max_freq"))
@@ -204,7 +207,7 @@ mod tests {
     }
 
     #[test]
-    fn a_max_freq_set_by_hand_is_saved_for_a_crash_restore_before_the_next_throttle() {
+    fn the_max_freq_is_saved_for_a_crash_restore_only_while_a_throttle_is_held() {
         let dir = ScratchDir::new("retake");
         let tree = FakeSysfsTree::create(&dir.path().join("sysfs")).unwrap();
         let state_dir = dir.path().join("run");
@@ -225,7 +228,7 @@ mod tests {
             Ok(ThermalStart::NoSensor(why)) => panic!("no sensor: {why}"),
             Err(_) => panic!("thermal control did not start"),
         };
-        assert_eq!(saved_max_freq(&state_dir).as_deref(), Some("1500000"));
+        assert_eq!(saved_max_freq(&state_dir), None, "no throttle yet");
 
         std::fs::write(tree.scaling_max_freq_path(0), "1000000\n").unwrap();
         tree.ramp_temp_celsius(82.0).unwrap();
@@ -246,6 +249,7 @@ mod tests {
                     .cpu
                     .is_some_and(|cpu| !cpu.throttled)
         });
+        wait_until("the release saved", || saved_max_freq(&state_dir).is_none());
         guard.stop().unwrap();
         assert_eq!(tree.scaling_max_freq(0).unwrap(), 1_000_000);
         assert!(!warden_hw::restore::state_path(&state_dir).exists());

@@ -5,6 +5,7 @@ mod util;
 mod capacity;
 mod cli_usage;
 mod config_errors;
+mod crash_state_episodes;
 mod echo;
 mod emfile;
 mod haproxy;

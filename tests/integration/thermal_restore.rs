@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use warden_hw::fake_sysfs::FakeSysfsTree;
 
+use crate::crash_state_episodes::heat_until_throttled;
 use crate::thermal::{max_freq, rig, FAST_THERMAL};
 use crate::util::{config_with, run_warden, wait_until, Launch, TempDir, Warden};
 
@@ -540,6 +541,7 @@ fn the_crash_state_records_only_the_files_the_strategy_writes_and_grows_on_a_rel
     r.warden.wait_ready(Duration::from_secs(10));
     let state_file = warden_hw::restore::state_path(&r.warden.dir.path().join("run"));
     let recorded = || std::fs::read_to_string(&state_file).unwrap_or_default();
+    heat_until_throttled(&r); // No cpufreq file is recorded before (crash_state_episodes).
     assert!(
         recorded().contains("scaling_max_freq") && !recorded().contains("scaling_governor"),
         "max-freq never writes the governor, so a crash restore leaves it alone:\n{}",
@@ -569,6 +571,7 @@ fn a_strategy_whose_file_cannot_be_recorded_is_refused_until_it_can_be() {
     let run_dir = r.warden.dir.path().join("run");
     let state_file = warden_hw::restore::state_path(&run_dir);
     let recorded = || std::fs::read_to_string(&state_file).unwrap_or_default();
+    heat_until_throttled(&r); // Recorded while throttled: it would throttle at once.
     r.tree.make_read_only(&run_dir).unwrap();
     let governor = format!("{FAST_THERMAL}[cpufreq]\nstrategy = \"governor\"\n");
     r.warden.rewrite_config(&config_with("", &governor));
@@ -583,10 +586,7 @@ fn a_strategy_whose_file_cannot_be_recorded_is_refused_until_it_can_be() {
         line.contains("cannot be recorded in the crash-restore state"),
         "{line}"
     );
-    r.tree.ramp_temp_celsius(82.0).unwrap();
-    wait_until("throttled the old way", Duration::from_secs(5), || {
-        max_freq(&r.tree) < 1_500_000
-    });
+    assert!(max_freq(&r.tree) < 1_500_000, "still throttled the old way");
     assert!(!recorded().contains("scaling_governor"), "{}", recorded());
     r.tree.make_writable(&run_dir).unwrap();
     let lines = r.warden.log_len();

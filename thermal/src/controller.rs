@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 use warden_hw::{Backends, CpuFreq, Fan, TempSensor, ThrottleReader};
 
+pub use crate::actuators::OriginalsRecorder;
 use crate::actuators::{Actuators, CpuActuator, CpuStrategy, FanActuator, FanOnExit};
 use crate::config::{PolicyConfig, PolicyConfigError};
 use crate::handle::Message;
@@ -36,13 +37,6 @@ pub const THROTTLE_FLAGS_PERIOD: Duration = Duration::from_secs(2);
 pub type AdmissionSink = Box<dyn FnMut(AdmissionDecision) + Send>;
 /// Returns the number of established connections, recorded in the history.
 pub type ActiveConnections = Arc<dyn Fn() -> u64 + Send + Sync>;
-/// Records the cpufreq originals taken afresh at the start of a throttle episode (every
-/// policy's crash-restore entries, [`CpuFreq::restore_entries`]) before the throttle is
-/// written: called on the controller thread, at most once per episode and only when an
-/// original changed. An error says why they could not be recorded; it is logged, and
-/// throttling goes on.
-pub type OriginalsRecorder =
-    Box<dyn FnMut(&[warden_hw::RestoreEntry]) -> Result<(), String> + Send>;
 
 /// How the controller thread runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +132,7 @@ pub struct Controller {
     sensor: Box<dyn TempSensor>,
     fan: Box<dyn Fan>,
     cpu: Option<Box<dyn CpuFreq>>,
-    originals_recorder: Option<OriginalsRecorder>,
+    originals_recorder: Option<Box<dyn OriginalsRecorder>>,
     throttle: Option<Box<dyn ThrottleReader>>,
     active_connections: Option<ActiveConnections>,
     time_scale: f64,
@@ -181,10 +175,10 @@ impl Controller {
         self
     }
 
-    /// Has the cpufreq originals taken afresh at the start of each throttle episode
-    /// recorded by `recorder` (the daemon's crash-restore state) when they changed, before
-    /// the throttle is written.
-    pub fn with_originals_recorder(mut self, recorder: OriginalsRecorder) -> Self {
+    /// Has `recorder` (the daemon's crash-restore state) told the cpufreq originals at the
+    /// start of each throttle episode, before the throttle is written, and the end of the
+    /// episode (see [`OriginalsRecorder`]).
+    pub fn with_originals_recorder(mut self, recorder: Box<dyn OriginalsRecorder>) -> Self {
         self.originals_recorder = Some(recorder);
         self
     }

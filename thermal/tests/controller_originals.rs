@@ -7,119 +7,26 @@
 //! no other test's lines mix with the ones a test asserts.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
 use log::LevelFilter;
-use warden_hw::fake::{FakeFan, FakeSensor};
-use warden_hw::fake_sysfs::{read_settled, FakeSysfsLayout, FakeSysfsTree};
-use warden_hw::{RestoreEntry, SysfsCpuFreq};
-use warden_thermal::controller::OriginalsRecorder;
-use warden_thermal::{
-    Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit, SharedSnapshot,
-};
+use warden_hw::fake::FakeSensor;
+use warden_hw::fake_sysfs::{read_settled, FakeSysfsLayout};
+use warden_thermal::CpuStrategy;
 
 mod common;
 
 use common::capture_log::{capture_at, messages};
-use common::{reactive_policy, wait_until, DEADLINE};
+use common::fake_tree::{accept, recording, value_for, watching, Call, Tree};
+use common::wait_until;
 
 /// The target of the cpu actuator's log lines.
 const CPU_TARGET: &str = "warden_thermal::actuators::cpu";
 
-/// A fake tree in its own temp dir, removed on drop.
-struct Tree {
-    tree: Option<FakeSysfsTree>,
-    dir: PathBuf,
-}
-
-impl Tree {
-    fn new(name: &str, layout: &FakeSysfsLayout) -> Self {
-        let dir = std::env::temp_dir()
-            .join("warden-thermal-tests")
-            .join(format!("{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let tree = FakeSysfsTree::create_with(&dir, layout).unwrap();
-        Tree {
-            tree: Some(tree),
-            dir,
-        }
-    }
-
-    fn tree(&self) -> &FakeSysfsTree {
-        self.tree.as_ref().unwrap()
-    }
-
-    fn max_freq(&self) -> u64 {
-        self.tree().scaling_max_freq(0).unwrap()
-    }
-
-    fn governor(&self) -> String {
-        self.tree().governor(0).unwrap()
-    }
-
-    /// A controller over the tree's real cpufreq at 50 °C, ticking every 10 ms, with
-    /// `recorder` told the originals taken afresh.
-    fn spawn(
-        &self,
-        strategy: CpuStrategy,
-        sensor: &FakeSensor,
-        recorder: Option<OriginalsRecorder>,
-    ) -> (ControllerHandle, Arc<SharedSnapshot>) {
-        let cpufreq = SysfsCpuFreq::open(self.tree().root()).unwrap();
-        let mut controller = Controller::new(
-            reactive_policy(),
-            Box::new(sensor.clone()),
-            Box::new(FakeFan::on_off()),
-        )
-        .unwrap()
-        .with_cpufreq(Box::new(cpufreq));
-        if let Some(recorder) = recorder {
-            controller = controller.with_originals_recorder(recorder);
-        }
-        let config = ControllerConfig {
-            interval: Duration::from_millis(10),
-            cpu_strategy: strategy,
-            fan_on_exit: FanOnExit::Full,
-        };
-        let snapshot = Arc::new(SharedSnapshot::new());
-        let handle = controller
-            .spawn(config, Box::new(|_| {}), Arc::clone(&snapshot))
-            .unwrap();
-        assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
-        (handle, snapshot)
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        drop(self.tree.take());
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// What a recorder was handed, with what `watched` held at that moment.
-type Recorded = Arc<Mutex<Vec<(Vec<RestoreEntry>, String)>>>;
-
-/// A recorder keeping each call's entries and what `watched` held when it was called,
-/// answering `answer`.
-fn recording(watched: PathBuf, answer: Result<(), String>) -> (OriginalsRecorder, Recorded) {
-    let recorded = Recorded::default();
-    let kept = Arc::clone(&recorded);
-    let recorder: OriginalsRecorder = Box::new(move |entries: &[RestoreEntry]| {
-        let held = read_settled(&watched).unwrap().trim().to_string();
-        kept.lock().unwrap().push((entries.to_vec(), held));
-        answer.clone()
-    });
-    (recorder, recorded)
-}
-
-fn value_for(entries: &[RestoreEntry], path: &Path) -> Option<String> {
-    entries
-        .iter()
-        .find(|e| e.path == path)
-        .map(|e| e.value.clone())
+/// The episode starts among `calls`.
+fn starts(calls: Vec<Call>) -> Vec<Call> {
+    calls.into_iter().filter(Call::is_start).collect()
 }
 
 #[test]
@@ -127,7 +34,7 @@ fn a_max_freq_set_by_hand_between_throttles_is_the_original_of_the_next() {
     let _log = capture_at(LevelFilter::Info);
     let fx = Tree::new("originals-max-freq", &FakeSysfsLayout::default());
     let max = fx.tree().scaling_max_freq_path(0);
-    let (recorder, recorded) = recording(max.clone(), Ok(()));
+    let (recorder, calls) = recording(watching(max.clone()), accept);
     let sensor = FakeSensor::new(50.0);
     let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, Some(recorder));
     fs::write(&max, "1000000\n").unwrap();
@@ -145,14 +52,12 @@ fn a_max_freq_set_by_hand_between_throttles_is_the_original_of_the_next() {
     handle.stop().unwrap();
     assert_eq!(fx.max_freq(), 1_000_000, "the operator's value is put back");
 
-    let recorded = recorded.lock().unwrap().clone();
-    assert_eq!(recorded.len(), 1, "one record, for the one change");
-    let (entries, held_then) = &recorded[0];
-    assert_eq!(value_for(entries, &max).as_deref(), Some("1000000"));
-    assert_eq!(
-        held_then, "1000000",
-        "recorded before the throttle was written"
-    );
+    assert_eq!(calls.letters(), "SR", "one episode, started and released");
+    let Call::Starts { originals, held } = &calls.all()[0] else {
+        unreachable!("a start first");
+    };
+    assert_eq!(value_for(originals, &max).as_deref(), Some("1000000"));
+    assert_eq!(held, "1000000", "recorded before the throttle was written");
     let changed = messages(CPU_TARGET, "cpufreq: ");
     assert!(
         changed
@@ -174,7 +79,7 @@ fn a_governor_set_by_hand_between_throttles_is_put_back_after_the_next() {
     let _log = capture_at(LevelFilter::Info);
     let fx = Tree::new("originals-governor", &FakeSysfsLayout::default());
     let governor = fx.tree().policy_dir(0).join("scaling_governor");
-    let (recorder, recorded) = recording(governor.clone(), Ok(()));
+    let (recorder, calls) = recording(watching(governor.clone()), accept);
     let sensor = FakeSensor::new(50.0);
     let strategy = CpuStrategy::Governor {
         powersave: "powersave".into(),
@@ -193,33 +98,16 @@ fn a_governor_set_by_hand_between_throttles_is_put_back_after_the_next() {
     );
     handle.stop().unwrap();
     assert_eq!(fx.governor(), "performance", "and kept at exit");
-    let recorded = recorded.lock().unwrap().clone();
-    assert_eq!(recorded.len(), 1);
+    assert_eq!(calls.letters(), "SR");
+    let Call::Starts { originals, held } = &calls.all()[0] else {
+        unreachable!("a start first");
+    };
     assert_eq!(
-        value_for(&recorded[0].0, &governor).as_deref(),
+        value_for(originals, &governor).as_deref(),
         Some("performance")
     );
-    assert_eq!(recorded[0].1, "performance", "recorded before powersave");
-}
-
-#[test]
-fn unchanged_originals_are_not_recorded_again() {
-    let _log = capture_at(LevelFilter::Info);
-    let fx = Tree::new("originals-unchanged", &FakeSysfsLayout::default());
-    let max = fx.tree().scaling_max_freq_path(0);
-    let (recorder, recorded) = recording(max, Ok(()));
-    let sensor = FakeSensor::new(50.0);
-    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, Some(recorder));
-    for _ in 0..2 {
-        sensor.set_celsius(82.0);
-        wait_until("at the lowest step", || fx.max_freq() == 600_000);
-        sensor.set_celsius(50.0);
-        wait_until("released", || {
-            !snapshot.current().cpu.unwrap().throttled && fx.max_freq() == 1_500_000
-        });
-    }
-    handle.stop().unwrap();
-    assert!(recorded.lock().unwrap().is_empty());
+    assert_eq!(held, "performance", "recorded before powersave");
+    assert_eq!(calls.all()[1].held(), "performance", "released after");
 }
 
 #[test]
@@ -227,7 +115,10 @@ fn a_failed_record_is_logged_and_the_throttle_goes_on() {
     let _log = capture_at(LevelFilter::Warn);
     let fx = Tree::new("originals-record-fails", &FakeSysfsLayout::default());
     let max = fx.tree().scaling_max_freq_path(0);
-    let (recorder, _recorded) = recording(max.clone(), Err("disk full".into()));
+    let (recorder, _calls) = recording(watching(max.clone()), |call, _| match call {
+        Call::Starts { .. } => Err("disk full".into()),
+        Call::Released { .. } => Ok(()),
+    });
     let sensor = FakeSensor::new(50.0);
     let (handle, _snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, Some(recorder));
     fs::write(&max, "1000000\n").unwrap();
@@ -235,7 +126,7 @@ fn a_failed_record_is_logged_and_the_throttle_goes_on() {
     wait_until("at the lowest step", || fx.max_freq() == 600_000);
     handle.stop().unwrap();
     assert_eq!(fx.max_freq(), 1_000_000);
-    let warned = messages(CPU_TARGET, "cpufreq: the new originals");
+    let warned = messages(CPU_TARGET, "cpufreq: the originals are not in");
     assert!(
         warned.len() == 1 && warned[0].contains("disk full"),
         "{warned:?}"
@@ -248,15 +139,9 @@ fn a_failed_record_is_tried_again_at_the_next_episode() {
     let fx = Tree::new("originals-record-retried", &FakeSysfsLayout::default());
     let max = fx.tree().scaling_max_freq_path(0);
     // The first save fails (a full /run), every later one works.
-    let calls = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&calls);
-    let recorder: OriginalsRecorder = Box::new(move |entries: &[RestoreEntry]| {
-        let mut seen = seen.lock().unwrap();
-        seen.push(entries.to_vec());
-        match seen.len() {
-            1 => Err("disk full".to_string()),
-            _ => Ok(()),
-        }
+    let (recorder, calls) = recording(watching(max.clone()), |_, before| match before {
+        [] => Err("disk full".to_string()),
+        _ => Ok(()),
     });
     let sensor = FakeSensor::new(50.0);
     let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor, Some(recorder));
@@ -270,10 +155,13 @@ fn a_failed_record_is_tried_again_at_the_next_episode() {
         });
     }
     handle.stop().unwrap();
-    let calls = calls.lock().unwrap();
-    // The second episode found nothing changed, but handed over the unrecorded originals.
-    assert_eq!(calls.len(), 2, "{calls:?}");
-    assert_eq!(value_for(&calls[1], &max).as_deref(), Some("1000000"));
+    // The second episode found nothing changed, but handed over the originals again.
+    let starts = starts(calls.all());
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    let Call::Starts { originals, .. } = &starts[1] else {
+        unreachable!("only starts");
+    };
+    assert_eq!(value_for(originals, &max).as_deref(), Some("1000000"));
 }
 
 #[test]

@@ -5,17 +5,19 @@
 //! The originals are taken afresh at the start of each throttle episode (the step that
 //! leaves the unthrottled state, when no write is in doubt): what the strategy's files
 //! hold then is what warden steps down from and puts back, so an operator's change made
-//! while warden was not throttling is kept. A changed original is logged once and handed
-//! to the [`OriginalsRecorder`] (the daemon's crash-restore state) before the throttle
-//! is written; a failed re-read or record is logged and the throttle goes on.
+//! while warden was not throttling is kept. A changed original is logged once. At every
+//! episode start the originals are handed to the [`OriginalsRecorder`] (the daemon's
+//! crash-restore state) before the throttle is written, and once the episode ends (the
+//! step back written whole, nothing in doubt) the recorder is told so: a crash restore
+//! then touches cpufreq only while warden may have changed it. A failed re-read or
+//! record is logged (rate-limited) and the throttle goes on.
 
 use std::time::Instant;
 
 use warden_hw::cpufreq::{CpuFreqFiles, OriginalChange};
 use warden_hw::{CpuFreq, HwError};
 
-use crate::controller::OriginalsRecorder;
-
+use super::OriginalsRecorder;
 use crate::policy::CpuStep;
 use crate::rate_limit::{LogLimiter, SuppressedNote, TextLimiter};
 use crate::snapshot::CpuStatus;
@@ -60,14 +62,14 @@ impl CpuStrategy {
 pub(crate) struct CpuActuator {
     cpu: Box<dyn CpuFreq>,
     strategy: CpuStrategy,
-    /// Told the originals taken afresh, when they changed.
-    recorder: Option<OriginalsRecorder>,
+    /// Told the originals at each episode start, and the end of each episode.
+    recorder: Option<Box<dyn OriginalsRecorder>>,
     /// The next step that leaves the unthrottled state starts an episode and takes the
     /// originals afresh: set by a step up (and a strategy switch), cleared by a step down.
     retake_due: bool,
-    /// The recorder refused the originals last taken: the next episode hands them over
-    /// again, changed or not, so one failed save does not last the whole run.
-    unrecorded: bool,
+    /// The recorder was told an episode started and not yet that it ended: the first
+    /// moment nothing warden asked for is in force (nor may be), it is told.
+    release_due: bool,
     /// Steps at or below the original maximum, ascending.
     usable_khz: Vec<u64>,
     original_khz: u64,
@@ -82,6 +84,8 @@ pub(crate) struct CpuActuator {
     touched: bool,
     read_log: LogLimiter,
     write_log: TextLimiter,
+    /// Failures of the recorder, limited apart from the writes.
+    record_log: TextLimiter,
     pub(crate) status: CpuStatus,
 }
 
@@ -89,7 +93,7 @@ impl CpuActuator {
     pub(crate) fn new(
         cpu: Box<dyn CpuFreq>,
         strategy: CpuStrategy,
-        recorder: Option<OriginalsRecorder>,
+        recorder: Option<Box<dyn OriginalsRecorder>>,
     ) -> Self {
         let (original_khz, original_governor) = cpu.original();
         let usable_khz = usable_steps(cpu.steps_khz(), original_khz);
@@ -107,7 +111,7 @@ impl CpuActuator {
             strategy,
             recorder,
             retake_due: true,
-            unrecorded: false,
+            release_due: false,
             usable_khz,
             original_khz,
             original_governor,
@@ -117,6 +121,7 @@ impl CpuActuator {
             touched: false,
             read_log: LogLimiter::default(),
             write_log: TextLimiter::default(),
+            record_log: TextLimiter::default(),
             status,
         }
     }
@@ -127,11 +132,13 @@ impl CpuActuator {
     }
 
     /// Puts cpufreq back to its originals, switches to `strategy`, then applies `step`
-    /// under it (a reload while throttling keeps the CPU throttled, the new way).
+    /// under it (a reload while throttling keeps the CPU throttled, the new way). The
+    /// recorder is told the episode ended only when `step` does not throttle again: a new
+    /// episode's start records the originals again anyway.
     pub(crate) fn switch_strategy(&mut self, strategy: CpuStrategy, step: CpuStep, now: Instant) {
         // A failure is logged, and the originals stay to be put back at exit; the new
         // strategy rewrites its own target next (in doubt, like after a failed write).
-        if self.restore().is_err() {
+        if self.put_back().is_err() {
             self.in_doubt = true;
         }
         // Put back whole, the CPU is unthrottled: a new strategy's throttle is a new episode.
@@ -142,13 +149,14 @@ impl CpuActuator {
     }
 
     /// Applies one policy step under the configured strategy; a step that leaves the
-    /// unthrottled state takes the originals afresh first.
+    /// unthrottled state starts an episode first, and the step that reaches it again
+    /// (written whole) ends it.
     pub(crate) fn apply(&mut self, step: CpuStep, now: Instant) {
         match step {
             CpuStep::Up => self.retake_due = true,
             CpuStep::Down | CpuStep::ToMinimum => {
                 if std::mem::take(&mut self.retake_due) && self.unthrottled() {
-                    self.retake_originals(now);
+                    self.start_episode(now);
                 }
             }
             CpuStep::Hold => {}
@@ -161,6 +169,9 @@ impl CpuActuator {
         // In doubt, some policy may still hold a throttle: not known to be released.
         self.status.throttled =
             self.cap_khz < self.original_khz || self.powersave_wanted || self.in_doubt;
+        if self.unthrottled() {
+            self.release_recorded(now);
+        }
     }
 
     /// True when nothing warden asked for is in force, nor may be (no write in doubt).
@@ -168,14 +179,65 @@ impl CpuActuator {
         self.cap_khz >= self.original_khz && !self.powersave_wanted && !self.in_doubt
     }
 
-    /// Re-reads the files the strategy writes and takes what they hold as the originals:
-    /// each change is logged, the usable steps follow a new maximum, and the recorder is
-    /// told before anything is written. A failed re-read keeps the originals.
-    fn retake_originals(&mut self, now: Instant) {
+    /// A throttle episode starts: takes the originals afresh and hands them to the
+    /// recorder, changed or not, before anything is written. A strategy that writes no
+    /// file records nothing.
+    fn start_episode(&mut self, now: Instant) {
         let files = self.strategy.files();
         if files == CpuFreqFiles::NONE {
             return;
         }
+        self.retake_originals(files, now);
+        let Some(recorder) = &mut self.recorder else {
+            return;
+        };
+        // Even when the save fails: the record holds them, and the release clears it.
+        self.release_due = true;
+        if let Err(why) = recorder.throttle_starts(&self.cpu.restore_entries()) {
+            self.record_failed(
+                &format!(
+                    "cpufreq: the originals are not in the crash-restore state ({why}); \
+                     throttling anyway: after a crash, 'warden restore' may not put this \
+                     throttle back"
+                ),
+                now,
+            );
+        }
+    }
+
+    /// Tells the recorder the episode ended, once: called whenever nothing warden asked
+    /// for is in force nor may be. A failed save is logged, not retried before the next
+    /// episode (whose start saves again).
+    fn release_recorded(&mut self, now: Instant) {
+        if !std::mem::take(&mut self.release_due) {
+            return;
+        }
+        let Some(recorder) = &mut self.recorder else {
+            return;
+        };
+        if let Err(why) = recorder.throttle_released() {
+            self.record_failed(
+                &format!(
+                    "cpufreq: the end of the throttle is not in the crash-restore state \
+                     ({why}); after a crash, 'warden restore' would put back the originals \
+                     this throttle started from"
+                ),
+                now,
+            );
+        }
+    }
+
+    /// Logs a failure of the recorder: at once when it differs from those logged lately,
+    /// else at most once a minute.
+    fn record_failed(&mut self, line: &str, now: Instant) {
+        if let Some(suppressed) = self.record_log.allow(now, line) {
+            log::warn!("{line}{}", SuppressedNote(suppressed));
+        }
+    }
+
+    /// Re-reads `files` and takes what they hold as the originals: each change is logged
+    /// and the usable steps follow a new maximum. A failed re-read keeps the originals.
+    fn retake_originals(&mut self, files: CpuFreqFiles, now: Instant) {
         let changes = match self.cpu.retake_originals(files) {
             Ok(changes) => changes,
             Err(error) => {
@@ -183,7 +245,7 @@ impl CpuActuator {
                 return;
             }
         };
-        if changes.is_empty() && !self.unrecorded {
+        if changes.is_empty() {
             return;
         }
         for OriginalChange {
@@ -209,17 +271,6 @@ impl CpuActuator {
         }
         self.status.original_governor.clone_from(&original_governor);
         self.original_governor = original_governor;
-        if let Some(record) = &mut self.recorder {
-            let recorded = record(&self.cpu.restore_entries());
-            self.unrecorded = recorded.is_err();
-            if let Err(why) = recorded {
-                log::warn!(
-                    "cpufreq: the new originals are not in the crash-restore state ({why}); \
-                     throttling anyway: after a crash, 'warden restore' would put back the \
-                     ones from before"
-                );
-            }
-        }
     }
 
     /// Steps the cap from the one asked for last; writes it when it moves, or whatever it
@@ -343,9 +394,17 @@ impl CpuActuator {
         }
     }
 
-    /// Puts the originals back if anything was written; on failure, logs the error and
-    /// says what was not put back.
+    /// Puts the originals back if anything was written, and then tells the recorder the
+    /// episode ended; on failure, logs the error and says what was not put back (and the
+    /// recorder keeps the originals).
     pub(super) fn restore(&mut self) -> Result<(), String> {
+        self.put_back()?;
+        self.release_recorded(Instant::now());
+        Ok(())
+    }
+
+    /// [`restore`](Self::restore) without telling the recorder.
+    fn put_back(&mut self) -> Result<(), String> {
         if !self.touched {
             return Ok(());
         }

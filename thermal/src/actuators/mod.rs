@@ -24,15 +24,18 @@
 //! restores them too; a restore that fails is reported, never taken for a
 //! success.
 //!
-//! The fan side is [`fan`], the cpufreq side [`cpu`].
+//! The fan side is [`fan`], the cpufreq side [`cpu`]; what the cpufreq side tells the
+//! daemon's crash-restore state is [`recorder`].
 
 mod cpu;
 mod fan;
+mod recorder;
 
 pub(crate) use cpu::CpuActuator;
 pub use cpu::CpuStrategy;
 pub(crate) use fan::FanActuator;
 pub use fan::FanOnExit;
+pub use recorder::OriginalsRecorder;
 
 /// Fan and cpufreq together, restored on [`Actuators::restore`] or drop.
 pub(crate) struct Actuators {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod capture_log;
+pub mod fake_tree;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
