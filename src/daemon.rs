@@ -11,6 +11,7 @@ use anyhow::Context;
 use warden_hw::HwError;
 
 use crate::config::{AtCapacity, Config, CpuFreqStrategy};
+use crate::engine::signal_set::HeldSignals;
 use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::logging::{self, LogFormat};
@@ -22,7 +23,7 @@ use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
 /// Runs the daemon with the file at `config_path`, or built-in defaults.
 pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     // First: a SIGTERM or SIGHUP from here on waits for the loop, never kills a half-started warden.
-    let signals = engine::catch_signals().context("cannot catch signals")?;
+    let held_signals = HeldSignals::hold().context("cannot block signals while starting")?;
     // What --simulate overrides is in the config itself, so every reload compares like with like.
     let config = match config_path {
         Some(path) => Config::load(path)?,
@@ -64,8 +65,10 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         None => bind_all(&settings)?,
     };
     let (sender, receiver) = engine::control::channel();
-    let mut event_loop = EventLoop::new(settings, listeners, receiver, signals)
-        .context("cannot create the event loop")?;
+    let mut event_loop =
+        EventLoop::new(settings, listeners, receiver).context("cannot create the event loop")?;
+    // The loop catches them now: any that came while starting is taken at its first turn.
+    held_signals.release().context("cannot unblock signals")?;
     let control = engine::ControlHandle::new(sender, event_loop.waker());
     let shared = event_loop.shared();
     let (thermal, thermal_source) =

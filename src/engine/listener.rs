@@ -165,6 +165,13 @@ fn adopt(fd: RawFd) -> Result<Listener, ListenError> {
     match socket.r#type() {
         Ok(t) if t == Type::STREAM => {}
         Ok(_) => return Err(bad("not a stream socket (use ListenStream=)".into())),
+        Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
+            // Not ours to close: forget it rather than drop it.
+            std::mem::forget(socket);
+            return Err(bad(
+                "not open: LISTEN_FDS counts more sockets than were passed".into(),
+            ));
+        }
         Err(e) => return Err(bad(format!("not a socket: {e}"))),
     }
     if !socket.is_listener().map_err(|e| bad(e.to_string()))? {

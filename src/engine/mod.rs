@@ -19,6 +19,7 @@ pub mod session;
 pub mod sessions;
 pub mod settings;
 pub mod shared;
+pub mod signal_set;
 pub mod stats;
 mod test_hooks;
 pub mod token;
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use mio::{Events, Interest, Poll, Waker};
-use signal_hook::consts::{SIGALRM, SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook_mio::v1_0::Signals;
 
 pub use control::{Admission, Command, ControlHandle, ShedMode};
@@ -104,17 +105,6 @@ impl std::fmt::Display for ExitReason {
     }
 }
 
-/// Catches every signal the loop handles, queued until the loop runs.
-///
-/// Call it first in `warden run`: a SIGTERM or SIGHUP during start-up then waits for
-/// the loop instead of killing the process by the default action. SIGUSR1, SIGUSR2
-/// and SIGALRM would also end the process without restoring the fan and cpufreq:
-/// they are caught, logged and ignored. No thread is started, so the environment
-/// can still be edited after this.
-pub fn catch_signals() -> io::Result<Signals> {
-    Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM])
-}
-
 /// The single-threaded connection engine.
 pub struct EventLoop {
     poll: Poll,
@@ -144,12 +134,11 @@ pub struct EventLoop {
 }
 
 impl EventLoop {
-    /// Builds the loop around already-bound listeners and the signals from [`catch_signals`].
+    /// Builds the loop around already-bound listeners.
     pub fn new(
         settings: EngineSettings,
         listeners: Vec<Listener>,
         commands: Receiver<Command>,
-        mut signals: Signals,
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
@@ -161,6 +150,9 @@ impl EventLoop {
         if panic {
             log::warn!("{PANIC_HOOK_ENV}=1: SIGUSR1 will panic the event loop (test hook)");
         }
+        // Any that would otherwise end the process without restoring the fan and cpufreq
+        // is caught: a stop drains, SIGHUP reloads, the rest are logged and ignored.
+        let mut signals = Signals::new(signal_set::caught())?;
         poll.registry()
             .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
         let started = Instant::now();
@@ -509,7 +501,10 @@ impl EventLoop {
     }
 
     fn take_signals(&mut self, hooks: &mut dyn LoopHooks, now: Instant) {
-        let pending: Vec<i32> = self.signals.pending().collect();
+        let mut pending: Vec<i32> = self.signals.pending().collect();
+        // Stops first: a SIGHUP that came with a SIGTERM is then ignored, not reloaded
+        // before the drain (the batch comes in signal-number order, SIGHUP first).
+        pending.sort_by_key(|signal| !matches!(*signal, SIGTERM | SIGINT));
         for signal in pending {
             match signal {
                 SIGTERM | SIGINT if self.drain_deadline.is_some() => {
@@ -541,17 +536,10 @@ impl EventLoop {
                 SIGUSR1 if self.test_hooks.panic => {
                     panic!("SIGUSR1 with {PANIC_HOOK_ENV}=1: test panic in the event loop")
                 }
-                other => {
-                    // A name when signal-hook knows one, the number otherwise.
-                    let name = signal_hook::low_level::signal_name(other);
-                    let shown: &dyn std::fmt::Display = match &name {
-                        Some(name) => name,
-                        None => &other,
-                    };
-                    log::warn!(
-                        "signal {shown} ignored: only SIGTERM, SIGINT (drain) and SIGHUP (reload) mean something to warden"
-                    )
-                }
+                other => log::warn!(
+                    "signal {} ignored: only SIGTERM, SIGINT (drain) and SIGHUP (reload) mean something to warden",
+                    signal_set::name(other)
+                ),
             }
         }
     }

@@ -53,13 +53,7 @@ fn admission_commands_shed_new_connections_only() {
     let listener = listener::bind("127.0.0.1:0".parse().unwrap(), 128).unwrap();
     let addr = listener.addr;
     let (sender, receiver) = control::channel();
-    let mut event_loop = EventLoop::new(
-        settings(),
-        vec![listener],
-        receiver,
-        catch_signals().unwrap(),
-    )
-    .unwrap();
+    let mut event_loop = EventLoop::new(settings(), vec![listener], receiver).unwrap();
     let control = ControlHandle::new(sender, event_loop.waker());
     let shared = event_loop.shared();
     let thread = std::thread::spawn(move || event_loop.run(&mut NoHooks).unwrap());
@@ -164,8 +158,7 @@ fn the_gate_is_never_seen_before_the_counts_that_closed_it() {
         max_connections: MAX,
         ..settings()
     };
-    let mut event_loop =
-        EventLoop::new(capped, vec![listener], receiver, catch_signals().unwrap()).unwrap();
+    let mut event_loop = EventLoop::new(capped, vec![listener], receiver).unwrap();
     let control = ControlHandle::new(sender, event_loop.waker());
     let shared = event_loop.shared();
     let thread = std::thread::spawn(move || event_loop.run(&mut NoHooks).unwrap());
@@ -260,13 +253,7 @@ fn a_stream_longer_than_many_turns_is_echoed_whole() {
         read_buffer_bytes: 1024,
         ..settings()
     };
-    let mut event_loop = EventLoop::new(
-        small_reads,
-        vec![listener],
-        receiver,
-        catch_signals().unwrap(),
-    )
-    .unwrap();
+    let mut event_loop = EventLoop::new(small_reads, vec![listener], receiver).unwrap();
     let control = ControlHandle::new(sender, event_loop.waker());
     let thread = std::thread::spawn(move || event_loop.run(&mut NoHooks).unwrap());
 

@@ -386,6 +386,9 @@ fn stray_signals_are_logged_and_ignored_instead_of_killing_warden() {
         (libc::SIGUSR1, "SIGUSR1"),
         (libc::SIGUSR2, "SIGUSR2"),
         (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGPWR, "SIGPWR"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGRTMIN() + 2, "SIGRTMIN+2"),
     ] {
         let lines = w.log_len();
         w.signal(signal);

@@ -265,6 +265,11 @@ fn passed_descriptors_warden_cannot_serve_are_named() {
             "socket activation: LISTEN_FDS=100000 passes more sockets than warden serves (at most 64)",
         ),
         (
+            // No descriptor 3 at all: never taken for a socket warden opened itself.
+            "LISTEN_PID=$$ LISTEN_FDS=1",
+            "socket activation: descriptor 3: not open: LISTEN_FDS counts more sockets than were passed",
+        ),
+        (
             "LISTEN_PID=abc LISTEN_FDS=1",
             "socket activation: LISTEN_PID=\"abc\" is not a process id",
         ),

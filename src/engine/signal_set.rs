@@ -1,0 +1,148 @@
+//! The signals warden catches, and holding them back while `warden run` starts.
+//!
+//! Every signal whose default action ends the process is caught, except those that
+//! report a fault in warden itself (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS,
+//! SIGABRT) and SIGQUIT, whose core dump is what an operator sending it wants. Ending
+//! by default action would leave the fan and cpufreq as warden set them; caught, each
+//! is logged and ignored unless it is a stop (SIGTERM, SIGINT) or reload (SIGHUP).
+
+use std::io;
+
+use libc::{
+    SIGALRM, SIGHUP, SIGINT, SIGIO, SIGPROF, SIGPWR, SIGSTKFLT, SIGTERM, SIGUSR1, SIGUSR2,
+    SIGVTALRM, SIGXCPU, SIGXFSZ,
+};
+
+/// The signals with a fixed number that the event loop catches.
+const FIXED: [libc::c_int; 13] = [
+    SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGALRM, SIGPWR, SIGVTALRM, SIGPROF, SIGIO, SIGXCPU,
+    SIGXFSZ, SIGSTKFLT,
+];
+
+/// Every signal the event loop catches: [`FIXED`] and the real-time signals, whose
+/// range the C library decides at run time.
+pub fn caught() -> Vec<libc::c_int> {
+    FIXED
+        .into_iter()
+        .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
+        .collect()
+}
+
+/// A caught signal's name for the log: "SIGPWR", "SIGRTMIN+3", or its number.
+pub fn name(signal: libc::c_int) -> String {
+    if let Some(name) = signal_hook::low_level::signal_name(signal) {
+        return name.to_owned();
+    }
+    match signal {
+        SIGPWR => "SIGPWR".to_owned(),
+        SIGSTKFLT => "SIGSTKFLT".to_owned(),
+        rt if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&rt) => {
+            format!("SIGRTMIN+{}", rt - libc::SIGRTMIN())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The caught signals, blocked on the calling thread until [`HeldSignals::release`].
+///
+/// `warden run` holds them first thing, before the event loop exists to catch them: a
+/// SIGTERM or SIGHUP that arrives while it reads its config or binds stays pending and
+/// takes effect once the loop runs, instead of killing a half-started warden. Blocking
+/// opens no file descriptor, so the sockets systemd passes from descriptor 3 on are
+/// still the only ones there when they are taken.
+pub struct HeldSignals {
+    set: libc::sigset_t,
+}
+
+impl HeldSignals {
+    /// Blocks every caught signal on the calling thread (and on threads it starts).
+    pub fn hold() -> io::Result<HeldSignals> {
+        // SAFETY: sigemptyset/sigaddset only write the set we own; every number is a
+        // valid signal (fixed constants and the C library's own real-time range).
+        let set = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signal in caught() {
+                libc::sigaddset(&mut set, signal);
+            }
+            set
+        };
+        mask(libc::SIG_BLOCK, &set)?;
+        Ok(HeldSignals { set })
+    }
+
+    /// Unblocks them: one that arrived meanwhile is delivered now, to the handlers the
+    /// event loop installed. Call it once the loop exists.
+    pub fn release(self) -> io::Result<()> {
+        mask(libc::SIG_UNBLOCK, &self.set)
+    }
+}
+
+fn mask(how: libc::c_int, set: &libc::sigset_t) -> io::Result<()> {
+    // SAFETY: a valid set; the old mask is not wanted (null).
+    let rc = unsafe { libc::pthread_sigmask(how, set, std::ptr::null_mut()) };
+    match rc {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_and_sigquit_are_left_to_their_default_action() {
+        let caught = caught();
+        for left in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGILL,
+            libc::SIGFPE,
+            libc::SIGTRAP,
+            libc::SIGSYS,
+            libc::SIGABRT,
+            libc::SIGQUIT,
+            libc::SIGKILL,
+            libc::SIGSTOP,
+        ] {
+            assert!(!caught.contains(&left), "{left}");
+        }
+        assert!(caught.contains(&libc::SIGRTMIN()) && caught.contains(&libc::SIGRTMAX()));
+        assert!(caught.contains(&SIGPWR) && caught.contains(&SIGTERM));
+    }
+
+    #[test]
+    fn every_caught_signal_has_a_name() {
+        for signal in caught() {
+            assert!(name(signal).starts_with("SIG"), "{signal}");
+        }
+        assert_eq!(name(libc::SIGRTMIN() + 3), "SIGRTMIN+3");
+        assert_eq!(name(SIGPWR), "SIGPWR");
+    }
+
+    #[test]
+    fn a_held_signal_is_pending_until_released() {
+        // On a thread of its own, so the mask change stays there.
+        std::thread::spawn(|| {
+            let held = HeldSignals::hold().unwrap();
+            // SAFETY: reading this thread's mask into a set we own.
+            let blocked = unsafe {
+                let mut now: libc::sigset_t = std::mem::zeroed();
+                libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+                libc::sigismember(&now, SIGHUP) == 1 && libc::sigismember(&now, SIGTERM) == 1
+            };
+            assert!(blocked);
+            held.release().unwrap();
+            // SAFETY: as above.
+            let released = unsafe {
+                let mut now: libc::sigset_t = std::mem::zeroed();
+                libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut now);
+                libc::sigismember(&now, SIGHUP) == 0
+            };
+            assert!(released);
+        })
+        .join()
+        .unwrap();
+    }
+}
