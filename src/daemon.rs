@@ -18,7 +18,7 @@ use crate::logging::{self, LogFormat};
 use crate::rlimit::FdBudget;
 use crate::status::{LiveStatus, StatusSources, ThermalSource};
 use crate::systemd::{status_text, Notifier};
-use crate::thermal_guard::{self, ThermalGuard, ThermalStart};
+use crate::thermal_guard::{self, ThermalGuard, ThermalStart, FIRST_READING_TIMEOUT};
 
 /// Runs the daemon with the file at `config_path`, or built-in defaults.
 pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
@@ -71,15 +71,16 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     held_signals.release().context("cannot unblock signals")?;
     let control = engine::ControlHandle::new(sender, event_loop.waker());
     let shared = event_loop.shared();
-    let (thermal, thermal_source) =
+    // `_state_lock` (no sensor) is held to the end of the run, as the guard holds its own.
+    let (thermal, thermal_source, _state_lock) =
         match thermal_guard::start(&config, simulation, control.clone(), Arc::clone(&shared))? {
             ThermalStart::Running(guard) => {
                 let source = ThermalSource::Controller(guard.snapshot());
-                (Some(guard), source)
+                (Some(guard), source, None)
             }
-            ThermalStart::NoSensor(why) => {
-                log::warn!("{why}");
-                (None, ThermalSource::Absent { reason: why })
+            ThermalStart::NoSensor { reason, state_lock } => {
+                log::warn!("{reason}");
+                (None, ThermalSource::Absent { reason }, state_lock)
             }
         };
     let sources = StatusSources::new(
@@ -254,9 +255,6 @@ pub fn engine_settings(
         drain_timeout: server.drain_timeout,
     }
 }
-
-/// How long readiness waits for the thermal thread's first reading.
-const FIRST_READING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What stopping may take after the drain, told to systemd with the drain timeout
 /// (`EXTEND_TIMEOUT_USEC=`): the thermal thread's restore (at most

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{
-    AtomicU64, AtomicU8, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+    AtomicBool, AtomicU64, AtomicU8, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
@@ -62,6 +62,9 @@ pub struct LoopShared {
     pub stats: Stats,
     gate: AtomicU8,
     heartbeat_ms: AtomicU64,
+    /// Set by the first [`beat`](Self::beat): until then the loop has not run
+    /// (warden is starting) and `heartbeat_ms` means nothing.
+    has_beaten: AtomicBool,
     max_connections: AtomicU64,
     /// Written only when the listeners change (start, reload, drain), never per message.
     listen: Mutex<Vec<SocketAddr>>,
@@ -75,6 +78,7 @@ impl LoopShared {
             stats: Stats::default(),
             gate: AtomicU8::new(GateState::Open as u8),
             heartbeat_ms: AtomicU64::new(0),
+            has_beaten: AtomicBool::new(false),
             max_connections: AtomicU64::new(max_connections as u64),
             listen: Mutex::new(Vec::new()),
             started: Instant::now(),
@@ -124,6 +128,14 @@ impl LoopShared {
     pub fn beat(&self, now: Instant) {
         let ms = now.saturating_duration_since(self.started).as_millis() as u64;
         self.heartbeat_ms.store(ms, Relaxed);
+        // Release after the heartbeat: whoever sees the flag sees a real beat's time.
+        self.has_beaten.store(true, Release);
+    }
+
+    /// True once the loop has beaten at least once (it beats as it starts to
+    /// run); false while warden is still starting.
+    pub fn has_beaten(&self) -> bool {
+        self.has_beaten.load(Acquire)
     }
 
     /// Time since the loop last beat.

@@ -49,11 +49,12 @@ pub fn status_document(s: &StatusSnapshot) -> Value {
         "listen": s.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "event_loop": {
             "alive": s.loop_alive(),
+            "starting": s.loop_starting,
             "heartbeat_age_s": secs(s.heartbeat_age),
         },
         "admission": {
             "state": s.gate.as_str(),
-            "ready": s.gate == GateState::Open && s.loop_alive(),
+            "ready": s.ready(),
             "reason": reason,
             "message": message,
             "shed_mode": shed_mode,

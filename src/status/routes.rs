@@ -30,7 +30,10 @@ pub const ENDPOINTS: [(&str, &str); 6] = [
         "/ready",
         "200 while admitting new connections, else 503 with the reason",
     ),
-    ("/healthz", "200 while the event loop is alive, else 503"),
+    (
+        "/healthz",
+        "200 while starting or the event loop is alive, else 503",
+    ),
 ];
 
 /// True for the probes, `GET`/`HEAD` of `/healthz` and `/ready`: cheap answers
@@ -78,18 +81,8 @@ pub fn route(request: &RequestHead, snapshot: &StatusSnapshot) -> Response {
 }
 
 fn ready(s: &StatusSnapshot) -> Response {
-    let (reason, message) = if s.loop_alive() {
-        s.admission_reason()
-    } else {
-        (
-            "event_loop_stalled",
-            format!(
-                "the event loop has not beaten for {:.1} s",
-                s.heartbeat_age.as_secs_f64()
-            ),
-        )
-    };
-    let ready = s.loop_alive() && s.gate == crate::engine::GateState::Open;
+    let (reason, message) = s.readiness_reason();
+    let ready = s.ready();
     let body = json!({
         "ready": ready,
         "state": s.gate.as_str(),
@@ -103,6 +96,7 @@ fn healthz(s: &StatusSnapshot) -> Response {
     let alive = s.loop_alive();
     let body = json!({
         "alive": alive,
+        "starting": s.loop_starting,
         "heartbeat_age_s": s.heartbeat_age.as_millis() as f64 / 1000.0,
         "stale_after_s": super::snapshot::HEARTBEAT_STALE_AFTER.as_millis() as f64 / 1000.0,
     });
@@ -255,6 +249,28 @@ mod tests {
         let response = get("/healthz", &snapshot);
         assert_eq!(response.status, 503);
         assert_eq!(body_json(&response)["alive"], false);
+    }
+
+    #[test]
+    fn a_starting_warden_is_alive_but_not_ready() {
+        let snapshot = fixtures::starting();
+        let response = get("/healthz", &snapshot);
+        assert_eq!(response.status, 200, "a liveness probe must not kill it");
+        let body = body_json(&response);
+        assert_eq!(body["alive"], true);
+        assert_eq!(body["starting"], true);
+        let response = get("/ready", &snapshot);
+        assert_eq!(response.status, 503);
+        let body = body_json(&response);
+        assert_eq!(body["ready"], false);
+        assert_eq!(body["reason"], "starting");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("starting") && message.contains("first thermal reading"),
+            "{message}"
+        );
+        let once_running = get("/healthz", &fixtures::with_thermal());
+        assert_eq!(body_json(&once_running)["starting"], false);
     }
 
     #[test]

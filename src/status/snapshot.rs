@@ -14,6 +14,7 @@ use warden_thermal::{HistorySample, SharedSnapshot, ThermalSnapshot};
 
 use crate::engine::stats::LocalStats;
 use crate::engine::{GateState, LoopShared, HEARTBEAT_INTERVAL};
+use crate::thermal_guard::FIRST_READING_TIMEOUT;
 
 /// The event loop counts as alive while its last heartbeat is younger than this
 /// (three of its ticks).
@@ -76,6 +77,8 @@ impl StatusSources {
         // (release/acquire), so these counters are never older than this state.
         let gate = shared.gate();
         let counters = shared.stats.load();
+        // Before the heartbeat's age (acquire): once it says beaten, the age is a real one.
+        let loop_starting = !shared.has_beaten();
         let thermal = match &self.thermal {
             ThermalSource::Controller(snapshot) => ThermalView::Available {
                 current: Box::new(snapshot.current()),
@@ -98,6 +101,7 @@ impl StatusSources {
             counters,
             gate,
             max_connections: shared.max_connections(),
+            loop_starting,
             heartbeat_age: shared.heartbeat_age(now),
             thermal,
             simulated: self.simulated,
@@ -141,6 +145,9 @@ pub struct StatusSnapshot {
     pub gate: GateState,
     /// `server.max_connections` in force.
     pub max_connections: u64,
+    /// The event loop has not beaten yet: warden is starting (waiting for the
+    /// first thermal reading), and `heartbeat_age` is the time since start.
+    pub loop_starting: bool,
     /// Time since the event loop's last heartbeat.
     pub heartbeat_age: Duration,
     /// Thermal state.
@@ -150,9 +157,41 @@ pub struct StatusSnapshot {
 }
 
 impl StatusSnapshot {
-    /// True while the event loop's heartbeat is fresh.
+    /// True while the process counts as alive (what `/healthz` reports): still
+    /// starting, or the event loop's heartbeat is fresh.
     pub fn loop_alive(&self) -> bool {
-        self.heartbeat_age < HEARTBEAT_STALE_AFTER
+        self.loop_starting || self.heartbeat_age < HEARTBEAT_STALE_AFTER
+    }
+
+    /// True while new connections are admitted (what `/ready` reports): the loop
+    /// has started, beats, and the gate is open.
+    pub fn ready(&self) -> bool {
+        !self.loop_starting && self.loop_alive() && self.gate == GateState::Open
+    }
+
+    /// Why `/ready` says what it says: a short code and a sentence. Starting and
+    /// a stalled loop come before the admission gate's own reason.
+    pub fn readiness_reason(&self) -> (&'static str, String) {
+        if self.loop_starting {
+            (
+                "starting",
+                format!(
+                    "warden is starting: waiting for its first thermal reading (at most {} s) \
+                     before the event loop runs",
+                    FIRST_READING_TIMEOUT.as_secs()
+                ),
+            )
+        } else if !self.loop_alive() {
+            (
+                "event_loop_stalled",
+                format!(
+                    "the event loop has not beaten for {:.1} s",
+                    self.heartbeat_age.as_secs_f64()
+                ),
+            )
+        } else {
+            self.admission_reason()
+        }
     }
 
     /// The thermal controller's state, if it runs.
@@ -298,6 +337,7 @@ pub(crate) mod fixtures {
             },
             gate: GateState::Open,
             max_connections: 10_000,
+            loop_starting: false,
             heartbeat_age: Duration::from_millis(200),
             thermal: ThermalView::Available {
                 current: Box::new(current),
@@ -337,6 +377,17 @@ pub(crate) mod fixtures {
                 Some("cannot parse \"garbage\" in thermal_zone0/temp".into());
         }
         snapshot
+    }
+
+    /// The same warden while starting: the status page is up, the event loop has
+    /// not run yet (its "heartbeat" is as old as the process).
+    pub fn starting() -> StatusSnapshot {
+        StatusSnapshot {
+            loop_starting: true,
+            uptime: Duration::from_millis(2_068),
+            heartbeat_age: Duration::from_millis(2_068),
+            ..with_thermal()
+        }
     }
 
     /// The same warden without a sensor.
@@ -393,6 +444,36 @@ mod tests {
             matches!(&with.thermal, ThermalView::Available { history, .. } if history.len() == 1)
         );
         assert!(sources.simulated(true).snapshot(false).simulated);
+    }
+
+    #[test]
+    fn the_loop_counts_as_starting_until_its_first_beat() {
+        let shared = Arc::new(LoopShared::new(16));
+        let sources = StatusSources::new(
+            Arc::clone(&shared),
+            ThermalSource::Absent {
+                reason: "none".into(),
+            },
+            "echo",
+        );
+        // However long the wait for the first reading, the age is no verdict yet.
+        let mut before = sources.snapshot(false);
+        assert!(before.loop_starting);
+        before.heartbeat_age = HEARTBEAT_STALE_AFTER * 4;
+        assert!(before.loop_alive(), "a starting warden is alive");
+        assert!(!before.ready(), "a starting warden is not ready");
+        assert_eq!(before.readiness_reason().0, "starting");
+        assert!(before.readiness_reason().1.contains("5 s"));
+
+        shared.beat(shared.started());
+        let mut after = sources.snapshot(false);
+        assert!(!after.loop_starting);
+        after.heartbeat_age = HEARTBEAT_STALE_AFTER;
+        assert!(!after.loop_alive(), "a loop that stops beating is stalled");
+        assert_eq!(after.readiness_reason().0, "event_loop_stalled");
+        after.heartbeat_age = Duration::ZERO;
+        assert!(after.ready());
+        assert_eq!(after.readiness_reason().0, "admitting");
     }
 
     #[test]

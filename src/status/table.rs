@@ -135,8 +135,14 @@ pub fn render(doc: &Value) -> Result<String, MissingField> {
             f.text("admission.message")
         ),
     ));
-    lines.push((
-        "event loop",
+    // Not through `f`: a warden older than `starting` lacks it (and was never starting).
+    let starting = doc.pointer("/event_loop/starting").and_then(Value::as_bool) == Some(true);
+    let event_loop = if starting {
+        format!(
+            "starting (waiting for the first thermal reading; up {} s)",
+            num(f.get("event_loop.heartbeat_age_s"), 1)
+        )
+    } else {
         format!(
             "{} (heartbeat {} s ago)",
             if f.get("event_loop.alive").as_bool() == Some(true) {
@@ -145,8 +151,9 @@ pub fn render(doc: &Value) -> Result<String, MissingField> {
                 "NOT RESPONDING"
             },
             num(f.get("event_loop.heartbeat_age_s"), 1)
-        ),
-    ));
+        )
+    };
+    lines.push(("event loop", event_loop));
     thermal_lines(&mut f, &mut lines);
     lines.push((
         "connections",

@@ -38,6 +38,7 @@ mod startup;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use warden_hw::StateDirLock;
 use warden_thermal::{ControllerHandle, SharedSnapshot};
@@ -48,6 +49,11 @@ use reload::MissingCpufreq;
 
 pub use settings::{controller_config, hardware_spec, policy_config};
 pub use startup::start;
+
+/// How long the daemon waits for the controller's first reading before the event
+/// loop runs (it reports ready without one after that); the status page says
+/// "starting" meanwhile.
+pub const FIRST_READING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The running thermal controller and what it needs at shutdown.
 pub struct ThermalGuard {
@@ -76,7 +82,13 @@ pub enum ThermalStart {
     /// The controller runs.
     Running(ThermalGuard),
     /// No thermal zone exists and none was named: no thermal control.
-    NoSensor(String),
+    NoSensor {
+        /// Why, as the log and the status page say it.
+        reason: String,
+        /// The state directory's lock: keep it for the whole run, so a second warden on
+        /// the same `hardware.state_dir` still refuses to start; `None` when simulating.
+        state_lock: Option<StateDirLock>,
+    },
 }
 
 impl ThermalGuard {

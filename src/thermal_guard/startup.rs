@@ -43,7 +43,13 @@ pub fn start(
     )?;
     let (backends, simulation) = match build_backends(config, simulation.as_ref())? {
         Ok(built) => built,
-        Err(no_sensor) => return Ok(ThermalStart::NoSensor(no_sensor)),
+        Err(reason) => {
+            // Still the only warden on this state directory: the caller keeps the lock.
+            return Ok(ThermalStart::NoSensor {
+                reason,
+                state_lock: claim.lock,
+            });
+        }
     };
     for note in &backends.notes {
         log::info!("{note}");
@@ -225,7 +231,7 @@ mod tests {
         let shared = Arc::new(LoopShared::new(16));
         let guard = match start(&config, None, ControlHandle::new(sender, waker), shared) {
             Ok(ThermalStart::Running(guard)) => guard,
-            Ok(ThermalStart::NoSensor(why)) => panic!("no sensor: {why}"),
+            Ok(ThermalStart::NoSensor { reason, .. }) => panic!("no sensor: {reason}"),
             Err(_) => panic!("thermal control did not start"),
         };
         assert_eq!(saved_max_freq(&state_dir), None, "no throttle yet");

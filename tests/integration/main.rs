@@ -19,6 +19,7 @@ mod scale;
 mod simulate;
 mod stale_tokens;
 mod startup_signals;
+mod state_dir_lock;
 mod status;
 mod status_browser;
 mod systemd;

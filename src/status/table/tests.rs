@@ -50,6 +50,24 @@ fn a_simulated_board_is_marked_first_and_real_hardware_not_at_all() {
 }
 
 #[test]
+fn a_starting_warden_is_starting_not_unresponsive() {
+    let out = render(&status_document(&fixtures::starting())).unwrap();
+    assert!(
+        out.contains("event loop   starting (waiting for the first thermal reading; up 2.1 s)"),
+        "{out}"
+    );
+    assert!(!out.contains("NOT RESPONDING"), "{out}");
+    // Once it beats, a loop that stops beating is reported as before.
+    let mut stalled = fixtures::with_thermal();
+    stalled.heartbeat_age = std::time::Duration::from_secs(3);
+    let out = render(&status_document(&stalled)).unwrap();
+    assert!(
+        out.contains("event loop   NOT RESPONDING (heartbeat 3.0 s ago)"),
+        "{out}"
+    );
+}
+
+#[test]
 fn table_without_a_sensor_says_why() {
     let out = render(&status_document(&fixtures::without_thermal())).unwrap();
     assert!(
