@@ -9,7 +9,9 @@ use warden_hw::fake_sysfs::FakeSysfsTree;
 
 use crate::crash_state_episodes::heat_until_throttled;
 use crate::thermal::{max_freq, rig, FAST_THERMAL};
-use crate::util::{config_with, run_warden, wait_until, Launch, TempDir, Warden};
+use crate::util::{
+    assert_second_warden_refused, config_with, run_warden, wait_until, Launch, TempDir, Warden,
+};
 
 #[test]
 fn after_sigkill_warden_restore_puts_cpufreq_back_from_the_state_file() {
@@ -243,25 +245,9 @@ fn a_second_warden_on_the_same_state_dir_refuses_to_start() {
     wait_until("minimum frequency", Duration::from_secs(5), || {
         max_freq(&first.tree) == 600_000
     });
-    let first_dir = first.warden.dir.path().display().to_string();
     let state_dir = first.warden.dir.path().join("run");
     let saved = std::fs::read_to_string(warden_hw::restore::state_path(&state_dir)).unwrap();
-    let config = config_with("", FAST_THERMAL).replace("@DIR@", &first_dir);
-    let launch = Launch {
-        expect_exit: true,
-        ..Launch::default()
-    };
-    let mut second = Warden::start_in(TempDir::new("second"), &config, launch);
-    let status = second.wait_exit(Duration::from_secs(10)).expect("exits");
-    // The log reader may still be draining the pipe after the exit.
-    second.wait_log("another warden", Duration::from_secs(5));
-    let log = second.log().join("\n");
-    assert_eq!(status.code(), Some(1), "a runtime conflict:\n{log}");
-    assert!(
-        log.contains(&format!("pid {}", first.warden.pid()))
-            && log.contains(&state_dir.display().to_string()),
-        "names the running warden and the state dir:\n{log}"
-    );
+    let log = assert_second_warden_refused(&first.warden, FAST_THERMAL);
     assert_eq!(
         max_freq(&first.tree),
         600_000,

@@ -5,6 +5,7 @@
 //! all be served. A `server.listen` that disagrees with the passed sockets is
 //! named at start, and sockets warden cannot serve are refused by name.
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::unix::net::UnixStream;
@@ -38,13 +39,10 @@ fn systemd_socket_activate_hands_over_connections_queued_before_start() {
         .arg("-E")
         .arg("WARDEN_LOG=info")
         .arg("--")
-        .arg("/bin/sh")
-        .arg("-c")
-        .arg(format!("sleep {START_DELAY}; exec \"$0\" \"$@\""))
-        .arg(warden_bin())
-        .arg("run")
-        .arg("--config")
-        .arg(&config_path);
+        .args(sh_then_warden(
+            &format!("sleep {START_DELAY};"),
+            &config_path,
+        ));
     let mut activator = Logged::spawn(cmd);
     activator.wait_line(&format!("Listening on {addr}"), Duration::from_secs(10));
 
@@ -122,15 +120,7 @@ fn listen_fds_zero_binds_server_listen_instead_of_serving_nothing() {
         .replace("@DIR@", &dir.path().display().to_string());
     let config_path = dir.write("warden.toml", &config);
     // LISTEN_PID names warden itself (sh execs it), with no sockets passed.
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg("LISTEN_PID=$$ LISTEN_FDS=0 exec \"$0\" \"$@\"")
-        .arg(warden_bin())
-        .arg("run")
-        .arg("--config")
-        .arg(&config_path)
-        .env("WARDEN_LOG", "info");
-    let mut warden = Logged::spawn(cmd);
+    let mut warden = spawn_through_sh("LISTEN_PID=$$ LISTEN_FDS=0", &config_path);
     warden.wait_line("LISTEN_FDS=0", Duration::from_secs(10));
     warden.wait_line(&format!("listening on {addr}"), Duration::from_secs(10));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
@@ -152,6 +142,28 @@ fn activated(listen: &str, config: &Path, fdnames: &str) -> Logged {
     activated_with(&[], listen, config, fdnames)
 }
 
+/// `/bin/sh -c "PREFIX exec warden run --config CONFIG"`: sh execs warden in place, so
+/// warden keeps sh's pid (the one `$$` and systemd-socket-activate's LISTEN_PID name).
+fn sh_then_warden(prefix: &str, config: &Path) -> Vec<OsString> {
+    vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!("{prefix} exec \"$0\" \"$@\"").into(),
+        warden_bin().into(),
+        "run".into(),
+        "--config".into(),
+        config.into(),
+    ]
+}
+
+/// Runs [`sh_then_warden`] directly (no activator), logging at info.
+fn spawn_through_sh(prefix: &str, config: &Path) -> Logged {
+    let argv = sh_then_warden(prefix, config);
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).env("WARDEN_LOG", "info");
+    Logged::spawn(cmd)
+}
+
 /// [`activated`], with `options` for `systemd-socket-activate` first (`--datagram`).
 fn activated_with(options: &[&str], listen: &str, config: &Path, fdnames: &str) -> Logged {
     let activate = tool("systemd-socket-activate", "systemd");
@@ -159,12 +171,8 @@ fn activated_with(options: &[&str], listen: &str, config: &Path, fdnames: &str) 
     cmd.args(options)
         .arg("-l")
         .arg(listen)
-        .args(["-E", "WARDEN_LOG=info", "--", "/bin/sh", "-c"])
-        .arg(format!("LISTEN_FDNAMES={fdnames} exec \"$0\" \"$@\""))
-        .arg(warden_bin())
-        .arg("run")
-        .arg("--config")
-        .arg(config);
+        .args(["-E", "WARDEN_LOG=info", "--"])
+        .args(sh_then_warden(&format!("LISTEN_FDNAMES={fdnames}"), config));
     let activator = Logged::spawn(cmd);
     activator.wait_line(&format!("Listening on {listen}"), Duration::from_secs(10));
     activator
@@ -278,14 +286,7 @@ fn passed_descriptors_warden_cannot_serve_are_named() {
             "socket activation: LISTEN_FDS=\"many\" is not a count",
         ),
     ] {
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(format!("{env} exec \"$0\" \"$@\""))
-            .arg(warden_bin())
-            .arg("run")
-            .arg("--config")
-            .arg(&config);
-        let mut warden = Logged::spawn(cmd);
+        let mut warden = spawn_through_sh(env, &config);
         let status = warden.wait_exit(Duration::from_secs(10)).expect("exits");
         let line = warden.wait_line("socket activation", Duration::from_secs(2));
         assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{env}: {line}");
@@ -307,12 +308,8 @@ fn the_open_file_budget_counts_the_sockets_systemd_passed() {
     for addr in &addrs {
         cmd.arg("-l").arg(addr.to_string());
     }
-    cmd.args(["-E", "WARDEN_LOG=info", "--", "/bin/sh", "-c"])
-        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
-        .arg(warden_bin())
-        .arg("run")
-        .arg("--config")
-        .arg(&config_path);
+    cmd.args(["-E", "WARDEN_LOG=info", "--"])
+        .args(sh_then_warden("ulimit -n 256 &&", &config_path));
     let mut activator = Logged::spawn(cmd);
     activator.wait_line(
         &format!("Listening on {}", addrs[39]),
@@ -339,15 +336,7 @@ fn a_listen_pid_naming_another_process_is_said_and_server_listen_bound() {
         .replace("@DIR@", &dir.path().display().to_string());
     let config_path = dir.write("warden.toml", &config);
     // What a wrapper that forks (not execs) leaves: LISTEN_PID names the wrapper.
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg("LISTEN_PID=1 LISTEN_FDS=1 exec \"$0\" \"$@\"")
-        .arg(warden_bin())
-        .arg("run")
-        .arg("--config")
-        .arg(&config_path)
-        .env("WARDEN_LOG", "info");
-    let mut warden = Logged::spawn(cmd);
+    let mut warden = spawn_through_sh("LISTEN_PID=1 LISTEN_FDS=1", &config_path);
     let line = warden.wait_line("LISTEN_PID=1", Duration::from_secs(10));
     assert!(
         line.contains("names another process") && line.contains("must exec warden"),

@@ -370,3 +370,26 @@ pub fn counters(w: &mut Warden) -> std::collections::HashMap<String, u64> {
         .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
         .collect()
 }
+
+/// Starts a second warden with `rest` on `first`'s directory (so the same
+/// `hardware.state_dir`) and asserts it refuses to start: exit 1, naming the running
+/// warden's pid and the state dir. Returns the second one's log.
+pub fn assert_second_warden_refused(first: &Warden, rest: &str) -> String {
+    let state_dir = first.dir.path().join("run");
+    let config = config_with("", rest).replace("@DIR@", &first.dir.path().display().to_string());
+    let launch = Launch {
+        expect_exit: true,
+        ..Launch::default()
+    };
+    let mut second = Warden::start_in(TempDir::new("second"), &config, launch);
+    let status = second.wait_exit(Duration::from_secs(10)).expect("exits");
+    let log = second.log().join("\n");
+    assert_eq!(status.code(), Some(1), "a runtime conflict:\n{log}");
+    assert!(
+        log.contains("another warden")
+            && log.contains(&format!("pid {}", first.pid()))
+            && log.contains(&state_dir.display().to_string()),
+        "names the running warden and the state dir:\n{log}"
+    );
+    log
+}
