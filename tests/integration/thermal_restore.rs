@@ -299,23 +299,7 @@ fn the_lock_stops_a_second_warden_and_warden_restore_even_when_the_owner_looks_d
     );
     assert_eq!(max_freq(&first.tree), 600_000, "nothing put back");
 
-    let config = config_with("", FAST_THERMAL)
-        .replace("@DIR@", &first.warden.dir.path().display().to_string());
-    let launch = Launch {
-        expect_exit: true,
-        ..Launch::default()
-    };
-    let mut second = Warden::start_in(TempDir::new("second-hidepid"), &config, launch);
-    let status = second.wait_exit(Duration::from_secs(10)).expect("exits");
-    // The log reader may still be draining the pipe after the exit.
-    second.wait_log("another warden", Duration::from_secs(5));
-    let log = second.log().join("\n");
-    assert_eq!(status.code(), Some(1), "{log}");
-    assert!(
-        log.contains(&format!("pid {}", first.warden.pid()))
-            && log.contains(&state_dir.display().to_string()),
-        "{log}"
-    );
+    assert_second_warden_refused(&first.warden, FAST_THERMAL);
     assert_eq!(max_freq(&first.tree), 600_000, "not replayed underneath it");
     assert_eq!(
         std::fs::read_to_string(warden_hw::restore::state_path(&state_dir)).unwrap(),
