@@ -5,8 +5,9 @@
 //! missing (a table of "?" would hide that the answer is not a whole status
 //! document); a field that is present but `null` (no reading yet, no fan
 //! duty set) shows as "?" or in words, and the thermal details are read
-//! only when `thermal.available` is true. The one exception is `simulated`,
-//! which wardens before it never sent: absent, it reads as real hardware.
+//! only when `thermal.available` is true. The exceptions are fields that wardens
+//! before them never sent: `simulated` (absent, it reads as real hardware),
+//! `event_loop.starting` and `thermal.throttle_flags_error`.
 
 use serde_json::Value;
 
@@ -273,8 +274,18 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
             ),
         ));
     }
-    // `null`: the firmware's flags cannot be read here (not a Pi).
-    if let Some(map) = f.section("thermal.throttle_flags").as_object() {
+    // Not through `f`: a warden older than `throttle_flags_error` lacks it.
+    let unreadable = f
+        .doc
+        .pointer("/thermal/throttle_flags_error")
+        .and_then(Value::as_str);
+    // `null`: the firmware's flags are unknown; said only when a read failed, since
+    // with no such file (not a Pi) there are none to know.
+    let flags = f.section("thermal.throttle_flags").as_object();
+    if let (None, Some(why)) = (flags, unreadable) {
+        lines.push(("firmware", format!("flags unknown: {}", printable(why))));
+    }
+    if let Some(map) = flags {
         let set: Vec<String> = map
             .iter()
             .filter(|(k, v)| *k != "raw" && v.as_bool() == Some(true))

@@ -135,6 +135,12 @@ fn celsius_ticks(svg: &str) -> Vec<f64> {
 fn chromium_renders_the_live_page_with_temperature_and_charts() {
     let r = rig_with_sensor(57.5, "");
     wait_status(r.status, "a reading", |d| d["thermal"]["temp_c"] == 57.5);
+    // Firmware flags that cannot be read are shown as unknown, with the reason.
+    std::fs::write(r.tree.throttle_path(), "garbage\n").unwrap();
+    let status = wait_status(r.status, "the flags unreadable", |d| {
+        d["thermal"]["throttle_flags_error"].is_string()
+    });
+    assert!(status["thermal"]["throttle_flags"].is_null(), "{status}");
     // Let the history collect a few one-second samples.
     std::thread::sleep(Duration::from_millis(3500));
     let samples = get(r.status, "/status/history").json()["samples"]
@@ -152,6 +158,11 @@ fn chromium_renders_the_live_page_with_temperature_and_charts() {
         "current temperature not shown"
     );
     assert_eq!(text_of(&dom, "admission"), "open");
+    let flags = text_of(&dom, "cpu-flags");
+    assert!(
+        flags.starts_with("unknown: ") && flags.contains("garbage"),
+        "firmware flags shown as {flags:?}"
+    );
     let updates: usize = dom
         .split("data-updates=\"")
         .nth(1)

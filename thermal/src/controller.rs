@@ -508,12 +508,17 @@ impl Worker {
     fn read_slow_status(&mut self, now: Instant) {
         if let Some(reader) = &mut self.throttle {
             match reader.read() {
-                Ok(flags) => self.snapshot.throttle_flags = flags,
+                Ok(flags) => {
+                    self.snapshot.throttle_flags = flags;
+                    self.snapshot.throttle_flags_error = None;
+                }
                 Err(error) => {
                     // Unknown, as when the file is missing: the last flags read may no
-                    // longer hold, and the status must not show them as current.
+                    // longer hold, and the status must not show them as current. Unlike a
+                    // missing file, the status says why.
                     self.snapshot.throttle_flags = None;
                     let message = error.to_string();
+                    self.snapshot.throttle_flags_error = Some(message.clone());
                     if let Some(suppressed) = self.throttle_log.allow(now, &message) {
                         log::warn!("throttle flags: {message}{}", SuppressedNote(suppressed));
                     }

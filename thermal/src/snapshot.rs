@@ -100,6 +100,9 @@ pub struct ThermalSnapshot {
     /// Firmware throttle flags, read at most every 2 s; `None` when unavailable: no such
     /// file, or the last read failed (the last flags read may no longer hold).
     pub throttle_flags: Option<ThrottleFlags>,
+    /// Why the last read of the firmware throttle flags failed; `None` when it succeeded,
+    /// when there is no such file (not a Pi), or before the first read.
+    pub throttle_flags_error: Option<String>,
     /// Admission decision last sent to the event loop.
     pub admission: AdmissionDecision,
     /// Why admission is what it is.
@@ -125,6 +128,7 @@ impl Default for ThermalSnapshot {
             fan: FanStatus::default(),
             cpu: None,
             throttle_flags: None,
+            throttle_flags_error: None,
             admission: AdmissionDecision::Open,
             admission_reason: AdmissionReason::Cool,
             ticks: 0,

@@ -65,6 +65,11 @@ fn unreadable_throttle_flags_are_unknown_not_the_last_ones_read() {
     let reads = throttle.read_count();
     wait_until("another failed read", || throttle.read_count() > reads + 1);
     assert_eq!(snapshot.current().throttle_flags, None);
+    let why = snapshot.current().throttle_flags_error;
+    assert!(
+        why.as_deref().is_some_and(|w| w.contains("garbage")),
+        "the status says why the flags are unknown: {why:?}"
+    );
 
     // Readable again: the flags are back.
     let calmer = ThrottleFlags::from_raw(0x5_0000);
@@ -73,6 +78,7 @@ fn unreadable_throttle_flags_are_unknown_not_the_last_ones_read() {
     wait_until("the flags read again", || {
         snapshot.current().throttle_flags == Some(calmer)
     });
+    assert_eq!(snapshot.current().throttle_flags_error, None);
     handle.stop().unwrap();
 }
 

@@ -213,6 +213,29 @@ fn null_values_still_render_in_words_or_as_question_marks() {
 }
 
 #[test]
+fn firmware_flags_that_cannot_be_read_say_why_and_a_missing_file_says_nothing() {
+    let mut doc = status_document(&fixtures::with_thermal());
+    doc["thermal"]["throttle_flags"] = Value::Null;
+    doc["thermal"]["throttle_flags_error"] =
+        Value::from("get_throttled: not a hex word: \"garbage\"\u{1b}[2J");
+    let out = render(&doc).unwrap();
+    assert!(
+        out.contains(
+            "firmware     flags unknown: get_throttled: not a hex word: \"garbage\"\\u{1b}[2J"
+        ),
+        "{out}"
+    );
+    // No file (not a Pi): no error, no line, as from a warden older than the field.
+    doc["thermal"]["throttle_flags_error"] = Value::Null;
+    assert!(!render(&doc).unwrap().contains("firmware"));
+    doc["thermal"]
+        .as_object_mut()
+        .unwrap()
+        .remove("throttle_flags_error");
+    assert!(!render(&doc).unwrap().contains("firmware"));
+}
+
+#[test]
 fn a_sensor_fault_is_said_in_words_not_question_marks() {
     let out = render(&status_document(&fixtures::sensor_fault())).unwrap();
     let line = out.lines().find(|l| l.starts_with("temperature")).unwrap();
