@@ -16,7 +16,7 @@ use crate::engine::{self, EngineSettings, EventLoop, LoopHooks, LoopShared, Shed
 use crate::exit::Failure;
 use crate::logging::{self, LogFormat};
 use crate::rlimit::FdBudget;
-use crate::status::{LiveStatus, StatusSources, ThermalSource};
+use crate::status::{LiveStatus, StatusError, StatusSources, ThermalSource};
 use crate::systemd::{status_text, Notifier};
 use crate::thermal_guard::{self, ThermalGuard, ThermalStart, FIRST_READING_TIMEOUT};
 
@@ -89,8 +89,14 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
         config.server.service.as_str(),
     )
     .simulated(config.hardware.simulate);
-    let status = LiveStatus::start(sources, &config.status, fd_budget.status_connections)
-        .map_err(anyhow::Error::from)?;
+    let status =
+        LiveStatus::start(sources, &config.status, fd_budget.status_connections).map_err(|e| {
+            match e {
+                // Only a passed socket can be there: the config check refuses server.listen.
+                StatusError::OwnListener { .. } => Failure::StatusOnOwnPort(e),
+                other => Failure::Runtime(other.into()),
+            }
+        })?;
     let mut hooks = DaemonHooks {
         config_path: config_path.map(Path::to_path_buf),
         simulate_flag: simulate,
@@ -470,10 +476,21 @@ impl LoopHooks for DaemonHooks {
                     None => &config.server.listen,
                     Some(_) => &[],
                 };
-                self.status
-                    .release_port_for(listen, &self.applied.server.listen, &config.status);
-                let settings =
+                let kept = self.status.release_port_for(
+                    listen,
+                    &self.applied.server.listen,
+                    &config.status,
+                );
+                let mut settings =
                     engine_settings(&config, &self.fd_budget, self.systemd_listeners, "SIGHUP");
+                if let Some(page) = kept {
+                    // All or nothing, as when a bind fails: the next SIGHUP tries again.
+                    log::error!(
+                        "SIGHUP: keeping the old listeners: server.listen wants {page}, which the status page keeps (see above)"
+                    );
+                    settings.listen.clone_from(&self.applied.server.listen);
+                    settings.backlog = self.applied.server.backlog;
+                }
                 let previous = std::mem::replace(&mut self.applied, config);
                 self.reload_report = Some(ReloadReport {
                     previous,
@@ -483,10 +500,11 @@ impl LoopHooks for DaemonHooks {
             }
             Err(e) => {
                 log::error!("SIGHUP: {e}; keeping the running configuration");
+                // Nothing moves: the reload is over.
+                self.notifier.ready();
                 None
             }
         };
-        self.notifier.ready();
         outcome
     }
 
@@ -515,9 +533,10 @@ impl LoopHooks for DaemonHooks {
     }
 
     /// The status page moves after the listeners, so it may take a port they gave up;
-    /// then the one line on what the reload applied.
+    /// then the one line on what the reload applied, and READY=1: systemd's reload
+    /// is over only once everything has moved.
     fn reloaded(&mut self, applied: &EngineSettings) {
-        self.status.apply(&self.applied.status, &applied.listen);
+        self.status.apply(&self.applied.status);
         // A bind that failed left the old address in force: the next SIGHUP tries again.
         self.applied.server.listen.clone_from(&applied.listen);
         self.applied.server.backlog = applied.backlog;
@@ -525,8 +544,12 @@ impl LoopHooks for DaemonHooks {
         if let Some(report) = self.reload_report.take() {
             report.log(&self.applied, applied);
         }
+        self.notifier.ready();
     }
 }
+
+#[cfg(test)]
+mod reload_tests;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success, including a clean drain after SIGTERM/SIGINT |
 //! | 1 | runtime failure: cannot listen, an open-file limit below 128, lost event loop, I/O; fan/cpufreq not put back at exit (after the drain; the crash-restore state is kept for `warden restore`); another warden running on the same `hardware.state_dir`; `warden restore` while the warden that wrote the state still runs (nothing is touched) |
-//! | 2 | bad configuration or usage, including hardware the config asks for that is not there, and sockets systemd passed that warden cannot serve (a datagram or unix socket, malformed `LISTEN_PID`/`LISTEN_FDS`) |
+//! | 2 | bad configuration or usage, including hardware the config asks for that is not there, and sockets systemd passed that warden cannot serve (a datagram or unix socket, malformed `LISTEN_PID`/`LISTEN_FDS`) or whose port `status.listen` names |
 
 use std::process::ExitCode;
 
@@ -24,6 +24,10 @@ pub enum Failure {
     /// the .socket unit is wrong, and a restart would be handed the same.
     #[error(transparent)]
     SocketActivation(crate::engine::listener::ListenError),
+    /// `status.listen` names the port of a socket systemd passed: the configuration and
+    /// the .socket unit disagree, and a restart would meet the same.
+    #[error(transparent)]
+    StatusOnOwnPort(crate::status::StatusError),
     /// Something failed while running.
     #[error("{0:#}")]
     Runtime(#[from] anyhow::Error),
@@ -46,7 +50,8 @@ impl Failure {
             Failure::Usage(_)
             | Failure::Config(_)
             | Failure::HardwareConfig(_)
-            | Failure::SocketActivation(_) => ExitCode::from(2),
+            | Failure::SocketActivation(_)
+            | Failure::StatusOnOwnPort(_) => ExitCode::from(2),
             Failure::Runtime(_) => ExitCode::from(1),
         }
     }

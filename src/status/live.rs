@@ -5,7 +5,7 @@
 //! settings back. When the service listeners take the page's port in the same
 //! reload (the two swap ports), the page moves to its new address before they
 //! bind ([`LiveStatus::release_port_for`]); if that address is taken, the page
-//! stays, and so do the listeners (their bind fails, all or nothing).
+//! stays, and so do the listeners (all or nothing).
 
 use std::net::SocketAddr;
 
@@ -34,17 +34,25 @@ impl LiveStatus {
         config: &StatusConfig,
         max_connections: usize,
     ) -> Result<Self, StatusError> {
-        let server = if config.enabled {
-            Some(spawn(sources.clone(), config, max_connections)?)
-        } else {
-            None
-        };
-        Ok(LiveStatus {
+        let mut live = LiveStatus {
             sources,
             running: config.clone(),
-            server,
+            server: None,
             max_connections,
             refused: None,
+        };
+        if config.enabled {
+            live.server = Some(live.bind_server(config)?);
+        }
+        Ok(live)
+    }
+
+    /// Binds and starts a server for `config`; a port one of the event loop's own
+    /// listeners holds is said to be warden's, not blamed on another process.
+    fn bind_server(&self, config: &StatusConfig) -> Result<StatusServerHandle, StatusError> {
+        spawn(self.sources.clone(), config, self.max_connections).map_err(|error| {
+            let own = self.sources.loop_shared.listen_addrs();
+            held_by_own_listener(error, &own)
         })
     }
 
@@ -59,20 +67,19 @@ impl LiveStatus {
     /// swap ports) or `newer` disables it, the page closes at once:
     /// [`apply`](Self::apply) binds the new address after the listeners moved, or the
     /// old one again if they could not. Otherwise it moves to its new address at once;
-    /// if that is taken it stays where it is, logged, and the listeners' bind then fails
-    /// on its port, so both stay as they were.
+    /// if that is taken it stays where it is, logged, and this returns the address it
+    /// holds: the listeners must then stay where they are too.
+    #[must_use = "the listeners cannot take a port the page kept"]
     pub fn release_port_for(
         &mut self,
         listen: &[SocketAddr],
         serving: &[SocketAddr],
         newer: &StatusConfig,
-    ) {
-        let Some(held) = self.server.as_ref().map(StatusServerHandle::local_addr) else {
-            return;
-        };
+    ) -> Option<SocketAddr> {
+        let held = self.server.as_ref().map(StatusServerHandle::local_addr)?;
         let leaving = !newer.enabled || newer.listen != self.running.listen;
         if !leaving || !listen.iter().any(|wanted| addresses_overlap(&held, wanted)) {
-            return;
+            return None;
         }
         // A true swap: the new address is the listeners' own, free only once they moved.
         let swapping = serving
@@ -85,24 +92,28 @@ impl LiveStatus {
             if let Some(server) = self.server.take() {
                 server.stop();
             }
-            return;
+            return None;
         }
         // Its new address is not the listeners' to take: bind it first, so that if it is
-        // taken the page stays where it is (and the listeners' bind fails, all or nothing).
+        // taken the page stays where it is (and the listeners too, all or nothing).
         match self.move_to(newer) {
-            Ok(()) => log::info!(
-                "SIGHUP: status page moved from {held} first: server.listen takes that port"
-            ),
+            Ok(()) => {
+                log::info!(
+                    "SIGHUP: status page moved from {held} first: server.listen takes that port"
+                );
+                None
+            }
             Err(e) => {
                 log::error!("SIGHUP: {e}; the status page stays on {held}");
                 self.refused = Some(newer.clone());
+                Some(held)
             }
         }
     }
 
     /// Binds `newer`'s address, then stops the old server: a failure leaves it up.
     fn move_to(&mut self, newer: &StatusConfig) -> Result<(), StatusError> {
-        let fresh = spawn(self.sources.clone(), newer, self.max_connections)?;
+        let fresh = self.bind_server(newer)?;
         if let Some(old) = self.server.replace(fresh) {
             old.stop();
         }
@@ -110,11 +121,8 @@ impl LiveStatus {
         Ok(())
     }
 
-    /// Applies a reloaded `[status]`; logs what it did, or why the old server stays. A
-    /// port one of the service listeners in force (`own`) still holds (its move failed,
-    /// and was logged) is named as warden's own rather than blamed on another process.
-    pub fn apply(&mut self, newer: &StatusConfig, own: &[SocketAddr]) {
-        let explain = |e: &StatusError| bind_failure(e, own);
+    /// Applies a reloaded `[status]`; logs what it did, or why the old server stays.
+    pub fn apply(&mut self, newer: &StatusConfig) {
         if self.refused.take().as_ref() == Some(newer) {
             return;
         }
@@ -133,7 +141,7 @@ impl LiveStatus {
         if self.server.is_some() && newer.listen != self.running.listen {
             // A new address: bind it first, so a failure leaves the old page up.
             if let Err(e) = self.move_to(newer) {
-                log::error!("SIGHUP: {}; the status page stays as it was", explain(&e));
+                log::error!("SIGHUP: {e}; the status page stays as it was");
             }
             return;
         }
@@ -142,17 +150,14 @@ impl LiveStatus {
         if let Some(old) = self.server.take() {
             old.stop();
         }
-        match spawn(self.sources.clone(), newer, self.max_connections) {
+        match self.bind_server(newer) {
             Ok(fresh) => {
                 self.server = Some(fresh);
                 self.running = newer.clone();
             }
             Err(e) if self.running.enabled && self.running != *newer => {
-                log::error!(
-                    "SIGHUP: {}; restarting the status page with its old settings",
-                    explain(&e)
-                );
-                match spawn(self.sources.clone(), &self.running, self.max_connections) {
+                log::error!("SIGHUP: {e}; restarting the status page with its old settings");
+                match self.bind_server(&self.running) {
                     Ok(old) => self.server = Some(old),
                     Err(e) => log::error!(
                         "status page is down: {e}; a SIGHUP or a restart binds it again"
@@ -174,19 +179,19 @@ impl LiveStatus {
     }
 }
 
-/// `error` in words; a bind refused because one of warden's `own` listeners holds the
-/// port says so instead of suggesting another process.
-fn bind_failure(error: &StatusError, own: &[SocketAddr]) -> String {
-    if let StatusError::Bind { addr, os_error, .. } = error {
+/// `error`, or [`StatusError::OwnListener`] when the port was refused because one of
+/// warden's `own` service listeners holds it.
+fn held_by_own_listener(error: StatusError, own: &[SocketAddr]) -> StatusError {
+    if let StatusError::Bind { addr, os_error, .. } = &error {
         let in_use = os_error.raw_os_error() == Some(libc::EADDRINUSE);
         if let Some(listener) = own.iter().find(|l| in_use && addresses_overlap(addr, l)) {
-            return format!(
-                "cannot listen on status.listen {addr}: warden's own listener on {listener} \
-                 still holds that port (server.listen could not move, see above)"
-            );
+            return StatusError::OwnListener {
+                addr: *addr,
+                listener: *listener,
+            };
         }
     }
-    error.to_string()
+    error
 }
 
 #[cfg(test)]
@@ -249,7 +254,7 @@ mod tests {
         let (first, second) = (free_addr(), free_addr());
         let mut status = live(&config(first, 1));
         assert!(healthz(first).is_some());
-        status.apply(&config(second, 1), &[]);
+        status.apply(&config(second, 1));
         assert_eq!(served_on(&status), Some(second));
         assert_eq!(status.running.listen, second);
         assert!(healthz(second).is_some(), "served on the new address");
@@ -263,7 +268,7 @@ mod tests {
         let first = free_addr();
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut status = live(&config(first, 1));
-        status.apply(&config(taken.local_addr().unwrap(), 1), &[]);
+        status.apply(&config(taken.local_addr().unwrap(), 1));
         assert_eq!(served_on(&status), Some(first));
         assert_eq!(status.running.listen, first, "the old settings stay");
         assert!(healthz(first).is_some());
@@ -273,7 +278,7 @@ mod tests {
     fn other_settings_on_the_same_address_rebuild_the_server_there() {
         let addr = free_addr();
         let mut status = live(&config(addr, 1));
-        status.apply(&config(addr, 3), &[]);
+        status.apply(&config(addr, 3));
         assert_eq!(status.running.workers, 3);
         assert_eq!(served_on(&status), Some(addr));
         assert!(healthz(addr).is_some());
@@ -283,16 +288,13 @@ mod tests {
     fn disabling_closes_the_port_and_enabling_opens_it_again() {
         let addr = free_addr();
         let mut status = live(&config(addr, 1));
-        status.apply(
-            &StatusConfig {
-                enabled: false,
-                ..config(addr, 1)
-            },
-            &[],
-        );
+        status.apply(&StatusConfig {
+            enabled: false,
+            ..config(addr, 1)
+        });
         assert_eq!(served_on(&status), None);
         assert!(healthz(addr).is_none());
-        status.apply(&config(addr, 1), &[]);
+        status.apply(&config(addr, 1));
         assert!(healthz(addr).is_some());
     }
 
@@ -304,10 +306,10 @@ mod tests {
             ..config(addr, 1)
         });
         let squatter = TcpListener::bind(addr).unwrap();
-        status.apply(&config(addr, 1), &[]);
+        status.apply(&config(addr, 1));
         assert_eq!(served_on(&status), None, "the address is taken");
         drop(squatter);
-        status.apply(&config(addr, 1), &[]);
+        status.apply(&config(addr, 1));
         assert_eq!(served_on(&status), Some(addr), "bound on the retry");
     }
 
@@ -315,22 +317,31 @@ mod tests {
     fn a_port_the_listeners_take_is_released_and_the_page_moves_on() {
         let (page, next) = (free_addr(), free_addr());
         let mut status = live(&config(page, 1));
-        status.release_port_for(&[free_addr()], &[], &config(next, 1));
+        assert_eq!(
+            status.release_port_for(&[free_addr()], &[], &config(next, 1)),
+            None
+        );
         assert_eq!(served_on(&status), Some(page), "a port nobody wants stays");
-        status.release_port_for(&[page], &[], &config(page, 1));
+        assert_eq!(
+            status.release_port_for(&[page], &[], &config(page, 1)),
+            None
+        );
         assert_eq!(
             served_on(&status),
             Some(page),
             "a page that stays keeps its port"
         );
-        status.release_port_for(&[page], &[], &config(next, 1));
+        assert_eq!(
+            status.release_port_for(&[page], &[], &config(next, 1)),
+            None
+        );
         assert_eq!(
             served_on(&status),
             Some(next),
             "moved before the listeners bind"
         );
         let listener = TcpListener::bind(page).expect("the listeners can bind the port");
-        status.apply(&config(next, 1), &[]);
+        status.apply(&config(next, 1));
         assert_eq!(served_on(&status), Some(next));
         assert_eq!(status.running().listen, next);
         drop(listener);
@@ -342,13 +353,17 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut status = live(&config(page, 1));
         let newer = config(taken.local_addr().unwrap(), 1);
-        status.release_port_for(&[page], &[], &newer);
+        assert_eq!(
+            status.release_port_for(&[page], &[], &newer),
+            Some(page),
+            "the listeners are told the page kept their port"
+        );
         assert_eq!(served_on(&status), Some(page), "never closed");
         assert!(
             TcpListener::bind(page).is_err(),
             "so the listeners cannot take its port and stay where they were too"
         );
-        status.apply(&newer, &[]);
+        status.apply(&newer);
         assert_eq!(served_on(&status), Some(page), "still on the old address");
         assert_eq!(status.running().listen, page, "the old settings stay");
         assert!(healthz(page).is_some());
@@ -360,11 +375,12 @@ mod tests {
         let service = TcpListener::bind("127.0.0.1:0").unwrap();
         let service_addr = service.local_addr().unwrap();
         let mut status = live(&config(page, 1));
-        status.release_port_for(&[page], &[service_addr], &config(service_addr, 1));
+        let released = status.release_port_for(&[page], &[service_addr], &config(service_addr, 1));
+        assert_eq!(released, None);
         assert_eq!(served_on(&status), None, "closed for the listeners");
         let moved = TcpListener::bind(page).expect("the listeners take the page's port");
         drop(service);
-        status.apply(&config(service_addr, 1), &[]);
+        status.apply(&config(service_addr, 1));
         assert_eq!(served_on(&status), Some(service_addr));
         drop(moved);
     }
@@ -377,7 +393,7 @@ mod tests {
             enabled: false,
             ..config(page, 1)
         };
-        status.release_port_for(&[page], &[], &off);
+        assert_eq!(status.release_port_for(&[page], &[], &off), None);
         assert_eq!(served_on(&status), None);
         TcpListener::bind(page).expect("the listeners can bind the port");
     }
@@ -387,14 +403,38 @@ mod tests {
         let addr: SocketAddr = "127.0.0.1:7000".parse().unwrap();
         let in_use =
             || StatusError::bind(addr, std::io::Error::from_raw_os_error(libc::EADDRINUSE));
-        let own = bind_failure(&in_use(), &["0.0.0.0:7000".parse().unwrap()]);
+        let own = held_by_own_listener(in_use(), &["0.0.0.0:7000".parse().unwrap()]).to_string();
         assert!(
-            own.contains("warden's own listener on 0.0.0.0:7000")
+            own.contains("warden's own service listener on 0.0.0.0:7000")
                 && !own.contains("another process"),
             "{own}"
         );
-        let other = bind_failure(&in_use(), &["127.0.0.1:7001".parse().unwrap()]);
+        let other =
+            held_by_own_listener(in_use(), &["127.0.0.1:7001".parse().unwrap()]).to_string();
         assert!(other.contains("another process holds this port"), "{other}");
+    }
+
+    #[test]
+    fn a_page_on_the_port_of_a_service_listener_is_told_the_port_is_warden_s_own() {
+        // As with a socket systemd passed, which the configuration check never sees.
+        let service = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = service.local_addr().unwrap();
+        let shared = Arc::new(LoopShared::new(10));
+        shared.set_listen_addrs(vec![addr]);
+        let reason = ThermalSource::Absent {
+            reason: "test".into(),
+        };
+        let sources = StatusSources::new(shared, reason, "echo");
+        let refused = LiveStatus::start(sources, &config(addr, 1), 4)
+            .err()
+            .unwrap();
+        let message = refused.to_string();
+        assert!(
+            message.contains(&format!(
+                "warden's own service listener on {addr} holds that port"
+            )) && !message.contains("another process"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -405,7 +445,10 @@ mod tests {
         let mut status = live(&config(page, 1));
         let next = free_addr();
         let v6_any: SocketAddr = format!("[::]:{}", next.port()).parse().unwrap();
-        status.release_port_for(&[page], &[v6_any], &config(next, 1));
+        assert_eq!(
+            status.release_port_for(&[page], &[v6_any], &config(next, 1)),
+            None
+        );
         assert_eq!(served_on(&status), Some(next), "moved, never closed");
     }
 }

@@ -47,6 +47,18 @@ pub enum StatusError {
         /// What to do about it, from [`crate::bind_cause::status_hint`].
         hint: &'static str,
     },
+    /// `status.listen` is a port one of warden's own service listeners holds (a socket
+    /// systemd passed, or `server.listen` still in force after its move failed).
+    #[error(
+        "cannot listen on status.listen {addr}: warden's own service listener on {listener} \
+         holds that port; give status.listen a port of its own, or set status.enabled = false"
+    )]
+    OwnListener {
+        /// The address.
+        addr: SocketAddr,
+        /// The service listener holding its port.
+        listener: SocketAddr,
+    },
     /// A poll, waker or thread could not be created.
     #[error("cannot start the status server: {what}: {os_error}")]
     Setup {

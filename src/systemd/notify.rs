@@ -85,7 +85,7 @@ impl Notifier {
     }
 
     /// Builds a notifier from the raw variable values, for process `own_pid`.
-    fn from_values(
+    pub(crate) fn from_values(
         socket: Option<&OsStr>,
         watchdog_usec: Option<&OsStr>,
         watchdog_pid: Option<&OsStr>,

@@ -246,8 +246,22 @@ fn a_swap_whose_new_status_address_is_taken_keeps_both_where_they_were() {
     w.rewrite_config(&listen_and_status(&[page], taken));
     let lines = w.log_len();
     w.signal(libc::SIGHUP);
-    w.wait_log_after(lines, "keeping the old listeners", RELOAD_WAIT);
+    let kept = w.wait_log_after(lines, "keeping the old listeners", RELOAD_WAIT);
+    assert!(
+        kept.contains(&format!(
+            "server.listen wants {page}, which the status page keeps"
+        )),
+        "{kept}"
+    );
     w.wait_log_after(lines, "configuration reloaded", RELOAD_WAIT);
+    // The page's port is warden's own: no other process is blamed for it (only for
+    // the squatter's).
+    let blamed: Vec<String> = w.log()[lines..]
+        .iter()
+        .filter(|l| l.contains("another process") && l.contains(&format!("{page}: ")))
+        .cloned()
+        .collect();
+    assert!(blamed.is_empty(), "{blamed:?}");
     let reported: Vec<String> = w.log()[lines..]
         .iter()
         .filter(|l| l.contains(&format!("status.listen {taken}")))

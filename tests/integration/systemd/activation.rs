@@ -295,6 +295,27 @@ fn passed_descriptors_warden_cannot_serve_are_named() {
 }
 
 #[test]
+fn a_status_listen_on_the_port_of_a_passed_socket_is_named_as_warden_s_own() {
+    let dir = TempDir::new("activate-status-port");
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    // The configuration check cannot see the clash: server.listen is not this port.
+    let config = config_with("", &format!("[status]\nlisten = \"{addr}\"\n"))
+        .replace("@DIR@", &dir.path().display().to_string());
+    let config = dir.write("warden.toml", &config);
+    let mut activator = activated(&addr.to_string(), &config, "service");
+    let _client = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    let status = activator.wait_exit(Duration::from_secs(15)).expect("exits");
+    let log = activator.lines().join("\n");
+    assert_eq!(status.code(), Some(BAD_SOCKETS_EXIT), "{status:?}\n{log}");
+    assert!(
+        log.contains(&format!(
+            "cannot listen on status.listen {addr}: warden's own service listener on {addr} holds that port"
+        )) && !log.contains("another process"),
+        "{log}"
+    );
+}
+
+#[test]
 fn the_open_file_budget_counts_the_sockets_systemd_passed() {
     let activate = tool("systemd-socket-activate", "systemd");
     let dir = TempDir::new("activate-budget");
