@@ -28,6 +28,11 @@ fn run(args: impl Iterator<Item = std::ffi::OsString>) -> Result<(), Failure> {
         Command::Version => print_out(&format!("warden {}\n", env!("CARGO_PKG_VERSION"))),
         Command::CheckConfig { path } => {
             let checked = config::check_file(&path)?;
+            // The simulated Pi's governors are known without its hardware: what `run`
+            // would refuse is refused here too.
+            if checked.hardware.simulate {
+                simulate::check_governor(&checked)?;
+            }
             // The simulation's variables are part of what `warden run` would be given.
             let note = simulate::check_process_environment(checked.hardware.simulate)
                 .map_err(SimulateError::into_failure)?;

@@ -197,8 +197,8 @@ pub enum HwError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A cpufreq governor this kernel does not offer.
-    #[error("cpufreq governor {governor:?} is not offered by this kernel ({file} lists: {available}); set cpufreq.powersave_governor to one of those")]
+    /// A cpufreq governor the kernel (or the simulated Pi) does not offer.
+    #[error("cpufreq governor {governor:?} is not offered ({file} lists: {available}); set cpufreq.powersave_governor to one of those")]
     GovernorNotAvailable {
         /// The governor asked for.
         governor: String,

@@ -47,6 +47,18 @@ mod options;
 
 pub use options::*;
 
+/// Refuses a "governor" strategy whose governor the simulated Pi does not offer: every
+/// throttle would fail. Its list is fixed, so `warden check-config` and `warden run` check
+/// the same thing (exit 2).
+pub fn check_governor(config: &crate::config::Config) -> Result<(), crate::exit::Failure> {
+    if config.cpufreq.strategy != crate::config::CpuFreqStrategy::Governor {
+        return Ok(());
+    }
+    warden_hw::sim::SimCpuFreq::check_governor(&config.cpufreq.powersave_governor).map_err(|e| {
+        crate::exit::Failure::HardwareConfig(anyhow::Error::new(e).context("hardware"))
+    })
+}
+
 /// The thread advancing the simulated Pi; stopping or dropping it ends the thread.
 #[derive(Debug)]
 pub struct Simulation {

@@ -15,7 +15,7 @@ use super::reload::MissingCpufreq;
 use super::settings::{controller_config, fan_on_exit, hardware_spec, policy_config};
 use super::{ThermalGuard, ThermalStart};
 use crate::config::defaults::{DEFAULT_FAN_DRIVER, DEFAULT_SYSFS_ROOT};
-use crate::config::{Config, CpuFreqStrategy, SensorSelection};
+use crate::config::{Config, SensorSelection};
 use crate::engine::{Admission, Command, ControlHandle, LoopShared, ShedMode};
 use crate::exit::Failure;
 use crate::simulate::{SimulateError, Simulation, SimulationOptions};
@@ -151,10 +151,7 @@ fn build_backends(
     if let Some(options) = simulation {
         // The check real hardware makes at start: a governor the board cannot switch to
         // would fail every throttle.
-        if config.cpufreq.strategy == CpuFreqStrategy::Governor {
-            warden_hw::sim::SimCpuFreq::check_governor(&config.cpufreq.powersave_governor)
-                .map_err(|e| Failure::HardwareConfig(anyhow::Error::new(e).context("hardware")))?;
-        }
+        crate::simulate::check_governor(config)?;
         let ignored = ignored_when_simulating(config);
         if !ignored.is_empty() {
             log::warn!(

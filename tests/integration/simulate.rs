@@ -245,13 +245,22 @@ fn a_simulated_board_refuses_a_governor_it_lacks_and_names_the_hardware_it_ignor
     let dir = TempDir::new("sim-bad-governor");
     let bogus = config_text("", true)
         + "[cpufreq]\nstrategy = \"governor\"\npowersave_governor = \"bogus\"\n";
-    let out = run_with_sim_env(&dir, &bogus, &["run", "--config", "@CONFIG@"], &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("\"bogus\"") && stderr.contains("simulated scaling_available_governors"),
-        "{stderr}"
-    );
+    // check-config refuses it too: the simulated board's list is known without it.
+    for args in [
+        &["run", "--config", "@CONFIG@"][..],
+        &["check-config", "@CONFIG@"][..],
+    ] {
+        let out = run_with_sim_env(&dir, &bogus, args, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(
+                "governor \"bogus\" is not offered (the simulated scaling_available_governors"
+            ),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+    }
     // Real-hardware settings a simulation does not drive are named, not silently dropped.
     let w = Warden::start_in(
         TempDir::new("sim-ignored"),
