@@ -34,6 +34,10 @@ pub fn run(config_path: Option<&Path>, simulate: bool) -> Result<(), Failure> {
     let simulation = crate::simulate::options_for_run(config.hardware.simulate)
         .map_err(crate::simulate::SimulateError::into_failure)?;
     apply_logging(&config);
+    if config.hardware.simulate {
+        // Restart-only: the whole run drives the model or the board.
+        logging::mark_simulated();
+    }
     if config_path.is_none() {
         log::info!("no --config given: using built-in defaults");
     }

@@ -41,6 +41,28 @@ struct StderrLogger {
 
 static LOGGER: std::sync::OnceLock<StderrLogger> = std::sync::OnceLock::new();
 
+/// Set once `warden run` drives the simulated Pi ([`mark_simulated`]).
+static SIMULATED: AtomicBool = AtomicBool::new(false);
+
+/// Put before the message of a line about the hardware while it is simulated, so that a
+/// journal read later never takes a model's step for the board's.
+pub const SIMULATED_MARK: &str = "[simulated Pi] ";
+
+/// From now on, lines from the crates that drive the hardware (warden-thermal,
+/// warden-hw) carry [`SIMULATED_MARK`], and in JSON `"fields": {"simulated": true}`.
+pub fn mark_simulated() {
+    SIMULATED.store(true, Relaxed);
+}
+
+/// True for a record about the hardware: logged by warden-thermal or warden-hw.
+fn about_hardware(target: &str) -> bool {
+    ["warden_thermal", "warden_hw"].iter().any(|krate| {
+        target
+            .strip_prefix(krate)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
 /// Installs the logger (once) and sets the level and format (any time).
 ///
 /// `WARDEN_LOG` (error, warn, info, debug, trace), when set and valid, wins
@@ -81,16 +103,17 @@ impl Log for StderrLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
+        let simulated = SIMULATED.load(Relaxed) && about_hardware(record.target());
         let line = if self.json.load(Relaxed) {
-            let line = json_line(&rfc3339_now(), record);
+            let line = json_line(&rfc3339_now(), record, simulated);
             match self.journald {
                 true => format!("<{}>{line}", syslog_priority(record.level())),
                 false => line,
             }
         } else if self.journald {
-            journald_line(record)
+            journald_line(record, simulated)
         } else {
-            text_line(&rfc3339_now(), record)
+            text_line(&rfc3339_now(), record, simulated)
         };
         // One write per line keeps lines from different threads whole.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
@@ -160,6 +183,7 @@ fn error_json(time: &str, text: &str, journald: bool) -> String {
             .target("warden")
             .args(format_args!("{message}"))
             .build(),
+        false,
     );
     match journald {
         true => format!("<{}>{line}", syslog_priority(Level::Error)),
@@ -178,18 +202,27 @@ fn error_text(text: &str, journald: bool) -> String {
 }
 
 /// A line for journald: the `<N>` syslog priority, then the message (the journal adds
-/// the time).
-fn journald_line(record: &Record<'_>) -> String {
+/// the time), marked when it is about the `simulated` Pi.
+fn journald_line(record: &Record<'_>, simulated: bool) -> String {
     let mut line = format!("<{}>", syslog_priority(record.level()));
+    push_mark(&mut line, simulated);
     push_message(&mut line, record.args());
     line
 }
 
-/// A human line: `time`, the level padded to five columns, the message.
-fn text_line(time: &str, record: &Record<'_>) -> String {
+/// A human line: `time`, the level padded to five columns, the message, marked when it
+/// is about the `simulated` Pi.
+fn text_line(time: &str, record: &Record<'_>, simulated: bool) -> String {
     let mut line = format!("{time} {:5} ", record.level());
+    push_mark(&mut line, simulated);
     push_message(&mut line, record.args());
     line
+}
+
+fn push_mark(line: &mut String, simulated: bool) {
+    if simulated {
+        line.push_str(SIMULATED_MARK);
+    }
 }
 
 /// Appends `message` and the newline to `line`, with its control and invisible characters
@@ -220,8 +253,9 @@ fn syslog_priority(level: Level) -> u8 {
 
 /// A JSON line for `record` at `time`; serde_json escapes control characters in the
 /// message (`\n` as `\\n`), so it is one line whatever the message holds.
-fn json_line(time: &str, record: &Record<'_>) -> String {
-    let object = serde_json::json!({
+/// A record about the `simulated` Pi says so in `fields`.
+fn json_line(time: &str, record: &Record<'_>, simulated: bool) -> String {
+    let mut object = serde_json::json!({
         "time": time,
         "level": record.level().as_str().to_ascii_lowercase(),
         "target": record.target(),
@@ -231,6 +265,9 @@ fn json_line(time: &str, record: &Record<'_>) -> String {
             "line": record.line(),
         },
     });
+    if simulated {
+        object["fields"]["simulated"] = true.into();
+    }
     format!("{object}\n")
 }
 
@@ -352,6 +389,7 @@ mod tests {
                 .level(Level::Debug)
                 .args(format_args!("{TICK_MESSAGE}"))
                 .build(),
+            false,
         );
         assert_eq!(line, format!("<7>{TICK_MESSAGE}\n"));
         let line = journald_line(
@@ -359,6 +397,7 @@ mod tests {
                 .level(Level::Warn)
                 .args(format_args!("fan: write failed"))
                 .build(),
+            false,
         );
         assert_eq!(line, "<4>fan: write failed\n");
     }
@@ -371,6 +410,7 @@ mod tests {
                 .level(Level::Debug)
                 .args(format_args!("{TICK_MESSAGE}"))
                 .build(),
+            false,
         );
         assert_eq!(
             line,
@@ -382,6 +422,7 @@ mod tests {
                 .level(Level::Info)
                 .args(format_args!("ready"))
                 .build(),
+            false,
         );
         assert_eq!(line, "2025-06-01T12:00:07.000Z INFO  ready\n");
     }
@@ -401,6 +442,7 @@ mod tests {
                 .level(Level::Info)
                 .args(format_args!("{HOSTILE}"))
                 .build(),
+            false,
         );
         assert_eq!(
             line,
@@ -411,6 +453,7 @@ mod tests {
                 .level(Level::Warn)
                 .args(format_args!("{HOSTILE}"))
                 .build(),
+            false,
         );
         assert_eq!(line, format!("<4>{HOSTILE_ESCAPED}\n"));
         // Escaped characters in a message written as escapes stay as written.
@@ -419,6 +462,7 @@ mod tests {
                 .level(Level::Info)
                 .args(format_args!("{HOSTILE_ESCAPED}"))
                 .build(),
+            false,
         );
         assert_eq!(line, format!("<6>{HOSTILE_ESCAPED}\n"));
     }
@@ -432,11 +476,43 @@ mod tests {
                 .target("warden::daemon")
                 .args(format_args!("{HOSTILE}"))
                 .build(),
+            false,
         );
         assert_eq!(line.matches('\n').count(), 1, "{line:?}");
         assert!(line.ends_with('\n'), "{line:?}");
         let record: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(record["message"], HOSTILE, "not escaped twice: {line}");
+    }
+
+    #[test]
+    fn a_line_about_the_simulated_pi_says_so_in_every_format() {
+        let record = |target: &'static str| {
+            Record::builder()
+                .level(Level::Info)
+                .target(target)
+                .args(format_args!(
+                    "cpufreq: scaling_max_freq 1500000 -> 1000000 kHz"
+                ))
+                .build()
+        };
+        let cpu = record("warden_thermal::controller");
+        assert_eq!(
+            text_line("T", &cpu, true),
+            "T INFO  [simulated Pi] cpufreq: scaling_max_freq 1500000 -> 1000000 kHz\n"
+        );
+        assert_eq!(
+            journald_line(&cpu, true),
+            "<6>[simulated Pi] cpufreq: scaling_max_freq 1500000 -> 1000000 kHz\n"
+        );
+        let json: serde_json::Value = serde_json::from_str(&json_line("T", &cpu, true)).unwrap();
+        assert_eq!(json["fields"]["simulated"], true);
+        let real: serde_json::Value = serde_json::from_str(&json_line("T", &cpu, false)).unwrap();
+        assert!(real["fields"].get("simulated").is_none(), "{real}");
+        // Which records are about the hardware: warden-thermal's and warden-hw's only.
+        assert!(about_hardware("warden_thermal"));
+        assert!(about_hardware("warden_hw::cpufreq"));
+        assert!(!about_hardware("warden::engine"));
+        assert!(!about_hardware("warden_thermal_sim"));
     }
 
     #[test]

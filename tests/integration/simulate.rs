@@ -75,6 +75,12 @@ fn simulate_is_loud_and_drives_the_whole_control_loop() {
     );
     let history = get(status, "/status/history").json();
     assert_eq!(history["simulated"], true, "{history}");
+    // Each thermal event in the log says it is the model's, not the board's.
+    let level = w.wait_log("thermal level normal -> fan", Duration::from_secs(2));
+    assert!(
+        level.contains("INFO  [simulated Pi] thermal level"),
+        "{level}"
+    );
     // The stop says what happened: nothing real was touched, so nothing was restored.
     w.signal(libc::SIGTERM);
     let exit = w
