@@ -94,8 +94,10 @@ pub(super) fn try_save_state(
 /// (the originals the controller takes afresh then, saved before it throttles) until the
 /// throttle is released; of those, only the cpufreq files that the cpu strategies used
 /// in this run write. A file warden never writes, or did not change since the last
-/// throttle ended, is left as the operator set it; a reload to another strategy widens
-/// the record before that strategy writes.
+/// throttle ended, is left as the operator set it. A reload to another strategy while a
+/// throttle is held widens the record before that strategy writes (the old one's files
+/// may still be changed); the record narrows to the strategy in use once the throttle is
+/// released, or at once when none is held.
 ///
 /// Shared between the daemon (reloads, the exit message) and the controller thread (the
 /// episodes), behind one lock held across each change and its save, so the state file
@@ -111,8 +113,12 @@ struct Recorded {
     /// `RestoreState::capture` with every cpufreq file, values updated by
     /// [`CrashRecord::throttle_starts`].
     captured: RestoreState,
-    /// The cpufreq files the strategies used so far write.
+    /// The cpufreq files recorded while a throttle is held: the strategy's in use, and
+    /// while the throttle taken before a reload switched strategies is held, the old
+    /// strategy's too.
     files: CpuFreqFiles,
+    /// The cpufreq files the strategy in use writes.
+    strategy_files: CpuFreqFiles,
     /// A throttle episode started and was not released since: the cpufreq entries of
     /// `files` are recorded.
     throttle_held: bool,
@@ -152,6 +158,7 @@ impl CrashRecord {
             shared: Arc::new(Mutex::new(Recorded {
                 captured,
                 files,
+                strategy_files: files,
                 throttle_held: false,
             })),
         }
@@ -169,26 +176,30 @@ impl CrashRecord {
         recorded.state_with(recorded.recorded_files())
     }
 
-    /// Records `strategy_files` too, when that is more than now (true then). While a
-    /// throttle is held, the state holding them is saved in `save_in` first, when given,
-    /// and a failed save records nothing; while none is held they are only noted, for the
-    /// next episode to record. Without `save_in` (no state was saved at start) they are
-    /// only noted too, for the values-to-put-back-by-hand message of a failed exit.
-    pub(super) fn widen(
+    /// A reload switches to a strategy writing `strategy_files`. While a throttle is held
+    /// they are recorded beside the files recorded now (the old strategy's stay changed
+    /// until it puts them back), and the state holding them is saved in `save_in` first,
+    /// when given; a failed save records nothing. While none is held the record holds
+    /// the new strategy's files alone, for the next episode: a file only the old one
+    /// wrote is the operator's again. Without `save_in` (no state was saved at start)
+    /// they are only noted, for the values-to-put-back-by-hand message of a failed exit.
+    pub(super) fn switch_strategy(
         &self,
         strategy_files: CpuFreqFiles,
         save_in: Option<&Path>,
-    ) -> Result<bool, HwError> {
+    ) -> Result<(), HwError> {
         let mut recorded = self.lock();
-        let wider = recorded.files.union(strategy_files);
-        if wider == recorded.files {
-            return Ok(false);
+        if recorded.throttle_held {
+            let wider = recorded.files.union(strategy_files);
+            if let (true, Some(state_dir)) = (wider != recorded.files, save_in) {
+                try_save_state(&mut recorded.state_with(wider), state_dir)?;
+            }
+            recorded.files = wider;
+        } else {
+            recorded.files = strategy_files;
         }
-        if let (true, Some(state_dir)) = (recorded.throttle_held, save_in) {
-            try_save_state(&mut recorded.state_with(wider), state_dir)?;
-        }
-        recorded.files = wider;
-        Ok(true)
+        recorded.strategy_files = strategy_files;
+        Ok(())
     }
 
     /// A throttle episode starts: takes the values of `entries` (the controller's
@@ -218,12 +229,14 @@ impl CrashRecord {
         save_recorded(&recorded, save_in)
     }
 
-    /// The throttle was released whole: no cpufreq file is recorded any more, and the
-    /// state is saved without them in `save_in`, when given. A failed save leaves the
-    /// file holding them, until the next episode's start or release saves again.
+    /// The throttle was released whole: no cpufreq file is recorded any more (the next
+    /// episode records the strategy in use's alone), and the state is saved without them
+    /// in `save_in`, when given. A failed save leaves the file holding them, until the
+    /// next episode's start or release saves again.
     pub(super) fn throttle_released(&self, save_in: Option<&Path>) -> Result<(), HwError> {
         let mut recorded = self.lock();
         recorded.throttle_held = false;
+        recorded.files = recorded.strategy_files;
         save_recorded(&recorded, save_in)
     }
 
@@ -394,9 +407,9 @@ mod tests {
         );
         assert_eq!(saved_value(dir.path(), "pwm1").as_deref(), Some("255"));
         // A reload to the governor strategy while throttled saves the governor retaken.
-        assert!(record
-            .widen(CpuFreqFiles::GOVERNOR, Some(dir.path()))
-            .unwrap());
+        record
+            .switch_strategy(CpuFreqFiles::GOVERNOR, Some(dir.path()))
+            .unwrap();
         assert_eq!(
             saved_value(dir.path(), "scaling_governor").as_deref(),
             Some("performance")
@@ -404,43 +417,53 @@ mod tests {
     }
 
     #[test]
-    fn a_reload_to_another_strategy_widens_the_record_once() {
+    fn a_reload_while_throttled_widens_the_record_until_the_release() {
+        let dir = ScratchDir::new("crash-record-switch-throttled");
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
-        record.throttle_starts(&unchanged(), None).unwrap();
-        assert!(
-            record.widen(CpuFreqFiles::GOVERNOR, None).unwrap(),
-            "the governor is new"
-        );
-        assert_eq!(
-            recorded(&record),
-            ["scaling_governor", "scaling_max_freq", "pwm1"]
-        );
-        assert!(
-            !record.widen(CpuFreqFiles::MAX_FREQ, None).unwrap(),
-            "nothing new to record"
-        );
-        assert!(
-            !record.widen(CpuFreqFiles::NONE, None).unwrap(),
-            "off writes nothing"
-        );
+        record
+            .throttle_starts(&unchanged(), Some(dir.path()))
+            .unwrap();
+        record
+            .switch_strategy(CpuFreqFiles::GOVERNOR, Some(dir.path()))
+            .unwrap();
+        // The max-freq throttle may not be put back yet: both are recorded.
+        let both = ["scaling_governor", "scaling_max_freq", "pwm1"];
+        assert_eq!(recorded(&record), both);
+        assert_eq!(saved(dir.path()), both);
+        record
+            .switch_strategy(CpuFreqFiles::MAX_FREQ, None)
+            .unwrap();
+        assert_eq!(recorded(&record), both, "never narrowed while held");
+        record
+            .switch_strategy(CpuFreqFiles::GOVERNOR, None)
+            .unwrap();
+        // Released whole: the next episode records the governor alone.
+        record.throttle_released(Some(dir.path())).unwrap();
+        assert_eq!(saved(dir.path()), ["pwm1"]);
+        record
+            .throttle_starts(&unchanged(), Some(dir.path()))
+            .unwrap();
+        assert_eq!(saved(dir.path()), ["scaling_governor", "pwm1"]);
     }
 
     #[test]
-    fn a_reload_while_no_throttle_is_held_only_notes_the_files_for_the_next_episode() {
-        let dir = ScratchDir::new("crash-record-widen-unthrottled");
+    fn a_reload_while_no_throttle_is_held_records_only_the_new_strategy_s_files() {
+        let dir = ScratchDir::new("crash-record-switch-unthrottled");
         let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
         record.state().save(dir.path()).unwrap();
-        assert!(record
-            .widen(CpuFreqFiles::GOVERNOR, Some(dir.path()))
-            .unwrap());
+        record
+            .switch_strategy(CpuFreqFiles::GOVERNOR, Some(dir.path()))
+            .unwrap();
         assert_eq!(saved(dir.path()), ["pwm1"], "nothing to undo yet");
         record
             .throttle_starts(&unchanged(), Some(dir.path()))
             .unwrap();
-        assert_eq!(
-            saved(dir.path()),
-            ["scaling_governor", "scaling_max_freq", "pwm1"]
-        );
+        // scaling_max_freq is the operator's again: only the old strategy wrote it.
+        assert_eq!(saved(dir.path()), ["scaling_governor", "pwm1"]);
+        record.throttle_released(Some(dir.path())).unwrap();
+        record.switch_strategy(CpuFreqFiles::NONE, None).unwrap();
+        record.throttle_starts(&unchanged(), None).unwrap();
+        assert_eq!(recorded(&record), ["pwm1"], "off writes nothing");
     }
 
     #[test]

@@ -45,8 +45,7 @@ impl ThermalGuard {
         // Also without a saved state: the message at a failed exit lists it by hand.
         let save_in = self.state_saved.then_some(self.state_dir.as_path());
         self.crash
-            .widen(strategy.files(), save_in)
-            .map(|_| ())
+            .switch_strategy(strategy.files(), save_in)
             .map_err(|e| {
                 format!(
                     "its cpufreq file cannot be recorded in the crash-restore state ({e}), so \

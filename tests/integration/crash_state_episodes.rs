@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::thermal::{max_freq, rig, Rig, FAST_THERMAL};
-use crate::util::{run_warden, wait_until};
+use crate::util::{config_with, run_warden, wait_until};
 
 /// The state file of `r`'s warden.
 fn state_file(r: &Rig) -> PathBuf {
@@ -141,5 +141,44 @@ fn an_original_changed_between_throttles_is_what_a_crash_during_the_next_puts_ba
         max_freq(&r.tree),
         1_000_000,
         "the operator's value, taken as the original at the episode's start"
+    );
+}
+
+#[test]
+fn after_a_switch_to_the_governor_strategy_the_max_freq_is_the_operator_s_again() {
+    let mut r = rig("", FAST_THERMAL);
+    r.warden.wait_ready(Duration::from_secs(10));
+    let state = state_file(&r);
+    // Switched while max-freq holds a throttle: both files are recorded until released.
+    heat_until_throttled(&r);
+    let lines = r.warden.log_len();
+    let governor = format!("{FAST_THERMAL}[cpufreq]\nstrategy = \"governor\"\n");
+    r.warden.rewrite_config(&config_with("", &governor));
+    r.warden.signal(libc::SIGHUP);
+    r.warden.wait_log_after(
+        lines,
+        "cpu strategy max-freq -> governor",
+        Duration::from_secs(5),
+    );
+    r.tree.ramp_temp_celsius(45.0).unwrap();
+    wait_until(
+        "released, and the state without cpufreq",
+        Duration::from_secs(5),
+        || fan_alone(&recorded(&state)),
+    );
+    // The governor's episode records the governor alone: max-freq no longer writes.
+    r.tree.ramp_temp_celsius(82.0).unwrap();
+    let has = |name: &str| recorded(&state).iter().any(|s| s.starts_with(name));
+    wait_until("the governor recorded", Duration::from_secs(5), || {
+        has("scaling_governor = ")
+    });
+    assert!(!has("scaling_max_freq"), "{:?}", recorded(&state));
+    std::fs::write(r.tree.scaling_max_freq_path(0), "1000000\n").unwrap();
+    kill_and_restore(&mut r);
+    assert_eq!(max_freq(&r.tree), 1_000_000, "the operator's value stays");
+    assert_eq!(
+        r.tree.governor(0).unwrap().trim(),
+        "ondemand",
+        "the governor throttle is undone"
     );
 }
