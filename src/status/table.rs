@@ -249,10 +249,10 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
     lines.push((
         "fan",
         format!(
-            "{duty} ({}, {kind}) · {} switches · {} errors",
+            "{duty} ({}, {kind}) · {} · {}",
             f.text("thermal.fan.driver"),
-            f.text("thermal.fan.switches"),
-            f.text("thermal.fan.errors")
+            counted(f.get("thermal.fan.switches"), "switch", "switches"),
+            counted(f.get("thermal.fan.errors"), "error", "errors")
         ),
     ));
     // `null`: warden controls no cpufreq here.
@@ -262,7 +262,7 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
         lines.push((
             "cpu",
             format!(
-                "max {} of {} · governor {} · {}",
+                "max {} of {} · governor {} · {} · {}",
                 ghz(f.get("thermal.cpu.max_khz").as_f64()),
                 ghz(f.get("thermal.cpu.original_max_khz").as_f64()),
                 f.text("thermal.cpu.governor"),
@@ -270,7 +270,8 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
                     "THROTTLED by warden"
                 } else {
                     "not throttled"
-                }
+                },
+                counted(f.get("thermal.cpu.errors"), "error", "errors")
             ),
         ));
     }
@@ -373,6 +374,15 @@ fn text(v: &Value) -> String {
         Value::String(s) => printable(s),
         Value::Null => "?".into(),
         other => other.to_string(),
+    }
+}
+
+/// `n` with the noun in the number it takes: "1 switch", "3 switches", "? switches".
+fn counted(v: &Value, one: &str, many: &str) -> String {
+    match v.as_u64() {
+        Some(1) => format!("1 {one}"),
+        Some(n) => format!("{n} {many}"),
+        None => format!("? {many}"),
     }
 }
 

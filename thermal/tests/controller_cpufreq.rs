@@ -152,6 +152,40 @@ fn a_policy_left_capped_keeps_the_status_throttled_at_its_cap() {
 }
 
 #[test]
+fn a_throttle_no_policy_takes_shows_the_cap_they_hold_not_the_one_asked_for() {
+    let fx = TwoPolicies::new("cpufreq-refused-everywhere");
+    for policy in 0..2 {
+        fx.tree()
+            .make_unwritable(&fx.tree().scaling_max_freq_path(policy));
+    }
+    let sensor = FakeSensor::new(50.0);
+    let (handle, snapshot) = fx.spawn(CpuStrategy::MaxFreq, &sensor);
+    sensor.set_celsius(82.0);
+    // Asked down to 600 MHz over a few ticks, refused each time.
+    wait_until("several refused writes", || {
+        snapshot.current().cpu.unwrap().errors >= 5
+    });
+    let cpu = snapshot.current().cpu.unwrap();
+    assert_eq!(
+        cpu.max_khz,
+        Some(1_500_000),
+        "every policy still runs at its original: {cpu:?}"
+    );
+    assert!(
+        cpu.throttled,
+        "a throttle is asked for and in doubt: {cpu:?}"
+    );
+    sensor.set_celsius(50.0);
+    for policy in 0..2 {
+        fx.tree()
+            .make_writable(&fx.tree().scaling_max_freq_path(policy))
+            .unwrap();
+    }
+    wait_until("released", || !snapshot.current().cpu.unwrap().throttled);
+    handle.stop().unwrap();
+}
+
+#[test]
 fn a_powersave_switch_that_reached_only_policy0_is_undone_when_it_cools() {
     let fx = TwoPolicies::new("cpufreq-partial-governor");
     let blocked = fx.tree().policy_dir(1).join("scaling_governor");

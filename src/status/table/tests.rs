@@ -18,7 +18,7 @@ fn table_shows_the_key_figures() {
         "55.2 °C (filtered 55.0 °C, trend +0.050 °C/s",
         "fan 60/50 · shed 75/70 · throttle 80/75 · critical 85/80 °C",
         "30 % (pwm, proportional)",
-        "max 1.50 GHz of 1.50 GHz · governor ondemand · not throttled",
+        "max 1.50 GHz of 1.50 GHz · governor ondemand · not throttled · 0 errors",
         "throttled_since_boot",
         "12 active of 10000 · 100 accepted · rejected 3 at capacity, 4 thermal",
         "1.2 kB in · 1.2 kB out",
@@ -280,11 +280,33 @@ fn a_requested_duty_the_fan_does_not_have_is_shown_beside_the_applied_one() {
         line,
         "fan          0 %, requested 100 % (pwm, proportional) · 2 switches · 9 errors"
     );
+    // One of each is said in the singular.
+    doc["thermal"]["fan"]["switches"] = serde_json::json!(1);
+    doc["thermal"]["fan"]["errors"] = serde_json::json!(1);
+    let out = render(&doc).unwrap();
+    assert!(
+        out.contains("(pwm, proportional) · 1 switch · 1 error\n"),
+        "{out}"
+    );
     // Applied as requested (to the percent shown): one figure.
     doc["thermal"]["fan"]["duty"] = serde_json::json!(0.999);
     let out = render(&doc).unwrap();
     assert!(
         out.contains("fan          100 % (pwm, proportional)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_throttle_whose_writes_fail_shows_the_cpufreq_errors() {
+    let mut doc = status_document(&fixtures::with_thermal());
+    doc["thermal"]["cpu"]["throttled"] = serde_json::json!(true);
+    doc["thermal"]["cpu"]["errors"] = serde_json::json!(37);
+    let out = render(&doc).unwrap();
+    assert!(
+        out.contains(
+            "max 1.50 GHz of 1.50 GHz · governor ondemand · THROTTLED by warden · 37 errors"
+        ),
         "{out}"
     );
 }

@@ -307,8 +307,12 @@ impl CpuActuator {
             }
             Err(error) => {
                 self.in_doubt = true;
-                // Some policy may hold the new cap, another the old: report the lower.
-                self.status.max_khz = self.status.max_khz.map(|khz| khz.min(target));
+                // Some policy may hold the new cap, another the old: report what they hold
+                // (a refused write leaves the old cap), or the lower when that read fails.
+                self.status.max_khz = match self.cpu.max_khz() {
+                    Ok(khz) => Some(khz),
+                    Err(_) => self.status.max_khz.map(|khz| khz.min(target)),
+                };
                 self.write_failed(
                     &format!("set scaling_max_freq to {target} kHz"),
                     &error,
