@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use warden_thermal::{HistorySample, SharedSnapshot, ThermalSnapshot};
+use warden_thermal::{AdmissionReason, HistorySample, SharedSnapshot, ThermalSnapshot};
 
 use crate::engine::stats::LocalStats;
 use crate::engine::{GateState, LoopShared, HEARTBEAT_INTERVAL};
@@ -218,6 +218,14 @@ impl StatusSnapshot {
             GateState::ShedPause | GateState::ShedReject => {
                 let mode = if self.gate == GateState::ShedPause { "paused" } else { "rejected" };
                 match self.thermal_current() {
+                    // No temperature to come down: admission returns with the sensor.
+                    Some(t) if t.admission_reason == AdmissionReason::SensorFault => (
+                        t.admission_reason.as_str(),
+                        format!(
+                            "thermal shedding (sensor_fault): new connections {mode}; the sensor gives no \
+                             trusted reading (thermal.on_sensor_fault), admitting again once it does"
+                        ),
+                    ),
                     Some(t) => {
                         let code = t.admission_reason.as_str();
                         let temp = t.filtered_c.or(t.temp_c).map(|c| format!("{c:.1} °C")).unwrap_or("unknown".into());
@@ -513,5 +521,22 @@ mod tests {
         snapshot.gate = GateState::Draining;
         assert_eq!(snapshot.state(), "draining");
         assert_eq!(fixtures::without_thermal().state(), "running");
+    }
+
+    #[test]
+    fn shedding_for_a_sensor_fault_ends_with_the_fault_not_at_a_temperature() {
+        let mut snapshot = fixtures::sensor_fault();
+        snapshot.gate = GateState::ShedPause;
+        if let ThermalView::Available { current, .. } = &mut snapshot.thermal {
+            current.admission_reason = warden_thermal::AdmissionReason::SensorFault;
+        }
+        let (code, text) = snapshot.admission_reason();
+        assert_eq!(code, "sensor_fault");
+        assert!(
+            text.contains("new connections paused")
+                && text.contains("admitting again once it does")
+                && !text.contains("°C"),
+            "{text}"
+        );
     }
 }
