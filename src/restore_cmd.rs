@@ -60,7 +60,7 @@ pub fn run(config_path: Option<&Path>) -> Result<(), Failure> {
                 let (state_dir, source) = fallback_state_dir(text.as_deref());
                 warn_fallback(&error, &state_dir, &source);
                 // No file fan is trusted from a file that does not validate.
-                (state_dir, RestoreTargets::default())
+                (state_dir, RestoreTargets::without_a_valid_config())
             }
         },
     };

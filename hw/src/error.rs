@@ -217,6 +217,13 @@ pub enum HwError {
         /// Why it cannot be right.
         reason: String,
     },
+    /// A file to create that only the `file` fan's `fan.path` could be, while the
+    /// configuration that would name it did not validate: nothing is written.
+    #[error("not creating {path}: warden creates only the file fan's fan.path, and the configuration did not validate (see above), so it names none to trust; fix it (warden check-config) and run warden restore again")]
+    UnvalidatedFanFile {
+        /// The file the state names.
+        path: PathBuf,
+    },
     /// A cpufreq policy whose `cpuinfo_min_freq` lies above its `cpuinfo_max_freq`: there
     /// is no range to throttle through.
     #[error("{min_path} holds {min_khz} kHz, above {max_path} ({max_khz} kHz): the CPU's frequency limits contradict each other, so warden cannot throttle through them; check hardware.sysfs_root, or set cpufreq.strategy = \"off\"")]
@@ -371,6 +378,7 @@ impl HwError {
             | HwError::NotRegularFile { path, .. }
             | HwError::TooLarge { path, .. }
             | HwError::RefusedValue { path, .. }
+            | HwError::UnvalidatedFanFile { path }
             | HwError::StateFile { path, .. } => Some(path),
             HwError::NoThermalZone { dir, .. }
             | HwError::MissingDirectory { dir, .. }

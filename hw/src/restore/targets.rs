@@ -38,12 +38,26 @@ pub const RECORDED_ATTRIBUTES: [&str; 4] =
 pub struct RestoreTargets {
     /// `fan.path` when `fan.driver = "file"`.
     fan_file: Option<PathBuf>,
+    /// The configuration did not validate, so whether it has a file fan is unknown.
+    unvalidated: bool,
 }
 
 impl RestoreTargets {
     /// Targets for a configuration whose `file` fan writes `fan_file` (`None`: no file fan).
     pub fn new(fan_file: Option<PathBuf>) -> Self {
-        RestoreTargets { fan_file }
+        RestoreTargets {
+            fan_file,
+            unvalidated: false,
+        }
+    }
+
+    /// Targets when the configuration did not validate: the recorded attributes, and no
+    /// file to create ([`HwError::UnvalidatedFanFile`] says why).
+    pub fn without_a_valid_config() -> Self {
+        RestoreTargets {
+            fan_file: None,
+            unvalidated: true,
+        }
     }
 
     /// Targets for the fan `fan` describes: its file when it is the `file` fan.
@@ -69,6 +83,9 @@ impl RestoreTargets {
                      which is {} in this configuration",
                     fan.display()
                 )),
+                None if self.unvalidated => Err(HwError::UnvalidatedFanFile {
+                    path: entry.path.clone(),
+                }),
                 None => refused(
                     "a file to create, and warden creates only the file fan's fan.path, \
                      which this configuration does not use (fan.driver is not \"file\")"
@@ -188,5 +205,26 @@ mod tests {
         // Named like an attribute, still a file to create: only the fan's path.
         let named_like = RestoreEntry::plain_file("/etc/pwm1", "1");
         check(&RestoreTargets::default(), named_like).unwrap_err();
+    }
+
+    #[test]
+    fn without_a_valid_config_no_file_is_created_and_the_message_says_why() {
+        let unvalidated = RestoreTargets::without_a_valid_config();
+        let fan = RestoreEntry::plain_file("/var/lib/warden/fan", "1.000");
+        let refused = check(&unvalidated, fan).unwrap_err();
+        assert!(
+            refused.contains("the configuration did not validate")
+                && refused.contains("run warden restore again")
+                && !refused.contains("does not use")
+                && !refused.contains("damaged"),
+            "{refused}"
+        );
+        // The recorded attributes are still put back.
+        let policy = "/sys/devices/system/cpu/cpufreq/policy0";
+        check(
+            &unvalidated,
+            RestoreEntry::new(format!("{policy}/{MAX_FREQ_FILE}"), "1500000"),
+        )
+        .unwrap();
     }
 }
