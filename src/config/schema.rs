@@ -117,8 +117,20 @@ fn tables_holding(name: &str) -> Vec<String> {
 }
 
 /// The first allowed name nearest to a misspelt `name`, if it is a plausible typo:
-/// at most two edits, and fewer edits than half the name's length.
+/// at most two edits, and fewer edits than half the name's length; else the longest
+/// allowed name of three letters or more that `name` starts with (`logging` → `log`).
 fn closest<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    nearest_by_edits(name, allowed).or_else(|| {
+        allowed
+            .iter()
+            .copied()
+            .filter(|candidate| candidate.len() >= 3 && name.starts_with(candidate))
+            .max_by_key(|candidate| candidate.len())
+    })
+}
+
+/// [`closest`] by edit distance alone.
+fn nearest_by_edits<'a>(name: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let mut best: Option<(usize, &str)> = None;
     for &candidate in allowed {
         let distance = edit_distance(name, candidate);

@@ -34,6 +34,7 @@ fn unknown_keys_name_the_key_and_list_the_allowed_ones() {
             &["unknown section `servr`", "did you mean `server`?", "allowed sections: server, thermal, fan, cpufreq, hardware, status, log"],
         ),
         ("debug = true\n", UnknownKey, Some("debug"), &["unknown section `debug`", "allowed sections:"]),
+        ("[logging]\nlevel = \"debug\"\n", UnknownKey, Some("logging"), &["unknown section `logging` (did you mean `log`?)"]),
         ("[fan]\npim = 3\n", UnknownKey, Some("fan.pim"), &["did you mean `pin`?", "allowed keys in [fan]: driver, pin,"]),
         ("[thermal]\nfan_on = 3\n", UnknownKey, Some("thermal.fan_on"), &["did you mean `fan_on_c`?"]),
         ("[log]\nzzzzzz = 1\n", UnknownKey, Some("log.zzzzzz"), &["allowed keys in [log]: level, format"]),
