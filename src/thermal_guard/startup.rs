@@ -173,7 +173,20 @@ fn build_backends(
                 dir.display()
             )))
         }
-        Err(e) => Err(Failure::HardwareConfig(anyhow::Error::new(e).context("hardware"))),
+        Err(e) => {
+            // A sensor file named by hand that fails is named by its key.
+            let context = match &spec.sensor {
+                SensorSpec::Path(sensor)
+                    if e.path().is_some_and(|p| {
+                        p.starts_with(warden_hw::resolve_under_root(&spec.sysfs_root, sensor))
+                    }) =>
+                {
+                    "hardware: thermal.sensor"
+                }
+                _ => "hardware",
+            };
+            Err(Failure::HardwareConfig(anyhow::Error::new(e).context(context)))
+        }
     }
 }
 

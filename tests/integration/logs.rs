@@ -334,8 +334,8 @@ fn the_fatal_line_is_a_json_record_once_the_format_is_json() {
     assert!(fatal["fields"].is_object(), "{stderr}");
     let message = fatal["message"].as_str().unwrap();
     assert!(
-        message.starts_with("hardware: ") && message.contains("does not exist"),
-        "{stderr}"
+        message.starts_with("hardware: thermal.sensor: ") && message.contains("does not exist"),
+        "the missing sensor file is named by its key: {stderr}"
     );
 }
 
