@@ -62,6 +62,14 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<RestoreState, HwError> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, first)) if first.trim_end() == STATE_FILE_HEADER => {}
+        None => {
+            return Err(error(
+                0,
+                "the file is empty, not even the header was written (a disk that lost the \
+                 last save?), so what it held is unknown; check the fan and cpufreq by hand, \
+                 then remove it",
+            ))
+        }
         _ => {
             return Err(error(
                 1,

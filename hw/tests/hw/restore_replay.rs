@@ -46,6 +46,14 @@ fn a_state_file_cut_short_is_refused_as_truncated_and_nothing_is_written() {
         ),
         "even a header alone needs its newline"
     );
+
+    // Empty: said so, not "expected the header" on a line that is not there.
+    fs::write(state_path(&state_dir), "").unwrap();
+    let err = RestoreState::load(&state_dir).unwrap_err().to_string();
+    assert!(
+        err.contains("the file is empty") && !err.contains("line 1"),
+        "{err}"
+    );
 }
 
 #[test]
