@@ -490,7 +490,8 @@ impl EventLoop {
             match command {
                 Command::SetAdmission(admission) => {
                     if self.gate.admission() != admission {
-                        log::info!("admission: {}", admission.as_str());
+                        // The controller logged the change, with its reason, at info.
+                        log::debug!("admission: {} applied", admission.as_str());
                         self.gate.set_admission(admission);
                         self.sync_listeners();
                     }
