@@ -134,7 +134,7 @@ fn restore_in(state_dir: &Path, targets: &RestoreTargets) -> Result<(), Failure>
     }
     if !report.is_complete() {
         return Err(Failure::Runtime(anyhow::anyhow!(
-            "{} of {} settings not restored; the state file {} is kept for another try",
+            "{} of {} settings not restored; the state file {} is kept: fix what the lines above name, then run warden restore again",
             report.failed.len(),
             report.failed.len() + report.restored.len(),
             report.state_file.display()
