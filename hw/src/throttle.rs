@@ -91,6 +91,9 @@ pub struct SysfsThrottleReader {
     path: PathBuf,
     last_attempt: Option<Instant>,
     cached: Option<ThrottleFlags>,
+    /// The file was read once: from then on, its going missing is an error, not "no
+    /// such file here" (the firmware driver went away).
+    seen: bool,
 }
 
 impl SysfsThrottleReader {
@@ -105,6 +108,7 @@ impl SysfsThrottleReader {
             path,
             last_attempt: None,
             cached: None,
+            seen: false,
         }
     }
 
@@ -115,6 +119,8 @@ impl SysfsThrottleReader {
 
     /// As [`ThrottleReader::read`] with the time injected: re-reads only when
     /// [`THROTTLE_MIN_INTERVAL`] has passed since the last attempt, else returns the cache.
+    /// A file that was never there is `None` (not a Pi); one that went missing after a
+    /// read is [`HwError::NotFound`].
     pub fn read_at(&mut self, now: Instant) -> Result<Option<ThrottleFlags>, HwError> {
         if let Some(last) = self.last_attempt {
             if now.saturating_duration_since(last) < THROTTLE_MIN_INTERVAL {
@@ -124,9 +130,10 @@ impl SysfsThrottleReader {
         self.last_attempt = Some(now);
         let read = match read_trimmed(&self.path, THROTTLE_HEX) {
             Ok(text) => ThrottleFlags::parse(&self.path, &text).map(Some),
-            Err(HwError::NotFound { .. }) => Ok(None),
+            Err(HwError::NotFound { .. }) if !self.seen => Ok(None),
             Err(e) => Err(e),
         };
+        self.seen |= read.is_ok();
         // A failed read caches nothing: until the next attempt the flags are unknown, never
         // the last ones read before the file went bad.
         self.cached = read.as_ref().ok().copied().flatten();
@@ -182,6 +189,24 @@ mod tests {
         // Within the interval after the failure: unknown, not the flags read before it.
         let soon = later + THROTTLE_MIN_INTERVAL / 2;
         assert_eq!(reader.read_at(soon).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_goes_missing_after_a_read_is_an_error_one_never_there_is_not() {
+        let dir =
+            std::env::temp_dir().join(format!("warden-hw-throttle-gone-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("get_throttled");
+        let mut reader = SysfsThrottleReader::at(file.clone());
+        let start = Instant::now();
+        assert_eq!(reader.read_at(start).unwrap(), None, "not a Pi");
+        std::fs::write(&file, "0x0\n").unwrap();
+        let later = start + THROTTLE_MIN_INTERVAL;
+        assert!(reader.read_at(later).unwrap().is_some());
+        std::fs::remove_file(&file).unwrap();
+        let gone = reader.read_at(later + THROTTLE_MIN_INTERVAL).unwrap_err();
+        assert!(matches!(gone, HwError::NotFound { .. }), "{gone}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
