@@ -133,7 +133,7 @@ impl SysfsThrottleReader {
             Err(HwError::NotFound { .. }) if !self.seen => Ok(None),
             Err(e) => Err(e),
         };
-        self.seen |= read.is_ok();
+        self.seen |= matches!(read, Ok(Some(_)));
         // A failed read caches nothing: until the next attempt the flags are unknown, never
         // the last ones read before the file went bad.
         self.cached = read.as_ref().ok().copied().flatten();
@@ -200,12 +200,13 @@ mod tests {
         let file = dir.join("get_throttled");
         let mut reader = SysfsThrottleReader::at(file.clone());
         let start = Instant::now();
-        assert_eq!(reader.read_at(start).unwrap(), None, "not a Pi");
+        let at = |reads: u32| start + THROTTLE_MIN_INTERVAL * reads;
+        assert_eq!(reader.read_at(at(0)).unwrap(), None, "not a Pi");
+        assert_eq!(reader.read_at(at(1)).unwrap(), None, "still not a Pi");
         std::fs::write(&file, "0x0\n").unwrap();
-        let later = start + THROTTLE_MIN_INTERVAL;
-        assert!(reader.read_at(later).unwrap().is_some());
+        assert!(reader.read_at(at(2)).unwrap().is_some());
         std::fs::remove_file(&file).unwrap();
-        let gone = reader.read_at(later + THROTTLE_MIN_INTERVAL).unwrap_err();
+        let gone = reader.read_at(at(3)).unwrap_err();
         assert!(matches!(gone, HwError::NotFound { .. }), "{gone}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
