@@ -113,12 +113,9 @@ struct Recorded {
     /// `RestoreState::capture` with every cpufreq file, values updated by
     /// [`CrashRecord::throttle_starts`].
     captured: RestoreState,
-    /// The cpufreq files recorded while a throttle is held: the strategy's in use, and
-    /// while the throttle taken before a reload switched strategies is held, the old
-    /// strategy's too.
+    /// The cpufreq files recorded while a throttle is held: those of the strategy that
+    /// started the episode, and of any a reload switched to during it.
     files: CpuFreqFiles,
-    /// The cpufreq files the strategy in use writes.
-    strategy_files: CpuFreqFiles,
     /// A throttle episode started and was not released since: the cpufreq entries of
     /// `files` are recorded.
     throttle_held: bool,
@@ -150,15 +147,13 @@ impl Recorded {
 }
 
 impl CrashRecord {
-    /// `captured` holds every original ([`CpuFreqFiles::ALL`]); `files` are the ones the
-    /// starting strategy writes. No throttle is held yet: [`CrashRecord::state`] holds
-    /// the fan's entries alone.
-    pub(super) fn new(captured: RestoreState, files: CpuFreqFiles) -> Self {
+    /// `captured` holds every original ([`CpuFreqFiles::ALL`]). No throttle is held yet:
+    /// [`CrashRecord::state`] holds the fan's entries alone.
+    pub(super) fn new(captured: RestoreState) -> Self {
         CrashRecord {
             shared: Arc::new(Mutex::new(Recorded {
                 captured,
-                files,
-                strategy_files: files,
+                files: CpuFreqFiles::NONE,
                 throttle_held: false,
             })),
         }
@@ -179,39 +174,42 @@ impl CrashRecord {
     /// A reload switches to a strategy writing `strategy_files`. While a throttle is held
     /// they are recorded beside the files recorded now (the old strategy's stay changed
     /// until it puts them back), and the state holding them is saved in `save_in` first,
-    /// when given; a failed save records nothing. While none is held the record holds
-    /// the new strategy's files alone, for the next episode: a file only the old one
-    /// wrote is the operator's again. Without `save_in` (no state was saved at start)
-    /// they are only noted, for the values-to-put-back-by-hand message of a failed exit.
+    /// when given; a failed save records nothing. While none is held there is nothing to
+    /// do: the episode that starts next says which files its strategy writes.
     pub(super) fn switch_strategy(
         &self,
         strategy_files: CpuFreqFiles,
         save_in: Option<&Path>,
     ) -> Result<(), HwError> {
         let mut recorded = self.lock();
-        if recorded.throttle_held {
-            let wider = recorded.files.union(strategy_files);
-            if let (true, Some(state_dir)) = (wider != recorded.files, save_in) {
-                try_save_state(&mut recorded.state_with(wider), state_dir)?;
-            }
-            recorded.files = wider;
-        } else {
-            recorded.files = strategy_files;
+        let wider = recorded.files.union(strategy_files);
+        if !recorded.throttle_held || wider == recorded.files {
+            return Ok(());
         }
-        recorded.strategy_files = strategy_files;
+        if let Some(state_dir) = save_in {
+            try_save_state(&mut recorded.state_with(wider), state_dir)?;
+        }
+        recorded.files = wider;
         Ok(())
     }
 
-    /// A throttle episode starts: takes the values of `entries` (the controller's
-    /// originals, taken afresh) for the captured entries of the same paths, records the
-    /// cpufreq files, and saves the state in `save_in`, when given. The record keeps the
+    /// A throttle episode starts under a strategy writing `files`: takes the values of
+    /// `entries` (the controller's originals, taken afresh) for the captured entries of
+    /// the same paths, records `files` (beside those recorded already, while a throttle
+    /// is still held), and saves the state in `save_in`, when given. The record keeps the
     /// new values and the throttle even if the save fails: the exit message names them.
+    /// The controller names the files, not a reload: it is the one about to write them.
     pub(super) fn throttle_starts(
         &self,
         entries: &[RestoreEntry],
+        files: CpuFreqFiles,
         save_in: Option<&Path>,
     ) -> Result<(), HwError> {
         let mut recorded = self.lock();
+        recorded.files = match recorded.throttle_held {
+            true => recorded.files.union(files),
+            false => files,
+        };
         let mut updated = RestoreState::new();
         let skipped = recorded.captured.skipped().iter().map(|s| &s.entry);
         for entry in recorded.captured.entries().iter().chain(skipped) {
@@ -230,13 +228,12 @@ impl CrashRecord {
     }
 
     /// The throttle was released whole: no cpufreq file is recorded any more (the next
-    /// episode records the strategy in use's alone), and the state is saved without them
+    /// episode records its own strategy's alone), and the state is saved without them
     /// in `save_in`, when given. A failed save leaves the file holding them, until the
     /// next episode's start or release saves again.
     pub(super) fn throttle_released(&self, save_in: Option<&Path>) -> Result<(), HwError> {
         let mut recorded = self.lock();
         recorded.throttle_held = false;
-        recorded.files = recorded.strategy_files;
         save_recorded(&recorded, save_in)
     }
 
@@ -273,9 +270,13 @@ struct CrashRecorder {
 }
 
 impl OriginalsRecorder for CrashRecorder {
-    fn throttle_starts(&mut self, originals: &[RestoreEntry]) -> Result<(), String> {
+    fn throttle_starts(
+        &mut self,
+        originals: &[RestoreEntry],
+        files: CpuFreqFiles,
+    ) -> Result<(), String> {
         self.record
-            .throttle_starts(originals, self.save_in.as_deref())
+            .throttle_starts(originals, files, self.save_in.as_deref())
             .map_err(|e| format!("cannot save it: {e}"))
     }
 
@@ -351,29 +352,35 @@ mod tests {
 
     #[test]
     fn before_the_first_episode_no_cpufreq_file_is_recorded() {
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let record = CrashRecord::new(captured());
         assert_eq!(recorded(&record), ["pwm1"], "nothing throttled yet");
     }
 
     #[test]
     fn only_the_files_a_strategy_writes_are_recorded_with_the_fan() {
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
-        record.throttle_starts(&unchanged(), None).unwrap();
+        let record = CrashRecord::new(captured());
+        record
+            .throttle_starts(&unchanged(), CpuFreqFiles::MAX_FREQ, None)
+            .unwrap();
         assert_eq!(recorded(&record), ["scaling_max_freq", "pwm1"]);
-        let record = CrashRecord::new(captured(), CpuFreqFiles::NONE);
-        record.throttle_starts(&unchanged(), None).unwrap();
+        let record = CrashRecord::new(captured());
+        record
+            .throttle_starts(&unchanged(), CpuFreqFiles::NONE, None)
+            .unwrap();
         assert_eq!(recorded(&record), ["pwm1"]);
     }
 
     #[test]
     fn an_episode_start_saves_the_originals_even_when_unchanged_and_its_release_drops_them() {
         let dir = ScratchDir::new("crash-record-episode");
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let record = CrashRecord::new(captured());
         record.state().save(dir.path()).unwrap();
         assert_eq!(saved(dir.path()), ["pwm1"]);
         let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
         for _ in 0..2 {
-            recorder.throttle_starts(&unchanged()).unwrap();
+            recorder
+                .throttle_starts(&unchanged(), CpuFreqFiles::MAX_FREQ)
+                .unwrap();
             assert_eq!(saved(dir.path()), ["scaling_max_freq", "pwm1"]);
             assert_eq!(
                 saved_value(dir.path(), "scaling_max_freq").as_deref(),
@@ -388,14 +395,16 @@ mod tests {
     #[test]
     fn originals_taken_afresh_are_saved_for_a_crash_restore() {
         let dir = ScratchDir::new("crash-record-retake");
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let record = CrashRecord::new(captured());
         record.state().save(dir.path()).unwrap();
         let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
         let retaken = [
             RestoreEntry::new(format!("{POLICY}/scaling_governor"), "performance"),
             RestoreEntry::new(format!("{POLICY}/scaling_max_freq"), "1000000"),
         ];
-        recorder.throttle_starts(&retaken).unwrap();
+        recorder
+            .throttle_starts(&retaken, CpuFreqFiles::MAX_FREQ)
+            .unwrap();
         assert_eq!(
             saved_value(dir.path(), "scaling_max_freq").as_deref(),
             Some("1000000")
@@ -419,10 +428,9 @@ mod tests {
     #[test]
     fn a_reload_while_throttled_widens_the_record_until_the_release() {
         let dir = ScratchDir::new("crash-record-switch-throttled");
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
-        record
-            .throttle_starts(&unchanged(), Some(dir.path()))
-            .unwrap();
+        let record = CrashRecord::new(captured());
+        let starts = |files| record.throttle_starts(&unchanged(), files, Some(dir.path()));
+        starts(CpuFreqFiles::MAX_FREQ).unwrap();
         record
             .switch_strategy(CpuFreqFiles::GOVERNOR, Some(dir.path()))
             .unwrap();
@@ -434,47 +442,54 @@ mod tests {
             .switch_strategy(CpuFreqFiles::MAX_FREQ, None)
             .unwrap();
         assert_eq!(recorded(&record), both, "never narrowed while held");
-        record
-            .switch_strategy(CpuFreqFiles::GOVERNOR, None)
-            .unwrap();
-        // Released whole: the next episode records the governor alone.
+        // Released whole: the next episode records its own strategy's file alone.
         record.throttle_released(Some(dir.path())).unwrap();
         assert_eq!(saved(dir.path()), ["pwm1"]);
-        record
-            .throttle_starts(&unchanged(), Some(dir.path()))
-            .unwrap();
+        starts(CpuFreqFiles::GOVERNOR).unwrap();
         assert_eq!(saved(dir.path()), ["scaling_governor", "pwm1"]);
     }
 
     #[test]
-    fn a_reload_while_no_throttle_is_held_records_only_the_new_strategy_s_files() {
+    fn the_files_recorded_are_those_of_the_strategy_that_throttles_not_of_a_reload() {
         let dir = ScratchDir::new("crash-record-switch-unthrottled");
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let record = CrashRecord::new(captured());
         record.state().save(dir.path()).unwrap();
+        // A reload to the governor while none is held: nothing to record yet.
         record
             .switch_strategy(CpuFreqFiles::GOVERNOR, Some(dir.path()))
             .unwrap();
         assert_eq!(saved(dir.path()), ["pwm1"], "nothing to undo yet");
+        // The controller may still throttle the old way before it takes the new
+        // strategy: what it writes is what is recorded.
         record
-            .throttle_starts(&unchanged(), Some(dir.path()))
+            .throttle_starts(&unchanged(), CpuFreqFiles::MAX_FREQ, Some(dir.path()))
+            .unwrap();
+        assert_eq!(saved(dir.path()), ["scaling_max_freq", "pwm1"]);
+        record.throttle_released(Some(dir.path())).unwrap();
+        record
+            .throttle_starts(&unchanged(), CpuFreqFiles::GOVERNOR, Some(dir.path()))
             .unwrap();
         // scaling_max_freq is the operator's again: only the old strategy wrote it.
         assert_eq!(saved(dir.path()), ["scaling_governor", "pwm1"]);
         record.throttle_released(Some(dir.path())).unwrap();
-        record.switch_strategy(CpuFreqFiles::NONE, None).unwrap();
-        record.throttle_starts(&unchanged(), None).unwrap();
+        record
+            .throttle_starts(&unchanged(), CpuFreqFiles::NONE, None)
+            .unwrap();
         assert_eq!(recorded(&record), ["pwm1"], "off writes nothing");
     }
 
     #[test]
     fn without_a_saved_state_originals_taken_afresh_are_only_noted() {
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let record = CrashRecord::new(captured());
         let mut recorder = record.originals_recorder(None);
         recorder
-            .throttle_starts(&[RestoreEntry::new(
-                format!("{POLICY}/scaling_max_freq"),
-                "1000000",
-            )])
+            .throttle_starts(
+                &[RestoreEntry::new(
+                    format!("{POLICY}/scaling_max_freq"),
+                    "1000000",
+                )],
+                CpuFreqFiles::MAX_FREQ,
+            )
             .unwrap();
         let values: Vec<String> = record
             .state()
@@ -492,13 +507,16 @@ mod tests {
         let dir = ScratchDir::new("crash-record-retake-fails");
         // A file where the state directory should be.
         std::fs::write(dir.path(), "not a directory").unwrap();
-        let record = CrashRecord::new(captured(), CpuFreqFiles::MAX_FREQ);
+        let record = CrashRecord::new(captured());
         let mut recorder = record.originals_recorder(Some(dir.path().to_path_buf()));
         let error = recorder
-            .throttle_starts(&[RestoreEntry::new(
-                format!("{POLICY}/scaling_max_freq"),
-                "1000000",
-            )])
+            .throttle_starts(
+                &[RestoreEntry::new(
+                    format!("{POLICY}/scaling_max_freq"),
+                    "1000000",
+                )],
+                CpuFreqFiles::MAX_FREQ,
+            )
             .expect_err("cannot save into a file");
         assert!(error.starts_with("cannot save it: "), "{error}");
         assert_eq!(

@@ -164,7 +164,7 @@ mod tests {
             "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq",
             "1500000",
         ));
-        let crash = CrashRecord::new(captured, CpuFreqFiles::MAX_FREQ);
+        let crash = CrashRecord::new(captured);
         if save {
             crash.state().save(&state_dir).unwrap();
         }
@@ -212,7 +212,7 @@ mod tests {
             snapshot,
             state_dir: PathBuf::from("/run/warden"),
             state_saved: false,
-            crash: CrashRecord::new(RestoreState::new(), CpuFreqFiles::NONE),
+            crash: CrashRecord::new(RestoreState::new()),
             missing_cpufreq: None,
             simulation: Some(simulation),
             _state_lock: None,

@@ -67,15 +67,12 @@ pub fn start(
                     settings.cpu_strategy.clone(),
                 ))
             });
-    let crash = CrashRecord::new(
-        RestoreState::capture(
-            backends.fan.as_ref(),
-            fan_on_exit(config.fan.on_exit).duty(),
-            backends.cpufreq.as_deref(),
-            CpuFreqFiles::ALL,
-        ),
-        settings.cpu_strategy.files(),
-    );
+    let crash = CrashRecord::new(RestoreState::capture(
+        backends.fan.as_ref(),
+        fan_on_exit(config.fan.on_exit).duty(),
+        backends.cpufreq.as_deref(),
+        CpuFreqFiles::ALL,
+    ));
     // The fan's entries alone: no cpufreq file is recorded before the first throttle.
     let state_saved = claim.may_save && save_state(&mut crash.state(), &state_dir);
     // Each throttle episode's originals are saved before it throttles, and dropped once

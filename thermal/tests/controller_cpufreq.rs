@@ -186,6 +186,33 @@ fn a_throttle_no_policy_takes_shows_the_cap_they_hold_not_the_one_asked_for() {
 }
 
 #[test]
+fn a_cap_the_old_strategy_could_not_put_back_ends_with_the_new_one_s_release() {
+    let fx = TwoPolicies::new("cpufreq-switch-unrestored");
+    let (sensor, handle, snapshot) = fx.spawn_at_minimum();
+    // A reload to the governor strategy while policy1's cap cannot be put back.
+    let stuck = fx.tree().scaling_max_freq_path(1);
+    fx.tree().make_unwritable(&stuck);
+    let powersave = CpuStrategy::Governor {
+        powersave: "powersave".into(),
+    };
+    handle.retune(Duration::from_millis(10), powersave).unwrap();
+    wait_until("throttled the new way", || {
+        fx.tree().governor(0).unwrap() == "powersave"
+    });
+    fx.tree().make_writable(&stuck).unwrap();
+    sensor.set_celsius(50.0);
+    // The governor's release puts everything back, policy1's cap included: the CPU is
+    // unthrottled, not reported throttled for the rest of the run.
+    wait_until("released whole", || {
+        let cpu = snapshot.current().cpu.unwrap();
+        !cpu.throttled && cpu.max_khz == Some(1_500_000)
+    });
+    assert_eq!(fx.tree().scaling_max_freq(1).unwrap(), 1_500_000);
+    assert_eq!(fx.tree().governor(0).unwrap(), "ondemand");
+    handle.stop().unwrap();
+}
+
+#[test]
 fn a_powersave_switch_that_reached_only_policy0_is_undone_when_it_cools() {
     let fx = TwoPolicies::new("cpufreq-partial-governor");
     let blocked = fx.tree().policy_dir(1).join("scaling_governor");

@@ -193,7 +193,7 @@ impl CpuActuator {
         };
         // Even when the save fails: the record holds them, and the release clears it.
         self.release_due = true;
-        if let Err(why) = recorder.throttle_starts(&self.cpu.restore_entries()) {
+        if let Err(why) = recorder.throttle_starts(&self.cpu.restore_entries(), files) {
             self.record_failed(
                 &format!(
                     "cpufreq: the originals are not in the crash-restore state ({why}); \
@@ -357,6 +357,11 @@ impl CpuActuator {
                 log::info!("cpufreq: {what}");
                 self.in_doubt = false;
                 self.status.governor = Some(shown);
+                if !want_powersave {
+                    // The restore put every recorded file back, a max-freq cap that an
+                    // earlier strategy could not put back (see switch_strategy) too.
+                    self.cap_khz = self.original_khz;
+                }
             }
             Err(error) => {
                 self.in_doubt = true;

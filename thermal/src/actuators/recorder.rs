@@ -3,6 +3,7 @@
 //! cpufreq file's original only while warden may have changed that file, so a crash
 //! restore never undoes a change an operator made while warden was not throttling.
 
+use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::RestoreEntry;
 
 /// Keeps a crash-restore record in step with the throttle episodes of the cpu actuator.
@@ -17,11 +18,16 @@ use warden_hw::RestoreEntry;
 /// [`throttle_starts`]: OriginalsRecorder::throttle_starts
 /// [`throttle_released`]: OriginalsRecorder::throttle_released
 pub trait OriginalsRecorder: Send {
-    /// A throttle episode starts: `originals` are every policy's crash-restore entries
-    /// ([`warden_hw::CpuFreq::restore_entries`]), taken afresh, and the first throttle
-    /// write comes after this returns. Called at every episode start, changed originals
-    /// or not, so a failed save is retried at the next one.
-    fn throttle_starts(&mut self, originals: &[RestoreEntry]) -> Result<(), String>;
+    /// A throttle episode starts under a strategy that writes `files`: `originals` are
+    /// every policy's crash-restore entries ([`warden_hw::CpuFreq::restore_entries`]),
+    /// taken afresh, and the first throttle write comes after this returns. Called at
+    /// every episode start, changed originals or not, so a failed save is retried at the
+    /// next one.
+    fn throttle_starts(
+        &mut self,
+        originals: &[RestoreEntry],
+        files: CpuFreqFiles,
+    ) -> Result<(), String>;
 
     /// The episode ended: every policy was written back to its originals and no write is
     /// in doubt (after a failed or partial write back, this waits for one that succeeds

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use warden_hw::cpufreq::CpuFreqFiles;
 use warden_hw::fake::{FakeFan, FakeSensor};
 use warden_hw::fake_sysfs::{read_settled, FakeSysfsLayout, FakeSysfsTree};
 use warden_hw::{RestoreEntry, SysfsCpuFreq};
@@ -156,7 +157,11 @@ impl Recording {
 }
 
 impl OriginalsRecorder for Recording {
-    fn throttle_starts(&mut self, originals: &[RestoreEntry]) -> Result<(), String> {
+    fn throttle_starts(
+        &mut self,
+        originals: &[RestoreEntry],
+        _files: CpuFreqFiles,
+    ) -> Result<(), String> {
         let held = (self.observe)();
         self.keep(Call::Starts {
             originals: originals.to_vec(),
