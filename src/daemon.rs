@@ -452,7 +452,7 @@ impl LoopHooks for DaemonHooks {
             return None;
         };
         self.notifier.reloading();
-        let outcome = match Config::load(&path) {
+        match Config::load(&path) {
             Ok(config) => {
                 let mut config = config.with_simulate_flag(self.simulate_flag);
                 apply_logging(&config);
@@ -508,8 +508,7 @@ impl LoopHooks for DaemonHooks {
                 self.notifier.ready();
                 None
             }
-        };
-        outcome
+        }
     }
 
     fn heartbeat(&mut self, shared: &LoopShared, now: Instant) {

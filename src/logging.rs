@@ -46,7 +46,7 @@ static SIMULATED: AtomicBool = AtomicBool::new(false);
 
 /// Put before the message of a line about the hardware while it is simulated, so that a
 /// journal read later never takes a model's step for the board's.
-pub const SIMULATED_MARK: &str = "[simulated Pi] ";
+const SIMULATED_MARK: &str = "[simulated Pi] ";
 
 /// From now on, lines from the crates that drive the hardware (warden-thermal,
 /// warden-hw) carry [`SIMULATED_MARK`], and in JSON `"fields": {"simulated": true}`.
