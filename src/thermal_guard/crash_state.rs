@@ -94,10 +94,10 @@ pub(super) fn try_save_state(
 /// (the originals the controller takes afresh then, saved before it throttles) until the
 /// throttle is released; of those, only the cpufreq files that the cpu strategies used
 /// in this run write. A file warden never writes, or did not change since the last
-/// throttle ended, is left as the operator set it. A reload to another strategy while a
-/// throttle is held widens the record before that strategy writes (the old one's files
-/// may still be changed); the record narrows to the strategy in use once the throttle is
-/// released, or at once when none is held.
+/// throttle ended, is left as the operator set it. Each episode's start names the files
+/// its strategy writes; a reload to another strategy while a throttle is held widens the
+/// record before that strategy writes (the old one's files may still be changed), until
+/// the release.
 ///
 /// Shared between the daemon (reloads, the exit message) and the controller thread (the
 /// episodes), behind one lock held across each change and its save, so the state file

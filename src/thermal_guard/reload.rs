@@ -38,9 +38,10 @@ impl ThermalGuard {
     /// reload hands that strategy over. While warden holds a throttle (the new strategy
     /// throttles at once) the state is saved with it: a file it cannot record would be
     /// left changed by a crash with nothing to put it back, so the caller keeps the
-    /// running strategy. While warden holds none, or without a saved state (none could be
-    /// written at start), the file is only noted: the next throttle episode records it,
-    /// and the values-to-put-back-by-hand message of a failed exit names it.
+    /// running strategy. While warden holds none, nothing is recorded: the next throttle
+    /// episode records the files of the strategy it throttles with. Without a saved state
+    /// (none could be written at start) the files are only noted, for the
+    /// values-to-put-back-by-hand message of a failed exit.
     pub fn record_strategy(&mut self, strategy: &CpuStrategy) -> Result<(), String> {
         // Also without a saved state: the message at a failed exit lists it by hand.
         let save_in = self.state_saved.then_some(self.state_dir.as_path());
