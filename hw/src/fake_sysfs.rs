@@ -23,6 +23,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::cpufreq::CPUFREQ_DIR;
@@ -108,14 +109,32 @@ pub struct FakeSysfsTree {
     immutable: Mutex<Vec<PathBuf>>,
 }
 
-/// Writes `text` to `path` via a temp file and rename.
+/// Writes `text` to `path` via a temp file and rename. The temp file's name is unique to
+/// this process and this write (`.NAME.<pid>-<n>.tmp`), so two writers of the same file
+/// (two processes, or two threads) never write into, nor rename away, each other's.
 fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
+    let tmp = temp_path_for(path);
+    if let Err(error) = fs::write(&tmp, text) {
+        let _ = fs::remove_file(&tmp);
+        return Err(error);
+    }
+    fs::rename(&tmp, path)
+}
+
+/// A temp file name beside `path` that no other process or write uses: the pid, and a
+/// per-process count of writes.
+fn temp_path_for(path: &Path) -> PathBuf {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, Ordering::Relaxed);
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(path.file_name().unwrap_or_default());
-    tmp_name.push(".tmp");
-    let tmp = path.with_file_name(tmp_name);
-    fs::write(&tmp, text)?;
-    fs::rename(&tmp, path)
+    tmp_name.push(format!(".{}-{write}.tmp", std::process::id()));
+    path.with_file_name(tmp_name)
+}
+
+/// `error` with `path` in front of its message, its kind kept: io errors carry no path.
+fn with_path(path: &Path, error: io::Error) -> io::Error {
+    io::Error::new(error.kind(), format!("{}: {error}", path.display()))
 }
 
 /// Reads a file warden writes in place, as real sysfs attributes must be
@@ -354,24 +373,25 @@ impl FakeSysfsTree {
         self.policy_dir(index).join("scaling_max_freq")
     }
 
-    /// Reads `scaling_max_freq` of `policy<index>`.
+    /// Reads `scaling_max_freq` of `policy<index>`; an error names the file's full path.
     pub fn scaling_max_freq(&self, index: usize) -> io::Result<u64> {
-        let text = read_settled(&self.scaling_max_freq_path(index))?;
+        let path = self.scaling_max_freq_path(index);
+        let text = read_settled(&path).map_err(|e| with_path(&path, e))?;
         text.trim().parse().map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("scaling_max_freq holds {text:?}"),
+                format!("{} holds {text:?}, not a frequency in kHz", path.display()),
             )
         })
     }
 
-    /// Reads `scaling_governor` of `policy<index>`.
+    /// Reads `scaling_governor` of `policy<index>`; an error names the file's full path.
     pub fn governor(&self, index: usize) -> io::Result<String> {
-        Ok(
-            read_settled(&self.policy_dir(index).join("scaling_governor"))?
-                .trim()
-                .to_string(),
-        )
+        let path = self.policy_dir(index).join("scaling_governor");
+        Ok(read_settled(&path)
+            .map_err(|e| with_path(&path, e))?
+            .trim()
+            .to_string())
     }
 
     /// Number of cpufreq policies laid out.
@@ -384,13 +404,14 @@ impl FakeSysfsTree {
         self.root.join(FAN_FILE_NAME)
     }
 
-    /// Reads the fan file's duty.
+    /// Reads the fan file's duty; an error names the file's full path.
     pub fn fan_file_duty(&self) -> io::Result<f64> {
-        let text = read_settled(&self.fan_file_path())?;
+        let path = self.fan_file_path();
+        let text = read_settled(&path).map_err(|e| with_path(&path, e))?;
         text.trim().parse().map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("fan file holds {text:?}"),
+                format!("{} holds {text:?}, not a duty", path.display()),
             )
         })
     }
@@ -480,4 +501,71 @@ fn set_immutable(path: &Path, on: bool) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("warden-fake-sysfs-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn concurrent_writers_of_one_file_never_lose_each_others_temp_file() {
+        let dir = scratch("writers");
+        let tree = FakeSysfsTree::create(&dir).unwrap();
+        // Another writer's temp file in flight, under the one name a fixed scheme uses.
+        let fixed = tree.zone_dir(0).join(".temp.tmp");
+        fs::create_dir(&fixed).unwrap();
+        std::thread::scope(|scope| {
+            for writer in 0..4 {
+                let tree = &tree;
+                scope.spawn(move || {
+                    for write in 0..300 {
+                        tree.set_temp_celsius(f64::from(writer * 1000 + write) / 100.0)
+                            .unwrap_or_else(|e| panic!("writer {writer}, write {write}: {e}"));
+                    }
+                });
+            }
+        });
+        assert!(tree.temp_celsius().is_ok());
+        let leftovers: Vec<_> = fs::read_dir(tree.zone_dir(0))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .filter(|name| name.to_string_lossy().ends_with(".tmp") && *name != ".temp.tmp")
+            .collect();
+        assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+        drop(tree);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn read_errors_name_the_full_path() {
+        let dir = scratch("paths");
+        let tree = FakeSysfsTree::create(&dir).unwrap();
+        fs::write(tree.scaling_max_freq_path(0), "abc\n").unwrap();
+        let error = tree.scaling_max_freq(0).unwrap_err().to_string();
+        let path = tree.scaling_max_freq_path(0).display().to_string();
+        assert!(error.contains(&format!("{path} holds")), "{error}");
+        let governor = tree.policy_dir(0).join("scaling_governor");
+        fs::remove_file(&governor).unwrap();
+        let error = tree.governor(0).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(
+            error.to_string().contains(&*governor.to_string_lossy()),
+            "{error}"
+        );
+        fs::write(tree.fan_file_path(), "fast").unwrap();
+        let error = tree.fan_file_duty().unwrap_err().to_string();
+        assert!(
+            error.contains(&*tree.fan_file_path().to_string_lossy()),
+            "{error}"
+        );
+        drop(tree);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -31,8 +31,9 @@ EXIT STATUS:
   1  the run failed: a file could not be read or written while it ran
   2  refused before anything ran: a bad command line, an unreadable or invalid scenario
      file (it must be a regular file of at most 1 MiB), a scenario compare cannot judge,
-     a chart directory or document compare cannot write, or a --sysfs-root not safe
-     to write
+     two compare scenarios of one name, a chart directory, chart or document compare
+     cannot write, or a --sysfs-root that is unsafe, cannot be created, or is in use by
+     another run
 ";
 
 /// Usage and options of `run`.
@@ -45,8 +46,10 @@ warden-thermal-sim run --scenario FILE --sysfs-root DIR [--speed N] [--duration 
     Point a real `warden run --config F` at it with hardware.sysfs_root = \"DIR\",
     fan.driver = \"file\" and fan.path = \"DIR/fan_duty\".
     DIR must be new, empty, or a tree an earlier run laid out (it writes a
-    .warden-thermal-sim marker file there); `/`, `/sys`, `/proc`, `/dev` and anything
-    resolving into them are refused.
+    .warden-thermal-sim marker file there) holding no symbolic link or special file;
+    `/`, `/sys`, `/proc`, `/dev` and anything resolving into them are refused. One run
+    at a time: a run locks the marker until it exits, and a second run on the same DIR
+    is refused, naming the pid of the first.
       --scenario FILE   the scenario (TOML, a regular file of at most 1 MiB; see
                         tools/thermal-sim/scenarios/)
       --sysfs-root DIR  where to lay out the fake sysfs tree
@@ -67,14 +70,17 @@ warden-thermal-sim compare [--scenario FILE]... [--charts DIR] [--update-doc FIL
     simulated time under four regimes: warden with a PWM fan, warden with an on/off fan,
     the gpio-fan overlay rule (55/45 °C), and firmware throttling only (no fan). Prints a
     Markdown table and the target checks. A scenario must last at least 60 s and offer
-    some load; every scenario, DIR and FILE are checked before any scenario runs.
+    some load, and no two scenarios may share a name (it names the chart and the table
+    rows); every scenario, DIR and FILE are checked before any scenario runs.
       --scenario FILE   a scenario to run (a regular file of at most 1 MiB); repeat
                         for several
       --charts DIR      write DIR/thermal-<scenario>.svg; DIR must be a directory
-                        files can be created in, and is created if missing
+                        files can be created in, and is created if missing; a chart
+                        already there must be a regular file this process can write
       --update-doc FILE replace the text between <!-- compare:begin --> and
                         <!-- compare:end --> in FILE with the table and checks; FILE
-                        must be a regular file of at most 1 MiB holding both markers
+                        must be a regular file of at most 1 MiB, writable, holding
+                        both markers
       --json            print one JSON object per scenario and regime instead
                         (not with --update-doc)
       -h, --help        this text
@@ -224,6 +230,16 @@ fn value<'a>(flag: &str, iter: &mut impl Iterator<Item = &'a String>) -> Result<
     Ok(value)
 }
 
+/// The path after `flag`; an empty one is refused, since it would name the current
+/// directory to some calls and nothing to others.
+fn path<'a>(flag: &str, iter: &mut impl Iterator<Item = &'a String>) -> Result<PathBuf> {
+    let text = value(flag, iter)?;
+    if text.is_empty() {
+        bail!("{flag} is empty: give a path");
+    }
+    Ok(PathBuf::from(text))
+}
+
 /// `text` as a number within `range`; the error names the flag, the value and the range.
 fn number(flag: &str, text: &str, range: RangeInclusive<f64>, unit: &str) -> Result<f64> {
     let number: f64 = text
@@ -258,8 +274,8 @@ fn parse_run(args: &[String]) -> Result<Command> {
         }
         seen.first_time(flag)?;
         match flag {
-            "--scenario" => scenario = Some(PathBuf::from(value(flag, &mut iter)?)),
-            "--sysfs-root" => sysfs_root = Some(PathBuf::from(value(flag, &mut iter)?)),
+            "--scenario" => scenario = Some(path(flag, &mut iter)?),
+            "--sysfs-root" => sysfs_root = Some(path(flag, &mut iter)?),
             "--speed" => {
                 let text = value(flag, &mut iter)?;
                 options.speed = number(flag, text, SPEED_RANGE, "(simulated s per wall s)")?;
@@ -309,11 +325,9 @@ fn parse_compare(args: &[String]) -> Result<Command> {
             seen.first_time(flag)?;
         }
         match flag {
-            "--scenario" => options
-                .scenarios
-                .push(PathBuf::from(value(flag, &mut iter)?)),
-            "--charts" => options.charts = Some(PathBuf::from(value(flag, &mut iter)?)),
-            "--update-doc" => options.update_doc = Some(PathBuf::from(value(flag, &mut iter)?)),
+            "--scenario" => options.scenarios.push(path(flag, &mut iter)?),
+            "--charts" => options.charts = Some(path(flag, &mut iter)?),
+            "--update-doc" => options.update_doc = Some(path(flag, &mut iter)?),
             "--json" => options.json = true,
             other => {
                 bail!("compare: unknown option {other:?} (see `warden-thermal-sim compare --help`)")
@@ -503,6 +517,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(both.contains("give one of them"), "{both}");
+        for (args, flag) in [
+            (
+                &["run", "--scenario", "s", "--sysfs-root", ""][..],
+                "--sysfs-root",
+            ),
+            (
+                &["run", "--scenario", "", "--sysfs-root", "/r"],
+                "--scenario",
+            ),
+            (&["compare", "--scenario", ""], "--scenario"),
+            (&["compare", "--charts", ""], "--charts"),
+            (&["compare", "--update-doc", ""], "--update-doc"),
+        ] {
+            let empty = parse_strs(args).unwrap_err().to_string();
+            assert_eq!(empty, format!("{flag} is empty: give a path"), "{args:?}");
+        }
         let swallowed = parse_strs(&["run", "--scenario", "--sysfs-root", "/tmp/r"])
             .unwrap_err()
             .to_string();

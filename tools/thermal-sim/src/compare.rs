@@ -11,9 +11,10 @@
 //! model's power is `idle + dynamic × L × f/f_max`, and the served work is `∫ L × f/f_max dt`.
 //! The share refused is the offered arrivals during shedding over all offered arrivals.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Result};
 use warden_hw::sim::PiThermalModel;
 
 use crate::regime::{Action, RegimeKind};
@@ -116,6 +117,37 @@ pub fn check_scenario(scenario: &Scenario) -> Result<()> {
         "[load]: the scenario offers no load in its {duration_s} s, so compare has no work \
          to share out; give a load above 0 at some time"
     );
+    Ok(())
+}
+
+/// Checks that no two scenarios, each given with the file it came from, share a `name`:
+/// the name labels the table's rows and names the chart file, so a second one would print
+/// rows nobody can tell apart and overwrite the first chart. The error names both files.
+pub fn check_distinct_names(loaded: &[(PathBuf, Scenario)]) -> Result<()> {
+    for (index, (file, scenario)) in loaded.iter().enumerate() {
+        let earlier = loaded[..index]
+            .iter()
+            .find(|(_, other)| other.name == scenario.name);
+        if let Some((first_file, _)) = earlier {
+            let same_file = first_file == file
+                || first_file
+                    .canonicalize()
+                    .ok()
+                    .is_some_and(|a| file.canonicalize().is_ok_and(|b| a == b));
+            bail!(
+                "scenarios {} and {} are both named {:?}{}: the name labels the table rows and \
+                 names the chart file; give each scenario once, with a name of its own",
+                first_file.display(),
+                file.display(),
+                scenario.name,
+                if same_file {
+                    " (the same file, given twice)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     Ok(())
 }
 

@@ -146,3 +146,30 @@ fn compare_refuses_scenarios_too_short_or_without_load_to_judge() {
             > 0.0
     );
 }
+
+#[test]
+fn two_scenarios_of_one_name_are_refused_naming_the_name_and_both_files() {
+    let named = |name: &str| {
+        Scenario::from_toml(&format!(
+            "name = \"{name}\"\nduration_s = 600\n[ambient]\npoints = [[0.0, 22.0]]\n\
+             [load]\nkind = \"constant\"\nlevel = 1.0\n"
+        ))
+        .unwrap()
+    };
+    let (a, b, c) = ("a/one.toml", "b/other.toml", "c.toml");
+    let distinct = [(a.into(), named("x")), (c.into(), named("y"))];
+    check_distinct_names(&distinct).unwrap();
+    let clash = [
+        (a.into(), named("x")),
+        (c.into(), named("y")),
+        (b.into(), named("x")),
+    ];
+    let error = check_distinct_names(&clash).unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("scenarios {a} and {b} are both named \"x\":")),
+        "{error}"
+    );
+    let twice = [(a.into(), named("x")), (a.into(), named("x"))];
+    let error = check_distinct_names(&twice).unwrap_err().to_string();
+    assert!(error.contains("(the same file, given twice)"), "{error}");
+}

@@ -8,9 +8,10 @@
 //! (filter, trend, dwell) stays in wall time, so at `--speed 10` the board looks ten times
 //! as quick to warden as a real one would. In this mode the simulator cannot see warden's
 //! admission decisions, so the offered load heats the die whether or not warden sheds.
-//! Everything it is given is checked in [`prepare`] before anything is written; the root
-//! must pass [`sysfs_root::check`], so it never writes into the real sysfs or into a
-//! directory of someone else's.
+//! Everything it is given is checked in [`prepare`] before anything is written; its last
+//! step claims the root ([`sysfs_root::claim`]: checked, created, locked and marked), so it
+//! never writes into the real sysfs, into a directory of someone else's, or under another
+//! run, and a root it cannot create is refused with the other inputs (exit status 2).
 
 use std::io;
 use std::path::Path;
@@ -22,7 +23,7 @@ use warden_hw::sim::PiThermalModel;
 
 use crate::cli::RunOptions;
 use crate::scenario::Scenario;
-use crate::sysfs_root::{self, RootState};
+use crate::sysfs_root::{self, ClaimedRoot, RootState};
 
 /// What the live loop last read from warden's side of the tree.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,38 +32,47 @@ struct Inputs {
     cap_khz: u64,
 }
 
-/// A live run whose inputs have been checked: the scenario parsed, the root found safe.
+/// A live run whose inputs have been checked: the scenario parsed, the model built, the
+/// root claimed for this run alone.
 #[derive(Debug)]
 pub struct LiveRun {
     options: RunOptions,
     scenario: Scenario,
+    model: PiThermalModel,
     duration_s: f64,
+    root: ClaimedRoot,
 }
 
-/// Checks everything `run` is given before anything is written: the scenario file, and
-/// that `--sysfs-root` is safe to lay a tree out in ([`sysfs_root::check`]).
+/// Checks everything `run` is given before anything is written: the scenario file and its
+/// model, then claims `--sysfs-root` ([`sysfs_root::claim`]), last, so that a refused input
+/// leaves no directory behind.
 pub fn prepare(options: &RunOptions) -> Result<LiveRun> {
     let scenario = Scenario::load(&options.scenario)?;
-    sysfs_root::check(&options.sysfs_root)?;
+    let model = PiThermalModel::new(scenario.params.clone(), scenario.ambient.at(0.0))
+        .with_context(|| format!("scenario {}", options.scenario.display()))?;
     let duration_s = options
         .duration_s
         .unwrap_or(scenario.duration.as_secs_f64());
+    let root = sysfs_root::claim(&options.sysfs_root)?;
     Ok(LiveRun {
         options: options.clone(),
         scenario,
+        model,
         duration_s,
+        root,
     })
 }
 
-/// Runs the live simulation until the scenario (or `--duration`) ends.
+/// Runs the live simulation until the scenario (or `--duration`) ends, holding the root.
 pub fn run(live: LiveRun) -> Result<()> {
     let LiveRun {
         options,
         scenario,
+        mut model,
         duration_s,
+        root,
     } = live;
-    let mut model = PiThermalModel::new(scenario.params.clone(), scenario.ambient.at(0.0))?;
-    if sysfs_root::claim(&options.sysfs_root)? == RootState::LaidOutBefore {
+    if root.state == RootState::LaidOutBefore {
         eprintln!(
             "reusing {}: an earlier run laid it out",
             options.sysfs_root.display()
@@ -118,8 +128,7 @@ pub fn run(live: LiveRun) -> Result<()> {
 
         let reading = model.read_sensor_millic();
         write_reading(&tree, reading)?;
-        tree.set_throttle_raw(model.throttle_flags())
-            .context("cannot write get_throttled")?;
+        write_throttle_flags(&tree, model.throttle_flags())?;
         if t_s >= next_report_s {
             next_report_s += options.report_every_s;
             println!(
@@ -168,13 +177,18 @@ fn write_reading(tree: &FakeSysfsTree, reading: Option<i64>) -> Result<()> {
         .with_context(|| format!("cannot write {}", tree.temp_path().display()))
 }
 
-/// Reads warden's fan duty and effective cpufreq cap from the tree.
+/// Writes the firmware throttle word to `get_throttled`; the error names its full path.
+fn write_throttle_flags(tree: &FakeSysfsTree, flags: u32) -> Result<()> {
+    tree.set_throttle_raw(flags)
+        .with_context(|| format!("cannot write {}", tree.throttle_path().display()))
+}
+
+/// Reads warden's fan duty and effective cpufreq cap from the tree; an error names the
+/// file's full path (the tree's readers put it in their errors).
 fn read_inputs(tree: &FakeSysfsTree, lowest_khz: u64) -> Result<Inputs> {
     let fan_duty = parse_duty(&tree.fan_file_path())?;
-    let max_khz = tree
-        .scaling_max_freq(0)
-        .context("scaling_max_freq of policy0")?;
-    let governor = tree.governor(0).context("scaling_governor of policy0")?;
+    let max_khz = tree.scaling_max_freq(0)?;
+    let governor = tree.governor(0)?;
     let cap_khz = if governor == "powersave" {
         lowest_khz
     } else {
@@ -260,5 +274,35 @@ mod tests {
         assert_eq!(fs::read_to_string(tree.temp_path()).unwrap(), "61234\n");
         drop(tree);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn read_and_write_errors_name_the_full_path() {
+        let dir =
+            std::env::temp_dir().join(format!("thermal-sim-live-paths-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let tree = FakeSysfsTree::create(&dir).unwrap();
+        let full = |path: &Path| path.display().to_string();
+        fs::write(tree.scaling_max_freq_path(0), "abc\n").unwrap();
+        let error = format!("{:#}", read_inputs(&tree, 600_000).unwrap_err());
+        let expected = format!("{} holds \"abc\\n\"", full(&tree.scaling_max_freq_path(0)));
+        assert!(error.contains(&expected), "{error}");
+        fs::write(tree.scaling_max_freq_path(0), "1500000\n").unwrap();
+        let governor = tree.policy_dir(0).join("scaling_governor");
+        fs::remove_file(&governor).unwrap();
+        let error = format!("{:#}", read_inputs(&tree, 600_000).unwrap_err());
+        assert!(error.contains(&full(&governor)), "{error}");
+
+        // A directory no file can be created in: the temp file of the atomic write fails.
+        let throttle_dir = tree.throttle_path().parent().unwrap().to_path_buf();
+        tree.make_unwritable(&throttle_dir);
+        let error = format!("{:#}", write_throttle_flags(&tree, 0x5).unwrap_err());
+        tree.make_writable(&throttle_dir).unwrap();
+        assert!(
+            error.contains(&format!("cannot write {}", full(&tree.throttle_path()))),
+            "{error}"
+        );
+        drop(tree);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -87,23 +87,26 @@ fn bundled_scenarios() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Every scenario `compare` was given (or the bundled ones), loaded and checked, and the
-/// `--charts` and `--update-doc` paths checked ([`outputs::check`]), before any runs.
+/// Every scenario `compare` was given (or the bundled ones), loaded and checked, their
+/// names distinct, and the `--charts` and `--update-doc` paths checked
+/// ([`outputs::check`]), before any runs.
 fn load_for_compare(options: &CompareOptions) -> Result<Vec<Scenario>> {
     let files = if options.scenarios.is_empty() {
         bundled_scenarios()?
     } else {
         options.scenarios.clone()
     };
-    let scenarios = files
-        .iter()
+    let loaded = files
+        .into_iter()
         .map(|file| {
-            let scenario = Scenario::load(file)?;
+            let scenario = Scenario::load(&file)?;
             compare::check_scenario(&scenario)
                 .with_context(|| format!("scenario {}", file.display()))?;
-            Ok(scenario)
+            Ok((file, scenario))
         })
         .collect::<Result<Vec<_>>>()?;
+    compare::check_distinct_names(&loaded)?;
+    let scenarios: Vec<Scenario> = loaded.into_iter().map(|(_, scenario)| scenario).collect();
     outputs::check(options, &scenarios)?;
     Ok(scenarios)
 }

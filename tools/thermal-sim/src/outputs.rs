@@ -3,13 +3,16 @@
 //! A comparison of every bundled scenario takes a while, so both are checked before any
 //! scenario runs ([`check`]): the charts directory must be a directory this process can
 //! create files in (a missing one is created), no chart file may be in the way as a
-//! directory or special file, and the document must be a readable regular file of at most
-//! [`MAX_DOC_BYTES`] holding [`DOC_BEGIN`] then [`DOC_END`]. A refusal there exits 2,
+//! directory or special file, an existing chart must be writable, and the document must be
+//! a readable and writable regular file of at most [`MAX_DOC_BYTES`] holding [`DOC_BEGIN`]
+//! then [`DOC_END`]. Writability is tried, not read from mode bits (root ignores them; a
+//! read-only mount or an immutable file refuses root too). A refusal there exits 2,
 //! naming the path, with nothing run. The writes afterwards re-check what they touch (the
 //! files may have changed meanwhile) and their errors name the path as well.
 
 use std::fs::{self, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -47,10 +50,17 @@ pub fn chart_path(dir: &Path, scenario: &Scenario) -> PathBuf {
 }
 
 /// Checks that `path` is a regular file of at most [`MAX_DOC_BYTES`] holding
-/// [`DOC_BEGIN`] and, after it, [`DOC_END`].
+/// [`DOC_BEGIN`] and, after it, [`DOC_END`], and that this process can write it.
 pub fn check_doc(path: &Path) -> Result<()> {
     let text = read_doc(path)?;
-    marked_region(path, &text).map(drop)
+    marked_region(path, &text)?;
+    probe_writable_file(path).with_context(|| {
+        format!(
+            "{DOC} {}: cannot write it, so the table could not be put in; make it writable \
+             or give another file",
+            path.display()
+        )
+    })
 }
 
 /// Replaces the text between [`DOC_BEGIN`] and [`DOC_END`] in `path` with `generated`.
@@ -124,9 +134,27 @@ pub fn check_charts_dir(dir: &Path, scenarios: &[Scenario]) -> Result<()> {
                     scenario.name
                 );
             }
+            probe_writable_file(&chart).with_context(|| {
+                format!(
+                    "--charts: cannot write {}, where the chart of scenario {} goes: make it \
+                     writable, remove it, or give another directory",
+                    chart.display(),
+                    scenario.name
+                )
+            })?;
         }
     }
     Ok(())
+}
+
+/// Opens the existing file at `path` for writing, neither creating nor truncating it nor
+/// waiting on a FIFO: the one sure test that a later write can replace it.
+fn probe_writable_file(path: &Path) -> io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map(drop)
 }
 
 /// Creates and removes an empty file in `dir`: the one sure test that charts can be

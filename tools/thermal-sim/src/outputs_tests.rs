@@ -128,3 +128,38 @@ fn an_output_in_the_way_is_refused_naming_its_path_and_kind() {
     assert_eq!(fs::read_to_string(&doc).unwrap(), "short");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_unwritable_doc_or_existing_chart_is_refused_before_anything_runs() {
+    let dir = scratch("unwritable");
+    let scenarios = [Scenario::from_toml(SCENARIO).unwrap()];
+    let doc = dir.join("doc.md");
+    let text = format!("{DOC_BEGIN}\nold\n{DOC_END}\n");
+    fs::write(&doc, &text).unwrap();
+    let charts = dir.join("charts");
+    fs::create_dir(&charts).unwrap();
+    let chart = chart_path(&charts, &scenarios[0]);
+    fs::write(&chart, "<svg/>").unwrap();
+    check_doc(&doc).unwrap();
+    check_charts_dir(&charts, &scenarios).unwrap();
+
+    // Immutable as root (who ignores mode bits), mode 0444 otherwise.
+    let helper = warden_hw::fake_sysfs::FakeSysfsTree::create(&dir.join("helper")).unwrap();
+    helper.make_unwritable(&doc);
+    helper.make_unwritable(&chart);
+    let doc_error = error_text(check_doc(&doc));
+    let chart_error = error_text(check_charts_dir(&charts, &scenarios));
+    helper.make_writable(&doc).unwrap();
+    helper.make_writable(&chart).unwrap();
+    drop(helper);
+    assert!(
+        doc_error.contains(&format!("{DOC} {}: cannot write it", doc.display())),
+        "{doc_error}"
+    );
+    assert!(
+        chart_error.contains(&format!("--charts: cannot write {}", chart.display())),
+        "{chart_error}"
+    );
+    assert_eq!(fs::read_to_string(&doc).unwrap(), text, "left as it was");
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Exit status of a command line or input refused before anything ran.
@@ -365,5 +365,189 @@ fn unusable_compare_outputs_are_refused_before_any_scenario_runs() {
             && !updated.contains("old"),
         "{updated}"
     );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The arguments of a `run` of `scenario` on `root` for `duration` simulated s at 1000x.
+fn run_args<'a>(scenario: &'a str, root: &'a str, duration: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--scenario",
+        scenario,
+        "--sysfs-root",
+        root,
+        "--speed",
+        "1000",
+        "--duration",
+        duration,
+        "--report-every",
+        "100000",
+    ]
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test leaves none running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_second_run_on_a_root_in_use_is_refused_naming_it_and_the_holder() {
+    let dir = scratch("in-use");
+    let scenario = write(&dir, "s.toml", SCENARIO);
+    let root = dir.join("root");
+    let root_arg = root.to_string_lossy().into_owned();
+    // 600 simulated s at 1x: far longer than the test, killed below.
+    let mut first = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_warden-thermal-sim"))
+            .args(["run", "--scenario", &scenario, "--sysfs-root", &root_arg])
+            .args(["--report-every", "100000"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let first_pid = first.0.id();
+    let holder = format!("claimed by pid {first_pid}");
+    let started = Instant::now();
+    while !fs::read_to_string(root.join(".warden-thermal-sim")).is_ok_and(|t| t.contains(&holder)) {
+        assert!(
+            started.elapsed() < HANG_LIMIT,
+            "the first run never claimed the root"
+        );
+        assert!(
+            first.0.try_wait().unwrap().is_none(),
+            "the first run ended early"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = sim_or_hang(&dir, &run_args(&scenario, &root_arg, "5"));
+    let still_running = first.0.try_wait().unwrap().is_none();
+    drop(first);
+    let error = stderr(&second);
+    assert_eq!(second.status.code(), Some(EXIT_USAGE), "{error}");
+    assert!(
+        error.contains(&format!("--sysfs-root {root_arg} is in use by another"))
+            && error.contains(&format!("pid {first_pid}")),
+        "{error}"
+    );
+    assert!(still_running, "the refused run left the first one alone");
+    // The killed run's lock went with it.
+    let third = sim_or_hang(&dir, &run_args(&scenario, &root_arg, "1"));
+    assert_eq!(third.status.code(), Some(0), "{}", stderr(&third));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_root_that_cannot_be_created_or_is_empty_is_refused_with_status_2() {
+    let dir = scratch("uncreatable");
+    let scenario = write(&dir, "s.toml", SCENARIO);
+    let file = write(&dir, "file", "a regular file");
+    let locked = dir.join("locked");
+    fs::create_dir(&locked).unwrap();
+    // Immutable as root (who ignores mode bits), mode 0444 otherwise.
+    let helper = warden_hw::fake_sysfs::FakeSysfsTree::create(&dir.join("helper")).unwrap();
+    helper.make_unwritable(&locked);
+    let under_locked = locked.join("root").to_string_lossy().into_owned();
+    let under_file = format!("{file}/root");
+    let outputs: Vec<(String, Output)> = [under_locked, under_file]
+        .into_iter()
+        .map(|root| {
+            let output = sim(&run_args(&scenario, &root, "1"));
+            (root, output)
+        })
+        .collect();
+    helper.make_writable(&locked).unwrap();
+    drop(helper);
+    for (root, output) in outputs {
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(EXIT_USAGE), "{root}: {error}");
+        assert!(error.contains(&format!("--sysfs-root {root}")), "{error}");
+        assert!(stdout(&output).is_empty(), "{root}: nothing ran");
+    }
+    let empty = sim(&run_args(&scenario, "", "1"));
+    assert_eq!(empty.status.code(), Some(EXIT_USAGE));
+    assert!(
+        stderr(&empty).contains("--sysfs-root is empty"),
+        "{}",
+        stderr(&empty)
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_reused_root_with_a_symbolic_link_inside_is_refused_naming_it() {
+    let dir = scratch("inner-link");
+    let scenario = write(&dir, "s.toml", SCENARIO);
+    let root = dir.join("root");
+    let root_arg = root.to_string_lossy().into_owned();
+    let laid_out = sim(&run_args(&scenario, &root_arg, "1"));
+    assert_eq!(laid_out.status.code(), Some(0), "{}", stderr(&laid_out));
+    let victim = write(&dir, "victim", "keep me");
+    fs::remove_file(root.join("fan_duty")).unwrap();
+    std::os::unix::fs::symlink(&victim, root.join("fan_duty")).unwrap();
+    let refused = sim(&run_args(&scenario, &root_arg, "1"));
+    let error = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(EXIT_USAGE), "{error}");
+    assert!(
+        error.contains(&format!("{root_arg}/fan_duty is a symbolic link")),
+        "{error}"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn compare_refuses_two_scenarios_of_one_name_and_outputs_it_cannot_write() {
+    let dir = scratch("compare-refusals");
+    let scenario = write(&dir, "s.toml", SCENARIO);
+    let copy = write(&dir, "copy.toml", SCENARIO);
+    let charts = dir.join("charts");
+    fs::create_dir(&charts).unwrap();
+    let chart = charts.join("thermal-t.svg");
+    fs::write(&chart, "<svg/>").unwrap();
+    let doc = write(
+        &dir,
+        "doc.md",
+        "<!-- compare:begin -->\nold\n<!-- compare:end -->\n",
+    );
+    let charts_arg = charts.to_string_lossy().into_owned();
+    let helper = warden_hw::fake_sysfs::FakeSysfsTree::create(&dir.join("helper")).unwrap();
+    helper.make_unwritable(Path::new(&doc));
+    helper.make_unwritable(&chart);
+    let cases = [
+        (
+            vec!["compare", "--scenario", &scenario, "--scenario", &copy],
+            format!("scenarios {scenario} and {copy} are both named \"t\""),
+        ),
+        (
+            vec!["compare", "--scenario", &scenario, "--scenario", &scenario],
+            "(the same file, given twice)".to_string(),
+        ),
+        (
+            vec!["compare", "--scenario", &scenario, "--update-doc", &doc],
+            format!("--update-doc file {doc}: cannot write it"),
+        ),
+        (
+            vec!["compare", "--scenario", &scenario, "--charts", &charts_arg],
+            format!("--charts: cannot write {}", chart.display()),
+        ),
+    ];
+    let outputs: Vec<Output> = cases.iter().map(|(args, _)| sim(args)).collect();
+    helper.make_writable(Path::new(&doc)).unwrap();
+    helper.make_writable(&chart).unwrap();
+    drop(helper);
+    for ((args, expected), output) in cases.iter().zip(outputs) {
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(EXIT_USAGE), "{args:?}: {error}");
+        assert!(error.contains(expected), "{args:?}: {error}");
+        assert!(stdout(&output).is_empty(), "{args:?}: nothing ran");
+    }
+    assert_eq!(fs::read_to_string(&chart).unwrap(), "<svg/>");
     fs::remove_dir_all(&dir).unwrap();
 }
