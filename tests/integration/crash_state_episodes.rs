@@ -39,6 +39,20 @@ pub(crate) fn heat_until_throttled(r: &Rig) {
     });
 }
 
+/// Rewrites `r`'s config to the governor strategy, sends SIGHUP and waits until the
+/// controller has switched.
+pub(crate) fn reload_to_the_governor_strategy(r: &Rig) {
+    let lines = r.warden.log_len();
+    let governor = format!("{FAST_THERMAL}[cpufreq]\nstrategy = \"governor\"\n");
+    r.warden.rewrite_config(&config_with("", &governor));
+    r.warden.signal(libc::SIGHUP);
+    r.warden.wait_log_after(
+        lines,
+        "cpu strategy max-freq -> governor",
+        Duration::from_secs(5),
+    );
+}
+
 /// Heats `r`'s board until warden throttles and checks the state holds the 1.5 GHz
 /// original, then cools it until warden has released the throttle and the state holds
 /// the fan's entry alone.
@@ -151,15 +165,7 @@ fn after_a_switch_to_the_governor_strategy_the_max_freq_is_the_operator_s_again(
     let state = state_file(&r);
     // Switched while max-freq holds a throttle: both files are recorded until released.
     heat_until_throttled(&r);
-    let lines = r.warden.log_len();
-    let governor = format!("{FAST_THERMAL}[cpufreq]\nstrategy = \"governor\"\n");
-    r.warden.rewrite_config(&config_with("", &governor));
-    r.warden.signal(libc::SIGHUP);
-    r.warden.wait_log_after(
-        lines,
-        "cpu strategy max-freq -> governor",
-        Duration::from_secs(5),
-    );
+    reload_to_the_governor_strategy(&r);
     r.tree.ramp_temp_celsius(45.0).unwrap();
     wait_until(
         "released, and the state without cpufreq",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use warden_hw::fake_sysfs::FakeSysfsTree;
 
-use crate::crash_state_episodes::heat_until_throttled;
+use crate::crash_state_episodes::{heat_until_throttled, reload_to_the_governor_strategy};
 use crate::thermal::{max_freq, rig, FAST_THERMAL};
 use crate::util::{
     assert_second_warden_refused, config_with, run_warden, wait_until, Launch, TempDir, Warden,
@@ -517,15 +517,7 @@ fn the_crash_state_records_only_the_files_the_strategy_writes_and_grows_on_a_rel
         "max-freq never writes the governor, so a crash restore leaves it alone:\n{}",
         recorded()
     );
-    let lines = r.warden.log_len();
-    let governor = format!("{FAST_THERMAL}[cpufreq]\nstrategy = \"governor\"\n");
-    r.warden.rewrite_config(&config_with("", &governor));
-    r.warden.signal(libc::SIGHUP);
-    r.warden.wait_log_after(
-        lines,
-        "cpu strategy max-freq -> governor",
-        Duration::from_secs(5),
-    );
+    reload_to_the_governor_strategy(&r);
     assert!(
         recorded().contains("scaling_governor") && recorded().contains("scaling_max_freq"),
         "the governor is recorded before the new strategy can write it, and what \
