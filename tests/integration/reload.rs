@@ -95,7 +95,7 @@ fn a_swap_that_cannot_bind_everything_keeps_service_and_page_where_they_were() {
     let line = w.wait_log_after(lines, "restarting the status page", RELOAD_WAIT);
     assert!(
         line.contains(&format!(
-            "status.listen {service}: warden's own listener on {service} still holds that port"
+            "status.listen {service}: warden's own service listener on {service} holds that port"
         )) && !line.contains("another process"),
         "the page's new port is held by the listener that could not move: {line}"
     );
