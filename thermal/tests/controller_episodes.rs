@@ -5,19 +5,18 @@
 //! failed save is logged and never stops the controller; strategy `off` records nothing.
 //! Waits are bounded by a generous deadline; nothing asserts how fast anything is.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use log::LevelFilter;
 use warden_hw::fake::{FakeCpuFreq, FakeFailure, FakeFan, FakeSensor};
 use warden_hw::fake_sysfs::FakeSysfsLayout;
-use warden_thermal::{Controller, ControllerConfig, CpuStrategy, Level, SharedSnapshot};
+use warden_thermal::{Controller, ControllerConfig, CpuStrategy, Level};
 
 mod common;
 
 use common::capture_log::{capture_at, messages};
 use common::fake_tree::{accept, recording, value_for, watching, Call, Tree};
-use common::{reactive_policy, wait_until, DEADLINE};
+use common::{reactive_policy, spawn_until_first_reading, wait_until};
 
 /// The target of the cpu actuator's log lines.
 const CPU_TARGET: &str = "warden_thermal::actuators::cpu";
@@ -93,22 +92,19 @@ fn a_release_whose_write_fails_keeps_the_originals_recorded_until_one_succeeds_w
     let observed = cpu.clone();
     let (recorder, calls) = recording(move || observed.current_max_khz().to_string(), accept);
     let sensor = FakeSensor::new(82.0);
-    let snapshot = Arc::new(SharedSnapshot::new());
     let config = ControllerConfig {
         interval: Duration::from_millis(10),
         ..ControllerConfig::default()
     };
-    let handle = Controller::new(
+    let controller = Controller::new(
         reactive_policy(),
         Box::new(sensor.clone()),
         Box::new(FakeFan::on_off()),
     )
     .unwrap()
     .with_cpufreq(Box::new(cpu.clone()))
-    .with_originals_recorder(recorder)
-    .spawn(config, Box::new(|_| {}), Arc::clone(&snapshot))
-    .unwrap();
-    assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
+    .with_originals_recorder(recorder);
+    let (handle, snapshot) = spawn_until_first_reading(controller, config);
     wait_until("at the lowest step", || cpu.current_max_khz() == 600_000);
     cpu.fail_writes_always(FakeFailure::PermissionDenied);
     let errors = snapshot.current().cpu.unwrap().errors;

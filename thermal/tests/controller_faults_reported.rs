@@ -16,7 +16,7 @@ use warden_thermal::{Controller, ControllerConfig, ControllerHandle, SharedSnaps
 mod common;
 
 use common::capture_log::{capture_at, captured, messages};
-use common::{reactive_policy, wait_until, DEADLINE};
+use common::{reactive_policy, spawn_until_first_reading, wait_until};
 
 const CONTROLLER_TARGET: &str = "warden_thermal::controller";
 const FAN_TARGET: &str = "warden_thermal::actuators::fan";
@@ -25,23 +25,19 @@ const THROTTLE_PREFIX: &str = "throttle flags: ";
 /// A controller at 45 °C over `fan` and `throttle`, ticking every 10 ms; returns once it
 /// has its first reading.
 fn spawn(fan: FakeFan, throttle: FakeThrottle) -> (ControllerHandle, Arc<SharedSnapshot>) {
-    let snapshot = Arc::new(SharedSnapshot::new());
     let config = ControllerConfig {
         interval: Duration::from_millis(10),
         ..ControllerConfig::default()
     };
-    let handle = Controller::new(
+    let controller = Controller::new(
         reactive_policy(),
         Box::new(FakeSensor::new(45.0)),
         Box::new(fan),
     )
     .unwrap()
     .with_cpufreq(Box::new(FakeCpuFreq::pi4()))
-    .with_throttle_reader(Box::new(throttle))
-    .spawn(config, Box::new(|_| {}), Arc::clone(&snapshot))
-    .unwrap();
-    assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
-    (handle, snapshot)
+    .with_throttle_reader(Box::new(throttle));
+    spawn_until_first_reading(controller, config)
 }
 
 #[test]

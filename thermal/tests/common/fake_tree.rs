@@ -16,7 +16,7 @@ use warden_thermal::{
     Controller, ControllerConfig, ControllerHandle, CpuStrategy, FanOnExit, SharedSnapshot,
 };
 
-use super::{reactive_policy, DEADLINE};
+use super::{reactive_policy, spawn_until_first_reading};
 
 /// A fake tree in its own temp dir, removed on drop.
 pub struct Tree {
@@ -73,12 +73,7 @@ impl Tree {
             cpu_strategy: strategy,
             fan_on_exit: FanOnExit::Full,
         };
-        let snapshot = Arc::new(SharedSnapshot::new());
-        let handle = controller
-            .spawn(config, Box::new(|_| {}), Arc::clone(&snapshot))
-            .unwrap();
-        assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
-        (handle, snapshot)
+        spawn_until_first_reading(controller, config)
     }
 }
 

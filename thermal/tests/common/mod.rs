@@ -137,10 +137,20 @@ pub fn spawn_controller(
     cpufreq: Box<dyn CpuFreq>,
     config: ControllerConfig,
 ) -> (ControllerHandle, Arc<SharedSnapshot>) {
-    let snapshot = Arc::new(SharedSnapshot::new());
-    let handle = Controller::new(policy, sensor, fan)
+    let controller = Controller::new(policy, sensor, fan)
         .unwrap()
-        .with_cpufreq(cpufreq)
+        .with_cpufreq(cpufreq);
+    spawn_until_first_reading(controller, config)
+}
+
+/// Spawns `controller` run by `config` with admission sent nowhere; returns once it has
+/// its first reading.
+pub fn spawn_until_first_reading(
+    controller: Controller,
+    config: ControllerConfig,
+) -> (ControllerHandle, Arc<SharedSnapshot>) {
+    let snapshot = Arc::new(SharedSnapshot::new());
+    let handle = controller
         .spawn(config, Box::new(|_| {}), Arc::clone(&snapshot))
         .unwrap();
     assert!(snapshot.wait_first_reading(DEADLINE), "no first reading");
