@@ -134,22 +134,7 @@ fn huge_or_useless_inputs_are_refused_with_status_2_not_a_panic() {
 fn run_lays_out_only_a_new_empty_or_its_own_tree() {
     let dir = scratch("roots");
     let scenario = write(&dir, "s.toml", SCENARIO);
-    let run = |root: &Path| {
-        let root = root.to_string_lossy().into_owned();
-        sim(&[
-            "run",
-            "--scenario",
-            &scenario,
-            "--sysfs-root",
-            &root,
-            "--speed",
-            "1000",
-            "--duration",
-            "1",
-            "--report-every",
-            "1000",
-        ])
-    };
+    let run = |root: &Path| sim(&run_args(&scenario, &root.to_string_lossy(), "1"));
     let mine = dir.join("mine");
     fs::create_dir_all(&mine).unwrap();
     fs::write(mine.join("notes.txt"), "keep me").unwrap();
