@@ -237,7 +237,10 @@ fn thermal_lines(f: &mut Fields<'_>, lines: &mut Vec<(&str, String)>) {
     };
     let mut sensor = format!("{health} · {}", f.text("thermal.sensor.description"));
     if let Some(err) = f.get("thermal.sensor.last_error").as_str() {
-        sensor.push_str(&format!(" · last error: {}", printable(err)));
+        sensor.push_str(&sensor_error(
+            err,
+            f.get("thermal.sensor.consecutive_errors"),
+        ));
     }
     lines.push(("sensor", sensor));
     let duty = fan_duty(f);
@@ -378,6 +381,15 @@ fn text(v: &Value) -> String {
 }
 
 /// `n` with the noun in the number it takes: "1 switch", "3 switches", "? switches".
+/// The sensor's most recent read error, marked as past once a read has
+/// succeeded since, so a recovered sensor does not look broken.
+fn sensor_error(err: &str, consecutive: &Value) -> String {
+    match consecutive.as_u64() {
+        Some(0) => format!(" · recovered since its last error: {}", printable(err)),
+        _ => format!(" · last error: {}", printable(err)),
+    }
+}
+
 fn counted(v: &Value, one: &str, many: &str) -> String {
     match v.as_u64() {
         Some(1) => format!("1 {one}"),

@@ -268,6 +268,27 @@ fn a_sensor_fault_is_said_in_words_not_question_marks() {
 }
 
 #[test]
+fn a_sensor_that_read_again_shows_its_last_error_as_past() {
+    let sensor_line = |consecutive: u64| {
+        let mut doc = status_document(&fixtures::with_thermal());
+        doc["thermal"]["sensor"]["last_error"] = "EIO".into();
+        doc["thermal"]["sensor"]["consecutive_errors"] = consecutive.into();
+        let out = render(&doc).unwrap();
+        out.lines()
+            .find(|l| l.starts_with("sensor"))
+            .unwrap()
+            .to_string()
+    };
+    let failing = sensor_line(3);
+    assert!(failing.ends_with(" · last error: EIO"), "{failing}");
+    let recovered = sensor_line(0);
+    assert!(
+        recovered.ends_with(" · recovered since its last error: EIO"),
+        "{recovered}"
+    );
+}
+
+#[test]
 fn a_requested_duty_the_fan_does_not_have_is_shown_beside_the_applied_one() {
     // A sensor fault asks for full duty, and every write to the fan fails.
     let mut doc = status_document(&fixtures::sensor_fault());
