@@ -199,7 +199,8 @@ impl SysfsCpuFreq {
     /// `scaling_governor` may be missing (see [`SysfsCpuFreq::check_governor`] for the
     /// strategy that needs it). An original `scaling_max_freq` outside its policy's
     /// `cpuinfo_min_freq` ..= `cpuinfo_max_freq` is taken as the limit it passes, with
-    /// one warning naming the file, the value and the limit.
+    /// one warning naming the file, the value and the limit; a `cpuinfo_*` file that
+    /// cannot be read leaves its side unchecked, with one warning naming it.
     pub fn open(sysfs_root: &Path) -> Result<Self, HwError> {
         let (cpufreq, warnings) = Self::open_quietly(sysfs_root)?;
         for warning in warnings {
@@ -224,7 +225,8 @@ impl SysfsCpuFreq {
         let mut ignored_steps = Vec::new();
         let mut ignored_in = None;
         let mut warnings = Vec::new();
-        for ((_, policy_dir), limits) in entries.iter().zip(limits) {
+        for ((_, policy_dir), (limits, gaps)) in entries.iter().zip(limits) {
+            warnings.extend(gaps);
             let opened = Policy::open(policy_dir, limits)?;
             if !opened.ignored.is_empty() && ignored_in.is_none() {
                 ignored_in = Some(policy_dir.join(AVAILABLE_FREQUENCIES_FILE));

@@ -32,24 +32,47 @@ enum Outside<'a> {
     Above(&'a Bound),
 }
 
+/// What warden does without `cpuinfo_min_freq`, said when it cannot be read at open.
+const WITHOUT_MIN: &str = "the policy's lowest frequency is unknown, so warden throttles no \
+                           lower than its lowest listed step and checks no value against that limit";
+/// What warden does without `cpuinfo_max_freq`, said when it cannot be read at open.
+const WITHOUT_MAX: &str = "the policy's highest frequency is unknown, so warden checks no \
+                           original or restore value against that limit";
+
 impl CpuInfoLimits {
     /// Reads the limits of the policy in `policy_dir`; a file that cannot be read leaves
     /// its side unbounded.
     pub(super) fn read(policy_dir: &Path) -> Self {
-        let bound = |name: &str| {
-            let file = policy_dir.join(name);
-            read_u64(&file, KHZ).ok().map(|khz| Bound { khz, file })
-        };
-        CpuInfoLimits {
-            min: bound("cpuinfo_min_freq"),
-            max: bound("cpuinfo_max_freq"),
-        }
+        Self::read_noting_gaps(policy_dir).0
     }
 
-    /// Reads the limits and refuses a policy whose `cpuinfo_min_freq` lies above its
-    /// `cpuinfo_max_freq` ([`HwError::CpuInfoRange`]).
-    pub(super) fn read_checked(policy_dir: &Path) -> Result<Self, HwError> {
-        let limits = Self::read(policy_dir);
+    /// [`CpuInfoLimits::read`], with a warning for each side left unbounded, naming the
+    /// file, why it could not be read and what warden does without it. A kernel's policy
+    /// always has both files, so a gap means an odd driver or a damaged tree.
+    fn read_noting_gaps(policy_dir: &Path) -> (Self, Vec<String>) {
+        let mut gaps = Vec::new();
+        let mut bound = |name: &str, without: &str| {
+            let file = policy_dir.join(name);
+            match read_u64(&file, KHZ) {
+                Ok(khz) => Some(Bound { khz, file }),
+                Err(error) => {
+                    gaps.push(format!("cpufreq: {error}; {without}"));
+                    None
+                }
+            }
+        };
+        let limits = CpuInfoLimits {
+            min: bound("cpuinfo_min_freq", WITHOUT_MIN),
+            max: bound("cpuinfo_max_freq", WITHOUT_MAX),
+        };
+        (limits, gaps)
+    }
+
+    /// Reads the limits, with the warnings of [`CpuInfoLimits::read_noting_gaps`], and
+    /// refuses a policy whose `cpuinfo_min_freq` lies above its `cpuinfo_max_freq`
+    /// ([`HwError::CpuInfoRange`]).
+    pub(super) fn read_checked(policy_dir: &Path) -> Result<(Self, Vec<String>), HwError> {
+        let (limits, gaps) = Self::read_noting_gaps(policy_dir);
         if let (Some(min), Some(max)) = (&limits.min, &limits.max) {
             if min.khz > max.khz {
                 return Err(HwError::CpuInfoRange {
@@ -60,7 +83,7 @@ impl CpuInfoLimits {
                 });
             }
         }
-        Ok(limits)
+        Ok((limits, gaps))
     }
 
     fn outside(&self, khz: u64) -> Option<Outside<'_>> {

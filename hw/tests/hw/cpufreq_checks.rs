@@ -7,7 +7,7 @@ use warden_hw::{
     build, check_powersave_governor, CpuFreq, FanSpec, HwError, RestoreEntry, SysfsCpuFreq,
 };
 
-use crate::util::fixture;
+use crate::util::{fixture, keep_warnings, warnings_containing};
 
 #[test]
 fn zero_and_garbage_steps_are_dropped_and_noted() {
@@ -235,4 +235,43 @@ fn a_policy_starting_at_or_below_the_lowest_step_is_noted() {
             "{text}"
         );
     }
+}
+
+#[test]
+fn an_unreadable_cpuinfo_limit_is_warned_about_naming_the_file_and_the_consequence() {
+    keep_warnings();
+    let fx = fixture("cpufreq-cpuinfo-gaps");
+    let min = fx.tree.policy_dir(0).join("cpuinfo_min_freq");
+    let max = fx.tree.policy_dir(0).join("cpuinfo_max_freq");
+    fs::remove_file(&min).unwrap();
+    fs::write(&max, "").unwrap();
+    let cpufreq = SysfsCpuFreq::open(fx.tree.root()).unwrap();
+    assert_eq!(cpufreq.steps_khz().first(), Some(&600_000));
+
+    let min_warnings = warnings_containing(&min.display().to_string());
+    assert!(
+        min_warnings.len() == 1
+            && min_warnings[0].contains("does not exist")
+            && min_warnings[0].contains("lowest frequency is unknown"),
+        "{min_warnings:?}"
+    );
+    let max_warnings = warnings_containing(&max.display().to_string());
+    assert!(
+        max_warnings.len() == 1
+            && max_warnings[0].contains("is empty")
+            && max_warnings[0].contains("highest frequency is unknown"),
+        "{max_warnings:?}"
+    );
+}
+
+#[test]
+fn readable_cpuinfo_limits_are_not_warned_about() {
+    keep_warnings();
+    let fx = fixture("cpufreq-cpuinfo-whole");
+    SysfsCpuFreq::open(fx.tree.root()).unwrap();
+    let policy = fx.tree.policy_dir(0).join("cpuinfo_");
+    assert_eq!(
+        warnings_containing(&policy.display().to_string()),
+        Vec::<String>::new()
+    );
 }
