@@ -26,14 +26,20 @@ pub fn roundtrip(stream: &mut TcpStream, msg: &[u8]) {
 
 /// True when the peer closed (read returns 0 or a reset) within `timeout`.
 pub fn closed_by_peer(stream: &mut TcpStream, timeout: Duration) -> bool {
+    peer_close(stream, timeout).is_ok()
+}
+
+/// `Ok` when the peer closed (read returns 0 or a reset) within `timeout`, else what the
+/// read gave instead, for a failing test to show.
+pub fn peer_close(stream: &mut TcpStream, timeout: Duration) -> Result<(), String> {
     stream.set_read_timeout(Some(timeout)).unwrap();
     let mut byte = [0u8; 1];
     match stream.read(&mut byte) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => matches!(
-            e.kind(),
-            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
-        ),
+        Ok(0) => Ok(()),
+        Ok(_) => Err(format!("read a byte, {:#04x}, instead of a close", byte[0])),
+        Err(e) => match e.kind() {
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => Ok(()),
+            _ => Err(format!("no close within {timeout:?}: {e}")),
+        },
     }
 }
