@@ -135,3 +135,14 @@ pub fn check_quiet(stream: &TcpStream, scratch: &mut [u8]) -> Result<(), Failure
         Err(error) => Err(Failure::io(error, false)),
     }
 }
+
+/// Checks a connection about to be closed right after its verified echo: any
+/// byte already waiting is one that was never sent. A hang-up or socket error
+/// is no failure here, since the exchange is complete; bytes the server sends
+/// later than the echo's last segment are not waited for.
+pub fn check_nothing_beyond_echo(stream: &TcpStream, scratch: &mut [u8]) -> Result<(), Failure> {
+    match read_some(stream, scratch) {
+        Ok(ReadOutcome::Data(count)) => Err(Failure::unexpected_bytes(count)),
+        Ok(ReadOutcome::WouldBlock | ReadOutcome::Closed) | Err(_) => Ok(()),
+    }
+}

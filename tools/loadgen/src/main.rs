@@ -1,11 +1,13 @@
 //! warden-loadgen: a load generator for any TCP echo server.
 //!
 //! Three modes (pingpong, churn, hold; see `--help` and README.md) share one
-//! shape: parse and validate arguments, raise the open-file limit, run the
-//! mode's bounded event loops, print a human summary on stderr and with
+//! shape: parse and validate arguments, raise the open-file limit and refuse
+//! a run whose descriptors or buffers cannot fit, run the mode's bounded
+//! event loops, print a human summary on stderr and with
 //! `--json` one JSON object on stdout. This file only wires those steps and
 //! maps outcomes to the documented exit codes in one place.
 
+mod budget;
 mod churn;
 mod cli;
 mod echo;
@@ -25,6 +27,7 @@ mod window;
 
 use std::process::ExitCode;
 
+use budget::Demand;
 use cli::{Command, UsageError, HELP};
 
 /// Exit status: the run completed with zero errors.
@@ -34,24 +37,18 @@ const EXIT_ERRORS: u8 = 1;
 /// Exit status: bad command-line arguments.
 const EXIT_USAGE: u8 = 2;
 
-/// File descriptors kept free beyond one per connection (stdio, epoll, timers, /proc reads).
-const SPARE_DESCRIPTORS: u64 = 64;
-
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args().skip(1)) {
         Ok(command) => command,
         Err(error) => return usage_failure(&error),
     };
-    let sockets = match &command {
-        Command::Help => {
-            print!("{HELP}");
-            return ExitCode::from(EXIT_CLEAN);
-        }
-        Command::Pingpong(options) => ("--connections", options.connections),
-        Command::Churn(options) => ("--workers", options.workers),
-        Command::Hold(options) => ("--connections", options.connections),
+    let Some(demand) = Demand::of(&command) else {
+        print!("{HELP}");
+        return ExitCode::from(EXIT_CLEAN);
     };
-    if let Err(error) = check_descriptor_budget(sockets.0, sockets.1) {
+    let fits = check_descriptor_budget(&demand)
+        .and_then(|()| budget::check_memory(&demand, &budget::memory_budget()));
+    if let Err(error) = fits {
         return usage_failure(&error);
     }
     let outcome = match &command {
@@ -70,23 +67,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Raises RLIMIT_NOFILE and checks that `count` sockets fit under it.
-fn check_descriptor_budget(option: &str, count: usize) -> Result<(), UsageError> {
-    let soft = match rlimit::raise_nofile_to_hard_limit() {
-        Ok(limit) => limit.soft,
+/// Raises RLIMIT_NOFILE and checks that the run's descriptors fit under it.
+fn check_descriptor_budget(demand: &Demand) -> Result<(), UsageError> {
+    match rlimit::raise_nofile_to_hard_limit() {
+        Ok(limit) => budget::check_descriptors(demand, limit.soft),
         Err(error) => {
             eprintln!("warning: cannot raise the open-file limit: {error}");
-            return Ok(());
+            Ok(())
         }
-    };
-    let needed = count as u64 + SPARE_DESCRIPTORS;
-    if needed > soft {
-        return Err(UsageError(format!(
-            "{option} {count} needs about {needed} file descriptors but RLIMIT_NOFILE allows {soft}; \
-             lower {option} or raise the hard limit (ulimit -Hn, systemd LimitNOFILE=)"
-        )));
     }
-    Ok(())
 }
 
 fn usage_failure(error: &UsageError) -> ExitCode {

@@ -1,4 +1,4 @@
-//! Raising the open-file limit.
+//! Raising the open-file limit, and reading the address-space limit.
 //!
 //! Holding thousands of sockets needs thousands of descriptors, and the
 //! default soft RLIMIT_NOFILE (often 1024) is far below the hard limit the
@@ -40,4 +40,18 @@ pub fn raise_nofile_to_hard_limit() -> io::Result<NofileLimit> {
         previous_soft,
         soft: limit.rlim_cur as u64,
     })
+}
+
+/// The soft RLIMIT_AS (`ulimit -v`) in bytes; `None` when unlimited or unreadable.
+#[allow(clippy::unnecessary_cast)]
+pub fn address_space_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the live struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0 {
+        return None;
+    }
+    (limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur as u64)
 }

@@ -1,7 +1,8 @@
 //! One churn event-loop thread: its workers as nonblocking state machines.
 //!
-//! Each worker loops connect → send → read and verify the echo → close →
-//! connect again, with a fresh socket every time. A worker's token carries a
+//! Each worker loops connect → send → read and verify the echo (and that no
+//! byte beyond it has arrived) → close → connect again, with a fresh socket
+//! every time. A worker's token carries a
 //! generation that changes with every socket, so a readiness event of a
 //! socket already closed can never drive its successor. After a failure the
 //! worker pauses [`BACKOFF`] so a dead server is not hammered in a tight loop.
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use crate::echo::{EchoExchange, EchoProgress};
+use crate::echo::{check_nothing_beyond_echo, EchoExchange, EchoProgress};
 use crate::error_kind::{ErrorCounts, ErrorKind};
 use crate::failure::{Failure, FailureLog};
 use crate::histogram::LatencyHistogram;
@@ -23,7 +24,8 @@ use crate::progress::LiveCounters;
 
 /// Pause of a worker after a failed exchange.
 pub const BACKOFF: Duration = Duration::from_millis(10);
-/// Deadline checks when no worker is backing off.
+/// Longest wait between deadline checks; a back-off that ends sooner
+/// shortens the wait (see `ChurnLoop::earliest_retry`).
 const DEADLINE_SCAN: Duration = Duration::from_millis(100);
 /// Readiness events taken per poll.
 const EVENTS_PER_POLL: usize = 1024;
@@ -102,7 +104,9 @@ struct ChurnLoop {
     exchanges: u64,
     open: usize,
     busy: usize,
-    backing_off: usize,
+    /// Earliest back-off end since the run loop last looked: a failure
+    /// handled between scans must not wait for the next [`DEADLINE_SCAN`].
+    earliest_retry: Option<Instant>,
 }
 
 impl ChurnLoop {
@@ -134,7 +138,7 @@ impl ChurnLoop {
             exchanges: 0,
             open: 0,
             busy: 0,
-            backing_off: 0,
+            earliest_retry: None,
             plan,
         })
     }
@@ -150,6 +154,9 @@ impl ChurnLoop {
         }
         let mut next_scan = Instant::now() + DEADLINE_SCAN;
         loop {
+            if let Some(retry) = self.earliest_retry.take() {
+                next_scan = next_scan.min(retry);
+            }
             let now = Instant::now();
             if now >= self.plan.measure_end {
                 return Ok(());
@@ -160,12 +167,7 @@ impl ChurnLoop {
             let now = Instant::now();
             if now >= next_scan {
                 self.scan(now, true);
-                next_scan = now
-                    + if self.backing_off > 0 {
-                        BACKOFF
-                    } else {
-                        DEADLINE_SCAN
-                    };
+                next_scan = now + DEADLINE_SCAN;
             }
         }
     }
@@ -273,9 +275,15 @@ impl ChurnLoop {
     }
 
     /// A verified exchange: record it, close the socket, start the next one.
+    /// Bytes beyond the echo turn it into a mismatch, as in pingpong and hold.
     fn finish(&mut self, index: usize, continuing: bool) {
         let done = Instant::now();
         let worker = &mut self.workers[index];
+        let stream = worker.stream.as_ref().expect("an exchange has a stream");
+        if let Err(failure) = check_nothing_beyond_echo(stream, &mut self.scratch) {
+            self.fail(index, failure);
+            return;
+        }
         worker.sequence += 1;
         let latency = done.duration_since(worker.started);
         let started = worker.started;
@@ -296,12 +304,12 @@ impl ChurnLoop {
             let worker = &self.workers[index];
             match worker.phase {
                 Phase::Backoff { until } if now >= until => {
-                    self.backing_off -= 1;
                     self.workers[index].phase = Phase::Stopped;
                     if continuing {
                         self.begin(index);
                     }
                 }
+                Phase::Backoff { until } => self.note_retry(until),
                 Phase::Connecting if now.duration_since(worker.started) >= self.plan.timeout => {
                     self.fail(index, Failure::timed_out(ErrorKind::ConnectTimeout));
                 }
@@ -320,10 +328,14 @@ impl ChurnLoop {
         self.failure_log
             .note("churn", self.workers[index].id, &failure);
         self.close(index);
-        self.workers[index].phase = Phase::Backoff {
-            until: Instant::now() + BACKOFF,
-        };
-        self.backing_off += 1;
+        let until = Instant::now() + BACKOFF;
+        self.workers[index].phase = Phase::Backoff { until };
+        self.note_retry(until);
+    }
+
+    /// Makes the run loop wake by `until` to retry a backed-off worker.
+    fn note_retry(&mut self, until: Instant) {
+        self.earliest_retry = Some(self.earliest_retry.map_or(until, |due| due.min(until)));
     }
 
     fn close(&mut self, index: usize) {

@@ -31,6 +31,9 @@ use event_loop::{run_thread, ThreadPlan};
 /// Time given to the threads to start before the window opens.
 const START_DELAY: Duration = Duration::from_millis(20);
 
+/// Descriptors each churn thread opens besides its sockets: its epoll instance.
+pub const DESCRIPTORS_PER_THREAD: u64 = 1;
+
 /// Runs churn and prints its report; `Ok(true)` when there were no errors.
 pub fn run(options: &ChurnOptions) -> anyhow::Result<bool> {
     let measure_start = Instant::now() + START_DELAY;

@@ -33,10 +33,21 @@ pub const DEFAULT_HOLD_S: f64 = 5.0;
 /// Default hold connect rate per second.
 pub const DEFAULT_HOLD_RATE: f64 = 5000.0;
 
+/// Longest accepted time value in seconds (and longest hold ramp): one day.
 const MAX_SECONDS: f64 = 86_400.0;
+/// Shortest positive time value in seconds: poll timeouts have millisecond
+/// resolution, and anything below a nanosecond would become zero.
+const MIN_SECONDS: f64 = 0.001;
+/// Lowest positive `--rate`. With at most [`MAX_CONNECTIONS`] connections the
+/// longest interval a rate turns into (1e10 s) still fits a `Duration` and an
+/// `Instant`; a rate like 1e-300 would not.
+const MIN_RATE: f64 = 0.001;
+const MAX_PINGPONG_RATE: f64 = 1e9;
+const MAX_HOLD_RATE: f64 = 1e7;
 const MAX_THREADS: u64 = 64;
 const MAX_PINGPONG_SIZE: u64 = 16 * 1024 * 1024;
 const MAX_HOLD_SIZE: u64 = 65_536;
+/// Most connections (pingpong, hold) or workers (churn).
 const MAX_CONNECTIONS: u64 = 10_000_000;
 
 /// A command-line mistake; the message names the offending argument.
@@ -191,17 +202,21 @@ fn parse_pingpong(args: &Arguments) -> Result<Command, UsageError> {
     let target = args.target()?;
     let connections = args.integer("connections", Some(DEFAULT_CONNECTIONS), 1, MAX_CONNECTIONS)?;
     let sources = args.sources(&target)?;
-    let rate = args.seconds_or_rate("rate", 0.0, 0.0, 1e9, true)?;
+    let rate = args.decimal(
+        "rate",
+        0.0,
+        rate_range(MAX_PINGPONG_RATE, Some("saturation")),
+    )?;
     Ok(Command::Pingpong(PingpongOptions {
         connections: connections as usize,
         size: args.integer("size", Some(DEFAULT_SIZE), 1, MAX_PINGPONG_SIZE)? as usize,
-        duration: args.duration("duration", DEFAULT_DURATION_S, false)?,
+        duration: args.duration("duration", DEFAULT_DURATION_S, None)?,
         rate: (rate > 0.0).then_some(rate),
         threads: args
             .integer("threads", Some(1), 1, MAX_THREADS)?
             .min(connections) as usize,
         sources,
-        warmup: args.duration("warmup", 0.0, true)?,
+        warmup: args.duration("warmup", 0.0, Some("no warmup"))?,
         target,
     }))
 }
@@ -212,7 +227,7 @@ fn parse_churn(args: &Arguments) -> Result<Command, UsageError> {
     Ok(Command::Churn(ChurnOptions {
         workers: workers as usize,
         size: args.integer("size", Some(DEFAULT_SIZE), 1, MAX_CHURN_SIZE)? as usize,
-        duration: args.duration("duration", DEFAULT_DURATION_S, false)?,
+        duration: args.duration("duration", DEFAULT_DURATION_S, None)?,
         threads: args
             .integer("threads", Some(1), 1, MAX_THREADS)?
             .min(workers) as usize,
@@ -222,11 +237,20 @@ fn parse_churn(args: &Arguments) -> Result<Command, UsageError> {
 
 fn parse_hold(args: &Arguments) -> Result<Command, UsageError> {
     let target = args.target()?;
+    let connections = args.integer("connections", None, 1, MAX_CONNECTIONS)?;
+    let rate = args.decimal("rate", DEFAULT_HOLD_RATE, rate_range(MAX_HOLD_RATE, None))?;
+    let ramp_s = connections as f64 / rate;
+    if ramp_s > MAX_SECONDS {
+        return Err(usage(format!(
+            "--connections {connections} at --rate {rate} would take {ramp_s:.0} s to open, \
+             over the {MAX_SECONDS} s limit: raise --rate or lower --connections"
+        )));
+    }
     Ok(Command::Hold(HoldOptions {
-        connections: args.integer("connections", None, 1, MAX_CONNECTIONS)? as usize,
-        rate: args.seconds_or_rate("rate", DEFAULT_HOLD_RATE, 0.0, 1e7, false)?,
+        connections: connections as usize,
+        rate,
         sources: args.sources(&target)?,
-        hold: args.duration("hold", DEFAULT_HOLD_S, true)?,
+        hold: args.duration("hold", DEFAULT_HOLD_S, Some("no hold"))?,
         size: args.integer("size", Some(DEFAULT_HOLD_SIZE), 1, MAX_HOLD_SIZE)? as usize,
         target,
     }))
@@ -313,15 +337,8 @@ impl Arguments {
         Ok(value)
     }
 
-    /// A non-negative decimal; `allow_zero` false means it must be positive.
-    fn seconds_or_rate(
-        &self,
-        name: &str,
-        default: f64,
-        min: f64,
-        max: f64,
-        allow_zero: bool,
-    ) -> Result<f64, UsageError> {
+    /// A finite decimal inside `range` (NaN and infinities are refused).
+    fn decimal(&self, name: &str, default: f64, range: DecimalRange) -> Result<f64, UsageError> {
         let Some(text) = self.value(name) else {
             return Ok(default);
         };
@@ -330,18 +347,29 @@ impl Arguments {
             .ok()
             .filter(|value: &f64| value.is_finite())
             .ok_or_else(|| usage(format!("--{name}: expected a number, got '{text}'")))?;
-        if value < min || value > max || (!allow_zero && value == 0.0) {
-            let lower = if allow_zero { "0" } else { "above 0" };
+        if !range.contains(value) {
             return Err(usage(format!(
-                "--{name} {text} is out of range: allowed {lower} up to {max}"
+                "--{name} {text} is out of range: allowed {}",
+                range.describe()
             )));
         }
         Ok(value)
     }
 
-    fn duration(&self, name: &str, default: f64, allow_zero: bool) -> Result<Duration, UsageError> {
-        let seconds = self.seconds_or_rate(name, default, 0.0, MAX_SECONDS, allow_zero)?;
-        Ok(Duration::from_secs_f64(seconds))
+    /// Seconds, from [`MIN_SECONDS`] to [`MAX_SECONDS`] (or exactly 0 when
+    /// `zero` names what 0 means), so every accepted value converts exactly.
+    fn duration(
+        &self,
+        name: &str,
+        default: f64,
+        zero: Option<&'static str>,
+    ) -> Result<Duration, UsageError> {
+        let range = DecimalRange {
+            min: MIN_SECONDS,
+            max: MAX_SECONDS,
+            zero,
+        };
+        Ok(Duration::from_secs_f64(self.decimal(name, default, range)?))
     }
 
     fn target(&self) -> Result<Target, UsageError> {
@@ -361,7 +389,7 @@ impl Arguments {
             None => None,
             Some(text) => Some(parse_server_pid(text)?),
         };
-        let timeout = self.duration("timeout", DEFAULT_TIMEOUT.as_secs_f64(), false)?;
+        let timeout = self.duration("timeout", DEFAULT_TIMEOUT.as_secs_f64(), None)?;
         Ok(Target {
             addr,
             server_pid,
@@ -381,6 +409,37 @@ impl Arguments {
             )));
         }
         Ok(sources)
+    }
+}
+
+/// The values a decimal option accepts: `min..=max`, and 0 when `zero` says
+/// what 0 means.
+#[derive(Debug, Clone, Copy)]
+struct DecimalRange {
+    min: f64,
+    max: f64,
+    zero: Option<&'static str>,
+}
+
+impl DecimalRange {
+    fn contains(&self, value: f64) -> bool {
+        (self.min..=self.max).contains(&value) || (value == 0.0 && self.zero.is_some())
+    }
+
+    fn describe(&self) -> String {
+        match self.zero {
+            Some(meaning) => format!("0 ({meaning}) or {} up to {}", self.min, self.max),
+            None => format!("{} up to {}", self.min, self.max),
+        }
+    }
+}
+
+/// `--rate` values: [`MIN_RATE`] up to `max`, and 0 when `zero` says what it means.
+fn rate_range(max: f64, zero: Option<&'static str>) -> DecimalRange {
+    DecimalRange {
+        min: MIN_RATE,
+        max,
+        zero,
     }
 }
 

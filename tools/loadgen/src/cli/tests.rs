@@ -135,6 +135,34 @@ fn bad_arguments_name_the_argument() {
             "--rate: expected a number",
         ),
         (
+            "pingpong --addr 127.0.0.1:9 --rate 1e-300",
+            "--rate 1e-300 is out of range: allowed 0 (saturation) or 0.001 up to 1000000000",
+        ),
+        (
+            "pingpong --addr 127.0.0.1:9 --rate inf",
+            "--rate: expected a number, got 'inf'",
+        ),
+        (
+            "pingpong --addr 127.0.0.1:9 --rate 1e400",
+            "--rate: expected a number, got '1e400'",
+        ),
+        (
+            "pingpong --addr 127.0.0.1:9 --warmup 1e-300",
+            "--warmup 1e-300 is out of range: allowed 0 (no warmup) or 0.001 up to 86400",
+        ),
+        (
+            "pingpong --addr 127.0.0.1:9 --duration 0.0009",
+            "--duration 0.0009 is out of range: allowed 0.001 up to 86400",
+        ),
+        (
+            "pingpong --addr 127.0.0.1:9 --duration -inf",
+            "--duration: expected a number, got '-inf'",
+        ),
+        (
+            "churn --addr 127.0.0.1:9 --timeout 1e-300",
+            "--timeout 1e-300 is out of range: allowed 0.001 up to 86400",
+        ),
+        (
             "pingpong --addr 127.0.0.1:9 --workers 3",
             "unknown option --workers for pingpong",
         ),
@@ -186,6 +214,22 @@ fn bad_arguments_name_the_argument() {
             "hold --addr 127.0.0.1:9 --connections 5 --timeout 0",
             "--timeout 0 is out of range",
         ),
+        (
+            "hold --addr 127.0.0.1:9 --connections 5 --rate 1e-300",
+            "--rate 1e-300 is out of range: allowed 0.001 up to 10000000",
+        ),
+        (
+            "hold --addr 127.0.0.1:9 --connections 5 --rate NaN",
+            "--rate: expected a number, got 'NaN'",
+        ),
+        (
+            "hold --addr 127.0.0.1:9 --connections 5 --hold 1e-300",
+            "--hold 1e-300 is out of range: allowed 0 (no hold) or 0.001 up to 86400",
+        ),
+        (
+            "hold --addr 127.0.0.1:9 --connections 87 --rate 0.001",
+            "--connections 87 at --rate 0.001 would take 87000 s to open, over the 86400 s limit",
+        ),
     ];
     for (line, expected) in cases {
         let message = error_of(line);
@@ -194,4 +238,33 @@ fn bad_arguments_name_the_argument() {
             "'{line}' gave '{message}', expected '{expected}'"
         );
     }
+}
+
+#[test]
+fn extreme_accepted_rates_and_seconds_convert_without_panicking() {
+    // The smallest rate with the most connections gives the longest interval
+    // pingpong derives (connections / rate); it must fit a Duration and an Instant.
+    let Command::Pingpong(options) = parse_line(&format!(
+        "pingpong --addr 127.0.0.1:9 --rate {MIN_RATE} --connections {MAX_CONNECTIONS} \
+         --duration {MAX_SECONDS} --warmup -0 --timeout {MIN_SECONDS}"
+    ))
+    .unwrap() else {
+        panic!("not pingpong");
+    };
+    let rate = options.rate.expect("a positive rate is a cap");
+    let interval = Duration::from_secs_f64(options.connections as f64 / rate);
+    assert!(std::time::Instant::now().checked_add(interval).is_some());
+    assert_eq!(options.duration, Duration::from_secs(86_400));
+    assert_eq!(options.warmup, Duration::ZERO);
+    assert_eq!(options.target.timeout, Duration::from_millis(1));
+
+    // hold at its lowest rate: one connection per 1000 s, a ramp within a day.
+    let Command::Hold(hold) =
+        parse_line("hold --addr 127.0.0.1:9 --connections 86 --rate 0.001").unwrap()
+    else {
+        panic!("not hold");
+    };
+    let spacing = Duration::from_secs_f64(1.0 / hold.rate);
+    assert_eq!(spacing, Duration::from_secs(1000));
+    assert!(spacing.mul_f64(hold.connections as f64) <= Duration::from_secs(86_400));
 }

@@ -21,6 +21,9 @@ use crate::report::{self, CommonFigures};
 use crate::window::MeasurementWindow;
 use event_loop::HoldLoop;
 
+/// Descriptors the hold event loop opens besides its sockets: its epoll instance.
+pub const DESCRIPTORS_PER_THREAD: u64 = 1;
+
 /// Runs hold and prints its report; `Ok(true)` when every connection was
 /// established and verified twice without errors.
 pub fn run(options: &HoldOptions) -> anyhow::Result<bool> {

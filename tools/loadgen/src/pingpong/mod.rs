@@ -29,6 +29,10 @@ use event_loop::{run_thread, StartSignal, ThreadPlan, ThreadResult};
 /// per connection: a server accepting 1000 connections/s still gets them all.
 const CONNECT_PHASE_PER_CONNECTION: Duration = Duration::from_millis(1);
 
+/// Descriptors each pingpong thread opens besides its sockets: its epoll
+/// instance and the timerfd that paces `--rate` sends.
+pub const DESCRIPTORS_PER_THREAD: u64 = 2;
+
 /// Runs pingpong and prints its report; `Ok(true)` when there were no errors.
 pub fn run(options: &PingpongOptions) -> anyhow::Result<bool> {
     let connect_deadline = Instant::now()

@@ -113,3 +113,52 @@ fn refused_connects_are_counted_with_backoff() {
         run.json
     );
 }
+
+#[test]
+fn refused_connects_are_retried_after_10_ms_not_100() {
+    let run = loadgen(&[
+        "churn",
+        "--addr",
+        &refused_addr(),
+        "--workers",
+        "1",
+        "--duration",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    let refused = run.json["error_kinds"]["connect_refused"].as_u64().unwrap();
+    // A 10 ms back-off allows ~100 attempts in 1 s; waiting for the 100 ms
+    // deadline scan instead gave ~10.
+    assert!(
+        (30..=110).contains(&refused),
+        "{refused} refused connects: {}",
+        run.json
+    );
+}
+
+#[test]
+fn bytes_beyond_the_echo_are_a_mismatch() {
+    let server = TestServer::start(Behaviour::EchoPlusOneByte);
+    let run = loadgen(&[
+        "churn",
+        "--addr",
+        &server.addr(),
+        "--workers",
+        "2",
+        "--duration",
+        "0.3",
+        "--json",
+    ]);
+    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    let mismatch = run.json["error_kinds"]["mismatch"].as_u64().unwrap();
+    assert!(mismatch >= 2, "{}", run.json);
+    assert_eq!(count(&run, "errors"), mismatch, "{}", run.json);
+    assert_eq!(count(&run, "exchanges"), 0);
+    assert!(
+        run.stderr
+            .contains("mismatch: 1 bytes arrived that were never sent"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,6 +1,6 @@
 //! Running the real warden-loadgen binary and reading its report.
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -22,6 +22,10 @@ pub fn loadgen(args: &[&str]) -> Run {
         .args(args)
         .output()
         .expect("run warden-loadgen");
+    finished(output)
+}
+
+fn finished(output: Output) -> Run {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let json = serde_json::from_str(stdout.trim()).unwrap_or(Value::Null);
     Run {
@@ -30,6 +34,20 @@ pub fn loadgen(args: &[&str]) -> Run {
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         stdout,
     }
+}
+
+/// Runs warden-loadgen with `args` under the shell resource limits in
+/// `ulimits` (e.g. "ulimit -n 256"), which lower both soft and hard limits.
+pub fn loadgen_with_limits(ulimits: &str, args: &[&str]) -> Run {
+    let script = format!("{ulimits} && exec \"$0\" \"$@\"");
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_warden-loadgen"))
+        .args(args)
+        .output()
+        .expect("run warden-loadgen through sh");
+    finished(output)
 }
 
 /// The pid of this test process, whose threads are the test servers.

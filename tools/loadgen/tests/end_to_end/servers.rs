@@ -22,6 +22,8 @@ pub enum Behaviour {
     CloseAfterReading(usize),
     /// Echoes this many bytes, then closes.
     CloseAfterEchoing(usize),
+    /// Echoes each chunk with one extra byte after it, in the same write.
+    EchoPlusOneByte,
 }
 
 /// A listening test server; stops accepting when dropped.
@@ -74,10 +76,11 @@ impl Drop for TestServer {
 fn serve(mut stream: TcpStream, behaviour: Behaviour) {
     let _ = stream.set_read_timeout(Some(IDLE_LIMIT));
     let _ = stream.set_nodelay(true);
-    let mut buffer = vec![0u8; 64 * 1024];
+    // One spare byte past the largest read, for EchoPlusOneByte.
+    let mut buffer = vec![0u8; 64 * 1024 + 1];
     let mut offset = 0u64;
     loop {
-        let count = match stream.read(&mut buffer) {
+        let count = match stream.read(&mut buffer[..64 * 1024]) {
             Ok(0) => return,
             Ok(count) => count,
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
@@ -97,6 +100,13 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour) {
                     return;
                 }
                 offset += count as u64;
+                continue;
+            }
+            Behaviour::EchoPlusOneByte => {
+                buffer[count] = b'+';
+                if stream.write_all(&buffer[..=count]).is_err() {
+                    return;
+                }
                 continue;
             }
             Behaviour::CloseAfterReading(limit) => {
