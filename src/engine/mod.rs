@@ -152,7 +152,10 @@ impl EventLoop {
         }
         // Any that would otherwise end the process without restoring the fan and cpufreq
         // is caught: a stop drains, SIGHUP reloads, the rest are logged and ignored.
-        let mut signals = Signals::new(signal_set::caught())?;
+        let mut signals = Signals::new(std::iter::empty::<libc::c_int>())?;
+        for warning in signal_set::catch_each(|signal| signals.add_signal(signal))? {
+            log::warn!("{warning}");
+        }
         poll.registry()
             .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
         let started = Instant::now();

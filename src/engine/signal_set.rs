@@ -28,6 +28,28 @@ pub fn caught() -> Vec<libc::c_int> {
         .collect()
 }
 
+/// Catches every signal of [`caught`] through `add` (the event loop's
+/// `Signals::add_signal`). A fixed one refused is an error; a real-time one refused is skipped
+/// and named in the returned warnings (valgrind, for one, keeps `SIGRTMAX` for itself and
+/// refuses it with `EINVAL`), so a profiler or checker can still run warden.
+pub fn catch_each(mut add: impl FnMut(libc::c_int) -> io::Result<()>) -> io::Result<Vec<String>> {
+    for signal in FIXED {
+        add(signal)
+            .map_err(|e| io::Error::new(e.kind(), format!("catching {}: {e}", name(signal))))?;
+    }
+    let mut warnings = Vec::new();
+    for signal in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+        if let Err(error) = add(signal) {
+            warnings.push(format!(
+                "cannot catch {}: {error}; it keeps its default action, which ends warden \
+                 without putting back the fan and cpufreq",
+                name(signal)
+            ));
+        }
+    }
+    Ok(warnings)
+}
+
 /// A caught signal's name for the log: "SIGPWR", "SIGRTMIN+3", or its number.
 pub fn name(signal: libc::c_int) -> String {
     if let Some(name) = signal_hook::low_level::signal_name(signal) {
@@ -110,6 +132,39 @@ mod tests {
         }
         assert!(caught.contains(&libc::SIGRTMIN()) && caught.contains(&libc::SIGRTMAX()));
         assert!(caught.contains(&SIGPWR) && caught.contains(&SIGTERM));
+    }
+
+    #[test]
+    fn a_refused_real_time_signal_is_skipped_with_a_warning_and_a_refused_fixed_one_is_an_error() {
+        let refused = libc::SIGRTMAX();
+        let mut added = Vec::new();
+        let warnings = catch_each(|signal| {
+            if signal == refused {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            added.push(signal);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(added.len(), caught().len() - 1);
+        assert!(!added.contains(&refused) && added.contains(&libc::SIGRTMIN()));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(&format!("cannot catch {}: ", name(refused))),
+            "{warnings:?}"
+        );
+
+        let error = catch_each(|signal| {
+            if signal == SIGHUP {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().starts_with("catching SIGHUP: "),
+            "{error}"
+        );
     }
 
     #[test]
