@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Idle footprint of the real warden binary: RSS and CPU while it serves no
 one, with the thermal thread ticking at the default 500 ms against a fake
-sysfs tree and the status server on. CPU is the utime+stime delta from
-/proc/PID/stat over the window, as a share of one core.
+sysfs tree (a cool constant 45 °C zone, a cpufreq policy, a file fan: see
+pylib/wardenrig.py bench_tree) and the status server on. CPU is the
+utime+stime delta from /proc/PID/stat over the window, as a share of one core.
 
 Usage: tools/bench/footprint.py [--seconds 60] [--warden PATH]
+The binary defaults to $WARDEN_BIN, else $CARGO_TARGET_DIR/release/warden,
+else <repo>/target/release/warden.
 """
-import argparse, json, os, shutil, signal, sys, tempfile, time
+import argparse, json, os, sys, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pylib"))
-from wardenrig import start  # noqa: E402
+from wardenrig import default_binary, main_guard, running_warden  # noqa: E402
 
 
 def cpu_seconds(pid):
@@ -29,12 +32,10 @@ def rss_bytes(pid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=60)
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--warden", default=os.path.join(here, "../../target/release/warden"))
+    ap.add_argument("--warden", default=default_binary())
     args = ap.parse_args()
-    root = tempfile.mkdtemp(prefix="warden-idle-")
-    proc, _port, _temp = start(args.warden, root, status='listen = "127.0.0.1:0"')
-    try:
+    status_on = 'listen = "127.0.0.1:0"'
+    with running_warden(args.warden, "warden-idle-", status=status_on) as (proc, _port, _temp):
         time.sleep(3)  # past start-up
         cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
         time.sleep(args.seconds)
@@ -49,11 +50,7 @@ def main():
         print(json.dumps(result))
         print(f"idle: {result['cpu_percent_of_one_core']} % of one core over {result['window_s']} s, "
               f"RSS {result['rss_bytes'] / 1024:.0f} KiB", file=sys.stderr)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    main_guard(main)

@@ -7,19 +7,38 @@
 #
 #   tools/bench/hog_fairness.sh OLD_WARDEN NEW_WARDEN [REPS=3]
 #
+# Environment: BASE_PORT [24200, busy ports skipped]; LOADGEN as in run.sh.
 # Needs a release warden-loadgen (cargo build --release -p warden-loadgen).
+# Each warden runs on its own fake sysfs tree (lib.sh write_fake_sysfs), never
+# the real one. Any failed run stops the script with its error text and a
+# non-zero status.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 usage="usage: hog_fairness.sh OLD_WARDEN NEW_WARDEN [REPS]"
-old=${1:?$usage}; new=${2:?$usage}
-reps=${3:-3}
-loadgen="${CARGO_TARGET_DIR:-$here/../../target}/release/warden-loadgen"
-[ -x "$loadgen" ] || { echo "build first: cargo build --release -p warden-loadgen" >&2; exit 2; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-results="$tmp/results"
+old=${1:?$usage} new=${2:?$usage} REPS=${3:-3}
+BASE_PORT=${BASE_PORT:-24200}
+HOG_SECS=6
+[[ $REPS =~ ^[1-9][0-9]*$ ]] || die "REPS must be a whole number from 1, got '$REPS'"
+[[ $BASE_PORT =~ ^[0-9]+$ ]] || die "BASE_PORT must be a whole number, got '$BASE_PORT'"
+for bin in "$old" "$new"; do
+    [[ -f $bin && -x $bin ]] || die "$bin is not an executable file (build it: cargo build --release -p warden)"
+done
+if [[ ! -x $LOADGEN ]]; then
+    log "build first: cargo build --release -p warden-loadgen; looked for $LOADGEN"
+    exit 2
+fi
+
+scratch=$(mktemp -d)
+trap 'bench_cleanup; rm -rf "$scratch"' EXIT
+trap 'exit 130' INT TERM
+results="$scratch/results"
 
 # The greedy peer: sends for SECS seconds while a forked child reads the echo.
-cat > "$tmp/hog.py" <<'PY'
+# A send or receive that times out is retried; any other socket error ends it
+# with a traceback (a server that closed on it is a failed run, not a quiet one).
+cat >"$scratch/hog.py" <<'PY'
 import os, socket, sys, time
 port, secs = int(sys.argv[1]), float(sys.argv[2])
 s = socket.create_connection(("127.0.0.1", port))
@@ -30,7 +49,7 @@ if os.fork() == 0:
         try:
             if not s.recv(1 << 22):
                 break
-        except OSError:
+        except socket.timeout:
             pass
     os._exit(0)
 chunk = b"h" * (16 << 20)
@@ -38,36 +57,51 @@ s.settimeout(1)
 while time.time() < end:
     try:
         s.sendall(chunk)
-    except OSError:
+    except socket.timeout:
         pass
 os.wait()
 PY
 
-for rep in $(seq "$reps"); do
-  for which in old new; do
-    # A port no socket holds now: on a machine whose ephemeral range covers every
-    # port, a fixed one may be a client's local port from the run before.
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    bin=$old; [ "$which" = new ] && bin=$new
-    printf '[server]\nlisten = ["127.0.0.1:%s"]\n[status]\nenabled = false\n[log]\nlevel = "warn"\n[hardware]\nstate_dir = "%s"\nsysfs_root = "%s"\n[fan]\ndriver = "none"\n[cpufreq]\nstrategy = "off"\n' \
-      "$port" "$tmp/state" "$tmp/no-sysfs" > "$tmp/warden.toml"
-    "$bin" run --config "$tmp/warden.toml" 2>"$tmp/warden.log" &
-    pid=$!
-    for _ in $(seq 50); do
-      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null || { cat "$tmp/warden.log" >&2; exit 1; }
-    python3 "$tmp/hog.py" "$port" 6 &
-    hog=$!
+# Prints a failed run's error text (the loadgen's, the greedy client's and the
+# server's, kept in WORK_DIR) and exits 1.
+fail_run() { # fail_run WORK_DIR MESSAGE
+    log "error: $2"
+    show_tail "$1/loadgen.err" "warden-loadgen's stderr"
+    show_tail "$1/hog.err" "the greedy client's stderr"
+    show_tail "$1/server.log" "the server's log"
+    exit 1
+}
+
+# One run: warden BIN beside the greedy client; appends its p50 and p99 to results.
+run_beside_hog() { # run_beside_hog REP WHICH BIN
+    local rep=$1 which=$2 bin=$3
+    local run="rep $rep $which ($bin)" work="$scratch/$which-$rep"
+    mkdir -p "$work"
+    WARDEN_BIN=$bin start_on_free_port warden "$work/server.log" "$work" || {
+        show_tail "$work/server.log" "the server's log"
+        die "$run: the server did not start"
+    }
+    python3 "$scratch/hog.py" "$PORT" "$HOG_SECS" 2>"$work/hog.err" &
+    local hog=$! hog_status=0
+    BENCH_PIDS+=("$hog")
     sleep 0.5
-    line=$(timeout 30 "$loadgen" pingpong --addr "127.0.0.1:$port" --connections 4 --rate 200 \
-             --duration 4 --json 2>/dev/null \
-           | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["p50_us"], d["p99_us"])')
-    wait "$hog" || true
-    kill -INT "$pid"; wait "$pid" 2>/dev/null || true
-    echo "rep $rep $which $line" | tee -a "$results"
-  done
+    if ! run_loadgen_json "$work/loadgen" 30 pingpong --addr "127.0.0.1:$PORT" --connections 4 \
+        --rate 200 --duration 4 --json; then
+        fail_run "$work" "$run, port $PORT: warden-loadgen failed (exit status $LOADGEN_STATUS)"
+    fi
+    wait "$hog" || hog_status=$?
+    forget_pid "$hog"
+    [[ $hog_status == 0 ]] ||
+        fail_run "$work" "$run, port $PORT: the greedy client failed (exit status $hog_status)"
+    stop_server
+    local latency
+    latency=$(json_fields "$work/loadgen.json" p50_us p99_us) || die "$run: bad loadgen report"
+    echo "rep $rep $which $latency" | tee -a "$results"
+}
+
+for rep in $(seq "$REPS"); do
+    run_beside_hog "$rep" old "$old"
+    run_beside_hog "$rep" new "$new"
 done
 python3 - "$results" <<'PY'
 import statistics, sys

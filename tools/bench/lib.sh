@@ -1,7 +1,9 @@
 # shellcheck shell=bash
-# Shared by run.sh and profile.sh: paths, builds, and starting/stopping the servers
-# under test. Every server started here is recorded and killed by `bench_cleanup`,
-# which the callers install as an EXIT trap. Source it; do not run it.
+# Shared by run.sh, profile.sh, ab_rate.sh and hog_fairness.sh: paths, builds,
+# free ports, the fake sysfs tree every benchmarked warden runs on, starting and
+# stopping the servers under test, and running the load generator. Every process
+# started here is recorded and killed by `bench_cleanup`, which the callers
+# install as an EXIT trap. Source it; do not run it.
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT_DIR=$(cd "$BENCH_DIR/../.." && pwd)
@@ -40,8 +42,6 @@ bench_cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    KNOWN_SERVERS="warden epoll epoll-short tokio uvloop asyncio oneshot"
-BENCH_PIDS=()
 }
 
 forget_pid() {
@@ -127,8 +127,53 @@ port_in_use() {
         END { exit !found }' /proc/net/tcp /proc/net/tcp6
 }
 
-write_warden_config() { # write_warden_config PORT FILE STATE_DIR
-    cat >"$2" <<EOF
+# Sets PORT to the next port from BASE_PORT up that no socket on this machine uses
+# (no listener, no connection, no TIME_WAIT): a fixed port may be a client's local
+# port from the run before, or another user's server.
+NEXT_PORT=""
+take_port() {
+    NEXT_PORT=${NEXT_PORT:-${BASE_PORT:?BASE_PORT must be set}}
+    while port_in_use "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+    PORT=$NEXT_PORT
+    NEXT_PORT=$((NEXT_PORT + 1))
+}
+
+# The fake sensor's constant reading (millidegrees): cool, below every thermal
+# stage, so the thermal thread ticks as on a real board but never acts.
+BENCH_TEMP_MILLIDEG=45000
+
+# Lays out under DIR what a Pi 4 shows in /sys (a cpu-thermal zone at
+# BENCH_TEMP_MILLIDEG, one cpufreq policy, the firmware throttle flags) and a
+# fan file, DIR/fan_duty. A benchmarked warden runs on this tree, so its
+# thermal control costs what it costs on a Pi but never drives this machine's
+# fan or cpufreq, even run as root.
+write_fake_sysfs() { # write_fake_sysfs DIR
+    local zone="$1/sys/class/thermal/thermal_zone0"
+    local policy="$1/sys/devices/system/cpu/cpufreq/policy0"
+    local firmware="$1/sys/devices/platform/soc/soc:firmware"
+    mkdir -p "$zone" "$policy" "$firmware"
+    echo cpu-thermal >"$zone/type"
+    echo "$BENCH_TEMP_MILLIDEG" >"$zone/temp"
+    echo 600000 >"$policy/cpuinfo_min_freq"
+    echo 1500000 >"$policy/cpuinfo_max_freq"
+    echo 600000 >"$policy/scaling_min_freq"
+    echo 1500000 >"$policy/scaling_max_freq"
+    echo "600000 1000000 1500000" >"$policy/scaling_available_frequencies"
+    echo ondemand >"$policy/scaling_governor"
+    echo "conservative ondemand userspace powersave performance schedutil" \
+        >"$policy/scaling_available_governors"
+    echo 0 >"$firmware/get_throttled"
+    echo 0.000 >"$1/fan_duty"
+}
+
+# Writes WORK_DIR/warden.toml: warden on 127.0.0.1:PORT, no status page, and all
+# its hardware in WORK_DIR (a fresh fake sysfs tree with a file fan, the state
+# dir), so nothing real is touched.
+write_warden_config() { # write_warden_config PORT WORK_DIR
+    local work
+    work=$(cd "$2" && pwd) # warden takes absolute paths only
+    write_fake_sysfs "$work/sysfs"
+    cat >"$work/warden.toml" <<EOF
 [server]
 listen = ["127.0.0.1:$1"]
 max_connections = 100000
@@ -141,17 +186,22 @@ enabled = false
 level = "warn"
 
 [hardware]
-state_dir = "$3"
+sysfs_root = "$work/sysfs"
+state_dir = "$work/warden-state"
+
+[fan]
+driver = "file"
+path = "$work/sysfs/fan_duty"
 EOF
 }
 
-# Prints the command line that runs server NAME on PORT (warden's config goes in WORK_DIR).
+# Prints the command line that runs server NAME on PORT (warden's config and fake
+# hardware go in WORK_DIR).
 server_command() { # server_command NAME PORT WORK_DIR
     local name=$1 port=$2 work=$3
     case $name in
     warden)
-        mkdir -p "$work/warden-state"
-        write_warden_config "$port" "$work/warden.toml" "$work/warden-state"
+        write_warden_config "$port" "$work"
         printf '%s\n' "$WARDEN_BIN" run --config "$work/warden.toml"
         ;;
     epoll) printf '%s\n' "$EPOLL_BIN" --port "$port" ;;
@@ -180,12 +230,14 @@ start_server() { # start_server NAME PORT LOG WORK_DIR [WRAPPER...]
     "${pin[@]}" "$@" "${cmd[@]}" >"$logfile" 2>&1 &
     SERVER_PID=$!
     BENCH_PIDS+=("$SERVER_PID")
-    local tries
+    local tries status
     for tries in $(seq 100); do
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            log "$name exited at start-up; see $logfile"
-            wait "$SERVER_PID" 2>/dev/null || true
+            status=0
+            wait "$SERVER_PID" 2>/dev/null || status=$?
+            log "$name exited at start-up (exit status $status); see $logfile"
             forget_pid "$SERVER_PID"
+            SERVER_PID=""
             return 1
         fi
         is_listening "$port" && return 0
@@ -193,6 +245,19 @@ start_server() { # start_server NAME PORT LOG WORK_DIR [WRAPPER...]
     done
     log "$name is not listening on 127.0.0.1:$port after ${tries}00 ms; see $logfile"
     stop_server
+    return 1
+}
+
+# Starts server NAME on a free port (sets PORT and SERVER_PID), retrying twice on
+# another port in case another process took it between the check and the bind.
+start_on_free_port() { # start_on_free_port NAME LOG WORK_DIR [WRAPPER...]
+    local name=$1 logfile=$2 work=$3 attempt
+    shift 3
+    for attempt in 1 2 3; do
+        take_port
+        start_server "$name" "$PORT" "$logfile" "$work" "$@" && return 0
+        [[ $attempt == 3 ]] || log "retrying $name on another port"
+    done
     return 1
 }
 
@@ -221,4 +286,45 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
     forget_pid "$SERVER_PID"
     SERVER_PID=""
+}
+
+# Runs the load generator (pinned to LOADGEN_CPUS) for at most LIMIT_S seconds: its JSON
+# report to OUT.json, its stderr to OUT.err. Fails when it fails, is cut off, or
+# writes no JSON report; LOADGEN_STATUS then holds its exit status (124: cut off).
+run_loadgen_json() { # run_loadgen_json OUT LIMIT_S ARGS...
+    local out=$1 limit=$2
+    shift 2
+    local -a pin
+    mapfile -t pin < <(taskset_prefix "$LOADGEN_CPUS")
+    LOADGEN_STATUS=0
+    run_interruptible timeout -k 5 "$limit" "${pin[@]}" "$LOADGEN" "$@" >"$out.json" 2>"$out.err" ||
+        LOADGEN_STATUS=$?
+    [[ $LOADGEN_STATUS == 0 ]] &&
+        python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$out.json" 2>/dev/null
+}
+
+# Prints the values of KEYs in a loadgen JSON report, space-separated; fails with a
+# one-line message naming the file if one is missing.
+json_fields() { # json_fields FILE KEY...
+    python3 - "$@" <<'EOF'
+import json, sys
+path, keys = sys.argv[1], sys.argv[2:]
+report = json.load(open(path))
+missing = [key for key in keys if key not in report]
+if missing:
+    sys.exit(f"{path}: no field {', '.join(missing)} in the loadgen report")
+print(*(report[key] for key in keys))
+EOF
+}
+
+# Prints, indented under a heading naming WHAT, the last LINES (default 10)
+# non-blank lines of FILE: the error text of a server or loadgen that failed.
+show_tail() { # show_tail FILE WHAT [LINES]
+    local file=$1 what=$2 lines=${3:-10}
+    if [[ ! -s $file ]]; then
+        printf '  %s: (nothing written)\n' "$what" >&2
+        return 0
+    fi
+    printf '  %s, last lines:\n' "$what" >&2
+    grep -v '^[[:space:]]*$' "$file" | tail -n "$lines" | sed 's/^/    | /' >&2
 }

@@ -89,17 +89,12 @@ pingpong() { # pingpong OUT PORT SERVER_PID
     return "$status"
 }
 
-json_field() { # json_field FILE KEY
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
-
 SUMMARY=()
-port=$BASE_PORT
 for server in $PROFILE_SERVERS; do
     out="$RESULTS_DIR/$server"
     mkdir -p "$out.work"
-    port=$((port + 1))
-    while port_in_use "$port"; do port=$((port + 1)); done
+    take_port
+    port=$PORT
     case $PROFILE_TOOL in
     perf)
         start_server "$server" "$port" "$out.log" "$out.work" || die "$server did not start"
@@ -133,7 +128,7 @@ for server in $PROFILE_SERVERS; do
         callgrind_annotate --inclusive=no "$out.callgrind" >"$out.annotate.txt" 2>/dev/null || true
         ;;
     esac
-    msgs=$(json_field "$out.json" msgs)
+    msgs=$(json_fields "$out.json" msgs)
     per_msg=$(python3 -c 'import sys; print(f"{int(sys.argv[1]) / max(int(sys.argv[2]), 1):,.0f}")' \
         "${instructions:-0}" "$msgs")
     cyc="–"

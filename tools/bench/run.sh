@@ -24,7 +24,10 @@
 #   LOADGEN / WARDEN_BIN  binaries [$CARGO_TARGET_DIR or <repo>/target, release]
 #
 # Output: raw loadgen JSON per run under RESULTS_DIR/runs/, server logs under
-# RESULTS_DIR/logs/, the table on stdout and in RESULTS_DIR/table.md.
+# RESULTS_DIR/logs/, the table on stdout and in RESULTS_DIR/table.md. Each warden
+# runs on its own fake sysfs tree under RESULTS_DIR/work/ (a constant 45 °C, see
+# lib.sh write_fake_sysfs), never the real /sys. If any run failed, its error text
+# is printed after the table and the exit status is 1.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -72,8 +75,18 @@ for number in REPS DURATION WARMUP SIZE RATE CHURN_WORKERS HOLD_CONNS HOLD_SOURC
     SYSCALL_SECS SYSCALL_RATE BASE_PORT; do
     [[ ${!number} =~ ^[0-9]+$ ]] || die "$number must be a whole number, got '${!number}'"
 done
+# Every list is checked before anything runs: a misspelt entry would otherwise
+# surface only when the loop reached it, minutes in.
 for name in $SERVERS $SYSCALL_SERVERS; do
     [[ " $KNOWN_SERVERS " == *" $name "* ]] || die "unknown server '$name' (known: $KNOWN_SERVERS)"
+done
+KNOWN_SCENARIOS="rate100 sat100 sat1000 churn hold syscalls"
+for scenario in $SCENARIOS; do
+    [[ " $KNOWN_SCENARIOS " == *" $scenario "* ]] ||
+        die "SCENARIOS: unknown scenario '$scenario' (known: $KNOWN_SCENARIOS)"
+done
+for tool in $SYSCALL_TOOLS; do
+    [[ $tool == strace || $tool == perf ]] || die "SYSCALL_TOOLS: unknown tool '$tool' (known: strace perf)"
 done
 
 # Continuous servers take pingpong and hold; churn also takes the one-shot server.
@@ -116,22 +129,10 @@ if command -v perf >/dev/null && perf_counts "$PERF_SYSCALL_EVENTS"; then
     if perf_counts "$breakdown"; then PERF_SYSCALL_EVENTS=$breakdown; fi
 fi
 
-next_port=$BASE_PORT
-take_port() { # sets PORT to a port no socket on this machine uses (no TIME_WAIT, no listener)
-    while port_in_use "$next_port"; do next_port=$((next_port + 1)); done
-    PORT=$next_port
-    next_port=$((next_port + 1))
-}
-
-# Starts SERVER on a fresh port (sets PORT), retrying twice on a new port in case
-# another process grabbed it between the check and the bind.
+# Starts SERVER on a free port (sets PORT). A server that does not start leaves
+# runs/TAG.failed naming its log; the table counts it and the end report shows it.
 start_on_fresh_port() { # start_on_fresh_port SERVER TAG WORK_DIR
-    local attempt
-    for attempt in 1 2 3; do
-        take_port
-        start_server "$1" "$PORT" "$LOGS_DIR/$2.log" "$3" && return 0
-        [[ $attempt == 3 ]] || log "retrying $1 on another port"
-    done
+    start_on_free_port "$1" "$LOGS_DIR/$2.log" "$3" && return 0
     echo "server did not start; see logs/$2.log" >"$RUNS_DIR/$2.failed"
     return 1
 }
@@ -139,16 +140,11 @@ start_on_fresh_port() { # start_on_fresh_port SERVER TAG WORK_DIR
 # Runs the loadgen with a time limit; writes stdout to OUT.json, stderr to OUT.err.
 # A failed run leaves OUT.failed with the exit status; the table counts it.
 run_loadgen() { # run_loadgen OUT LIMIT_S ARGS...
-    local out=$1 limit=$2
-    shift 2
-    local -a pin
-    mapfile -t pin < <(taskset_prefix "$LOADGEN_CPUS")
-    local status=0
-    run_interruptible timeout -k 5 "$limit" "${pin[@]}" "$LOADGEN" "$@" >"$out.json" 2>"$out.err" ||
-        status=$?
-    if [[ $status != 0 ]] || ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$out.json" 2>/dev/null; then
-        echo "exit status $status: $LOADGEN $*" >"$out.failed"
-        log "run failed ($status): $(basename "$out"); see $out.err"
+    local out=$1
+    if ! run_loadgen_json "$@"; then
+        shift 2
+        echo "exit status $LOADGEN_STATUS: $LOADGEN $*" >"$out.failed"
+        log "run failed ($LOADGEN_STATUS): $(basename "$out"); see $out.err"
         return 1
     fi
 }
@@ -265,14 +261,33 @@ for rep in $(seq "$REPS"); do
                     log "perf cannot count raw_syscalls:sys_enter here; skipping the perf syscall count"
                     continue
                 fi
-                [[ $tool == strace || $tool == perf ]] || die "SYSCALL_TOOLS: unknown tool '$tool' (strace, perf)"
                 for server in "${SYSCALL_LIST[@]}"; do run_syscalls "$tool" "$server" "$rep"; done
             done
             ;;
-        *) die "SCENARIOS: unknown scenario '$scenario' (rate100 sat100 sat1000 churn hold syscalls)" ;;
         esac
     done
 done
 
+# Prints each failed run with its error text (the loadgen's stderr, or the log of
+# a server that did not start); fails if there was one, so a run that measured
+# nothing never passes for one that did.
+report_failures() {
+    local -a failed=("$RUNS_DIR"/*.failed)
+    [[ -e ${failed[0]} ]] || return 0
+    log "${#failed[@]} run(s) failed; the table leaves them out:"
+    local file tag
+    for file in "${failed[@]}"; do
+        tag=$(basename "$file" .failed)
+        log "$tag: $(<"$file")"
+        if [[ -s $RUNS_DIR/$tag.err ]]; then
+            show_tail "$RUNS_DIR/$tag.err" "warden-loadgen's stderr" 3
+        else
+            show_tail "$LOGS_DIR/$tag.log" "the server's log" 5
+        fi
+    done
+    return 1
+}
+
 python3 "$BENCH_DIR/aggregate.py" "$RESULTS_DIR" | tee "$RESULTS_DIR/table.md"
 log "table written to $RESULTS_DIR/table.md"
+report_failures || exit 1

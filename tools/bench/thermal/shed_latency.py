@@ -12,11 +12,14 @@ interval and default filter/prediction settings:
 Prints the median of each and writes every sample as JSON to stdout.
 
 Usage: tools/bench/thermal/shed_latency.py [--runs N] [--warden PATH]
+The binary defaults to $WARDEN_BIN, else $CARGO_TARGET_DIR/release/warden,
+else <repo>/target/release/warden.
 """
-import argparse, json, os, random, shutil, signal, statistics, sys, tempfile, time
+import argparse, json, os, random, statistics, sys, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
-from wardenrig import SHED_ON, ramp_temp, refused, start, write_temp  # noqa: E402
+from wardenrig import (SHED_ON, default_binary, main_guard, ramp_temp, refused,  # noqa: E402
+                       running_warden, write_temp, zone_only_tree)
 
 
 def wait_admitting(port, timeout=30):
@@ -69,12 +72,10 @@ def ramp_run(port, temp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
-    here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--warden", default=os.path.join(here, "../../../target/release/warden"))
+    ap.add_argument("--warden", default=default_binary())
     args = ap.parse_args()
-    root = tempfile.mkdtemp(prefix="warden-shed-")
-    proc, port, temp = start(args.warden, root)
-    try:
+    # Its own tree: a zone only, at 50 °C, which the runs heat and cool.
+    with running_warden(args.warden, "warden-shed-", tree=zone_only_tree) as (_proc, port, temp):
         results = {}
         for name, run in (("step", step_run), ("ramp", ramp_run)):
             samples = []
@@ -89,11 +90,7 @@ def main():
         for name in results:
             print(f"{name}: median {results[name]['median_s'] * 1000:+.0f} ms over {args.runs} runs",
                   file=sys.stderr)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    main_guard(main)
