@@ -19,11 +19,15 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 use crate::text::escape_controls;
+
+mod rate_limit;
+
+pub use rate_limit::RateLimit;
 
 /// How each line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,44 +311,6 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// Allows one log line per window; for lines a remote peer can trigger.
-#[derive(Debug)]
-pub struct RateLimit {
-    window: Duration,
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl RateLimit {
-    /// At most one line per `window`.
-    pub fn new(window: Duration) -> Self {
-        RateLimit {
-            window,
-            last: None,
-            suppressed: 0,
-        }
-    }
-
-    /// True when a line may be written now; otherwise counts it as suppressed.
-    pub fn allow(&mut self, now: Instant) -> bool {
-        match self.last {
-            Some(last) if now.saturating_duration_since(last) < self.window => {
-                self.suppressed += 1;
-                false
-            }
-            _ => {
-                if self.suppressed > 0 {
-                    let plural = if self.suppressed == 1 { "" } else { "s" };
-                    log::warn!("({} similar line{plural} suppressed)", self.suppressed);
-                    self.suppressed = 0;
-                }
-                self.last = Some(now);
-                true
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,17 +537,5 @@ mod tests {
             error_text("warden: bad config", false),
             "warden: bad config\n"
         );
-    }
-
-    #[test]
-    fn rate_limit_allows_one_per_window() {
-        let mut limit = RateLimit::new(Duration::from_secs(10));
-        let t0 = Instant::now();
-        assert!(limit.allow(t0));
-        assert!(!limit.allow(t0 + Duration::from_secs(1)));
-        assert!(!limit.allow(t0 + Duration::from_secs(9)));
-        assert_eq!(limit.suppressed, 2);
-        assert!(limit.allow(t0 + Duration::from_secs(10)));
-        assert_eq!(limit.suppressed, 0);
     }
 }

@@ -12,18 +12,20 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use thiserror::Error;
 use warden_hw::{Backends, CpuFreq, Fan, TempSensor, ThrottleReader};
 
 pub use crate::actuators::OriginalsRecorder;
-use crate::actuators::{Actuators, CpuActuator, CpuStrategy, FanActuator, FanOnExit};
+use crate::actuators::{Actuators, CpuActuator, CpuStrategy, FanActuator};
+use crate::change_log::ChangeLimiter;
 use crate::config::{PolicyConfig, PolicyConfigError};
+pub use crate::controller_config::{ControllerConfig, ControllerError};
 use crate::handle::Message;
 pub use crate::handle::{ControllerHandle, STOP_TIMEOUT};
 use crate::policy::{AdmissionDecision, CpuStep, Decision, Level, SampleError, ThermalPolicy};
 use crate::rate_limit::{SuppressedNote, TextLimiter};
 use crate::sensor_health::SensorFaultCause;
 use crate::snapshot::{HistorySample, SharedSnapshot, ThermalSnapshot, HISTORY_PERIOD};
+use crate::summaries::{log_change_summaries, log_repeat_summaries, FlushScope};
 use crate::tick_log::TickLine;
 
 /// Default tick interval (`thermal.interval_ms` = 500).
@@ -37,94 +39,6 @@ pub const THROTTLE_FLAGS_PERIOD: Duration = Duration::from_secs(2);
 pub type AdmissionSink = Box<dyn FnMut(AdmissionDecision) + Send>;
 /// Returns the number of established connections, recorded in the history.
 pub type ActiveConnections = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// How the controller thread runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControllerConfig {
-    /// Time between ticks (> 0).
-    pub interval: Duration,
-    /// How the CPU is slowed while throttling.
-    pub cpu_strategy: CpuStrategy,
-    /// What the fan does when the controller stops.
-    pub fan_on_exit: FanOnExit,
-}
-
-impl Default for ControllerConfig {
-    fn default() -> Self {
-        ControllerConfig {
-            interval: DEFAULT_INTERVAL,
-            cpu_strategy: CpuStrategy::default(),
-            fan_on_exit: FanOnExit::default(),
-        }
-    }
-}
-
-impl ControllerConfig {
-    /// Checks the interval and the governor name.
-    pub fn validate(&self) -> Result<(), ControllerError> {
-        if self.interval.is_zero() {
-            return Err(ControllerError::ZeroInterval);
-        }
-        if let CpuStrategy::Governor { powersave } = &self.cpu_strategy {
-            if powersave.trim().is_empty() {
-                return Err(ControllerError::EmptyGovernor);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Why the controller could not start, or how it ended.
-#[derive(Debug, Error)]
-pub enum ControllerError {
-    /// The tick interval is zero.
-    #[error("thermal tick interval is zero: set thermal.interval_ms to at least 1")]
-    ZeroInterval,
-    /// The governor strategy has no governor to switch to.
-    #[error(
-        "cpu strategy `governor` needs a governor to switch to while hot, such as \"powersave\""
-    )]
-    EmptyGovernor,
-    /// A time scale below 1 or not finite.
-    #[error("thermal time scale {0} is not a speed-up: give a finite factor of 1 or more")]
-    BadTimeScale(f64),
-    /// The thread could not be created.
-    #[error(
-        "could not start the thermal controller thread: {0}; check the process and memory limits"
-    )]
-    Spawn(#[source] std::io::Error),
-    /// The thread panicked (it tried to put fan and cpufreq back while it unwound).
-    #[error(
-        "the thermal controller thread panicked; while unwinding it tried to put the fan and \
-         cpufreq back, and logged each setting it could not"
-    )]
-    Panicked,
-    /// The thread did not end within the stop timeout (stuck in a sensor read or another
-    /// hardware call); it was left running, detached.
-    #[error("the thermal controller thread did not stop within {} s (stuck in a sensor read or \
-             another hardware call?) and was left behind: the fan and cpufreq may not have been \
-             put back", waited.as_secs_f64())]
-    NotStopped {
-        /// How long stopping waited.
-        waited: Duration,
-    },
-    /// The thread stopped but could not put the hardware back. Each failed write was
-    /// logged with its cause; what to do about it is the caller's to say (the daemon
-    /// points at `warden restore` or at the values to put back by hand).
-    #[error("the thermal controller stopped but could not put back {what}")]
-    RestoreFailed {
-        /// What was not restored, each as `PATH = VALUE` when the failed write named its
-        /// file (e.g. "/sys/devices/system/cpu/cpufreq/policy0/scaling_max_freq = 1500000"),
-        /// else as a description ("the fan's exit duty 1.00"), joined by " and ".
-        what: String,
-    },
-    /// A new policy cannot work; the running one stays.
-    #[error("{0}; the running thermal policy stays")]
-    Policy(#[from] PolicyConfigError),
-    /// The thread has ended, so there is nothing to reconfigure.
-    #[error("the thermal controller has stopped; a new policy takes a restart")]
-    Stopped,
-}
 
 /// The backends and policy, ready to [`Controller::spawn`].
 pub struct Controller {
@@ -249,6 +163,8 @@ struct Worker {
     next_history_due: Option<Instant>,
     sensor_log: TextLimiter,
     throttle_log: TextLimiter,
+    level_log: ChangeLimiter,
+    admission_log: ChangeLimiter,
 }
 
 impl Worker {
@@ -280,7 +196,6 @@ impl Worker {
             active_connections: controller.active_connections,
             admission_sink,
             shared,
-            snapshot,
             sent_admission: AdmissionDecision::Open,
             started: Instant::now(),
             time_scale: controller.time_scale,
@@ -288,6 +203,9 @@ impl Worker {
             next_history_due: None,
             sensor_log: TextLimiter::default(),
             throttle_log: TextLimiter::default(),
+            level_log: ChangeLimiter::per_minute("thermal level", snapshot.level.as_str()),
+            admission_log: ChangeLimiter::per_minute("admission", AdmissionDecision::Open.as_str()),
+            snapshot,
         }
     }
 
@@ -328,6 +246,15 @@ impl Worker {
                 }
             }
         }
+        // No held-back count is lost: what the last periods held is summarised now.
+        let now = Instant::now();
+        log_change_summaries(
+            &mut self.level_log,
+            &mut self.admission_log,
+            now,
+            FlushScope::All,
+        );
+        self.flush_repeat_logs(now, FlushScope::All);
         let restored = self.actuators.restore();
         self.snapshot.fan = self.actuators.fan.status.clone();
         if let Some(cpu) = &self.actuators.cpu {
@@ -395,19 +322,27 @@ impl Worker {
         let uptime = now.duration_since(self.started);
         let sample = self.read_sensor(now);
         let decision = self.policy.step(sample, uptime.mul_f64(self.time_scale));
-        self.log_level_change(&decision);
+        // A summary of the changes held back comes before this tick's change.
+        log_change_summaries(
+            &mut self.level_log,
+            &mut self.admission_log,
+            now,
+            FlushScope::Due,
+        );
+        self.log_level_change(&decision, now);
 
         self.actuators.fan.apply(decision.fan_duty, now);
         if let Some(cpu) = &mut self.actuators.cpu {
             cpu.apply(decision.cpu_step, now);
         }
         if decision.admission != self.sent_admission {
-            log::info!(
-                "admission {} -> {} ({})",
-                self.sent_admission,
-                decision.admission,
-                decision.admission_reason.as_str()
-            );
+            let (from, to) = (self.sent_admission.as_str(), decision.admission.as_str());
+            if let Some(note) = self.admission_log.change(now, from, to) {
+                log::info!(
+                    "admission {from} -> {to} ({}){note}",
+                    decision.admission_reason.as_str()
+                );
+            }
             (self.admission_sink)(decision.admission);
             self.sent_admission = decision.admission;
         }
@@ -419,6 +354,7 @@ impl Worker {
             self.read_slow_status(now);
         }
         self.publish(&decision, now, uptime);
+        self.flush_repeat_logs(now, FlushScope::Due);
         // log::debug! formats the line only when debug is enabled: nothing is spent at info.
         log::debug!(
             "{}",
@@ -458,25 +394,41 @@ impl Worker {
         }
     }
 
-    fn log_level_change(&self, decision: &Decision) {
+    /// Logs a level change, unless a flap has used up the period's lines (see
+    /// [`ChangeLimiter`]).
+    fn log_level_change(&mut self, decision: &Decision, now: Instant) {
         if decision.level == self.snapshot.level {
             return;
         }
         let (from, to) = (self.snapshot.level.as_str(), decision.level.as_str());
+        let Some(note) = self.level_log.change(now, from, to) else {
+            return;
+        };
         match (decision.level, decision.sensor_fault) {
             (Level::SensorFault, Some(cause)) => log::warn!(
-                "thermal level {from} -> {to}: sensor {} ({}){}; fan at full duty",
+                "thermal level {from} -> {to}: sensor {} ({}){}; fan at full duty{note}",
                 cause.as_str(),
                 self.snapshot.sensor.description,
                 self.fault_detail(cause)
             ),
             // The reading too: a stage is also entered on the raw reading alone.
             _ => log::info!(
-                "thermal level {from} -> {to} (read {:.1} °C, filtered {:.1} °C, predicted {:.1} °C)",
+                "thermal level {from} -> {to} (read {:.1} °C, filtered {:.1} °C, predicted {:.1} °C){note}",
                 self.snapshot.temp_c.unwrap_or(f64::NAN),
                 decision.filtered_c.unwrap_or(f64::NAN),
                 decision.predicted_c.unwrap_or(f64::NAN)
             ),
+        }
+    }
+
+    /// Logs a summary of each kind of line held back, over a period that has ended
+    /// (`Due`, every tick) or at all (`All`, as the thread stops).
+    fn flush_repeat_logs(&mut self, now: Instant, scope: FlushScope) {
+        log_repeat_summaries(&mut self.sensor_log, &mut self.throttle_log, now, scope);
+        let stopping = scope == FlushScope::All;
+        self.actuators.fan.flush_logs(now, stopping);
+        if let Some(cpu) = &mut self.actuators.cpu {
+            cpu.flush_logs(now, stopping);
         }
     }
 

@@ -9,8 +9,10 @@
 #![forbid(unsafe_code)]
 
 mod actuators;
+pub mod change_log;
 pub mod config;
 pub mod controller;
+mod controller_config;
 pub mod fan_law;
 mod handle;
 pub mod policy;
@@ -19,6 +21,7 @@ pub mod reference;
 pub mod sensor_health;
 pub mod signal;
 pub mod snapshot;
+mod summaries;
 mod tick_log;
 
 pub use actuators::{CpuStrategy, FanOnExit};

@@ -19,7 +19,7 @@ use warden_hw::{CpuFreq, HwError};
 
 use super::OriginalsRecorder;
 use crate::policy::CpuStep;
-use crate::rate_limit::{LogLimiter, SuppressedNote, TextLimiter};
+use crate::rate_limit::{LogLimiter, SuppressedNote, SuppressedSummary, TextLimiter};
 use crate::snapshot::CpuStatus;
 
 /// How the controller slows the CPU while throttling.
@@ -379,6 +379,27 @@ impl CpuActuator {
         match self.cpu.governor() {
             Ok(governor) => self.status.governor = Some(governor),
             Err(error) => self.read_failed("read scaling_governor", &error, now),
+        }
+    }
+
+    /// Logs a summary of the failed reads, writes and recorder calls held back over a
+    /// period that ended without another line of their kind (call it every tick).
+    /// All held back are summarised when `stopping`.
+    pub(crate) fn flush_logs(&mut self, now: Instant, stopping: bool) {
+        let read_count = match stopping {
+            true => self.read_log.flush_all(now),
+            false => self.read_log.flush(now),
+        };
+        if let Some(count) = read_count {
+            let text = "cpufreq: could not read its status";
+            log::warn!("{}", SuppressedSummary { count, text });
+        }
+        let summarise = |text: &str, count| log::warn!("{}", SuppressedSummary { count, text });
+        for limiter in [&mut self.write_log, &mut self.record_log] {
+            match stopping {
+                true => limiter.flush_all(now, summarise),
+                false => limiter.flush(now, summarise),
+            }
         }
     }
 

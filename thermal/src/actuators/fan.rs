@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use warden_hw::Fan;
 
-use crate::rate_limit::{LogLimiter, SuppressedNote};
+use crate::rate_limit::{LogLimiter, SuppressedNote, SuppressedSummary};
 use crate::snapshot::FanStatus;
 
 /// An unchanged duty is written again this often (wall time). Not every tick: the `file`
@@ -135,6 +135,25 @@ impl FanActuator {
                     );
                 }
             }
+        }
+    }
+
+    /// Logs a summary of the failed writes and outside changes held back over a period
+    /// that ended without another line of their kind (call it every tick), or of all
+    /// held back when `stopping`.
+    pub(crate) fn flush_logs(&mut self, now: Instant, stopping: bool) {
+        let driver = self.fan.driver();
+        let flush = |limiter: &mut LogLimiter| match stopping {
+            true => limiter.flush_all(now),
+            false => limiter.flush(now),
+        };
+        if let Some(count) = flush(&mut self.log) {
+            let text = format!("fan ({driver}): could not set duty");
+            log::warn!("{}", SuppressedSummary { count, text: &text });
+        }
+        if let Some(count) = flush(&mut self.changed_log) {
+            let text = format!("fan ({driver}): changed behind warden's back");
+            log::warn!("{}", SuppressedSummary { count, text: &text });
         }
     }
 

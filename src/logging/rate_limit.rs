@@ -1,0 +1,141 @@
+//! One log line per window for lines a remote peer (or a failing peer) can
+//! trigger, counting the ones held back and summarising them by name, at the
+//! next allowed line or, once the window has passed without one, at a
+//! periodic [`RateLimit::flush`].
+
+use std::time::{Duration, Instant};
+
+/// Allows one log line per window; for lines a remote peer can trigger. The lines held
+/// back are counted and summarised by the next allowed line, or by [`RateLimit::flush`]
+/// once the window has passed without one.
+#[derive(Debug)]
+pub struct RateLimit {
+    window: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+    what: Option<&'static str>,
+}
+
+impl RateLimit {
+    /// At most one line per `window`.
+    pub fn new(window: Duration) -> Self {
+        RateLimit {
+            window,
+            last: None,
+            suppressed: 0,
+            what: None,
+        }
+    }
+
+    /// At most one line per `window`; summaries name the lines as `what`
+    /// (e.g. "accept failed"), since other lines may come between.
+    pub fn named(window: Duration, what: &'static str) -> Self {
+        RateLimit {
+            what: Some(what),
+            ..RateLimit::new(window)
+        }
+    }
+
+    /// True when a line may be written now; otherwise counts it as suppressed.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        match self.last {
+            Some(last) if now.saturating_duration_since(last) < self.window => {
+                self.suppressed += 1;
+                false
+            }
+            _ => {
+                self.log_summary();
+                self.last = Some(now);
+                true
+            }
+        }
+    }
+
+    /// Logs the summary of the lines held back once the window has passed without
+    /// another line being allowed (call it periodically, e.g. at each heartbeat); the
+    /// summary takes the window's line. Returns how many lines it summarised.
+    pub fn flush(&mut self, now: Instant) -> u64 {
+        let passed = self.last.map_or(true, |last| {
+            now.saturating_duration_since(last) >= self.window
+        });
+        if self.suppressed == 0 || !passed {
+            return 0;
+        }
+        let count = self.suppressed;
+        self.log_summary();
+        self.last = Some(now);
+        count
+    }
+
+    /// Logs and clears the count of suppressed lines, if any.
+    fn log_summary(&mut self) {
+        if self.suppressed > 0 {
+            log::warn!("{}", suppressed_summary(self.suppressed, self.what));
+            self.suppressed = 0;
+        }
+    }
+}
+
+/// `(N similar lines suppressed: WHAT)`, or without `: WHAT` for an unnamed limit.
+fn suppressed_summary(count: u64, what: Option<&str>) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    match what {
+        Some(what) => format!("({count} similar line{plural} suppressed: {what})"),
+        None => format!("({count} similar line{plural} suppressed)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_allows_one_per_window() {
+        let mut limit = RateLimit::new(Duration::from_secs(10));
+        let t0 = Instant::now();
+        assert!(limit.allow(t0));
+        assert!(!limit.allow(t0 + Duration::from_secs(1)));
+        assert!(!limit.allow(t0 + Duration::from_secs(9)));
+        assert_eq!(limit.suppressed, 2);
+        assert!(limit.allow(t0 + Duration::from_secs(10)));
+        assert_eq!(limit.suppressed, 0);
+    }
+
+    #[test]
+    fn rate_limit_flush_reports_a_burst_that_ended_without_another_line() {
+        let mut limit = RateLimit::named(Duration::from_secs(10), "accept failed");
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(limit.flush(t0), 0);
+        assert!(limit.allow(t0));
+        for s in 1..5 {
+            assert!(!limit.allow(at(s)));
+        }
+        // Not before the window has passed...
+        assert_eq!(limit.flush(at(9)), 0);
+        // ...then once, with the count.
+        assert_eq!(limit.flush(at(10)), 4);
+        assert_eq!(limit.suppressed, 0);
+        assert_eq!(limit.flush(at(30)), 0);
+        // The summary took the window's line: the next line waits out a window from it.
+        let mut limit = RateLimit::new(Duration::from_secs(10));
+        assert!(limit.allow(t0));
+        assert!(!limit.allow(at(1)));
+        assert_eq!(limit.flush(at(10)), 1);
+        assert!(!limit.allow(at(11)));
+        assert!(limit.allow(at(20)));
+    }
+
+    #[test]
+    fn a_rate_limit_summary_names_what_it_counts() {
+        assert_eq!(
+            suppressed_summary(1, Some("accept failed")),
+            "(1 similar line suppressed: accept failed)"
+        );
+        assert_eq!(
+            suppressed_summary(999, Some("status request dropped")),
+            "(999 similar lines suppressed: status request dropped)"
+        );
+        assert_eq!(suppressed_summary(2, None), "(2 similar lines suppressed)");
+    }
+}
