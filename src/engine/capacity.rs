@@ -4,7 +4,8 @@
 //! over; one held back is written at a later heartbeat if the cap still holds), and one
 //! when warden accepts again after a logged one, so the log never ends on a cap that no
 //! longer holds, nor on "accepting" while it does. A drain logs no "accepting": its
-//! listeners are closed. The counters (`capacity_pauses`) count every time.
+//! listeners are closed. The counters (`capacity_pauses`) count every time, and each
+//! "below the cap again" line says how many times the cap was reached since the last.
 
 use std::time::{Duration, Instant};
 
@@ -49,12 +50,17 @@ impl EventLoop {
 /// At most one "at capacity" line per this long.
 pub(super) const REACHED_LINE_WINDOW: Duration = Duration::from_secs(10);
 
-/// When the last "at capacity" line was written, and whether one waits for its
-/// "accepting again" or was held back.
+/// When the last "at capacity" line was written, whether one waits for its
+/// "accepting again" or was held back, and how often the cap was reached meanwhile.
 pub(super) struct CapacityLog {
     last_reached_line: Option<Instant>,
     reached_logged: bool,
     held_back: bool,
+    /// Times the cap was reached since the last "below the cap again" line (or the
+    /// start), held-back ones included: that line reports it.
+    reached_since_resume_line: u64,
+    /// Whether a "below the cap again" line was written yet.
+    resume_line_written: bool,
 }
 
 impl CapacityLog {
@@ -64,11 +70,19 @@ impl CapacityLog {
             last_reached_line: None,
             reached_logged: false,
             held_back: false,
+            reached_since_resume_line: 0,
+            resume_line_written: false,
         }
     }
 
     /// The cap was just reached with `open` connections.
     pub(super) fn reached(&mut self, open: usize, settings: &EngineSettings, now: Instant) {
+        self.reached_since_resume_line += 1;
+        self.write_reached_line_if_due(open, settings, now);
+    }
+
+    /// Writes the "at capacity" line unless one was written within the window.
+    fn write_reached_line_if_due(&mut self, open: usize, settings: &EngineSettings, now: Instant) {
         let due = !matches!(
             self.last_reached_line,
             Some(last) if now.saturating_duration_since(last) < REACHED_LINE_WINDOW
@@ -95,7 +109,7 @@ impl CapacityLog {
     /// A held-back "at capacity" line, once the window allows, while the cap holds.
     pub(super) fn catch_up(&mut self, open: usize, settings: &EngineSettings, now: Instant) {
         if self.held_back {
-            self.reached(open, settings, now);
+            self.write_reached_line_if_due(open, settings, now);
         }
     }
 
@@ -104,10 +118,27 @@ impl CapacityLog {
     pub(super) fn resumed(&mut self, open: usize, draining: bool) {
         self.held_back = false;
         if std::mem::take(&mut self.reached_logged) && !draining {
-            log::info!(
-                "below the connection cap again: {open} connections open; accepting new ones"
-            );
+            log::info!("{}", self.resume_line(open));
+            self.reached_since_resume_line = 0;
+            self.resume_line_written = true;
         }
+    }
+
+    /// The "below the cap again" line, with how often the cap was reached since the
+    /// last one: a flood that reaches it over and over shows here, while the window
+    /// holds back most of its "at capacity" lines.
+    fn resume_line(&self, open: usize) -> String {
+        let times = self.reached_since_resume_line;
+        format!(
+            "below the connection cap again: {open} connections open; accepting new ones \
+             (the cap was reached {times} time{} since {})",
+            if times == 1 { "" } else { "s" },
+            if self.resume_line_written {
+                "the last such line"
+            } else {
+                "warden started"
+            }
+        )
     }
 }
 
@@ -133,6 +164,31 @@ mod tests {
         assert!(log.held_back, "still inside the window");
         log.catch_up(10, &settings, t0 + REACHED_LINE_WINDOW);
         assert!(!log.held_back && log.reached_logged, "written now");
+    }
+
+    #[test]
+    fn the_resume_line_counts_the_held_back_reaches_since_the_last_one() {
+        let settings = settings();
+        let mut log = CapacityLog::new();
+        let t0 = Instant::now();
+        log.reached(10, &settings, t0);
+        assert!(log
+            .resume_line(8)
+            .ends_with("accepting new ones (the cap was reached 1 time since warden started)"));
+        log.resumed(8, false);
+        for second in 1..4 {
+            log.reached(10, &settings, t0 + Duration::from_secs(second));
+            log.resumed(8, false);
+        }
+        assert_eq!(log.reached_since_resume_line, 3, "held back, not reset");
+        log.reached(10, &settings, t0 + REACHED_LINE_WINDOW);
+        assert_eq!(
+            log.resume_line(8),
+            "below the connection cap again: 8 connections open; accepting new ones \
+             (the cap was reached 4 times since the last such line)"
+        );
+        log.resumed(8, false);
+        assert_eq!(log.reached_since_resume_line, 0);
     }
 
     #[test]

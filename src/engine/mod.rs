@@ -5,6 +5,7 @@
 //! commands from other threads (a channel plus a `mio::Waker`). The loop never
 //! blocks except in `poll`, whose timeout is the next timer deadline.
 
+mod accept;
 mod accept_errors;
 pub mod backlog;
 mod capacity;
@@ -42,6 +43,7 @@ pub use listener::{ListenError, Listener};
 pub use settings::EngineSettings;
 pub use shared::{GateState, LoopShared};
 
+use accept::PendingAccepts;
 use capacity::CapacityLog;
 use gate::Gate;
 use heartbeat_timer::HeartbeatTimer;
@@ -131,6 +133,8 @@ pub struct EventLoop {
     capacity_log: CapacityLog,
     /// Sessions that used their reads with data still waiting, for another turn.
     turns: ReadTurns,
+    /// Listeners with connections waiting, accepted from after each pass's events.
+    accepts: PendingAccepts,
 }
 
 impl EventLoop {
@@ -179,9 +183,13 @@ impl EventLoop {
             drain_deadline: None,
             exit: None,
             test_hooks: TestHooks { wedge, panic },
-            log_limit: crate::logging::RateLimit::new(Duration::from_secs(10)),
+            log_limit: crate::logging::RateLimit::named(
+                Duration::from_secs(10),
+                "event-loop warnings (accept, register)",
+            ),
             capacity_log: CapacityLog::new(),
             turns: ReadTurns::with_capacity(EVENTS_PER_POLL),
+            accepts: PendingAccepts::new(),
         };
         this.sync_listeners();
         this.publish_listen_addrs();
@@ -243,7 +251,7 @@ impl EventLoop {
                         };
                         self.on_session(key, ready, tick);
                     }
-                    TokenKind::Listener(index) => self.accept_from(index, tick, now),
+                    TokenKind::Listener(index) => self.accepts.mark(index),
                     TokenKind::Waker => self.take_commands(hooks, now),
                     TokenKind::Signals => self.take_signals(hooks, now),
                     TokenKind::Heartbeat => {
@@ -260,6 +268,8 @@ impl EventLoop {
             self.serve_due_turns(tick);
             self.sessions.end_batch();
             self.after_batch(now, tick, tick_changed);
+            // Last, once this pass's closes are counted: see `accept`.
+            self.accept_pending(tick, now);
             if beat || now >= self.next_publish {
                 self.publish_stats();
                 self.next_publish = now + STATS_PUBLISH_INTERVAL;
@@ -268,6 +278,7 @@ impl EventLoop {
                 self.shared.beat(now);
                 hooks.heartbeat(&self.shared, now);
                 self.catch_up_capacity_log(now);
+                self.log_limit.flush(now);
             }
             if let Some(reason) = self.exit {
                 self.publish_stats();
@@ -288,12 +299,13 @@ impl EventLoop {
         now.saturating_duration_since(self.started).as_secs() as u32
     }
 
-    /// The poll timeout: none in the common case (the heartbeat timer wakes
+    /// The poll timeout: zero while a session waits for a read turn or a listener
+    /// for another accept turn, none in the common case (the heartbeat timer wakes
     /// the loop), else until the back-off end or drain deadline. Idle expiry
     /// needs no deadline of its own: it is checked whenever the one-second
     /// tick changes, and the heartbeat wakes the loop often enough.
     fn next_timeout(&mut self, now: Instant) -> Option<Duration> {
-        if self.turns.waiting() {
+        if self.turns.waiting() || self.accepts.waiting() {
             return Some(Duration::ZERO);
         }
         let deadline = match (self.gate.backoff_until(), self.drain_deadline) {
@@ -343,74 +355,6 @@ impl EventLoop {
     fn cut_open_sessions(&mut self) {
         for key in self.sessions.open_keys() {
             self.close(key, CloseReason::DrainDeadline);
-        }
-    }
-
-    fn accept_from(&mut self, index: usize, tick: u32, now: Instant) {
-        loop {
-            if !self.gate.listening() {
-                return; // parked earlier in this batch
-            }
-            let Some(Some(listener)) = self.listeners.get(index) else {
-                return;
-            };
-            match listener.socket.accept() {
-                Ok((stream, _peer)) => {
-                    self.gate.accepted_ok();
-                    self.admit(stream, tick);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    let kind = accept_errors::classify(&e);
-                    self.local.count_accept_error(kind);
-                    if accept_errors::needs_backoff(kind) {
-                        let delay = self.gate.start_backoff(now);
-                        self.local.emfile_backoffs += 1;
-                        if self.log_limit.allow(now) {
-                            log::warn!(
-                                "accept failed: {e}; not accepting for {} ms",
-                                delay.as_millis()
-                            );
-                        }
-                        self.sync_listeners();
-                        return;
-                    }
-                    if !matches!(kind, stats::AcceptErrorKind::Aborted) {
-                        if self.log_limit.allow(now) {
-                            log::warn!("accept failed: {e}");
-                        }
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    fn admit(&mut self, mut stream: mio::net::TcpStream, tick: u32) {
-        if let Some(reason) = self.gate.reject_reason() {
-            self.local.count_reject(reason);
-            return; // dropping the stream closes it at once
-        }
-        // Latency matters more than packet count for an echo or a proxy.
-        let _ = stream.set_nodelay(true);
-        let key = self.sessions.vacant_key();
-        if let Err(e) = self.poll.registry().register(
-            &mut stream,
-            token::session(key),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            self.local.accept_other += 1;
-            if self.log_limit.allow(Instant::now()) {
-                log::warn!("cannot register a new connection: {e}");
-            }
-            return;
-        }
-        let inserted = self.sessions.insert_echo(stream, tick);
-        debug_assert_eq!(inserted, key);
-        self.local.accepted += 1;
-        if self.update_capacity() {
-            self.sync_listeners();
         }
     }
 

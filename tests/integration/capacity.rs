@@ -45,7 +45,8 @@ fn reject_mode_closes_the_extra_fifty_and_counts_them() {
     held.truncate(89);
     wait_for_active(&w, 89);
     w.wait_log(
-        "below the connection cap again: 89 connections open; accepting new ones",
+        "below the connection cap again: 89 connections open; accepting new ones \
+         (the cap was reached 1 time since warden started)",
         Duration::from_secs(5),
     );
     let mut s = echo::connect(w.addr());

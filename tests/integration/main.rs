@@ -14,6 +14,7 @@ mod lifecycle;
 mod logs;
 mod manpage;
 mod reload;
+mod reset_flood;
 mod restore_cli;
 mod scale;
 mod simulate;
