@@ -67,6 +67,16 @@ impl RateLimit {
         count
     }
 
+    /// When [`RateLimit::flush`] has a summary to write: the end of the window, while
+    /// lines are held back; `None` when nothing is. For a loop that sleeps in `poll`
+    /// to wake for it.
+    pub fn flush_due(&self) -> Option<Instant> {
+        if self.suppressed == 0 {
+            return None;
+        }
+        self.last.map(|last| last + self.window)
+    }
+
     /// Logs and clears the count of suppressed lines, if any.
     fn log_summary(&mut self) {
         if self.suppressed > 0 {
@@ -88,6 +98,19 @@ fn suppressed_summary(count: u64, what: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flush_is_due_at_the_window_s_end_only_while_lines_are_held_back() {
+        let start = Instant::now();
+        let mut limit = RateLimit::named(Duration::from_secs(10), "status server warnings");
+        assert_eq!(limit.flush_due(), None);
+        assert!(limit.allow(start));
+        assert_eq!(limit.flush_due(), None, "nothing held back yet");
+        assert!(!limit.allow(start + Duration::from_secs(1)));
+        assert_eq!(limit.flush_due(), Some(start + Duration::from_secs(10)));
+        assert_eq!(limit.flush(start + Duration::from_secs(10)), 1);
+        assert_eq!(limit.flush_due(), None);
+    }
 
     #[test]
     fn rate_limit_allows_one_per_window() {

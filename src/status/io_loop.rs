@@ -146,7 +146,10 @@ impl IoLoop {
             stop,
             request_timeout,
             max_connections,
-            log_limit: RateLimit::new(Duration::from_secs(10)),
+            log_limit: RateLimit::named(
+                Duration::from_secs(10),
+                "status server warnings (accept, dropped requests)",
+            ),
         }
     }
 
@@ -172,7 +175,9 @@ impl IoLoop {
                     Token(key) => self.on_ready(key),
                 }
             }
-            self.expire(Instant::now());
+            let now = Instant::now();
+            self.expire(now);
+            self.log_limit.flush(now);
         }
         self.jobs = None;
         for conn in self.conns.drain() {
@@ -180,8 +185,14 @@ impl IoLoop {
         }
     }
 
+    /// The earliest request deadline, or the end of the log limit's window while it
+    /// holds lines back, so their count is written even when no new line comes.
     fn next_deadline(&self) -> Option<Instant> {
-        self.conns.iter().map(|(_, c)| c.deadline).min()
+        self.conns
+            .iter()
+            .map(|(_, c)| c.deadline)
+            .chain(self.log_limit.flush_due())
+            .min()
     }
 
     fn accept_all(&mut self) {
