@@ -5,15 +5,12 @@ start. No benchmarked warden ever sees this machine's real /sys."""
 import collections, contextlib, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 SHED_ON = 75.0  # the default thermal.shed_on_c
-BENCH_TEMP_C = 45.0  # the cool, constant reading of the benchmark tree: no stage ever engages
 START_TIMEOUT_S = 10  # how long warden may take to log "listening on"
 STOP_TIMEOUT_S = 15  # how long warden may take to exit after SIGTERM before SIGKILL
 STDERR_TAIL_LINES = 10  # lines of warden's stderr kept for error messages
 
 REPO_DIR = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 THERMAL_ZONE = "sys/class/thermal/thermal_zone0"
-CPUFREQ_POLICY = "sys/devices/system/cpu/cpufreq/policy0"
-FIRMWARE_DIR = "sys/devices/platform/soc/soc:firmware"
 FAN_FILE = "fan_duty"
 
 
@@ -95,21 +92,15 @@ def _zone(sysfs, celsius):
 
 
 def bench_tree(sysfs):
-    """Lays out what a Pi 4 shows in /sys under `sysfs` (a cpu-thermal zone at
-    BENCH_TEMP_C, one cpufreq policy, the firmware throttle flags) and a fan file,
-    the same tree as lib.sh's write_fake_sysfs: warden's thermal control runs as
-    on a Pi and touches nothing real. Returns (temp file, [hardware]/[fan] TOML)."""
-    temp = _zone(sysfs, BENCH_TEMP_C)
-    policy = os.path.join(sysfs, CPUFREQ_POLICY)
-    for name, value in (("cpuinfo_min_freq", "600000"), ("cpuinfo_max_freq", "1500000"),
-                        ("scaling_min_freq", "600000"), ("scaling_max_freq", "1500000"),
-                        ("scaling_available_frequencies", "600000 1000000 1500000"),
-                        ("scaling_governor", "ondemand"),
-                        ("scaling_available_governors",
-                         "conservative ondemand userspace powersave performance schedutil")):
-        _put(policy, name, value)
-    _put(os.path.join(sysfs, FIRMWARE_DIR), "get_throttled", "0")
-    _put(sysfs, FAN_FILE, "0.000")
+    """Lays out under `sysfs` the tree every benchmarked warden runs on, by calling
+    lib.sh's write_fake_sysfs (one definition for the shell and the Python tools):
+    a cpu-thermal zone at a cool constant reading, one cpufreq policy, the firmware
+    throttle flags and a fan file, so warden's thermal control runs as on a Pi and
+    touches nothing real. Returns (temp file, [fan] TOML)."""
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib.sh")
+    subprocess.run(["bash", "-c", 'source "$0" && write_fake_sysfs "$1"', lib, sysfs],
+                   check=True)
+    temp = os.path.join(sysfs, THERMAL_ZONE, "temp")
     return temp, f'[fan]\ndriver = "file"\npath = "{os.path.join(sysfs, FAN_FILE)}"\n'
 
 
