@@ -28,27 +28,17 @@ pub struct ChangeLimiter {
     held_back: u64,
     /// The states the held-back changes went between, in order of first sight.
     states: Vec<&'static str>,
-    /// The state the last change (logged or not) went to.
-    current: &'static str,
 }
 
-/// The tail of an allowed change line: what was held back before it (when a summary
-/// was not flushed in time) and whether the lines after it will be held back.
+/// The tail of an allowed change line: whether the lines after it will be held back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeNote {
-    /// Changes held back since the last line and not yet summarised.
-    pub held_back_before: u64,
     /// This line is the period's last: changes until `period` after its start are summarised.
     pub closes_period: Option<Duration>,
 }
 
 impl fmt::Display for ChangeNote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.held_back_before {
-            0 => {}
-            1 => f.write_str(" (1 earlier change held back)")?,
-            n => write!(f, " ({n} earlier changes held back)")?,
-        }
         if let Some(period) = self.closes_period {
             write!(
                 f,
@@ -106,14 +96,9 @@ impl fmt::Display for ChangeSummary<'_> {
 }
 
 impl ChangeLimiter {
-    /// A limiter for changes of `kind` (named in summaries), starting in state `initial`,
-    /// allowing `lines_per_period` changes per `period`.
-    pub fn new(
-        kind: &'static str,
-        initial: &'static str,
-        period: Duration,
-        lines_per_period: u32,
-    ) -> Self {
+    /// A limiter for changes of `kind` (named in summaries), allowing `lines_per_period`
+    /// changes per `period`.
+    pub fn new(kind: &'static str, period: Duration, lines_per_period: u32) -> Self {
         ChangeLimiter {
             kind,
             period,
@@ -122,24 +107,24 @@ impl ChangeLimiter {
             lines_in_period: 0,
             held_back: 0,
             states: Vec::with_capacity(STATE_SLOTS),
-            current: initial,
         }
     }
 
     /// A limiter allowing [`CHANGE_LINES_PER_PERIOD`] changes per [`LOG_PERIOD`].
-    pub fn per_minute(kind: &'static str, initial: &'static str) -> Self {
-        ChangeLimiter::new(kind, initial, LOG_PERIOD, CHANGE_LINES_PER_PERIOD)
+    pub fn per_minute(kind: &'static str) -> Self {
+        ChangeLimiter::new(kind, LOG_PERIOD, CHANGE_LINES_PER_PERIOD)
     }
 
     /// Records a change `from` -> `to` at `now`: `Some(note)` when it is to be logged
     /// (with `note` at the end of its line), `None` when it is held back for the summary.
+    /// Call [`flush`](Self::flush) first in the same tick: a change after a period's end
+    /// opens a new period, and the held-back count waits for the next summary.
     pub fn change(
         &mut self,
         now: Instant,
         from: &'static str,
         to: &'static str,
     ) -> Option<ChangeNote> {
-        self.current = to;
         let period_over = self
             .period_started
             .map_or(true, |at| now.duration_since(at) >= self.period);
@@ -154,27 +139,34 @@ impl ChangeLimiter {
             return None;
         }
         self.lines_in_period += 1;
-        self.states.clear();
+        // The states of a summary already given; kept while its count waits for one.
+        if self.held_back == 0 {
+            self.states.clear();
+        }
         Some(ChangeNote {
-            held_back_before: std::mem::take(&mut self.held_back),
             closes_period: (self.lines_in_period == self.lines_per_period).then_some(self.period),
         })
     }
 
-    /// The summary of the changes held back, once their period has ended (call it every
-    /// tick, before this tick's change); the summary ends the period, so the next change
-    /// is logged at once.
-    pub fn flush(&mut self, now: Instant) -> Option<ChangeSummary<'_>> {
-        self.flush_if(now, false)
+    /// The summary of the changes held back, once their period has ended, naming
+    /// `current` as the state that holds now (call it every tick, before this tick's
+    /// change); the summary ends the period, so the next change is logged at once.
+    pub fn flush(&mut self, now: Instant, current: &'static str) -> Option<ChangeSummary<'_>> {
+        self.flush_if(now, current, false)
     }
 
     /// Like [`flush`](Self::flush) whether or not the period has ended: for the last
     /// summary when the controller stops.
-    pub fn flush_all(&mut self, now: Instant) -> Option<ChangeSummary<'_>> {
-        self.flush_if(now, true)
+    pub fn flush_all(&mut self, now: Instant, current: &'static str) -> Option<ChangeSummary<'_>> {
+        self.flush_if(now, current, true)
     }
 
-    fn flush_if(&mut self, now: Instant, force: bool) -> Option<ChangeSummary<'_>> {
+    fn flush_if(
+        &mut self,
+        now: Instant,
+        current: &'static str,
+        force: bool,
+    ) -> Option<ChangeSummary<'_>> {
         let started = self.period_started?;
         let over = now.duration_since(started);
         if self.held_back == 0 || (over < self.period && !force) {
@@ -187,7 +179,7 @@ impl ChangeLimiter {
             held_back: std::mem::take(&mut self.held_back),
             over,
             states: &self.states,
-            now: self.current,
+            now: current,
         })
     }
 
@@ -221,7 +213,7 @@ mod tests {
                 } else {
                     ("shed", "fan")
                 };
-                if let Some(summary) = limiter.flush(now) {
+                if let Some(summary) = limiter.flush(now, from) {
                     panic!("no summary within the period, got {summary}");
                 }
                 limiter.change(now, from, to)
@@ -232,7 +224,7 @@ mod tests {
     #[test]
     fn slow_real_changes_are_all_logged_at_once() {
         let start = Instant::now();
-        let mut limiter = ChangeLimiter::new("thermal level", "normal", PERIOD, 6);
+        let mut limiter = ChangeLimiter::new("thermal level", PERIOD, 6);
         let steps = [
             ("normal", "fan"),
             ("fan", "shed"),
@@ -242,7 +234,7 @@ mod tests {
         ];
         for (minute, (from, to)) in steps.into_iter().enumerate() {
             let now = start + Duration::from_secs(minute as u64 * 20);
-            assert!(limiter.flush(now).is_none());
+            assert!(limiter.flush(now, from).is_none());
             let note = limiter.change(now, from, to).expect("logged at once");
             assert_eq!(note.to_string(), "");
         }
@@ -251,7 +243,7 @@ mod tests {
     #[test]
     fn a_flap_is_bounded_and_summarised_with_where_it_ended() {
         let start = Instant::now();
-        let mut limiter = ChangeLimiter::new("thermal level", "normal", PERIOD, 6);
+        let mut limiter = ChangeLimiter::new("thermal level", PERIOD, 6);
         // 100 changes in 50 s: only the first 6 are logged, the 6th says so.
         let notes = flap(&mut limiter, start, 0, 100);
         assert_eq!(notes.len(), 6);
@@ -262,7 +254,7 @@ mod tests {
         assert!(notes[..5].iter().all(|note| note.to_string().is_empty()));
         // The last change went to "fan": the summary at the end of the minute says so.
         let summary = limiter
-            .flush(start + Duration::from_secs(60))
+            .flush(start + Duration::from_secs(60), "fan")
             .expect("a summary once the period ended")
             .to_string();
         assert_eq!(
@@ -270,13 +262,14 @@ mod tests {
             "thermal level: 94 changes in the last 60 s held back \
              (flapping between fan and shed); now fan"
         );
-        assert!(limiter.flush(start + Duration::from_secs(61)).is_none());
+        assert!(limiter
+            .flush(start + Duration::from_secs(61), "fan")
+            .is_none());
         // After the summary, the next change is logged at once.
         let now = start + Duration::from_secs(90);
         assert_eq!(
             limiter.change(now, "fan", "normal"),
             Some(ChangeNote {
-                held_back_before: 0,
                 closes_period: None
             })
         );
@@ -285,19 +278,19 @@ mod tests {
     #[test]
     fn a_continuing_flap_gives_a_bounded_number_of_lines_per_period() {
         let start = Instant::now();
-        let mut limiter = ChangeLimiter::new("admission", "open", PERIOD, 6);
+        let mut limiter = ChangeLimiter::new("admission", PERIOD, 6);
         let mut lines = 0;
         // Ten minutes of a change every 100 ms, flushed every tick.
         for n in 0..6000u64 {
             let now = start + Duration::from_millis(n * 100);
-            if limiter.flush(now).is_some() {
-                lines += 1;
-            }
             let (from, to) = if n % 2 == 0 {
                 ("open", "shed (reject)")
             } else {
                 ("shed (reject)", "open")
             };
+            if limiter.flush(now, from).is_some() {
+                lines += 1;
+            }
             if limiter.change(now, from, to).is_some() {
                 lines += 1;
             }
@@ -308,17 +301,21 @@ mod tests {
     }
 
     #[test]
-    fn a_summary_not_flushed_in_time_is_counted_on_the_next_line() {
+    fn a_summary_flushed_in_the_tick_of_a_change_comes_before_its_line() {
         let start = Instant::now();
-        let mut limiter = ChangeLimiter::new("admission", "open", PERIOD, 2);
+        let mut limiter = ChangeLimiter::new("admission", PERIOD, 2);
         assert!(limiter.change(start, "open", "shed").is_some());
         assert!(limiter.change(start, "shed", "open").is_some());
         assert!(limiter.change(start, "open", "shed").is_none());
-        let note = limiter
-            .change(start + PERIOD, "shed", "open")
-            .expect("a new period");
-        assert_eq!(note.held_back_before, 1);
-        assert_eq!(note.to_string(), " (1 earlier change held back)");
+        // The controller's order in one tick: the due summary, then the tick's change.
+        let tick = start + PERIOD;
+        assert_eq!(
+            limiter.flush(tick, "shed").expect("the period ended").to_string(),
+            "admission: 1 change in the last 60 s held back (flapping between open and shed); now shed"
+        );
+        let note = limiter.change(tick, "shed", "open").expect("a new period");
+        assert_eq!(note.to_string(), "", "nothing left to count on the line");
+        assert!(limiter.flush_all(tick, "open").is_none());
     }
 
     #[test]
@@ -342,15 +339,15 @@ mod tests {
     #[test]
     fn stopping_summarises_what_is_held_back_before_the_period_ends() {
         let start = Instant::now();
-        let mut limiter = ChangeLimiter::new("admission", "open", PERIOD, 1);
+        let mut limiter = ChangeLimiter::new("admission", PERIOD, 1);
         assert!(limiter.change(start, "open", "shed").is_some());
         assert!(limiter.change(start, "shed", "open").is_none());
         let at_stop = start + Duration::from_secs(5);
-        assert!(limiter.flush(at_stop).is_none());
+        assert!(limiter.flush(at_stop, "open").is_none());
         assert_eq!(
-            limiter.flush_all(at_stop).expect("a summary").to_string(),
+            limiter.flush_all(at_stop, "open").expect("a summary").to_string(),
             "admission: 1 change in the last 5 s held back (flapping between shed and open); now open"
         );
-        assert!(limiter.flush_all(at_stop).is_none());
+        assert!(limiter.flush_all(at_stop, "open").is_none());
     }
 }

@@ -203,8 +203,8 @@ impl Worker {
             next_history_due: None,
             sensor_log: TextLimiter::default(),
             throttle_log: TextLimiter::default(),
-            level_log: ChangeLimiter::per_minute("thermal level", snapshot.level.as_str()),
-            admission_log: ChangeLimiter::per_minute("admission", AdmissionDecision::Open.as_str()),
+            level_log: ChangeLimiter::per_minute("thermal level"),
+            admission_log: ChangeLimiter::per_minute("admission"),
             snapshot,
         }
     }
@@ -250,7 +250,9 @@ impl Worker {
         let now = Instant::now();
         log_change_summaries(
             &mut self.level_log,
+            self.snapshot.level,
             &mut self.admission_log,
+            self.sent_admission,
             now,
             FlushScope::All,
         );
@@ -325,7 +327,9 @@ impl Worker {
         // A summary of the changes held back comes before this tick's change.
         log_change_summaries(
             &mut self.level_log,
+            self.snapshot.level,
             &mut self.admission_log,
+            self.sent_admission,
             now,
             FlushScope::Due,
         );

@@ -213,7 +213,8 @@ impl TextLimiter {
                 .enumerate()
                 .min_by_key(|(_, slot)| slot.last_seen)
                 .map_or(0, |(index, _)| index);
-            self.slots.swap_remove(oldest);
+            // Its held-back repeats go on the next line, so no count is lost.
+            self.held_back_new += self.slots.swap_remove(oldest).limiter.suppressed;
         }
         let mut limiter = LogLimiter::new(self.period);
         limiter.allow(now);
@@ -443,6 +444,34 @@ mod tests {
         let quoted = ShortQuote(&degrees).to_string();
         assert_eq!(quoted.chars().count(), QUOTE_MAX_CHARS + 2);
         assert!(quoted.contains('…'));
+    }
+
+    #[test]
+    fn the_repeats_of_a_forgotten_message_are_counted_on_the_next_line() {
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let mut limiter = TextLimiter::new(Duration::from_secs(60));
+        let mut held_back = 0;
+        let mut reported = 0;
+        let mut allow = |limiter: &mut TextLimiter, now, text: &str| match limiter.allow(now, text)
+        {
+            Some(suppressed) => reported += suppressed,
+            None => held_back += 1,
+        };
+        allow(&mut limiter, at(0), "temp is empty");
+        allow(&mut limiter, at(1), "temp is empty");
+        allow(&mut limiter, at(2), "temp is empty");
+        // More distinct messages than slots: "temp is empty" is forgotten, its repeats too.
+        for n in 0..TEXT_SLOTS as u64 {
+            allow(&mut limiter, at(3 + n), &format!("temp holds \"{n}\""));
+        }
+        allow(&mut limiter, at(20), "temp holds \"0\"");
+        limiter.flush_all(at(21), |_, count| reported += count);
+        assert_eq!(held_back, 3);
+        assert_eq!(
+            reported, held_back,
+            "every line held back is summarised once"
+        );
     }
 
     #[test]

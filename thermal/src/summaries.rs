@@ -5,8 +5,8 @@
 
 use std::time::Instant;
 
-use crate::change_log::{ChangeLimiter, ChangeSummary};
-use crate::policy::Level;
+use crate::change_log::ChangeLimiter;
+use crate::policy::{AdmissionDecision, Level};
 use crate::rate_limit::{SuppressedSummary, TextLimiter};
 
 /// Which held-back lines a flush summarises.
@@ -19,29 +19,31 @@ pub(crate) enum FlushScope {
 }
 
 /// Logs the summaries of the level and admission changes held back, each saying which
-/// state holds now; a summary of levels that went through a sensor fault is a warning.
+/// state holds now (`level` and `admission`); a summary of levels that went through a
+/// sensor fault is a warning.
 pub(crate) fn log_change_summaries(
     level_log: &mut ChangeLimiter,
+    level: Level,
     admission_log: &mut ChangeLimiter,
+    admission: AdmissionDecision,
     now: Instant,
     scope: FlushScope,
 ) {
-    let flush = |limiter: &mut ChangeLimiter| -> Option<(String, bool)> {
-        let summary: ChangeSummary<'_> = match scope {
-            FlushScope::Due => limiter.flush(now),
-            FlushScope::All => limiter.flush_all(now),
-        }?;
-        let alarming = summary.went_through(Level::SensorFault.as_str());
-        Some((summary.to_string(), alarming))
-    };
-    for (line, alarming) in [flush(level_log), flush(admission_log)]
-        .into_iter()
-        .flatten()
-    {
-        if alarming {
-            log::warn!("{line}");
-        } else {
-            log::info!("{line}");
+    for (limiter, current) in [
+        (level_log, level.as_str()),
+        (admission_log, admission.as_str()),
+    ] {
+        let summary = match scope {
+            FlushScope::Due => limiter.flush(now, current),
+            FlushScope::All => limiter.flush_all(now, current),
+        };
+        if let Some(summary) = summary {
+            let severity = if summary.went_through(Level::SensorFault.as_str()) {
+                log::Level::Warn
+            } else {
+                log::Level::Info
+            };
+            log::log!(severity, "{summary}");
         }
     }
 }

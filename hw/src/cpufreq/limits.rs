@@ -32,6 +32,11 @@ enum Outside<'a> {
     Above(&'a Bound),
 }
 
+/// The file of a policy's lowest frequency.
+const MIN_FILE: &str = "cpuinfo_min_freq";
+/// The file of a policy's highest frequency.
+const MAX_FILE: &str = "cpuinfo_max_freq";
+
 /// What warden does without `cpuinfo_min_freq`, said when it cannot be read at open.
 const WITHOUT_MIN: &str = "the policy's lowest frequency is unknown, so warden throttles no \
                            lower than its lowest listed step and checks no value against that limit";
@@ -43,7 +48,10 @@ impl CpuInfoLimits {
     /// Reads the limits of the policy in `policy_dir`; a file that cannot be read leaves
     /// its side unbounded.
     pub(super) fn read(policy_dir: &Path) -> Self {
-        Self::read_noting_gaps(policy_dir).0
+        CpuInfoLimits {
+            min: read_bound(policy_dir, MIN_FILE).ok(),
+            max: read_bound(policy_dir, MAX_FILE).ok(),
+        }
     }
 
     /// [`CpuInfoLimits::read`], with a warning for each side left unbounded, naming the
@@ -51,19 +59,16 @@ impl CpuInfoLimits {
     /// always has both files, so a gap means an odd driver or a damaged tree.
     fn read_noting_gaps(policy_dir: &Path) -> (Self, Vec<String>) {
         let mut gaps = Vec::new();
-        let mut bound = |name: &str, without: &str| {
-            let file = policy_dir.join(name);
-            match read_u64(&file, KHZ) {
-                Ok(khz) => Some(Bound { khz, file }),
-                Err(error) => {
-                    gaps.push(format!("cpufreq: {error}; {without}"));
-                    None
-                }
+        let mut bound = |name: &str, without: &str| match read_bound(policy_dir, name) {
+            Ok(bound) => Some(bound),
+            Err(error) => {
+                gaps.push(format!("cpufreq: {error}; {without}"));
+                None
             }
         };
         let limits = CpuInfoLimits {
-            min: bound("cpuinfo_min_freq", WITHOUT_MIN),
-            max: bound("cpuinfo_max_freq", WITHOUT_MAX),
+            min: bound(MIN_FILE, WITHOUT_MIN),
+            max: bound(MAX_FILE, WITHOUT_MAX),
         };
         (limits, gaps)
     }
@@ -117,6 +122,13 @@ impl CpuInfoLimits {
         );
         (bound.khz, Some(warning))
     }
+}
+
+/// Reads the bound in the file `name` of the policy in `policy_dir`.
+fn read_bound(policy_dir: &Path, name: &str) -> Result<Bound, HwError> {
+    let file = policy_dir.join(name);
+    let khz = read_u64(&file, KHZ)?;
+    Ok(Bound { khz, file })
 }
 
 /// Refuses a crash-restore `value` for `path` that cannot be right: for a
