@@ -1,15 +1,20 @@
-//! Accepting newcomers, a bounded number per listener per loop pass.
+//! Accepting newcomers, a bounded number per loop pass across all listeners.
 //!
 //! A listener's readiness event only marks it as having a backlog; the loop accepts
-//! after it has handled the pass's session events, at most [`ACCEPTS_PER_PASS`] per
-//! listener. Accepting until `WouldBlock` instead lets a flood of connects that reset
-//! at once outrun their own closes: the loop handles at most `EVENTS_PER_POLL` close
-//! events per pass but would accept every connection the kernel queued, so dead
-//! connections fill `server.max_connections`. Listeners are edge-triggered, so one
-//! that stopped at the limit gets no new event for what still waits: it stays marked
-//! ([`PendingAccepts`]) and the next poll does not wait. A mark is dropped when the
-//! backlog is empty (`WouldBlock`) or the gate parks the listeners: registering them
-//! again reports a waiting backlog as a fresh event.
+//! after it has handled the pass's session events, at most [`ACCEPTS_PER_PASS`] in all,
+//! shared by the marked listeners. Accepting until `WouldBlock` instead lets a flood of
+//! connects that reset at once outrun their own closes: the loop handles at most
+//! `EVENTS_PER_POLL` close events per pass but would accept every connection the kernel
+//! queued, so dead connections fill `server.max_connections`. The marked listeners are
+//! served round-robin across passes, each pass starting after the last one served, so
+//! one flooded listener cannot starve the others. Listeners are edge-triggered, so one
+//! that stopped at the limit, or was not reached, gets no new event for what still
+//! waits: it stays marked ([`PendingAccepts`]) and the next poll does not wait. A mark
+//! is dropped when the backlog is empty (`WouldBlock`), when the gate parks the
+//! listeners (registering them again reports a waiting backlog as a fresh event), or
+//! when an accept fails with an error that is neither a back-off nor an aborted
+//! connection (`Other`): that ends the listener's turn, since retrying would spin on a
+//! persistent error; its next event marks it again.
 
 use std::io;
 use std::time::Instant;
@@ -19,57 +24,75 @@ use mio::Interest;
 use super::stats::AcceptErrorKind;
 use super::{accept_errors, token, EventLoop};
 
-/// Most `accept()` calls per listener per loop pass (HAProxy's `tune.maxaccept`
-/// default is the same). Well under `EVENTS_PER_POLL`, so the close events of what a
-/// pass accepted fit in the next poll beside other traffic, and a pass that accepts
-/// stays short for the established connections.
+/// Most `accept()` calls per loop pass, shared by every marked listener (the value of
+/// HAProxy 1.5–2.x's default `tune.maxaccept`). Well under `EVENTS_PER_POLL`, so the
+/// close events of what a pass accepted fit in the next poll beside other traffic, and
+/// a pass that accepts stays short for the established connections.
 pub(super) const ACCEPTS_PER_PASS: usize = 64;
 
-/// Listeners known to have connections waiting that the last pass left there.
+// One bit per listener in `PendingAccepts::marked`.
+const _: () = assert!(token::MAX_LISTENERS <= 64);
+
+/// Listeners known to have connections waiting that the last pass left there, and
+/// where the next pass's round-robin starts.
 pub(super) struct PendingAccepts {
-    marked: [bool; token::MAX_LISTENERS],
-    any: bool,
+    /// Bit `i` set: listener `i` is marked.
+    marked: u64,
+    /// The listener the next pass serves first, if marked (else the next marked one).
+    next: usize,
 }
 
 impl PendingAccepts {
     /// No listener marked.
     pub(super) fn new() -> Self {
-        PendingAccepts {
-            marked: [false; token::MAX_LISTENERS],
-            any: false,
-        }
+        PendingAccepts { marked: 0, next: 0 }
     }
 
     /// Listener `index` has connections waiting.
     #[inline]
     pub(super) fn mark(&mut self, index: usize) {
-        if let Some(slot) = self.marked.get_mut(index) {
-            *slot = true;
-            self.any = true;
+        if index < token::MAX_LISTENERS {
+            self.marked |= 1 << index;
         }
     }
 
     /// True when a listener is marked: the next poll must not wait.
     pub(super) fn waiting(&self) -> bool {
-        self.any
+        self.marked != 0
     }
 
-    /// Unmarks and returns listener `index`'s mark.
-    fn take(&mut self, index: usize) -> bool {
-        std::mem::take(&mut self.marked[index])
+    /// The marked listeners in the order this pass serves them: from the one after
+    /// the last served, wrapping around. A snapshot: marks changed meanwhile do not
+    /// alter it.
+    fn in_turn(&self) -> impl Iterator<Item = usize> {
+        let start = self.next;
+        let mut rest = self.marked.rotate_right(start as u32);
+        std::iter::from_fn(move || {
+            if rest == 0 {
+                return None;
+            }
+            let offset = rest.trailing_zeros() as usize;
+            rest &= rest - 1;
+            Some((start + offset) % 64)
+        })
+    }
+
+    /// Unmarks listener `index` as its turn starts; the next pass starts after it.
+    fn begin_turn(&mut self, index: usize) {
+        self.marked &= !(1 << index);
+        self.next = (index + 1) % token::MAX_LISTENERS;
     }
 
     /// Unmarks every listener.
     fn clear(&mut self) {
-        self.marked = [false; token::MAX_LISTENERS];
-        self.any = false;
+        self.marked = 0;
     }
 }
 
 /// How one listener's turn at accepting ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AcceptTurn {
-    /// The limit was reached: connections may still wait.
+    /// The pass's budget ran out: connections may still wait.
     MayHaveMore,
     /// Nothing left to do until the listener's next event.
     Done,
@@ -77,8 +100,8 @@ enum AcceptTurn {
 
 impl EventLoop {
     /// After a pass's session events and batch bookkeeping: accepts from the marked
-    /// listeners, at most [`ACCEPTS_PER_PASS`] each; those that stop at the limit stay
-    /// marked for the next pass.
+    /// listeners in turn, at most [`ACCEPTS_PER_PASS`] in all; the one the budget ran
+    /// out on, and those not reached, stay marked for the next pass.
     pub(super) fn accept_pending(&mut self, tick: u32, now: Instant) {
         if !self.accepts.waiting() {
             return;
@@ -88,11 +111,13 @@ impl EventLoop {
             self.accepts.clear();
             return;
         }
-        self.accepts.any = false;
-        for index in 0..token::MAX_LISTENERS {
-            if self.accepts.take(index)
-                && self.accept_from(index, tick, now) == AcceptTurn::MayHaveMore
-            {
+        let mut budget = ACCEPTS_PER_PASS;
+        for index in self.accepts.in_turn() {
+            if budget == 0 || !self.gate.listening() {
+                break;
+            }
+            self.accepts.begin_turn(index);
+            if self.accept_from(index, &mut budget, tick, now) == AcceptTurn::MayHaveMore {
                 self.accepts.mark(index);
             }
         }
@@ -101,10 +126,16 @@ impl EventLoop {
         }
     }
 
-    /// Accepts from listener `index` until `WouldBlock`, the limit, or the gate parks.
-    fn accept_from(&mut self, index: usize, tick: u32, now: Instant) -> AcceptTurn {
-        let mut attempts = 0;
-        while attempts < ACCEPTS_PER_PASS {
+    /// Accepts from listener `index` until `WouldBlock`, the `budget` runs out, an
+    /// error ends the turn, or the gate parks; takes each attempt from `budget`.
+    fn accept_from(
+        &mut self,
+        index: usize,
+        budget: &mut usize,
+        tick: u32,
+        now: Instant,
+    ) -> AcceptTurn {
+        while *budget > 0 {
             if !self.gate.listening() {
                 return AcceptTurn::Done; // parked by this turn: re-registering reports the rest
             }
@@ -113,14 +144,14 @@ impl EventLoop {
             };
             match listener.socket.accept() {
                 Ok((stream, _peer)) => {
-                    attempts += 1;
+                    *budget -= 1;
                     self.gate.accepted_ok();
                     self.admit(stream, tick);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return AcceptTurn::Done,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    attempts += 1;
+                    *budget -= 1;
                     let kind = accept_errors::classify(&e);
                     self.local.count_accept_error(kind);
                     if accept_errors::needs_backoff(kind) {
@@ -181,18 +212,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn marks_are_kept_until_taken_and_out_of_range_is_ignored() {
+    fn marks_are_kept_until_their_turn_and_out_of_range_is_ignored() {
         let mut pending = PendingAccepts::new();
         assert!(!pending.waiting());
         pending.mark(token::MAX_LISTENERS);
         assert!(!pending.waiting(), "no such listener");
         pending.mark(3);
         assert!(pending.waiting());
-        assert!(!pending.take(2));
-        assert!(pending.take(3));
-        assert!(!pending.take(3), "taken once");
+        assert_eq!(pending.in_turn().collect::<Vec<_>>(), [3]);
+        pending.begin_turn(3);
+        assert!(!pending.waiting(), "unmarked by its turn");
+        assert_eq!(pending.in_turn().count(), 0);
         pending.mark(5);
         pending.clear();
-        assert!(!pending.waiting() && !pending.take(5));
+        assert!(!pending.waiting() && pending.in_turn().count() == 0);
+    }
+
+    #[test]
+    fn marked_listeners_are_served_round_robin_from_after_the_last_served() {
+        let last = token::MAX_LISTENERS - 1;
+        let mut pending = PendingAccepts::new();
+        for index in [9, 2, last, 5] {
+            pending.mark(index);
+        }
+        assert_eq!(pending.in_turn().collect::<Vec<_>>(), [2, 5, 9, last]);
+        // A pass whose budget ran out on 5, which stays marked: 9 comes first next.
+        pending.begin_turn(2);
+        pending.begin_turn(5);
+        pending.mark(5);
+        assert_eq!(pending.in_turn().collect::<Vec<_>>(), [9, last, 5]);
+        // Serving the last listener wraps the next pass around to the first.
+        pending.begin_turn(9);
+        pending.begin_turn(last);
+        pending.mark(0);
+        assert_eq!(pending.in_turn().collect::<Vec<_>>(), [0, 5]);
     }
 }

@@ -7,6 +7,7 @@
 //! is logged and ignored unless it is a stop (SIGTERM, SIGINT) or reload (SIGHUP).
 
 use std::io;
+use std::ops::RangeInclusive;
 
 use libc::{
     SIGALRM, SIGHUP, SIGINT, SIGIO, SIGPROF, SIGPWR, SIGSTKFLT, SIGTERM, SIGUSR1, SIGUSR2,
@@ -19,13 +20,15 @@ const FIXED: [libc::c_int; 13] = [
     SIGXFSZ, SIGSTKFLT,
 ];
 
-/// Every signal the event loop catches: [`FIXED`] and the real-time signals, whose
-/// range the C library decides at run time.
+/// The real-time signals, which the event loop catches too: the C library decides
+/// their range at run time.
+fn real_time() -> RangeInclusive<libc::c_int> {
+    libc::SIGRTMIN()..=libc::SIGRTMAX()
+}
+
+/// Every signal the event loop catches: [`FIXED`] and the [`real_time`] ones.
 pub fn caught() -> Vec<libc::c_int> {
-    FIXED
-        .into_iter()
-        .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
-        .collect()
+    FIXED.into_iter().chain(real_time()).collect()
 }
 
 /// Catches every signal of [`caught`] through `add` (the event loop's
@@ -38,7 +41,7 @@ pub fn catch_each(mut add: impl FnMut(libc::c_int) -> io::Result<()>) -> io::Res
             .map_err(|e| io::Error::new(e.kind(), format!("catching {}: {e}", name(signal))))?;
     }
     let mut warnings = Vec::new();
-    for signal in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+    for signal in real_time() {
         if let Err(error) = add(signal) {
             warnings.push(format!(
                 "cannot catch {}: {error}; it keeps its default action, which ends warden \
@@ -58,7 +61,7 @@ pub fn name(signal: libc::c_int) -> String {
     match signal {
         SIGPWR => "SIGPWR".to_owned(),
         SIGSTKFLT => "SIGSTKFLT".to_owned(),
-        rt if (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&rt) => {
+        rt if real_time().contains(&rt) => {
             format!("SIGRTMIN+{}", rt - libc::SIGRTMIN())
         }
         other => other.to_string(),

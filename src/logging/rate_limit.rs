@@ -13,26 +13,18 @@ pub struct RateLimit {
     window: Duration,
     last: Option<Instant>,
     suppressed: u64,
-    what: Option<&'static str>,
+    what: &'static str,
 }
 
 impl RateLimit {
-    /// At most one line per `window`.
-    pub fn new(window: Duration) -> Self {
-        RateLimit {
-            window,
-            last: None,
-            suppressed: 0,
-            what: None,
-        }
-    }
-
     /// At most one line per `window`; summaries name the lines as `what`
     /// (e.g. "accept failed"), since other lines may come between.
     pub fn named(window: Duration, what: &'static str) -> Self {
         RateLimit {
-            what: Some(what),
-            ..RateLimit::new(window)
+            window,
+            last: None,
+            suppressed: 0,
+            what,
         }
     }
 
@@ -53,18 +45,16 @@ impl RateLimit {
 
     /// Logs the summary of the lines held back once the window has passed without
     /// another line being allowed (call it periodically, e.g. at each heartbeat); the
-    /// summary takes the window's line. Returns how many lines it summarised.
-    pub fn flush(&mut self, now: Instant) -> u64 {
+    /// summary takes the window's line.
+    pub fn flush(&mut self, now: Instant) {
         let passed = self.last.map_or(true, |last| {
             now.saturating_duration_since(last) >= self.window
         });
         if self.suppressed == 0 || !passed {
-            return 0;
+            return;
         }
-        let count = self.suppressed;
         self.log_summary();
         self.last = Some(now);
-        count
     }
 
     /// When [`RateLimit::flush`] has a summary to write: the end of the window, while
@@ -86,13 +76,10 @@ impl RateLimit {
     }
 }
 
-/// `(N similar lines suppressed: WHAT)`, or without `: WHAT` for an unnamed limit.
-fn suppressed_summary(count: u64, what: Option<&str>) -> String {
+/// `(N similar lines suppressed: WHAT)`.
+fn suppressed_summary(count: u64, what: &str) -> String {
     let plural = if count == 1 { "" } else { "s" };
-    match what {
-        Some(what) => format!("({count} similar line{plural} suppressed: {what})"),
-        None => format!("({count} similar line{plural} suppressed)"),
-    }
+    format!("({count} similar line{plural} suppressed: {what})")
 }
 
 #[cfg(test)]
@@ -108,13 +95,14 @@ mod tests {
         assert_eq!(limit.flush_due(), None, "nothing held back yet");
         assert!(!limit.allow(start + Duration::from_secs(1)));
         assert_eq!(limit.flush_due(), Some(start + Duration::from_secs(10)));
-        assert_eq!(limit.flush(start + Duration::from_secs(10)), 1);
+        limit.flush(start + Duration::from_secs(10));
+        assert_eq!(limit.suppressed, 0, "summarised by the flush");
         assert_eq!(limit.flush_due(), None);
     }
 
     #[test]
     fn rate_limit_allows_one_per_window() {
-        let mut limit = RateLimit::new(Duration::from_secs(10));
+        let mut limit = RateLimit::named(Duration::from_secs(10), "accept failed");
         let t0 = Instant::now();
         assert!(limit.allow(t0));
         assert!(!limit.allow(t0 + Duration::from_secs(1)));
@@ -129,22 +117,29 @@ mod tests {
         let mut limit = RateLimit::named(Duration::from_secs(10), "accept failed");
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
-        assert_eq!(limit.flush(t0), 0);
+        limit.flush(t0);
+        assert_eq!(
+            limit.last, None,
+            "nothing to summarise: the flush takes no line"
+        );
         assert!(limit.allow(t0));
         for s in 1..5 {
             assert!(!limit.allow(at(s)));
         }
         // Not before the window has passed...
-        assert_eq!(limit.flush(at(9)), 0);
-        // ...then once, with the count.
-        assert_eq!(limit.flush(at(10)), 4);
-        assert_eq!(limit.suppressed, 0);
-        assert_eq!(limit.flush(at(30)), 0);
+        limit.flush(at(9));
+        assert_eq!((limit.suppressed, limit.last), (4, Some(t0)));
+        // ...then once, taking the window's line.
+        limit.flush(at(10));
+        assert_eq!((limit.suppressed, limit.last), (0, Some(at(10))));
+        limit.flush(at(30));
+        assert_eq!(limit.last, Some(at(10)), "nothing left to summarise");
         // The summary took the window's line: the next line waits out a window from it.
-        let mut limit = RateLimit::new(Duration::from_secs(10));
+        let mut limit = RateLimit::named(Duration::from_secs(10), "accept failed");
         assert!(limit.allow(t0));
         assert!(!limit.allow(at(1)));
-        assert_eq!(limit.flush(at(10)), 1);
+        limit.flush(at(10));
+        assert_eq!(limit.suppressed, 0);
         assert!(!limit.allow(at(11)));
         assert!(limit.allow(at(20)));
     }
@@ -152,13 +147,12 @@ mod tests {
     #[test]
     fn a_rate_limit_summary_names_what_it_counts() {
         assert_eq!(
-            suppressed_summary(1, Some("accept failed")),
+            suppressed_summary(1, "accept failed"),
             "(1 similar line suppressed: accept failed)"
         );
         assert_eq!(
-            suppressed_summary(999, Some("status request dropped")),
+            suppressed_summary(999, "status request dropped"),
             "(999 similar lines suppressed: status request dropped)"
         );
-        assert_eq!(suppressed_summary(2, None), "(2 similar lines suppressed)");
     }
 }

@@ -118,7 +118,7 @@ impl Notifier {
             watchdog_interval,
             last_ping: None,
             last_status: None,
-            send_errors: RateLimit::new(ERROR_LOG_INTERVAL),
+            send_errors: RateLimit::named(ERROR_LOG_INTERVAL, "sd_notify send failures"),
         }
     }
 

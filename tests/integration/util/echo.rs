@@ -31,15 +31,26 @@ pub fn closed_by_peer(stream: &mut TcpStream, timeout: Duration) -> bool {
 
 /// `Ok` when the peer closed (read returns 0 or a reset) within `timeout`, else what the
 /// read gave instead, for a failing test to show.
+/// A read interrupted by a signal (EINTR; a read with `SO_RCVTIMEO` gets one when the
+/// test process is stopped and resumed) is retried for the time left.
 pub fn peer_close(stream: &mut TcpStream, timeout: Duration) -> Result<(), String> {
-    stream.set_read_timeout(Some(timeout)).unwrap();
+    let deadline = std::time::Instant::now() + timeout;
     let mut byte = [0u8; 1];
-    match stream.read(&mut byte) {
-        Ok(0) => Ok(()),
-        Ok(_) => Err(format!("read a byte, {:#04x}, instead of a close", byte[0])),
-        Err(e) => match e.kind() {
-            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => Ok(()),
-            _ => Err(format!("no close within {timeout:?}: {e}")),
-        },
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        stream
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        return match stream.read(&mut byte) {
+            Ok(0) => Ok(()),
+            Ok(_) => Err(format!("read a byte, {:#04x}, instead of a close", byte[0])),
+            Err(e) => match e.kind() {
+                std::io::ErrorKind::Interrupted if !left.is_zero() => continue,
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                    Ok(())
+                }
+                _ => Err(format!("no close within {timeout:?}: {e}")),
+            },
+        };
     }
 }
