@@ -248,14 +248,7 @@ impl Worker {
         }
         // No held-back count is lost: what the last periods held is summarised now.
         let now = Instant::now();
-        log_change_summaries(
-            &mut self.level_log,
-            self.snapshot.level,
-            &mut self.admission_log,
-            self.sent_admission,
-            now,
-            FlushScope::All,
-        );
+        self.summarise_changes(now, FlushScope::All);
         self.flush_repeat_logs(now, FlushScope::All);
         let restored = self.actuators.restore();
         self.snapshot.fan = self.actuators.fan.status.clone();
@@ -320,19 +313,25 @@ impl Worker {
         self.shared.publish(&self.snapshot);
     }
 
-    fn tick(&mut self, now: Instant) {
-        let uptime = now.duration_since(self.started);
-        let sample = self.read_sensor(now);
-        let decision = self.policy.step(sample, uptime.mul_f64(self.time_scale));
-        // A summary of the changes held back comes before this tick's change.
+    /// Logs the summaries of the level and admission changes held back (`scope`: those
+    /// whose period has ended, or all of them at stop), each ending in the state now.
+    fn summarise_changes(&mut self, now: Instant, scope: FlushScope) {
         log_change_summaries(
             &mut self.level_log,
             self.snapshot.level,
             &mut self.admission_log,
             self.sent_admission,
             now,
-            FlushScope::Due,
+            scope,
         );
+    }
+
+    fn tick(&mut self, now: Instant) {
+        let uptime = now.duration_since(self.started);
+        let sample = self.read_sensor(now);
+        let decision = self.policy.step(sample, uptime.mul_f64(self.time_scale));
+        // A summary of the changes held back comes before this tick's change.
+        self.summarise_changes(now, FlushScope::Due);
         self.log_level_change(&decision, now);
 
         self.actuators.fan.apply(decision.fan_duty, now);
