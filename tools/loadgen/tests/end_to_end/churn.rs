@@ -1,6 +1,6 @@
 //! churn against honest and broken servers.
 
-use crate::run::{assert_keys, count, loadgen, own_pid, COMMON_KEYS};
+use crate::run::{assert_keys, count, loadgen, own_pid, Run, COMMON_KEYS};
 use crate::servers::{refused_addr, Behaviour, TestServer};
 
 #[test]
@@ -72,18 +72,7 @@ fn server_closing_before_echo_is_closed_early() {
 
 #[test]
 fn corrupted_echo_is_a_mismatch() {
-    let server = TestServer::start(Behaviour::FlipByteAt(10));
-    let run = loadgen(&[
-        "churn",
-        "--addr",
-        &server.addr(),
-        "--workers",
-        "2",
-        "--duration",
-        "0.3",
-        "--json",
-    ]);
-    assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
+    let run = short_churn_against(Behaviour::FlipByteAt(10));
     assert!(
         run.json["error_kinds"]["mismatch"].as_u64().unwrap() >= 2,
         "{}",
@@ -117,7 +106,23 @@ fn refused_connects_are_counted_and_retried_after_10_ms_not_100() {
 
 #[test]
 fn bytes_beyond_the_echo_are_a_mismatch() {
-    let server = TestServer::start(Behaviour::EchoPlusOneByte);
+    let run = short_churn_against(Behaviour::EchoPlusOneByte);
+    let mismatch = run.json["error_kinds"]["mismatch"].as_u64().unwrap();
+    assert!(mismatch >= 2, "{}", run.json);
+    assert_eq!(count(&run, "errors"), mismatch, "{}", run.json);
+    assert_eq!(count(&run, "exchanges"), 0);
+    assert!(
+        run.stderr
+            .contains("mismatch: 1 bytes arrived that were never sent"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A 0.3 s churn run of 2 workers against a test server that misbehaves as
+/// `behaviour`, which must fail it (exit 1).
+fn short_churn_against(behaviour: Behaviour) -> Run {
+    let server = TestServer::start(behaviour);
     let run = loadgen(&[
         "churn",
         "--addr",
@@ -129,14 +134,5 @@ fn bytes_beyond_the_echo_are_a_mismatch() {
         "--json",
     ]);
     assert_eq!(run.code, 1, "stderr:\n{}", run.stderr);
-    let mismatch = run.json["error_kinds"]["mismatch"].as_u64().unwrap();
-    assert!(mismatch >= 2, "{}", run.json);
-    assert_eq!(count(&run, "errors"), mismatch, "{}", run.json);
-    assert_eq!(count(&run, "exchanges"), 0);
-    assert!(
-        run.stderr
-            .contains("mismatch: 1 bytes arrived that were never sent"),
-        "{}",
-        run.stderr
-    );
+    run
 }
